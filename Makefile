@@ -1,0 +1,65 @@
+# hl: build, test, install.  See README.md.
+#
+#   make            lib/libhl.a and one binary per tools/hl-*.c
+#   make test       the bats suite; ends with "N passed, N failed"
+#   make asan       the same binaries with ASan+UBSan, in build/asan/
+#   make install    PREFIX=/usr/local: binaries and docs
+#   make clean
+
+PREFIX  ?= /usr/local
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+CC      ?= cc
+PKGS     = libcurl yaml-0.1 libgit2 libcrypto
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+           -Wno-unused-parameter -DHL_VERSION='"$(VERSION)"' -Ilib \
+           $(shell pkg-config --cflags $(PKGS))
+ifneq ($(CI),)
+CFLAGS  += -Werror
+endif
+LDLIBS   = $(shell pkg-config --libs $(PKGS)) -ljq
+
+B        = build
+LIB_SRC  = $(wildcard lib/*.c)
+TOOL_SRC = $(wildcard tools/hl-*.c)
+TOOLS    = $(patsubst tools/%.c,bin/%,$(TOOL_SRC))
+DOCS     = $(wildcard docs/*.md)
+
+all: $(TOOLS)
+
+$(B)/%.o: %.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+lib/libhl.a: $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
+	$(AR) rcs $@ $^
+
+bin/%: $(B)/tools/%.o lib/libhl.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libhl.a $(LDLIBS)
+
+# The sanitizer build lives in its own tree so it never mixes objects.
+asan:
+	$(MAKE) B=build/asan-obj CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
+		LDFLAGS='-fsanitize=address,undefined' bin-asan
+
+bin-asan: $(patsubst %.c,$(B)/%.o,$(LIB_SRC) $(TOOL_SRC))
+	@mkdir -p build/asan
+	for t in $(notdir $(basename $(TOOL_SRC))); do \
+		$(CC) $(CFLAGS) $(LDFLAGS) -o build/asan/$$t $(B)/tools/$$t.o \
+			$(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(LDLIBS) || exit 1; done
+
+test: all
+	tests/run
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/hl
+	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(DOCS) README.md $(DESTDIR)$(PREFIX)/share/doc/hl/
+
+clean:
+	rm -rf $(B) bin lib/libhl.a
+
+.PHONY: all asan bin-asan test install clean
+.SECONDARY:

@@ -1,0 +1,53 @@
+/*
+ * The lab's specs (DESIGN.md 2.1): lab.yaml, personas/NAME.yaml and
+ * layers/L1/templates/NAME.yaml, validated and resolved into each host's
+ * effective configuration.  docs/spec.md documents every key.
+ *
+ * Precedence, lowest first: lab.yaml "defaults", then the persona, then
+ * the host.  A key set at a higher level replaces the lower value whole,
+ * except "tags", which accumulate across the three levels.
+ */
+#ifndef HL_SPEC_H
+#define HL_SPEC_H
+
+#include <stddef.h>
+#include <jv.h>
+
+#include "diag.h"
+#include "err.h"
+#include "pos.h"
+
+struct hl_host {
+	char *name;
+	char *persona;
+	int external;		/* kind: external */
+	jv conf;		/* effective configuration, as "show" prints it */
+	struct hl_pos pos;	/* where the host is declared */
+};
+
+struct hl_lab {
+	char *root;		/* absolute path of the lab root */
+	jv id;			/* the lab id (string), or null when invalid */
+	jv spec;		/* lab.yaml, validated and normalised */
+	jv templates;		/* template name -> validated definition */
+	struct hl_host *hosts;	/* sorted by name */
+	size_t nhosts;
+	struct hl_diag diag;	/* every problem found */
+	struct hl_pos_table **files;
+	size_t nfiles;
+};
+
+/*
+ * Load and validate the lab at root (a directory holding lab.yaml).  Every
+ * problem in the specs goes to (*lab)->diag: hosts whose own problems keep
+ * them from having a configuration are left out.  Returns 0, or -1 with e
+ * filled when out of memory or root cannot be resolved.  The caller frees
+ * *lab with hl_spec_free().
+ */
+int hl_spec_load(const char *root, struct hl_lab **lab, struct hl_err *e);
+void hl_spec_free(struct hl_lab *lab);
+
+/* Borrowed: the host called name, or NULL. */
+const struct hl_host *hl_spec_host(const struct hl_lab *lab, const char *name);
+
+#endif

@@ -1,0 +1,138 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+
+#include "sshkey.h"
+
+#define KEYFILE_MAX (64u << 10)
+
+static const char *const key_types[] = {
+	"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+	"ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
+	"sk-ecdsa-sha2-nistp256@openssh.com", NULL
+};
+
+static int
+known_type(const char *t, size_t n)
+{
+	const char *const *k;
+
+	for (k = key_types; *k; k++)
+		if (strlen(*k) == n && memcmp(*k, t, n) == 0)
+			return 1;
+	return 0;
+}
+
+int
+hl_sshkey_check_line(const char *line, const char **why)
+{
+	const char *type = line, *b64;
+	size_t tlen, blen;
+	unsigned char *blob = NULL;
+	int n, pad = 0, ok = 0;
+	unsigned int inner;
+
+	tlen = strcspn(type, " \t");
+	if (!known_type(type, tlen)) {
+		*why = strncmp(line, "-----BEGIN", 10) == 0 ||
+		    strstr(line, "PRIVATE KEY") ? "is a private key, not an "
+		    "OpenSSH public key" : "is not an OpenSSH public key "
+		    "(expected e.g. 'ssh-ed25519 AAAA... comment')";
+		return 0;
+	}
+	b64 = type + tlen + strspn(type + tlen, " \t");
+	blen = strcspn(b64, " \t\r\n");
+	if (blen == 0 || blen % 4 != 0 || blen > 16384) {
+		*why = "has no valid base64 key after the key type";
+		return 0;
+	}
+	blob = malloc(blen);
+	if (blob == NULL) {
+		*why = "out of memory";
+		return 0;
+	}
+	n = EVP_DecodeBlock(blob, (const unsigned char *)b64, (int)blen);
+	if (b64[blen - 1] == '=')
+		pad++;
+	if (b64[blen - 2] == '=')
+		pad++;
+	n -= pad;
+	/* The blob starts with the type again, as an SSH string. */
+	if (n < 4) {
+		*why = "has no valid base64 key after the key type";
+		goto done;
+	}
+	inner = (unsigned)blob[0] << 24 | (unsigned)blob[1] << 16 |
+	    (unsigned)blob[2] << 8 | blob[3];
+	if (inner != tlen || (size_t)n < 4 + tlen ||
+	    memcmp(blob + 4, type, tlen) != 0) {
+		*why = "has a key blob that does not match its key type";
+		goto done;
+	}
+	ok = 1;
+done:
+	free(blob);
+	return ok;
+}
+
+int
+hl_sshkey_check_fingerprint(const char *s)
+{
+	size_t i;
+
+	if (strncmp(s, "SHA256:", 7) != 0 || strlen(s + 7) != 43)
+		return 0;
+	for (i = 7; s[i]; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '/'))
+			return 0;
+	return 1;
+}
+
+int
+hl_sshkey_check_file(const char *path, int *line, const char **why)
+{
+	FILE *f = fopen(path, "re");
+	char buf[20000];
+	size_t total = 0;
+	int keys = 0, n = 0;
+
+	*line = 0;
+	if (f == NULL) {
+		*why = errno == ENOENT ? "does not exist" : "cannot be read";
+		return 0;
+	}
+	while (fgets(buf, sizeof(buf), f)) {
+		size_t len = strlen(buf);
+		const char *p = buf + strspn(buf, " \t");
+
+		n++;
+		total += len;
+		if (total > KEYFILE_MAX) {
+			*why = "is larger than 64 KiB";
+			goto bad;
+		}
+		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n') {
+			*line = n;
+			*why = "has a line too long for a public key";
+			goto bad;
+		}
+		buf[strcspn(buf, "\r\n")] = '\0';
+		if (*p == '\0' || *p == '#')
+			continue;
+		if (!hl_sshkey_check_line(p, why)) {
+			*line = n;
+			goto bad;
+		}
+		keys++;
+	}
+	fclose(f);
+	if (keys == 0)
+		*why = "holds no public key";
+	return keys;
+bad:
+	fclose(f);
+	return 0;
+}

@@ -1,0 +1,165 @@
+/*
+ * hl-validate: check the lab's specs and show each host's effective
+ * configuration.
+ *
+ *   hl-validate specs [SELECTOR...]   every problem in one run
+ *   hl-validate show [SELECTOR...]    the configuration later layers use
+ *
+ * One JSON document on stdout; problems also on stderr as FILE:LINE:COL.
+ * Exit status: 0 valid, 1 any spec problem (YAML syntax included) or a
+ * selector that matches nothing, 2 usage, 3 no lab found at all, 7
+ * internal error.  See docs/hl-validate.md.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exit.h"
+#include "git.h"
+#include "lab.h"
+#include "run.h"
+#include "select.h"
+#include "spec.h"
+
+static const char usage[] =
+"usage: hl-validate specs [SELECTOR...] [options]\n"
+"       hl-validate show [SELECTOR...] [options]\n"
+"\n"
+"specs  check lab.yaml, personas/ and layers/L1/templates/: YAML, unknown\n"
+"       keys, types and ranges, required keys, references, lab-wide\n"
+"       uniqueness; prints {ok, errors, warnings, hosts, meta}\n"
+"show   each selected host's effective configuration (lab defaults, then\n"
+"       persona, then host); prints {hosts, meta}\n"
+"\n"
+"SELECTOR: a host name, @TAG, persona:NAME or all (default: all)\n"
+"\n"
+"options:\n"
+HL_RUN_OPTIONS_HELP
+"\n"
+HL_EXIT_TABLE;
+
+static jv
+host_names(const struct hl_lab *lab, const unsigned char *picked)
+{
+	jv out = jv_array();
+	size_t i;
+
+	for (i = 0; i < lab->nhosts; i++)
+		if (picked[i])
+			out = jv_array_append(out, jv_string(lab->hosts[i].name));
+	return out;
+}
+
+static jv
+host_confs(const struct hl_lab *lab, const unsigned char *picked)
+{
+	jv out = jv_array();
+	size_t i;
+
+	for (i = 0; i < lab->nhosts; i++)
+		if (picked[i])
+			out = jv_array_append(out, jv_copy(lab->hosts[i].conf));
+	return out;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = { HL_RUN_LONGOPTS, { 0 } };
+	struct hl_run run;
+	struct hl_err e = { 0 };
+	struct hl_lab *lab = NULL;
+	unsigned char *picked = NULL;
+	char *root = NULL, **sels;
+	const char *verb, *why = NULL;
+	int opt, nsels, i, code;
+	jv doc;
+
+	hl_run_init(&run, "hl-validate");
+	while ((opt = getopt_long(argc, argv, "C:h", longopts, NULL)) != -1) {
+		switch (hl_run_option(&run, opt, optarg)) {
+		case 1:
+			continue;
+		case -1:
+			return HL_EXIT_USAGE;
+		}
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			return fclose(stdout) == 0 ? HL_EXIT_OK : HL_EXIT_INTERNAL;
+		}
+		return hl_run_usage(&run, "unknown option");
+	}
+	if (optind >= argc)
+		return hl_run_usage(&run, "missing verb (specs or show)");
+	verb = argv[optind++];
+	if (strcmp(verb, "specs") != 0 && strcmp(verb, "show") != 0)
+		return hl_run_usage(&run, "unknown verb '%s' (specs or show)",
+		    verb);
+	sels = argv + optind;
+	nsels = argc - optind;
+	for (i = 0; i < nsels; i++)
+		if (!hl_select_check(sels[i], &why))
+			return hl_run_usage(&run, "bad selector '%s': %s",
+			    sels[i], why);
+
+	if (hl_lab_find(run.lab_dir, &root, &e) < 0) {
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto done;
+	}
+	jv_free(run.git);
+	run.git = hl_git_state(root, &e);
+	if (!jv_is_valid(run.git)) {
+		run.git = jv_null();
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto done;
+	}
+	if (hl_spec_load(root, &lab, &e) < 0) {
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto done;
+	}
+	jv_free(run.lab);
+	run.lab = jv_copy(lab->id);
+	picked = calloc(lab->nhosts + 1, 1);
+	if (picked == NULL) {
+		code = hl_run_fail(&run, HL_EXIT_INTERNAL, "out of memory");
+		goto done;
+	}
+	hl_select(lab, sels, nsels, picked, &lab->diag);
+	hl_run_report(&run, &lab->diag);
+	code = hl_diag_count(&lab->diag, HL_DIAG_ERROR) ? HL_EXIT_NO :
+	    HL_EXIT_OK;
+
+	if (strcmp(verb, "specs") == 0) {
+		doc = jv_object_set(jv_object(), jv_string("ok"),
+		    jv_bool(code == HL_EXIT_OK));
+		doc = jv_object_set(doc, jv_string("hosts"),
+		    host_names(lab, picked));
+	} else if (code == HL_EXIT_OK) {
+		doc = jv_object_set(jv_object(), jv_string("hosts"),
+		    host_confs(lab, picked));
+	} else {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "the specs have %d problem(s): "
+		    "see 'errors' or run hl-validate specs",
+		    hl_diag_count(&lab->diag, HL_DIAG_ERROR));
+		doc = jv_object_set(jv_object(), jv_string("error"),
+		    jv_object_set(jv_object_set(jv_object(),
+		    jv_string("message"), jv_string(msg)), jv_string("code"),
+		    jv_number(code)));
+	}
+	if (strcmp(verb, "specs") == 0 || code != HL_EXIT_OK) {
+		doc = jv_object_set(doc, jv_string("errors"),
+		    jv_copy(lab->diag.errors));
+		doc = jv_object_set(doc, jv_string("warnings"),
+		    jv_copy(lab->diag.warnings));
+	}
+	code = hl_run_finish(&run, doc, code);
+done:
+	free(picked);
+	free(root);
+	hl_spec_free(lab);
+	hl_run_free(&run);
+	return code;
+}
