@@ -207,8 +207,9 @@ c_int(struct walk *w, const struct rule *r, jv v)
 	}
 	d = jv_number_value(v);
 	if (d != (double)(long)d || d < (double)r->min || d > (double)r->max) {
-		werr(w, w->pos, "%s must be an integer from %ld to %ld",
-		    w->ref ? w->ref : "value", r->min, r->max);
+		werr(w, w->pos, "%s%s%s must be an integer from %ld to %ld",
+		    w->ref ? "" : "'", w->ref ? w->ref : r->key,
+		    w->ref ? "" : "'", r->min, r->max);
 		jv_free(v);
 		return jv_invalid();
 	}
@@ -419,12 +420,30 @@ edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
+/* Names other tools use for our keys, for "did you mean". */
+static const char *const aliases[][2] = {
+	{ "cpus", "cores" }, { "vcpus", "cores" }, { "sockets", "cores" },
+	{ "ram", "memory" }, { "mem", "memory" }, { "size", "disk" },
+	{ "disk_size", "disk" }, { "nameserver", "dns" },
+	{ "nameservers", "dns" }, { "gw", "gateway" }, { "vlan_tag", "vlan" },
+	{ "hostname", "address" }, { "ciuser", "user" }, { "sshkeys", "ssh_keys" },
+	{ "id", "vmid" },
+};
+
 static const char *
 suggest(const struct rule *rules, const char *key)
 {
+	const struct rule *r;
 	const char *best = NULL;
-	size_t bestd = 3, d;
+	size_t bestd = 3, d, i;
 
+	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcmp(key, aliases[i][0]) == 0)
+			for (r = rules; r->key; r++)
+				if (strcmp(r->key, aliases[i][1]) == 0)
+					return r->key;
+	/* One typo in a short key, two in a longer one. */
+	bestd = strlen(key) <= 5 ? 2 : 3;
 	for (; rules->key; rules++) {
 		d = edit_distance(key, rules->key);
 		if (d < bestd && d < strlen(rules->key)) {
@@ -493,9 +512,13 @@ walk_map(struct walk *w, const struct rule *rules, jv v)
 			else
 				werr(w, w->kpos, "unknown key '%s'", key);
 		} else {
+			/*
+			 * An invalid value stays as null: the key was set,
+			 * so nothing later reports it missing as well.
+			 */
 			child = walk_value(w, r, jv_object_iter_value(v, it));
-			if (jv_is_valid(child))
-				out = jv_object_set(out, jv_copy(k), child);
+			out = jv_object_set(out, jv_copy(k),
+			    jv_is_valid(child) ? child : jv_null());
 		}
 		leave(w, mark, kpos, pos);
 		jv_free(k);
@@ -503,7 +526,7 @@ walk_map(struct walk *w, const struct rule *rules, jv v)
 	for (r = rules; r->key; r++)
 		if ((r->flags & R_REQ) &&
 		    !jv_object_has(jv_copy(v), jv_string(r->key)))
-			werr(w, pos, "missing required key '%s'", r->key);
+			werr(w, kpos, "missing required key '%s'", r->key);
 	jv_free(v);
 	return out;
 }
@@ -821,6 +844,27 @@ static const struct rule template_rules[] = {
 	{ 0 }
 };
 
+/* A template source names exactly one of checksum and checksum_file. */
+static void
+check_one_checksum(struct walk *w, jv doc)
+{
+	jv src;
+	struct hl_pos at;
+
+	if (jv_get_kind(doc) != JV_KIND_OBJECT)
+		return;
+	src = jv_object_get(jv_copy(doc), jv_string("source"));
+	if (jv_get_kind(src) == JV_KIND_OBJECT &&
+	    jv_object_has(jv_copy(src), jv_string("checksum")) ==
+	    jv_object_has(jv_copy(src), jv_string("checksum_file"))) {
+		if (hl_pos_get(w->pt, ".source", &at, NULL) < 0)
+			at = w->pos;
+		hl_diag_add(w->c->diag, HL_DIAG_ERROR, at, ".source",
+		    "give exactly one of 'checksum' and 'checksum_file'");
+	}
+	jv_free(src);
+}
+
 jv
 hl_schema_check(struct hl_schema_ctx *c, enum hl_schema_doc kind, jv doc,
     struct hl_pos_table *pt)
@@ -835,6 +879,8 @@ hl_schema_check(struct hl_schema_ctx *c, enum hl_schema_doc kind, jv doc,
 
 	if (hl_pos_get(pt, "", &w.kpos, &w.pos) < 0)
 		w.pos = w.kpos = (struct hl_pos){ hl_pos_table_file(pt), 1, 1 };
+	if (kind == HL_SCHEMA_TEMPLATE)
+		check_one_checksum(&w, doc);
 	out = walk_map(&w, roots[kind], doc);
 	hl_buf_free(&w.path);
 	return out;

@@ -60,6 +60,7 @@ struct layer {
 
 /* What loading keeps per host beyond struct hl_host. */
 struct hinfo {
+	unsigned long long set;		/* keys set at some level, valid or not */
 	jv val[N_KEYS];			/* effective values; invalid = unset */
 	struct hl_pos at[N_KEYS];	/* where each was set */
 };
@@ -218,27 +219,21 @@ load_templates(struct loader *L)
 		}
 		if (!jv_is_valid(t))
 			continue;
-		{
-			jv src = jv_object_get(jv_copy(t), jv_string("source"));
-			int has_sum = jv_object_has(jv_copy(src),
-			    jv_string("checksum"));
-			int has_file = jv_object_has(jv_copy(src),
-			    jv_string("checksum_file"));
-			struct hl_pos at;
-
-			if (hl_pos_get(pt, ".source", NULL, &at) < 0)
-				at = top;
-			if (jv_get_kind(src) == JV_KIND_OBJECT &&
-			    has_sum == has_file)
-				hl_diag_add(&lab->diag, HL_DIAG_ERROR, at,
-				    ".source", "give exactly one of 'checksum' "
-				    "and 'checksum_file'");
-			jv_free(src);
-		}
 		lab->templates = jv_object_set(lab->templates,
 		    jv_string(names[i]), t);
 	}
 	free_list(names, n);
+}
+
+/* Borrows o: o[key] when it is a number, else -1. */
+static double
+number_at(jv o, const char *key)
+{
+	jv v = jv_getpath(jv_copy(o), JV_ARRAY(jv_string(key)));
+	double d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : -1;
+
+	jv_free(v);
+	return d;
 }
 
 /* Template vmid ranges: well-formed and apart from each other. */
@@ -253,10 +248,7 @@ check_template_ranges(struct loader *L)
 		jv a = jv_array_get(jv_copy(keys), i);
 		jv ra = jv_getpath(jv_copy(lab->templates), JV_ARRAY(jv_copy(a),
 		    jv_string("vmids")));
-		double af = jv_number_value(jv_object_get(jv_copy(ra),
-		    jv_string("first")));
-		double al = jv_number_value(jv_object_get(jv_copy(ra),
-		    jv_string("last")));
+		double af = number_at(ra, "first"), al = number_at(ra, "last");
 		char rel[PATH_MAX];
 		struct hl_pos at = { NULL, 0, 0 };
 		size_t f;
@@ -267,9 +259,7 @@ check_template_ranges(struct loader *L)
 			if (strcmp(hl_pos_table_file(lab->files[f]), rel) == 0 &&
 			    hl_pos_get(lab->files[f], ".vmids", NULL, &at) == 0)
 				break;
-		if (jv_get_kind(ra) == JV_KIND_OBJECT &&
-		    jv_object_has(jv_copy(ra), jv_string("first")) &&
-		    jv_object_has(jv_copy(ra), jv_string("last"))) {
+		if (af >= 0 && al >= 0) {
 			if (af > al)
 				hl_diag_add(&lab->diag, HL_DIAG_ERROR, at,
 				    ".vmids", "vmid range %.0f-%.0f is empty: "
@@ -278,13 +268,10 @@ check_template_ranges(struct loader *L)
 				jv b = jv_array_get(jv_copy(keys), j);
 				jv rb = jv_getpath(jv_copy(lab->templates),
 				    JV_ARRAY(jv_copy(b), jv_string("vmids")));
-				double bf = jv_number_value(jv_object_get(
-				    jv_copy(rb), jv_string("first")));
-				double bl = jv_number_value(jv_object_get(
-				    jv_copy(rb), jv_string("last")));
+				double bf = number_at(rb, "first");
+				double bl = number_at(rb, "last");
 
-				if (jv_get_kind(rb) == JV_KIND_OBJECT &&
-				    af <= bl && bf <= al)
+				if (bf >= 0 && bl >= 0 && af <= bl && bf <= al)
 					hl_diag_add(&lab->diag, HL_DIAG_ERROR,
 					    at, ".vmids", "vmid range %.0f-%.0f "
 					    "overlaps template '%s' (%.0f-%.0f)",
@@ -309,9 +296,10 @@ template_holding(struct hl_lab *lab, double vmid, jv *name)
 	    jv_object_iter_valid(lab->templates, it);
 	    it = jv_object_iter_next(lab->templates, it)) {
 		jv t = jv_object_iter_value(lab->templates, it);
-		jv r = jv_object_get(t, jv_string("vmids"));
-		jv f = jv_object_get(jv_copy(r), jv_string("first"));
-		jv l = jv_object_get(r, jv_string("last"));
+		jv f = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("vmids"),
+		    jv_string("first")));
+		jv l = jv_getpath(t, JV_ARRAY(jv_string("vmids"),
+		    jv_string("last")));
 		int in = jv_get_kind(f) == JV_KIND_NUMBER &&
 		    jv_get_kind(l) == JV_KIND_NUMBER &&
 		    vmid >= jv_number_value(f) && vmid <= jv_number_value(l);
@@ -357,6 +345,7 @@ resolve(struct hinfo *in, const struct layer *layers, int external)
 {
 	int k, i;
 
+	in->set = 0;
 	for (k = 0; k < N_KEYS; k++) {
 		in->val[k] = jv_invalid();
 		in->at[k] = (struct hl_pos){ NULL, 0, 0 };
@@ -364,13 +353,17 @@ resolve(struct hinfo *in, const struct layer *layers, int external)
 			jv v = jv_object_get(jv_copy(layers[i].obj),
 			    jv_string(key_name(k)));
 
-			if (jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL) {
+			if (!jv_is_valid(v))
+				continue;
+			/* null: set, but invalid (reported already) */
+			in->set |= 1ull << k;
+			in->at[k] = layer_pos(&layers[i], key_name(k),
+			    (struct hl_pos){ NULL, 0, 0 });
+			if (jv_get_kind(v) == JV_KIND_NULL)
+				jv_free(v);
+			else
 				in->val[k] = v;
-				in->at[k] = layer_pos(&layers[i], key_name(k),
-				    (struct hl_pos){ NULL, 0, 0 });
-				break;
-			}
-			jv_free(v);
+			break;
 		}
 	}
 	/* Tags accumulate over the three levels. */
@@ -448,7 +441,7 @@ static void
 require(struct loader *L, const struct hl_host *h, const struct hinfo *in,
     int k)
 {
-	if (!jv_is_valid(in->val[k]))
+	if (!(in->set & (1ull << k)))
 		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, h->pos, NULL,
 		    "host '%s' has no '%s' (set it on the host, in persona "
 		    "'%s' or in lab.yaml defaults)", h->name, key_name(k),
@@ -566,9 +559,11 @@ load_personas(struct loader *L, struct layer *defaults)
 		    jv_object_length(jv_copy(hosts)) == 0)
 			hl_diag_add(&lab->diag, HL_DIAG_WARNING, layers[1].pos,
 			    NULL, "persona '%s' has no hosts", names[i]);
-		for (it = jv_object_iter(hosts);
-		    jv_get_kind(hosts) == JV_KIND_OBJECT &&
-		    jv_object_iter_valid(hosts, it);
+		if (jv_get_kind(hosts) != JV_KIND_OBJECT) {
+			jv_free(hosts);
+			hosts = jv_object();
+		}
+		for (it = jv_object_iter(hosts); jv_object_iter_valid(hosts, it);
 		    it = jv_object_iter_next(hosts, it)) {
 			jv k = jv_object_iter_key(hosts, it);
 			jv h = jv_object_iter_value(hosts, it);
@@ -770,7 +765,7 @@ check_lab(struct loader *L, struct hl_pos_table *pt)
 		}
 		if (!jv_object_has(jv_copy(pve), jv_string("cluster")) &&
 		    (!pinned || jv_object_length(jv_copy(nodes)) == 0)) {
-			hl_pos_get(pt, ".pve", NULL, &at);
+			hl_pos_get(pt, ".pve", &at, NULL);
 			hl_diag_add(&lab->diag, HL_DIAG_ERROR, at, ".pve",
 			    "no cluster identity: set 'cluster' (the cluster "
 			    "name) or a 'fingerprint' on every node");

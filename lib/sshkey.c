@@ -25,6 +25,34 @@ known_type(const char *t, size_t n)
 	return 0;
 }
 
+/*
+ * After the type, a key blob is a run of SSH strings (RFC 4253 6.6) that
+ * fill it exactly; an Ed25519 key is one string of 32 bytes.
+ */
+static int
+well_formed(const unsigned char *p, size_t n, const char *type)
+{
+	size_t count = 0, last = 0;
+
+	while (n > 0) {
+		size_t len;
+
+		if (n < 4)
+			return 0;
+		len = (size_t)p[0] << 24 | (size_t)p[1] << 16 |
+		    (size_t)p[2] << 8 | p[3];
+		if (len > n - 4)
+			return 0;
+		p += 4 + len;
+		n -= 4 + len;
+		last = len;
+		count++;
+	}
+	if (strcmp(type, "ssh-ed25519") == 0)
+		return count == 1 && last == 32;
+	return count >= 1;
+}
+
 int
 hl_sshkey_check_line(const char *line, const char **why)
 {
@@ -69,6 +97,10 @@ hl_sshkey_check_line(const char *line, const char **why)
 	if (inner != tlen || (size_t)n < 4 + tlen ||
 	    memcmp(blob + 4, type, tlen) != 0) {
 		*why = "has a key blob that does not match its key type";
+		goto done;
+	}
+	if (!well_formed(blob + 4 + tlen, (size_t)n - 4 - tlen, type)) {
+		*why = "has a truncated or malformed key blob";
 		goto done;
 	}
 	ok = 1;

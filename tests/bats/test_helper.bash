@@ -1,0 +1,81 @@
+# Hermetic set-up for every .bats file: the fresh build first on PATH, a
+# private HOME, no HL_* from the caller, C locale.
+
+bats_require_minimum_version 1.5.0
+
+TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+FIXTURES=$TOP/tests/fixtures
+
+setup() {
+	export LC_ALL=C
+	export PATH="$TOP/bin:$PATH"
+	export HOME="$BATS_TEST_TMPDIR/home"
+	export XDG_CONFIG_HOME="$HOME/.config" XDG_CACHE_HOME="$HOME/.cache"
+	export XDG_DATA_HOME="$HOME/.local/share"
+	export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t
+	export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
+	mkdir -p "$HOME"
+	unset $(env | sed -n 's/^\(HL_[A-Za-z0-9_]*\)=.*/\1/p')
+	LAB="$BATS_TEST_TMPDIR/lab"
+}
+
+# A copy of the base test lab in $LAB.
+base_lab() {
+	cp -r "$FIXTURES/base" "$LAB"
+}
+
+# Write stdin to the file FILE of $LAB (replacing it).
+lab_file() {
+	mkdir -p "$(dirname "$LAB/$1")"
+	cat > "$LAB/$1"
+}
+
+# A copy of the repository's example lab in $LAB, with the files the
+# simulator and "just setup" would write, fixed for golden output.
+example_lab() {
+	mkdir -p "$LAB/.hl"
+	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$LAB/"
+	cp "$FIXTURES/example-hl/"* "$LAB/.hl/"
+}
+
+# hl-validate specs on $LAB, checking the exit status: validate STATUS ARGS...
+validate() {
+	local want=$1
+	shift
+	run -"$want" --separate-stderr hl-validate -C "$LAB" specs "$@"
+}
+
+# Assert that the output has an error at FILE:LINE whose message matches
+# the extended regex RE.
+assert_error_at() {
+	local file=$1 line=$2 re=$3
+	jq -e --arg f "$file" --argjson l "$line" --arg re "$re" \
+		'any(.errors[]; .file == $f and .line == $l and (.message | test($re)))' \
+		<<<"$output" >/dev/null || {
+		echo "no error at $file:$line matching /$re/ in:" >&2
+		jq '.errors' <<<"$output" >&2
+		return 1
+	}
+}
+
+assert_warning_at() {
+	local file=$1 line=$2 re=$3
+	jq -e --arg f "$file" --argjson l "$line" --arg re "$re" \
+		'any(.warnings[]; .file == $f and .line == $l and (.message | test($re)))' \
+		<<<"$output" >/dev/null || {
+		echo "no warning at $file:$line matching /$re/ in:" >&2
+		jq '.warnings' <<<"$output" >&2
+		return 1
+	}
+}
+
+# Assert that the number of errors is N.
+assert_errors() {
+	local n
+	n=$(jq '.errors | length' <<<"$output")
+	[ "$n" -eq "$1" ] || {
+		echo "expected $1 errors, got $n:" >&2
+		jq '.errors' <<<"$output" >&2
+		return 1
+	}
+}
