@@ -70,6 +70,7 @@ struct loader {
 	struct hl_schema_ctx sc;
 	struct hinfo *info;		/* parallel to lab->hosts */
 	size_t cap;
+	int no_defaults;		/* lab.yaml unreadable: defaults unknown */
 	jv host_at;			/* host name -> index, for duplicates */
 	jv keyfiles;			/* SSH key files already checked */
 };
@@ -441,6 +442,9 @@ static void
 require(struct loader *L, const struct hl_host *h, const struct hinfo *in,
     int k)
 {
+	/* Without lab.yaml, a missing key may be a default: say nothing. */
+	if (L->no_defaults && k < N_SETTINGS)
+		return;
 	if (!(in->set & (1ull << k)))
 		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, h->pos, NULL,
 		    "host '%s' has no '%s' (set it on the host, in persona "
@@ -892,6 +896,7 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	if (!jv_is_valid(lab->spec)) {
 		jv_free(lab->spec);
 		lab->spec = jv_object();
+		L.no_defaults = 1;
 	}
 	lab->id = or_null(jv_object_get(jv_copy(lab->spec), jv_string("id")));
 	load_templates(&L);
