@@ -3,6 +3,7 @@
 #   make            lib/libhl.a and one binary per tools/hl-*.c
 #   make test       the bats suite; ends with "N passed, N failed"
 #   make asan       the same binaries with ASan+UBSan, in build/asan/
+#   make test-asan  the bats suite over those
 #   make install    PREFIX=/usr/local: binaries and docs
 #   make clean
 
@@ -12,11 +13,11 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 CC      ?= cc
 PKGS     = libcurl yaml-0.1 libgit2 libcrypto
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+HL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
            -Wno-unused-parameter -DHL_VERSION='"$(VERSION)"' -Ilib \
            $(shell pkg-config --cflags $(PKGS))
 ifneq ($(CI),)
-CFLAGS  += -Werror
+HL_CFLAGS += -Werror
 endif
 LDLIBS   = $(shell pkg-config --libs $(PKGS)) -ljq
 
@@ -30,7 +31,7 @@ all: $(TOOLS)
 
 $(B)/%.o: %.c $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(HL_CFLAGS) -c -o $@ $<
 
 lib/libhl.a: $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 	$(AR) rcs $@ $^
@@ -53,6 +54,11 @@ bin-asan: $(patsubst %.c,$(B)/%.o,$(LIB_SRC) $(TOOL_SRC))
 test: all
 	tests/run
 
+# The suite over the sanitizer build: any ASan, LSan or UBSan report fails.
+test-asan: asan
+	HL_TEST_BIN=$(CURDIR)/build/asan \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 tests/run
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/hl
 	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
@@ -61,5 +67,5 @@ install: all
 clean:
 	rm -rf $(B) bin lib/libhl.a
 
-.PHONY: all asan bin-asan test install clean
+.PHONY: all asan bin-asan test test-asan install clean
 .SECONDARY:

@@ -8,7 +8,8 @@ FIXTURES=$TOP/tests/fixtures
 
 setup() {
 	export LC_ALL=C
-	export PATH="$TOP/bin:$PATH"
+	# HL_TEST_BIN: another build to test, e.g. build/asan (make asan)
+	export PATH="${HL_TEST_BIN:-$TOP/bin}:$PATH"
 	export HOME="$BATS_TEST_TMPDIR/home"
 	export XDG_CONFIG_HOME="$HOME/.config" XDG_CACHE_HOME="$HOME/.cache"
 	export XDG_DATA_HOME="$HOME/.local/share"

@@ -1,0 +1,26 @@
+# hl: the operational interface.  `just --list` shows the recipes.
+# Recipes load the simulator's .hl/sim.env when it exists, so the tools
+# find the running simulator with no flags.
+
+set dotenv-load := true
+set dotenv-path := ".hl/sim.env"
+set dotenv-required := false
+set positional-arguments := true
+
+bin := justfile_directory() / "bin"
+
+# Install packages and just, build, make the example lab's key pair
+setup:
+    scripts/setup
+
+# Check the specs (all hosts, or the given selectors)
+validate *SELECTORS:
+    {{bin}}/hl-validate specs "$@"
+
+# Show each host's effective configuration
+show *SELECTORS:
+    {{bin}}/hl-validate show "$@"
+
+# Run the test suite
+test:
+    make test
