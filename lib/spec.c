@@ -922,7 +922,8 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 		for (k = 0; k < N_KEYS; k++)
 			jv_free(L.info[i].val[k]);
 	free(L.info);
-	qsort(lab->hosts, lab->nhosts, sizeof(*lab->hosts), cmp_host);
+	if (lab->nhosts > 0)
+		qsort(lab->hosts, lab->nhosts, sizeof(*lab->hosts), cmp_host);
 	lab->diag.errors = sorted(lab->diag.errors);
 	lab->diag.warnings = sorted(lab->diag.warnings);
 	jv_free(defaults.obj);
@@ -955,12 +956,4 @@ hl_spec_free(struct hl_lab *lab)
 	hl_diag_free(&lab->diag);
 	free(lab->root);
 	free(lab);
-}
-
-const struct hl_host *
-hl_spec_host(const struct hl_lab *lab, const char *name)
-{
-	struct hl_host key = { .name = (char *)name };
-
-	return bsearch(&key, lab->hosts, lab->nhosts, sizeof(key), cmp_host);
 }

@@ -47,7 +47,4 @@ struct hl_lab {
 int hl_spec_load(const char *root, struct hl_lab **lab, struct hl_err *e);
 void hl_spec_free(struct hl_lab *lab);
 
-/* Borrowed: the host called name, or NULL. */
-const struct hl_host *hl_spec_host(const struct hl_lab *lab, const char *name);
-
 #endif
