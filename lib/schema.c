@@ -457,6 +457,18 @@ suggest(const struct rule *rules, const char *key)
 
 static jv walk_value(struct walk *w, const struct rule *r, jv v);
 
+/* 1 when *v is of kind k; else reports it and replaces it with invalid. */
+static int
+want_kind(struct walk *w, jv *v, jv_kind k, const char *what)
+{
+	if (jv_get_kind(*v) == k)
+		return 1;
+	werr(w, w->pos, "must be %s, not %s", what, kind_name(*v));
+	jv_free(*v);
+	*v = jv_invalid();
+	return 0;
+}
+
 /* Moves the walk to the child at key or index; returns the old path length. */
 static size_t
 enter(struct walk *w, const char *key, int index)
@@ -486,15 +498,12 @@ walk_map(struct walk *w, const struct rule *rules, jv v)
 {
 	struct hl_pos kpos = w->kpos, pos = w->pos;
 	const struct rule *r;
-	jv out = jv_object();
+	jv out;
 	int it;
 
-	if (jv_get_kind(v) != JV_KIND_OBJECT) {
-		werr(w, pos, "must be a mapping, not %s", kind_name(v));
-		jv_free(v);
-		jv_free(out);
-		return jv_invalid();
-	}
+	if (!want_kind(w, &v, JV_KIND_OBJECT, "a mapping"))
+		return v;
+	out = jv_object();
 	for (it = jv_object_iter(v); jv_object_iter_valid(v, it);
 	    it = jv_object_iter_next(v, it)) {
 		jv k = jv_object_iter_key(v, it);
@@ -536,15 +545,12 @@ static jv
 walk_dict(struct walk *w, const struct rule *r, jv v)
 {
 	struct hl_pos kpos = w->kpos, pos = w->pos;
-	jv out = jv_object();
+	jv out;
 	int it;
 
-	if (jv_get_kind(v) != JV_KIND_OBJECT) {
-		werr(w, pos, "must be a mapping, not %s", kind_name(v));
-		jv_free(v);
-		jv_free(out);
-		return jv_invalid();
-	}
+	if (!want_kind(w, &v, JV_KIND_OBJECT, "a mapping"))
+		return v;
+	out = jv_object();
 	for (it = jv_object_iter(v); jv_object_iter_valid(v, it);
 	    it = jv_object_iter_next(v, it)) {
 		jv k = jv_object_iter_key(v, it);
@@ -573,15 +579,12 @@ static jv
 walk_list(struct walk *w, const struct rule *r, jv v)
 {
 	struct hl_pos kpos = w->kpos, pos = w->pos;
-	jv out = jv_array();
+	jv out;
 	int i, n;
 
-	if (jv_get_kind(v) != JV_KIND_ARRAY) {
-		werr(w, pos, "must be a list, not %s", kind_name(v));
-		jv_free(v);
-		jv_free(out);
-		return jv_invalid();
-	}
+	if (!want_kind(w, &v, JV_KIND_ARRAY, "a list"))
+		return v;
+	out = jv_array();
 	n = jv_array_length(jv_copy(v));
 	for (i = 0; i < n; i++) {
 		size_t mark = enter(w, NULL, i);

@@ -46,29 +46,21 @@ validate() {
 	run -"$want" --separate-stderr hl-validate -C "$LAB" specs "$@"
 }
 
-# Assert that the output has an error at FILE:LINE whose message matches
-# the extended regex RE.
-assert_error_at() {
-	local file=$1 line=$2 re=$3
-	jq -e --arg f "$file" --argjson l "$line" --arg re "$re" \
-		'any(.errors[]; .file == $f and .line == $l and (.message | test($re)))' \
+# Assert that the output has a problem of KIND (errors or warnings) at
+# FILE:LINE whose message matches the extended regex RE.
+assert_problem_at() {
+	local kind=$1 file=$2 line=$3 re=$4
+	jq -e --arg k "$kind" --arg f "$file" --argjson l "$line" --arg re "$re" \
+		'any(.[$k][]; .file == $f and .line == $l and (.message | test($re)))' \
 		<<<"$output" >/dev/null || {
-		echo "no error at $file:$line matching /$re/ in:" >&2
-		jq '.errors' <<<"$output" >&2
+		echo "no $kind at $file:$line matching /$re/ in:" >&2
+		jq --arg k "$kind" '.[$k]' <<<"$output" >&2
 		return 1
 	}
 }
 
-assert_warning_at() {
-	local file=$1 line=$2 re=$3
-	jq -e --arg f "$file" --argjson l "$line" --arg re "$re" \
-		'any(.warnings[]; .file == $f and .line == $l and (.message | test($re)))' \
-		<<<"$output" >/dev/null || {
-		echo "no warning at $file:$line matching /$re/ in:" >&2
-		jq '.warnings' <<<"$output" >&2
-		return 1
-	}
-}
+assert_error_at() { assert_problem_at errors "$@"; }
+assert_warning_at() { assert_problem_at warnings "$@"; }
 
 # Assert that the number of errors is N.
 assert_errors() {
