@@ -7,7 +7,8 @@
 struct entry {
 	char *path;		/* in the arena; NULL for an empty slot */
 	uint32_t hash;
-	int kline, kcol, line, col;
+	uint32_t kline, line;
+	uint16_t kcol, col;	/* columns past 65535 read as 65535 */
 };
 
 struct chunk {
@@ -40,8 +41,12 @@ arena_strdup(struct hl_pos_table *t, const char *s)
 	size_t n = strlen(s) + 1;
 	struct chunk *c = t->arena;
 
+	/* Chunks grow with the table: small files stay small. */
 	if (c == NULL || c->cap - c->used < n) {
-		size_t cap = n > 65536 ? n : 65536;
+		size_t cap = c ? (c->cap < 65536 ? c->cap * 2 : 65536) : 2048;
+
+		if (cap < n)
+			cap = n;
 
 		c = malloc(sizeof(*c) + cap);
 		if (c == NULL)
@@ -64,7 +69,7 @@ hl_pos_table_new(const char *file)
 	if (t == NULL)
 		return NULL;
 	t->file = strdup(file);
-	t->cap = 256;
+	t->cap = 64;
 	t->slots = calloc(t->cap, sizeof(*t->slots));
 	if (t->file == NULL || t->slots == NULL) {
 		hl_pos_table_free(t);
@@ -130,7 +135,7 @@ hl_pos_put(struct hl_pos_table *t, const char *path, struct hl_pos key,
 	uint32_t h = fnv1a(path);
 	struct entry *e;
 
-	if ((t->count + 1) * 2 > t->cap && grow(t) < 0)
+	if ((t->count + 1) * 4 > t->cap * 3 && grow(t) < 0)
 		return -1;
 	e = find(t->slots, t->cap, path, h);
 	if (e->path == NULL) {
@@ -140,10 +145,10 @@ hl_pos_put(struct hl_pos_table *t, const char *path, struct hl_pos key,
 		e->hash = h;
 		t->count++;
 	}
-	e->kline = key.line;
-	e->kcol = key.col;
-	e->line = val.line;
-	e->col = val.col;
+	e->kline = (uint32_t)key.line;
+	e->kcol = (uint16_t)(key.col > 65535 ? 65535 : key.col);
+	e->line = (uint32_t)val.line;
+	e->col = (uint16_t)(val.col > 65535 ? 65535 : val.col);
 	return 0;
 }
 
@@ -156,8 +161,8 @@ hl_pos_get(const struct hl_pos_table *t, const char *path,
 	if (e->path == NULL)
 		return -1;
 	if (key)
-		*key = (struct hl_pos){ t->file, e->kline, e->kcol };
+		*key = (struct hl_pos){ t->file, (int)e->kline, e->kcol };
 	if (val)
-		*val = (struct hl_pos){ t->file, e->line, e->col };
+		*val = (struct hl_pos){ t->file, (int)e->line, e->col };
 	return 0;
 }

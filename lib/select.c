@@ -24,17 +24,15 @@ hl_select_check(const char *sel, const char **why)
 static int
 has_tag(const struct hl_host *h, const char *tag)
 {
-	jv tags = jv_object_get(jv_copy(h->conf), jv_string("tags"));
-	int i, n = jv_get_kind(tags) == JV_KIND_ARRAY ?
-	    jv_array_length(jv_copy(tags)) : 0, found = 0;
+	int i, n = jv_get_kind(h->tags) == JV_KIND_ARRAY ?
+	    jv_array_length(jv_copy(h->tags)) : 0, found = 0;
 
 	for (i = 0; i < n && !found; i++) {
-		jv t = jv_array_get(jv_copy(tags), i);
+		jv t = jv_array_get(jv_copy(h->tags), i);
 
 		found = strcmp(jv_string_value(t), tag) == 0;
 		jv_free(t);
 	}
-	jv_free(tags);
 	return found;
 }
 

@@ -58,17 +58,34 @@ struct layer {
 	struct hl_pos pos;		/* where obj is */
 };
 
-/* What loading keeps per host beyond struct hl_host. */
-struct hinfo {
+/* Keys of the "show" object beside those of enum key. */
+enum out_key { O_NAME, O_PERSONA, O_KIND, O_SOURCE, O_FILE, O_LINE, O_MEMORY,
+	O_DISK, O_N };
+
+static const char *const out_names[O_N] = { "name", "persona", "kind",
+	"source", "file", "line", "memory_mib", "disk_gib" };
+
+/* Key names as jv strings, made once per lab: lookups and output share them. */
+struct hl_spec_keys {
+	jv keys[N_KEYS];		/* key_name() */
+	jv out[O_N];			/* the rest of host_json() */
+};
+
+enum level { L_DEFAULTS, L_PERSONA, L_HOST, L_UNSET = 0xff };
+
+/* What the lab keeps per host beyond struct hl_host. */
+struct hl_host_info {
 	unsigned long long set;		/* keys set at some level, valid or not */
 	jv val[N_KEYS];			/* effective values; invalid = unset */
-	struct hl_pos at[N_KEYS];	/* where each was set */
+	unsigned char from[N_KEYS];	/* the level that set each key */
+	struct hl_pos_table *pt;	/* the host's persona file */
 };
 
 struct loader {
 	struct hl_lab *lab;
+	const struct layer *defaults;
+	const jv *keys;			/* the lab's key strings */
 	struct hl_schema_ctx sc;
-	struct hinfo *info;		/* parallel to lab->hosts */
 	size_t cap;
 	int no_defaults;		/* lab.yaml unreadable: defaults unknown */
 	jv host_at;			/* host name -> index, for duplicates */
@@ -321,69 +338,126 @@ static struct hl_host *
 new_host(struct loader *L)
 {
 	struct hl_lab *lab = L->lab;
+	struct hl_host *h;
 
 	if (lab->nhosts == L->cap) {
 		size_t cap = L->cap ? L->cap * 2 : 64;
-		struct hl_host *h = realloc(lab->hosts, cap * sizeof(*h));
-		struct hinfo *in;
 
+		h = realloc(lab->hosts, cap * sizeof(*h));
 		if (h == NULL)
 			return NULL;
 		lab->hosts = h;
-		in = realloc(L->info, cap * sizeof(*in));
-		if (in == NULL)
-			return NULL;
-		L->info = in;
 		L->cap = cap;
 	}
-	memset(&lab->hosts[lab->nhosts], 0, sizeof(lab->hosts[0]));
-	return &lab->hosts[lab->nhosts];
+	h = &lab->hosts[lab->nhosts];
+	memset(h, 0, sizeof(*h));
+	h->tags = jv_null();
+	h->info = calloc(1, sizeof(*h->info));
+	return h->info ? h : NULL;
 }
 
-/* The effective value of each key: host, else persona, else defaults. */
-static void
-resolve(struct hinfo *in, const struct layer *layers, int external)
+static int
+key_index(const char *name)
 {
-	int k, i;
+	int k;
 
-	in->set = 0;
+	for (k = 0; k < N_KEYS; k++)
+		if (strcmp(key_name(k), name) == 0)
+			return k;
+	return -1;
+}
+
+/*
+ * Lay level l of a host's configuration over in: each key it sets replaces
+ * the value below, except tags, which accumulate.  Where a value was set is
+ * looked up only when a problem needs it (key_pos).
+ */
+static void
+overlay(struct hl_host_info *in, const struct layer *l, enum level level)
+{
+	int it;
+
+	if (jv_get_kind(l->obj) != JV_KIND_OBJECT)
+		return;
+	for (it = jv_object_iter(l->obj); jv_object_iter_valid(l->obj, it);
+	    it = jv_object_iter_next(l->obj, it)) {
+		jv key = jv_object_iter_key(l->obj, it);
+		int k = key_index(jv_string_value(key));
+		jv v;
+
+		jv_free(key);
+		if (k < 0)
+			continue;	/* "hosts", or unknown (reported) */
+		v = jv_object_iter_value(l->obj, it);
+		in->set |= 1ull << k;
+		in->from[k] = (unsigned char)level;
+		/* null: set, but invalid (reported already) */
+		if (jv_get_kind(v) == JV_KIND_NULL) {
+			jv_free(v);
+			v = jv_invalid();
+		} else if (k == K_TAGS && jv_is_valid(in->val[k])) {
+			v = jv_array_concat(jv_copy(in->val[k]), v);
+		}
+		if (k == K_TAGS && jv_is_valid(v))
+			v = hl_json_sorted_unique(v);
+		jv_free(in->val[k]);
+		in->val[k] = v;
+	}
+}
+
+/* An empty configuration, or a copy of base (a persona's, below its hosts). */
+static void
+info_init(struct hl_host_info *in, const struct hl_host_info *base)
+{
+	int k;
+
+	in->set = base ? base->set : 0;
+	in->pt = base ? base->pt : NULL;
 	for (k = 0; k < N_KEYS; k++) {
-		in->val[k] = jv_invalid();
-		in->at[k] = (struct hl_pos){ NULL, 0, 0 };
-		for (i = 2; i >= (k < N_SETTINGS ? 0 : 2); i--) {
-			jv v = jv_object_get(jv_copy(layers[i].obj),
-			    jv_string(key_name(k)));
-
-			if (!jv_is_valid(v))
-				continue;
-			/* null: set, but invalid (reported already) */
-			in->set |= 1ull << k;
-			in->at[k] = layer_pos(&layers[i], key_name(k),
-			    (struct hl_pos){ NULL, 0, 0 });
-			if (jv_get_kind(v) == JV_KIND_NULL)
-				jv_free(v);
-			else
-				in->val[k] = v;
-			break;
-		}
+		in->val[k] = base ? jv_copy(base->val[k]) : jv_invalid();
+		in->from[k] = base ? base->from[k] : L_UNSET;
 	}
-	/* Tags accumulate over the three levels. */
-	if (jv_is_valid(in->val[K_TAGS])) {
-		jv all = jv_array();
+}
 
-		for (i = 0; i < 3; i++) {
-			jv t = jv_object_get(jv_copy(layers[i].obj),
-			    jv_string("tags"));
+static void
+info_free(struct hl_host_info *in)
+{
+	int k;
 
-			if (jv_get_kind(t) == JV_KIND_ARRAY)
-				all = jv_array_concat(all, t);
-			else
-				jv_free(t);
-		}
-		jv_free(in->val[K_TAGS]);
-		in->val[K_TAGS] = hl_json_sorted_unique(all);
+	for (k = 0; in && k < N_KEYS; k++)
+		jv_free(in->val[k]);
+}
+
+/* Where host i's key k was set; the host's own line when nowhere. */
+static struct hl_pos
+key_pos(struct loader *L, size_t i, int k)
+{
+	const struct hl_host *h = &L->lab->hosts[i];
+	const struct hl_host_info *in = h->info;
+	struct hl_buf base = { 0 };
+	struct layer l = { .pos = h->pos };
+	struct hl_pos pos;
+
+	switch (in->from[k]) {
+	case L_DEFAULTS:
+		l = *L->defaults;
+		break;
+	case L_PERSONA:
+		l.pt = in->pt;
+		l.base = "";
+		break;
+	case L_HOST:
+		hl_buf_adds(&base, ".hosts");
+		hl_path_key(&base, h->name);
+		l.pt = in->pt;
+		l.base = hl_buf_str(&base);
+		break;
+	default:
+		return h->pos;
 	}
-	(void)external;
+	pos = layer_pos(&l, key_name(k), h->pos);
+	hl_buf_free(&base);
+	return pos;
 }
 
 static jv
@@ -392,34 +466,37 @@ or_null(jv v)
 	return jv_is_valid(v) ? v : jv_null();
 }
 
-/* The object "show" prints for a host; consumes nothing of in. */
-static jv
-host_json(const struct hl_host *h, const struct hinfo *in)
+jv
+hl_spec_host_json(const struct hl_lab *lab, const struct hl_host *h)
 {
+	const struct hl_spec_keys *K = lab->keys;
+	const struct hl_host_info *in = h->info;
 	jv o = jv_object();
 	int k;
 
-	o = jv_object_set(o, jv_string("name"), jv_string(h->name));
-	o = jv_object_set(o, jv_string("persona"), jv_string(h->persona));
-	o = jv_object_set(o, jv_string("kind"),
+	o = jv_object_set(o, jv_copy(K->out[O_NAME]), jv_string(h->name));
+	o = jv_object_set(o, jv_copy(K->out[O_PERSONA]), jv_string(h->persona));
+	o = jv_object_set(o, jv_copy(K->out[O_KIND]),
 	    jv_string(h->external ? "external" : "vm"));
-	o = jv_object_set(o, jv_string("source"), jv_object_set(jv_object_set(
-	    jv_object(), jv_string("file"), jv_string(h->pos.file)),
-	    jv_string("line"), jv_number(h->pos.line)));
+	o = jv_object_set(o, jv_copy(K->out[O_SOURCE]), jv_object_set(
+	    jv_object_set(jv_object(), jv_copy(K->out[O_FILE]),
+	    jv_string(h->pos.file)), jv_copy(K->out[O_LINE]),
+	    jv_number(h->pos.line)));
 	for (k = 0; k < N_KEYS; k++) {
-		const char *name = key_name(k);
 		unsigned long long bit = 1ull << k;
-		jv v = jv_copy(in->val[k]);
+		jv name = jv_copy(K->keys[k]), v = jv_copy(in->val[k]);
 
 		if (k == K_KIND || (h->external && (vm_only & bit)) ||
 		    (!h->external && (external_only & bit))) {
+			jv_free(name);
 			jv_free(v);
 			continue;
 		}
-		if (k == K_MEMORY)
-			name = "memory_mib";
-		else if (k == K_DISK)
-			name = "disk_gib";
+		/* Sizes carry their unit in the name. */
+		if (k == K_MEMORY || k == K_DISK) {
+			jv_free(name);
+			name = jv_copy(K->out[k == K_MEMORY ? O_MEMORY : O_DISK]);
+		}
 		if (!jv_is_valid(v) && (k == K_TAGS || k == K_DNS ||
 		    k == K_SSH_KEYS)) {
 			jv_free(v);
@@ -433,13 +510,13 @@ host_json(const struct hl_host *h, const struct hinfo *in)
 			jv_free(v);
 			v = jv_number(22);
 		}
-		o = jv_object_set(o, jv_string(name), or_null(v));
+		o = jv_object_set(o, name, or_null(v));
 	}
 	return o;
 }
 
 static void
-require(struct loader *L, const struct hl_host *h, const struct hinfo *in,
+require(struct loader *L, const struct hl_host *h, const struct hl_host_info *in,
     int k)
 {
 	/* Without lab.yaml, a missing key may be a default: say nothing. */
@@ -474,16 +551,16 @@ check_kind_keys(struct loader *L, const struct hl_host *h,
 
 static void
 add_host(struct loader *L, const char *persona, const char *name,
-    struct layer *layers)
+    const struct hl_host_info *base, const struct layer *layers)
 {
 	struct hl_lab *lab = L->lab;
 	struct hl_host *h = new_host(L);
-	struct hinfo *in;
+	struct hl_host_info *in;
 	jv prev;
 
 	if (h == NULL)
 		return;
-	in = &L->info[lab->nhosts];
+	in = h->info;
 	h->pos = layers[2].pos;
 	prev = jv_object_get(jv_copy(L->host_at), jv_string(name));
 	if (jv_is_valid(prev)) {
@@ -494,12 +571,15 @@ add_host(struct loader *L, const char *persona, const char *name,
 		    "host '%s' is declared twice (also in %s:%d)", name,
 		    first->pos.file, first->pos.line);
 		jv_free(prev);
+		free(h->info);
+		h->info = NULL;
 		return;
 	}
 	jv_free(prev);
 	h->name = strdup(name);
 	h->persona = strdup(persona);
-	resolve(in, layers, 0);
+	info_init(in, base);
+	overlay(in, &layers[L_HOST], L_HOST);
 	h->external = jv_is_valid(in->val[K_KIND]) &&
 	    strcmp(jv_string_value(in->val[K_KIND]), "external") == 0;
 	check_kind_keys(L, h, &layers[2]);
@@ -517,11 +597,11 @@ add_host(struct loader *L, const char *persona, const char *name,
 			require(L, h, in, need[i]);
 		if (jv_is_valid(in->val[K_SSH_KEYS]) &&
 		    jv_array_length(jv_copy(in->val[K_SSH_KEYS])) == 0)
-			hl_diag_add(&lab->diag, HL_DIAG_ERROR, in->at[K_SSH_KEYS],
-			    NULL, "host '%s' has an empty 'ssh_keys' list",
+			hl_diag_add(&lab->diag, HL_DIAG_ERROR,
+			    key_pos(L, lab->nhosts, K_SSH_KEYS), NULL, "host '%s' has an empty 'ssh_keys' list",
 			    name);
 	}
-	h->conf = host_json(h, in);
+	h->tags = jv_copy(in->val[K_TAGS]);
 	L->host_at = jv_object_set(L->host_at, jv_string(name),
 	    jv_number((double)lab->nhosts));
 	lab->nhosts++;
@@ -538,6 +618,7 @@ load_personas(struct loader *L, struct layer *defaults)
 		char rel[PATH_MAX];
 		struct hl_pos_table *pt;
 		struct layer layers[3];
+		struct hl_host_info base;
 		jv p, hosts;
 		int it;
 
@@ -567,22 +648,28 @@ load_personas(struct loader *L, struct layer *defaults)
 			jv_free(hosts);
 			hosts = jv_object();
 		}
+		/* What the persona gives its hosts, worked out once. */
+		info_init(&base, NULL);
+		base.pt = pt;
+		overlay(&base, &layers[L_DEFAULTS], L_DEFAULTS);
+		overlay(&base, &layers[L_PERSONA], L_PERSONA);
 		for (it = jv_object_iter(hosts); jv_object_iter_valid(hosts, it);
 		    it = jv_object_iter_next(hosts, it)) {
 			jv k = jv_object_iter_key(hosts, it);
 			jv h = jv_object_iter_value(hosts, it);
-			struct hl_buf base = { 0 };
+			struct hl_buf path = { 0 };
 
-			hl_buf_adds(&base, ".hosts");
-			hl_path_key(&base, jv_string_value(k));
-			layers[2] = (struct layer){ h, pt, hl_buf_str(&base),
+			hl_buf_adds(&path, ".hosts");
+			hl_path_key(&path, jv_string_value(k));
+			layers[2] = (struct layer){ h, pt, hl_buf_str(&path),
 			    layers[1].pos };
-			hl_pos_get(pt, hl_buf_str(&base), &layers[2].pos, NULL);
-			add_host(L, names[i], jv_string_value(k), layers);
-			hl_buf_free(&base);
+			hl_pos_get(pt, hl_buf_str(&path), &layers[2].pos, NULL);
+			add_host(L, names[i], jv_string_value(k), &base, layers);
+			hl_buf_free(&path);
 			jv_free(k);
 			jv_free(h);
 		}
+		info_free(&base);
 		jv_free(hosts);
 		jv_free(p);
 	}
@@ -602,11 +689,12 @@ unique(struct loader *L, jv *seen, size_t i, int k, const char *what,
 	if (jv_is_valid(prev)) {
 		size_t j = (size_t)jv_number_value(prev);
 
-		hl_diag_add2(&lab->diag, HL_DIAG_ERROR, L->info[i].at[k],
-		    L->info[j].at[k], NULL, "%s %s of host '%s' is already "
-		    "used by host '%s' (%s:%d)", what, value, lab->hosts[i].name,
-		    lab->hosts[j].name, L->info[j].at[k].file,
-		    L->info[j].at[k].line);
+		struct hl_pos first = key_pos(L, j, k);
+
+		hl_diag_add2(&lab->diag, HL_DIAG_ERROR, key_pos(L, i, k), first,
+		    NULL, "%s %s of host '%s' is already used by host '%s' "
+		    "(%s:%d)", what, value, lab->hosts[i].name,
+		    lab->hosts[j].name, first.file, first.line);
 	} else {
 		*seen = jv_object_set(*seen, jv_string(value),
 		    jv_number((double)i));
@@ -615,14 +703,16 @@ unique(struct loader *L, jv *seen, size_t i, int k, const char *what,
 }
 
 static void
-check_keyfile(struct loader *L, const char *file, struct hl_pos at)
+check_keyfile(struct loader *L, const char *file, size_t host)
 {
 	char *path = NULL;
 	const char *why = NULL;
+	struct hl_pos at;
 	int line = 0;
 
 	if (jv_object_has(jv_copy(L->keyfiles), jv_string(file)))
 		return;
+	at = key_pos(L, host, K_SSH_KEYS);
 	L->keyfiles = jv_object_set(L->keyfiles, jv_string(file), jv_true());
 	if (file[0] == '/')
 		path = strdup(file);
@@ -646,7 +736,7 @@ check_keyfile(struct loader *L, const char *file, struct hl_pos at)
 static void
 check_subnet(struct loader *L, size_t i)
 {
-	struct hinfo *in = &L->info[i];
+	struct hl_host_info *in = L->lab->hosts[i].info;
 	const char *ip = hl_json_str(in->val[K_IP]);
 	const char *gw = hl_json_str(in->val[K_GATEWAY]);
 	uint32_t a, g, mask;
@@ -656,19 +746,20 @@ check_subnet(struct loader *L, size_t i)
 		return;
 	mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
 	if (prefix <= 30 && ((a & ~mask) == 0 || (a & ~mask) == ~mask))
-		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, in->at[K_IP], NULL,
+		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, key_pos(L, i, K_IP), NULL,
 		    "%s is the %s address of its subnet", ip,
 		    (a & ~mask) == 0 ? "network" : "broadcast");
 	if (gw == NULL || !hl_check_ipv4(gw, &g))
 		return;
-	if ((g & mask) != (a & mask))
-		hl_diag_add2(&L->lab->diag, HL_DIAG_ERROR, in->at[K_IP],
-		    in->at[K_GATEWAY], NULL, "%s of host '%s' is outside the "
-		    "subnet of its gateway %s (%s:%d)", ip,
-		    L->lab->hosts[i].name, gw, in->at[K_GATEWAY].file,
-		    in->at[K_GATEWAY].line);
-	else if (g == a)
-		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, in->at[K_IP], NULL,
+	if ((g & mask) != (a & mask)) {
+		struct hl_pos gpos = key_pos(L, i, K_GATEWAY);
+
+		hl_diag_add2(&L->lab->diag, HL_DIAG_ERROR, key_pos(L, i, K_IP),
+		    gpos, NULL, "%s of host '%s' is outside the subnet of its "
+		    "gateway %s (%s:%d)", ip, L->lab->hosts[i].name, gw,
+		    gpos.file, gpos.line);
+	} else if (g == a)
+		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, key_pos(L, i, K_IP), NULL,
 		    "host '%s' has its gateway's address %s",
 		    L->lab->hosts[i].name, gw);
 }
@@ -683,7 +774,7 @@ check_hosts(struct loader *L)
 
 	for (i = 0; i < lab->nhosts; i++) {
 		struct hl_host *h = &lab->hosts[i];
-		struct hinfo *in = &L->info[i];
+		struct hl_host_info *in = L->lab->hosts[i].info;
 		const char *s;
 		int j, n;
 
@@ -698,7 +789,7 @@ check_hosts(struct loader *L)
 			unique(L, &vmids, i, K_VMID, "vmid", key);
 			if (template_holding(lab, vmid, &tname))
 				hl_diag_add(&lab->diag, HL_DIAG_ERROR,
-				    in->at[K_VMID], NULL, "vmid %s of host '%s' "
+				    key_pos(L, i, K_VMID), NULL, "vmid %s of host '%s' "
 				    "is inside the vmid range of template '%s'",
 				    key, h->name, jv_string_value(tname));
 			jv_free(tname);
@@ -721,14 +812,14 @@ check_hosts(struct loader *L)
 			if (!jv_object_has(jv_copy(lab->templates),
 			    jv_string(t)))
 				hl_diag_add(&lab->diag, HL_DIAG_ERROR,
-				    in->at[K_TEMPLATE], NULL, "host '%s' uses "
+				    key_pos(L, i, K_TEMPLATE), NULL, "host '%s' uses "
 				    "template '%s', which has no "
 				    "layers/L1/templates/%s.yaml", h->name, t, t);
 		}
 		s = hl_json_str(in->val[K_NODE]);
 		if (s && jv_get_kind(nodes) == JV_KIND_OBJECT &&
 		    !jv_object_has(jv_copy(nodes), jv_string(s)))
-			hl_diag_add(&lab->diag, HL_DIAG_ERROR, in->at[K_NODE],
+			hl_diag_add(&lab->diag, HL_DIAG_ERROR, key_pos(L, i, K_NODE),
 			    NULL, "host '%s' is placed on node '%s', which "
 			    "lab.yaml does not declare", h->name, s);
 		n = jv_is_valid(in->val[K_SSH_KEYS]) ?
@@ -736,7 +827,7 @@ check_hosts(struct loader *L)
 		for (j = 0; j < n; j++) {
 			jv f = jv_array_get(jv_copy(in->val[K_SSH_KEYS]), j);
 
-			check_keyfile(L, jv_string_value(f), in->at[K_SSH_KEYS]);
+			check_keyfile(L, jv_string_value(f), i);
 			jv_free(f);
 		}
 	}
@@ -872,7 +963,6 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	struct hl_lab *lab;
 	struct hl_pos_table *pt = NULL;
 	struct layer defaults;
-	size_t i;
 	int k;
 
 	*out = NULL;
@@ -891,6 +981,16 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	L.sc = (struct hl_schema_ctx){ lab->root, &lab->diag, jv_object() };
 	L.host_at = jv_object();
 	L.keyfiles = jv_object();
+	lab->keys = calloc(1, sizeof(*lab->keys));
+	if (lab->keys == NULL) {
+		hl_spec_free(lab);
+		return hl_err_set(e, HL_EXIT_INTERNAL, "out of memory");
+	}
+	for (k = 0; k < N_KEYS; k++)
+		lab->keys->keys[k] = jv_string(key_name(k));
+	for (k = 0; k < O_N; k++)
+		lab->keys->out[k] = jv_string(out_names[k]);
+	L.keys = lab->keys->keys;
 
 	lab->spec = load_file(&L, "lab.yaml", HL_SCHEMA_LAB, &pt);
 	if (!jv_is_valid(lab->spec)) {
@@ -912,16 +1012,13 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	defaults.pos = (struct hl_pos){ "lab.yaml", 1, 1 };
 	if (pt)
 		hl_pos_get(pt, ".defaults", NULL, &defaults.pos);
+	L.defaults = &defaults;
 	if (pt) {
 		load_personas(&L, &defaults);
 		check_lab(&L, pt);
 	}
 	check_hosts(&L);
 
-	for (i = 0; i < lab->nhosts; i++)
-		for (k = 0; k < N_KEYS; k++)
-			jv_free(L.info[i].val[k]);
-	free(L.info);
 	if (lab->nhosts > 0)
 		qsort(lab->hosts, lab->nhosts, sizeof(*lab->hosts), cmp_host);
 	lab->diag.errors = sorted(lab->diag.errors);
@@ -938,15 +1035,25 @@ void
 hl_spec_free(struct hl_lab *lab)
 {
 	size_t i;
+	int k;
 
 	if (lab == NULL)
 		return;
 	for (i = 0; i < lab->nhosts; i++) {
-		free(lab->hosts[i].name);
-		free(lab->hosts[i].persona);
-		jv_free(lab->hosts[i].conf);
+		struct hl_host *h = &lab->hosts[i];
+
+		free(h->name);
+		free(h->persona);
+		jv_free(h->tags);
+		info_free(h->info);
+		free(h->info);
 	}
 	free(lab->hosts);
+	for (k = 0; lab->keys && k < N_KEYS; k++)
+		jv_free(lab->keys->keys[k]);
+	for (k = 0; lab->keys && k < O_N; k++)
+		jv_free(lab->keys->out[k]);
+	free(lab->keys);
 	for (i = 0; i < lab->nfiles; i++)
 		hl_pos_table_free(lab->files[i]);
 	free(lab->files);

@@ -17,12 +17,16 @@
 #include "err.h"
 #include "pos.h"
 
+struct hl_host_info;
+struct hl_spec_keys;
+
 struct hl_host {
 	char *name;
 	char *persona;
 	int external;		/* kind: external */
-	jv conf;		/* effective configuration, as "show" prints it */
+	jv tags;		/* effective tags, sorted (an array) */
 	struct hl_pos pos;	/* where the host is declared */
+	struct hl_host_info *info;	/* the rest of its configuration */
 };
 
 struct hl_lab {
@@ -35,6 +39,7 @@ struct hl_lab {
 	struct hl_diag diag;	/* every problem found */
 	struct hl_pos_table **files;
 	size_t nfiles;
+	struct hl_spec_keys *keys;
 };
 
 /*
@@ -46,5 +51,11 @@ struct hl_lab {
  */
 int hl_spec_load(const char *root, struct hl_lab **lab, struct hl_err *e);
 void hl_spec_free(struct hl_lab *lab);
+
+/*
+ * A host's effective configuration, the object "hl-validate show" prints
+ * (docs/hl-validate.md).  Returns a new value.
+ */
+jv hl_spec_host_json(const struct hl_lab *lab, const struct hl_host *h);
 
 #endif

@@ -310,7 +310,7 @@ parse_mapping(struct loader *L, size_t *nodes)
 		struct hl_pos kpos;
 		const char *key;
 		size_t n = 0;
-		jv val;
+		jv val, kstr;
 
 		if (next_event(L, &kev) < 0)
 			break;
@@ -353,7 +353,8 @@ parse_mapping(struct loader *L, size_t *nodes)
 			continue;
 		}
 		hl_path_key(&L->path, key);
-		if (jv_object_has(jv_copy(obj), jv_string(key))) {
+		kstr = jv_string(key);
+		if (jv_object_has(jv_copy(obj), jv_copy(kstr))) {
 			struct hl_pos first;
 
 			hl_pos_get(L->pt, hl_buf_str(&L->path), &first, NULL);
@@ -365,8 +366,9 @@ parse_mapping(struct loader *L, size_t *nodes)
 		} else {
 			val = parse_node(L, &vev, &n, kpos);
 			if (jv_is_valid(val))
-				obj = jv_object_set(obj, jv_string(key), val);
+				obj = jv_object_set(obj, jv_copy(kstr), val);
 		}
+		jv_free(kstr);
 		hl_buf_truncate(&L->path, mark);
 		yaml_event_delete(&kev);
 		*nodes += n;
@@ -514,7 +516,7 @@ read_file(struct loader *L, const char *path, size_t *len)
 	struct hl_pos top = { L->file, 0, 0 };
 	unsigned char *buf = NULL;
 	struct stat st;
-	size_t n = 0;
+	size_t n = 0, cap;
 	char msg[256];
 	int fd;
 
@@ -527,13 +529,34 @@ read_file(struct loader *L, const char *path, size_t *len)
 		snprintf(msg, sizeof(msg), "not a regular file");
 		goto fail;
 	}
-	buf = malloc(HL_YAML_MAX_BYTES + 1);
+	if (st.st_size > (off_t)HL_YAML_MAX_BYTES) {
+		snprintf(msg, sizeof(msg), "file is larger than %u MiB",
+		    HL_YAML_MAX_BYTES >> 20);
+		goto fail;
+	}
+	/* Sized by fstat, grown if the file grows, capped all the same. */
+	cap = (size_t)st.st_size + 1;
+	buf = malloc(cap + 1);
 	if (buf == NULL) {
 		snprintf(msg, sizeof(msg), "out of memory");
 		goto fail;
 	}
 	for (;;) {
-		ssize_t r = read(fd, buf + n, HL_YAML_MAX_BYTES + 1 - n);
+		ssize_t r;
+
+		if (n == cap) {
+			unsigned char *p;
+
+			cap = cap * 2 > HL_YAML_MAX_BYTES + 1 ?
+			    HL_YAML_MAX_BYTES + 1 : cap * 2;
+			p = realloc(buf, cap + 1);
+			if (p == NULL) {
+				snprintf(msg, sizeof(msg), "out of memory");
+				goto fail;
+			}
+			buf = p;
+		}
+		r = read(fd, buf + n, cap - n);
 
 		if (r < 0 && errno == EINTR)
 			continue;

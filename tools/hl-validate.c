@@ -59,7 +59,8 @@ host_confs(const struct hl_lab *lab, const unsigned char *picked)
 
 	for (i = 0; i < lab->nhosts; i++)
 		if (picked[i])
-			out = jv_array_append(out, jv_copy(lab->hosts[i].conf));
+			out = jv_array_append(out,
+			    hl_spec_host_json(lab, &lab->hosts[i]));
 	return out;
 }
 
