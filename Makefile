@@ -14,7 +14,7 @@ CC      ?= cc
 PKGS     = libcurl yaml-0.1 libgit2 libcrypto
 CFLAGS  ?= -O2 -g
 HL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
-           -Wno-unused-parameter -DHL_VERSION='"$(VERSION)"' -Ilib \
+           -Wno-unused-parameter -Ilib -I$(B) \
            $(shell pkg-config --cflags $(PKGS))
 ifneq ($(CI),)
 HL_CFLAGS += -Werror
@@ -28,6 +28,14 @@ TOOLS    = $(patsubst tools/%.c,bin/%,$(TOOL_SRC))
 DOCS     = $(wildcard docs/*.md)
 
 all: $(TOOLS)
+
+# The version lives in one generated header, rewritten only when it changes,
+# so a new commit rebuilds what prints it and nothing else.
+HASH := \#
+VERSION_H := $(shell mkdir -p $(B) && v='$(HASH)define HL_VERSION "$(VERSION)"' && \
+	{ echo "$$v" | cmp -s - $(B)/version.h || echo "$$v" > $(B)/version.h; } && \
+	echo $(B)/version.h)
+$(B)/lib/run.o: $(VERSION_H)
 
 $(B)/%.o: %.c $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)

@@ -723,3 +723,20 @@ load test_helper
 	run -0 --separate-stderr hl-validate -C "$LAB" specs
 	jq -e '.meta.git.dirty == false' <<<"$output"
 }
+
+# --- the justfile ---------------------------------------------------------
+
+@test "hl-validate: just validate and just show run it on the lab, selectors passed whole" {
+	command -v just >/dev/null || skip "just is not installed (scripts/setup installs it)"
+	example_lab
+	cp "$TOP/justfile" "$LAB/"
+	ln -s "$TOP/bin" "$LAB/bin"
+	cd "$LAB"
+	run -0 --separate-stderr just validate
+	jq -e '.ok and .meta.lab == "demo" and (.hosts | length) == 3' <<<"$output"
+	run -0 --separate-stderr just show @web
+	jq -e '[.hosts[].name] == ["web01", "web02"]' <<<"$output"
+	run -2 --separate-stderr just validate 'web01; touch pwned'
+	[[ "$stderr" == *"bad selector 'web01; touch pwned'"* ]]
+	[ ! -e pwned ]
+}
