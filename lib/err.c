@@ -16,22 +16,3 @@ hl_err_set(struct hl_err *e, int code, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
-
-/* The order of DESIGN.md 2.2: 7 > 4 > 5 > 6 > 3 > 1 > 0. */
-static int
-rank(int code)
-{
-	static const int order[] = { 7, 4, 5, 6, 3, 1, 0 };
-	unsigned i;
-
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (order[i] == code)
-			return (int)(sizeof(order) / sizeof(order[0]) - i);
-	return 100;	/* 2 (usage) never mixes with the others */
-}
-
-int
-hl_exit_worst(int a, int b)
-{
-	return rank(a) >= rank(b) ? a : b;
-}

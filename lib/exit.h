@@ -27,7 +27,9 @@ enum hl_exit {
 "  6  refused for safety\n" \
 "  7  internal error\n"
 
-/* Across several hosts the worst wins: 7 > 4 > 5 > 6 > 3 > 1 > 0. */
-int hl_exit_worst(int a, int b);
+/*
+ * Across several hosts the worst wins: 7 > 4 > 5 > 6 > 3 > 1 > 0 (the
+ * first tool that acts on several hosts adds the helper).
+ */
 
 #endif

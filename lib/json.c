@@ -45,12 +45,6 @@ hl_json_get_str(jv o, const char *key)
 }
 
 jv
-hl_json_append_str(jv a, const char *s)
-{
-	return jv_array_append(a, jv_string(s));
-}
-
-jv
 hl_json_sorted_unique(jv arr)
 {
 	jv sorted = jv_sort(jv_copy(arr), arr);

@@ -29,9 +29,6 @@ const char *hl_json_str(jv v);
 /* Borrows o: o[key] when it is a string, else NULL. */
 const char *hl_json_get_str(jv o, const char *key);
 
-/* Consumes a, returns a with s appended as a jv string. */
-jv hl_json_append_str(jv a, const char *s);
-
 /* Consumes arr: a sorted array without duplicates. */
 jv hl_json_sorted_unique(jv arr);
 
