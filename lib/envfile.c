@@ -1,10 +1,9 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "envfile.h"
+#include "file.h"
 
 static char *
 unquote(char *v)
@@ -22,33 +21,15 @@ int
 hl_envfile_get(const char *path, const char *key, char **value,
     struct hl_err *e)
 {
+	enum hl_file_status st;
 	char *buf = NULL, *line, *save = NULL;
 	size_t n = 0, klen = strlen(key);
-	int fd, rc = 1;
+	int rc = 1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return hl_err_set(e, errno == ENOENT ? HL_EXIT_OK : HL_EXIT_LAB,
-		    "cannot read '%s': %s", path, strerror(errno));
-	buf = calloc(1, HL_ENVFILE_MAX + 1);
-	if (buf == NULL) {
-		close(fd);
-		return hl_err_set(e, HL_EXIT_INTERNAL, "out of memory");
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + n, HL_ENVFILE_MAX - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (n == HL_ENVFILE_MAX) {
-			rc = hl_err_set(e, HL_EXIT_LAB, "'%s' is larger than "
-			    "64 KiB", path);
-			goto done;
-		}
-	}
+	st = hl_file_read(path, HL_ENVFILE_MAX, &buf, &n);
+	if (st != HL_FILE_OK)
+		return hl_err_set(e, st == HL_FILE_MISSING ? HL_EXIT_OK :
+		    HL_EXIT_LAB, "'%s' %s", path, hl_file_strerror(st, errno));
 	for (line = strtok_r(buf, "\n", &save); line;
 	    line = strtok_r(NULL, "\n", &save)) {
 		line[strcspn(line, "\r")] = '\0';
@@ -61,9 +42,7 @@ hl_envfile_get(const char *path, const char *key, char **value,
 			break;
 		}
 	}
-done:
-	close(fd);
-	explicit_bzero(buf, HL_ENVFILE_MAX + 1);
+	explicit_bzero(buf, n);
 	free(buf);
 	return rc;
 }

@@ -1,9 +1,8 @@
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
 
+#include "file.h"
 #include "sshkey.h"
 
 #define KEYFILE_MAX (64u << 10)
@@ -62,6 +61,11 @@ hl_sshkey_check_line(const char *line, const char **why)
 	int n, pad = 0, ok = 0;
 	unsigned int inner;
 
+	for (b64 = line; *b64; b64++)
+		if ((unsigned char)*b64 < ' ' && *b64 != '\t') {
+			*why = "has a control character";
+			return 0;
+		}
 	tlen = strcspn(type, " \t");
 	if (!known_type(type, tlen)) {
 		*why = strncmp(line, "-----BEGIN", 10) == 0 ||
@@ -126,45 +130,47 @@ hl_sshkey_check_fingerprint(const char *s)
 int
 hl_sshkey_check_file(const char *path, int *line, const char **why)
 {
-	FILE *f = fopen(path, "re");
-	char buf[20000];
-	size_t total = 0;
+	enum hl_file_status st;
+	char *buf = NULL, *p, *next;
+	size_t len = 0;
 	int keys = 0, n = 0;
 
 	*line = 0;
-	if (f == NULL) {
-		*why = errno == ENOENT ? "does not exist" : "cannot be read";
+	st = hl_file_read(path, KEYFILE_MAX, &buf, &len);
+	if (st != HL_FILE_OK) {
+		*why = st == HL_FILE_TOO_BIG ? "is larger than 64 KiB" :
+		    st == HL_FILE_MISSING ? "does not exist" :
+		    st == HL_FILE_NOT_REGULAR ? "is not a regular file" :
+		    "cannot be read";
 		return 0;
 	}
-	while (fgets(buf, sizeof(buf), f)) {
-		size_t len = strlen(buf);
-		const char *p = buf + strspn(buf, " \t");
+	if (memchr(buf, '\0', len)) {
+		*why = "holds a NUL byte";
+		free(buf);
+		return 0;
+	}
+	for (p = buf; *p; p = next) {
+		const char *q;
 
+		next = p + strcspn(p, "\n");
+		if (*next)
+			*next++ = '\0';
 		n++;
-		total += len;
-		if (total > KEYFILE_MAX) {
-			*why = "is larger than 64 KiB";
-			goto bad;
-		}
-		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n') {
-			*line = n;
-			*why = "has a line too long for a public key";
-			goto bad;
-		}
-		buf[strcspn(buf, "\r\n")] = '\0';
-		if (*p == '\0' || *p == '#')
+		if (next > p && next[-1] == '\0' && p < next - 1 &&
+		    next[-2] == '\r')
+			next[-2] = '\0';
+		q = p + strspn(p, " \t");
+		if (*q == '\0' || *q == '#')
 			continue;
-		if (!hl_sshkey_check_line(p, why)) {
+		if (!hl_sshkey_check_line(q, why)) {
 			*line = n;
-			goto bad;
+			free(buf);
+			return 0;
 		}
 		keys++;
 	}
-	fclose(f);
+	free(buf);
 	if (keys == 0)
 		*why = "holds no public key";
 	return keys;
-bad:
-	fclose(f);
-	return 0;
 }

@@ -7,6 +7,7 @@
 #include <yaml.h>
 
 #include "buf.h"
+#include "file.h"
 #include "yamldoc.h"
 
 struct anchor {
@@ -514,73 +515,20 @@ static unsigned char *
 read_file(struct loader *L, const char *path, size_t *len)
 {
 	struct hl_pos top = { L->file, 0, 0 };
-	unsigned char *buf = NULL;
-	struct stat st;
-	size_t n = 0, cap;
-	char msg[256];
-	int fd;
+	enum hl_file_status st;
+	char *buf = NULL, msg[256];
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(msg, sizeof(msg), "cannot read: %s", strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(msg, sizeof(msg), "not a regular file");
-		goto fail;
-	}
-	if (st.st_size > (off_t)HL_YAML_MAX_BYTES) {
+	st = hl_file_read(path, HL_YAML_MAX_BYTES, &buf, len);
+	if (st == HL_FILE_OK)
+		return (unsigned char *)buf;
+	if (st == HL_FILE_TOO_BIG)
 		snprintf(msg, sizeof(msg), "file is larger than %u MiB",
 		    HL_YAML_MAX_BYTES >> 20);
-		goto fail;
-	}
-	/* Sized by fstat, grown if the file grows, capped all the same. */
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap + 1);
-	if (buf == NULL) {
-		snprintf(msg, sizeof(msg), "out of memory");
-		goto fail;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (n == cap) {
-			unsigned char *p;
-
-			cap = cap * 2 > HL_YAML_MAX_BYTES + 1 ?
-			    HL_YAML_MAX_BYTES + 1 : cap * 2;
-			p = realloc(buf, cap + 1);
-			if (p == NULL) {
-				snprintf(msg, sizeof(msg), "out of memory");
-				goto fail;
-			}
-			buf = p;
-		}
-		r = read(fd, buf + n, cap - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(msg, sizeof(msg), "cannot read: %s",
-			    strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > HL_YAML_MAX_BYTES) {
-			snprintf(msg, sizeof(msg), "file is larger than %u MiB",
-			    HL_YAML_MAX_BYTES >> 20);
-			goto fail;
-		}
-	}
-	close(fd);
-	*len = n;
-	return buf;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+	else if (st == HL_FILE_NOT_REGULAR)
+		snprintf(msg, sizeof(msg), "not a regular file");
+	else
+		snprintf(msg, sizeof(msg), "cannot read: %s",
+		    hl_file_strerror(st, errno));
 	fatal(L, top, msg);
 	return NULL;
 }
