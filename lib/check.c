@@ -122,8 +122,13 @@ hl_check_hostname(const char *s)
 		label[n] = '\0';
 		if (!hl_check_label(label))
 			return 0;
+		/*
+		 * The last label is never all digits (RFC 3696 2), so
+		 * "256.1.1.1" and "1.2.3" are not names pretending to be
+		 * addresses.
+		 */
 		if (dot == NULL)
-			return 1;
+			return strspn(label, "0123456789") != n;
 		p = dot + 1;
 	}
 }

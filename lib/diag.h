@@ -12,12 +12,18 @@
 
 enum hl_diag_level { HL_DIAG_ERROR, HL_DIAG_WARNING };
 
+/* Past this many of a level, problems are counted, not kept. */
+#define HL_DIAG_MAX 1000
+
 struct hl_diag {
 	jv errors;	/* owned */
 	jv warnings;	/* owned */
+	int dropped[2];	/* by level: not kept, past HL_DIAG_MAX */
 };
 
 void hl_diag_init(struct hl_diag *d);
+/* Add one last problem per level saying how many were not kept, if any. */
+void hl_diag_finish(struct hl_diag *d);
 void hl_diag_free(struct hl_diag *d);
 int hl_diag_count(const struct hl_diag *d, enum hl_diag_level level);
 

@@ -29,7 +29,7 @@ hl_envfile_get(const char *path, const char *key, char **value,
 	st = hl_file_read(path, HL_ENVFILE_MAX, &buf, &n);
 	if (st != HL_FILE_OK)
 		return hl_err_set(e, st == HL_FILE_MISSING ? HL_EXIT_OK :
-		    HL_EXIT_LAB, "'%s' %s", path, hl_file_strerror(st, errno));
+		    HL_EXIT_LAB, "%s", hl_file_strerror(st, errno));
 	for (line = strtok_r(buf, "\n", &save); line;
 	    line = strtok_r(NULL, "\n", &save)) {
 		line[strcspn(line, "\r")] = '\0';

@@ -152,10 +152,19 @@ c_host_name(struct walk *w, const struct rule *r, jv v)
 	char b[256];
 
 	v = c_ident(w, r, v);
-	if (jv_is_valid(v) && !hl_check_label(jv_string_value(v))) {
+	if (jv_is_valid(v) && (!hl_check_label(jv_string_value(v)) ||
+	    strspn(jv_string_value(v), "0123456789") ==
+	    strlen(jv_string_value(v)))) {
 		werr(w, w->pos, "host name %s is not an RFC 1123 host name "
-		    "(letters, digits and '-', not at either end)",
-		    shown(w, jv_string_value(v), b, sizeof(b)));
+		    "(letters, digits and '-', not at either end, not all "
+		    "digits)", shown(w, jv_string_value(v), b, sizeof(b)));
+		jv_free(v);
+		return jv_invalid();
+	}
+	/* "all" selects every host: a host of that name could not be. */
+	if (jv_is_valid(v) && strcmp(jv_string_value(v), "all") == 0) {
+		werr(w, w->pos, "host name 'all' is reserved for the selector "
+		    "of every host");
 		jv_free(v);
 		return jv_invalid();
 	}
@@ -201,7 +210,8 @@ c_int(struct walk *w, const struct rule *r, jv v)
 		}
 	}
 	if (jv_get_kind(v) != JV_KIND_NUMBER) {
-		werr(w, w->pos, "must be an integer, not %s", kind_name(v));
+		werr(w, w->pos, "'%s' must be an integer, not %s", r->key,
+		    kind_name(v));
 		jv_free(v);
 		return jv_invalid();
 	}
@@ -648,7 +658,7 @@ resolve_ref(struct walk *w, jv v, char *ref, size_t n)
 		}
 		out = jv_null();
 	} else if (rc < 0) {
-		werr(w, w->pos, "%s", e.msg);
+		werr(w, w->pos, "'%s' %s", from, e.msg);
 	} else if (rc > 0) {
 		werr(w, w->pos, "'%s' has no %s", from, key);
 	} else {
@@ -675,6 +685,17 @@ walk_value(struct walk *w, const struct rule *r, jv v)
 		out = r->check(w, r, v);
 		w->ref = NULL;
 		return out;
+	}
+	/* Escapes in quoted YAML can still make control characters. */
+	if (jv_get_kind(v) == JV_KIND_STRING) {
+		const char *c;
+
+		for (c = jv_string_value(v); *c; c++)
+			if ((unsigned char)*c < ' ' || *c == 0x7f) {
+				werr(w, w->pos, "value has a control character");
+				jv_free(v);
+				return jv_invalid();
+			}
 	}
 	switch (r->kind) {
 	case K_MAP:

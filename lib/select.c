@@ -69,7 +69,7 @@ hl_select(const struct hl_lab *lab, char *const *sels, int nsels,
 			}
 		if (!hit) {
 			hl_diag_add(d, HL_DIAG_ERROR, (struct hl_pos){ 0 },
-			    "selector", "selector '%s' matches no host",
+			    NULL, "selector '%s' matches no host",
 			    sels[s]);
 			unmatched++;
 		}

@@ -159,13 +159,16 @@ list_yaml(struct loader *L, const char *dir, size_t *n)
 		size_t len = strlen(de->d_name);
 		char rel[PATH_MAX];
 
-		if (de->d_name[0] == '.')
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, ".gitkeep") == 0)
 			continue;
 		snprintf(rel, sizeof(rel), "%s/%s", dir, de->d_name);
-		if (len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0) {
+		if (len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0 ||
+		    de->d_name[0] == '.') {
 			hl_diag_add(&L->lab->diag, HL_DIAG_WARNING,
 			    (struct hl_pos){ NULL, 0, 0 }, NULL,
-			    "'%s' is ignored: spec files end in .yaml", rel);
+			    "'%s' is ignored: spec files are NAME.yaml", rel);
 			continue;
 		}
 		if (*n == cap) {
@@ -522,11 +525,16 @@ require(struct loader *L, const struct hl_host *h, const struct hl_host_info *in
 	/* Without lab.yaml, a missing key may be a default: say nothing. */
 	if (L->no_defaults && k < N_SETTINGS)
 		return;
-	if (!(in->set & (1ull << k)))
+	if (in->set & (1ull << k))
+		return;
+	if (k < N_SETTINGS)
 		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, h->pos, NULL,
 		    "host '%s' has no '%s' (set it on the host, in persona "
 		    "'%s' or in lab.yaml defaults)", h->name, key_name(k),
 		    h->persona);
+	else
+		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, h->pos, NULL,
+		    "host '%s' has no '%s'", h->name, key_name(k));
 }
 
 /* Host-level keys that do not apply to the host's kind. */
@@ -547,6 +555,27 @@ check_kind_keys(struct loader *L, const struct hl_host *h,
 		    "'%s' does not apply to a host of kind %s", key_name(k),
 		    h->external ? "external" : "vm");
 	}
+}
+
+/* The keys a host of its kind must end up with. */
+static void
+check_required(struct loader *L, const struct hl_host *h,
+    const struct hl_host_info *in)
+{
+	static const int vm[] = { K_VMID, K_TEMPLATE, K_NODE, K_STORAGE,
+		K_BRIDGE, K_CORES, K_MEMORY, K_DISK, K_USER, K_SSH_KEYS };
+	static const int external[] = { K_ADDRESS, K_HOST_KEY, K_USER };
+	const int *need = h->external ? external : vm;
+	size_t i, n = h->external ? sizeof(external) / sizeof(external[0]) :
+	    sizeof(vm) / sizeof(vm[0]);
+
+	for (i = 0; i < n; i++)
+		require(L, h, in, need[i]);
+	if (!h->external && jv_is_valid(in->val[K_SSH_KEYS]) &&
+	    jv_array_length(jv_copy(in->val[K_SSH_KEYS])) == 0)
+		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR,
+		    key_pos(L, (size_t)(h - L->lab->hosts), K_SSH_KEYS), NULL,
+		    "host '%s' has an empty 'ssh_keys' list", h->name);
 }
 
 static void
@@ -582,24 +611,10 @@ add_host(struct loader *L, const char *persona, const char *name,
 	overlay(in, &layers[L_HOST], L_HOST);
 	h->external = jv_is_valid(in->val[K_KIND]) &&
 	    strcmp(jv_string_value(in->val[K_KIND]), "external") == 0;
-	check_kind_keys(L, h, &layers[2]);
-	if (h->external) {
-		require(L, h, in, K_ADDRESS);
-		require(L, h, in, K_HOST_KEY);
-		require(L, h, in, K_USER);
-	} else {
-		static const int need[] = { K_VMID, K_TEMPLATE, K_NODE,
-			K_STORAGE, K_BRIDGE, K_CORES, K_MEMORY, K_DISK, K_USER,
-			K_SSH_KEYS };
-		unsigned i;
-
-		for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-			require(L, h, in, need[i]);
-		if (jv_is_valid(in->val[K_SSH_KEYS]) &&
-		    jv_array_length(jv_copy(in->val[K_SSH_KEYS])) == 0)
-			hl_diag_add(&lab->diag, HL_DIAG_ERROR,
-			    key_pos(L, lab->nhosts, K_SSH_KEYS), NULL, "host '%s' has an empty 'ssh_keys' list",
-			    name);
+	/* A bad kind is reported; guessing one would only add noise. */
+	if (!(in->set & (1ull << K_KIND)) || jv_is_valid(in->val[K_KIND])) {
+		check_kind_keys(L, h, &layers[L_HOST]);
+		check_required(L, h, in);
 	}
 	h->tags = jv_copy(in->val[K_TAGS]);
 	L->host_at = jv_object_set(L->host_at, jv_string(name),
@@ -876,11 +891,13 @@ check_lab(struct loader *L, struct hl_pos_table *pt)
 			path = strdup(s);
 		else if (asprintf(&path, "%s/%s", lab->root, s) < 0)
 			path = NULL;
-		if (path && (stat(path, &st) < 0 || !S_ISREG(st.st_mode))) {
+		int rc = path ? stat(path, &st) : 0, err = errno;
+
+		if (path && (rc < 0 || !S_ISREG(st.st_mode))) {
 			hl_pos_get(pt, ".pve.tls.ca_file", NULL, &at);
 			hl_diag_add(&lab->diag, HL_DIAG_ERROR, at,
 			    ".pve.tls.ca_file", "CA file '%s' %s", s,
-			    errno == ENOENT ? "does not exist" :
+			    rc < 0 && err == ENOENT ? "does not exist" :
 			    "is not a readable file");
 		}
 		free(path);
@@ -1004,6 +1021,9 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 
 	defaults.obj = jv_object_get(jv_copy(lab->spec), jv_string("defaults"));
 	if (jv_get_kind(defaults.obj) != JV_KIND_OBJECT) {
+		/* Present but not a mapping (reported): defaults unknown. */
+		if (jv_get_kind(defaults.obj) == JV_KIND_NULL)
+			L.no_defaults = 1;
 		jv_free(defaults.obj);
 		defaults.obj = jv_object();
 	}

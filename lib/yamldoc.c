@@ -22,8 +22,11 @@ struct loader {
 	struct hl_pos_table *pt;
 	struct hl_diag *d;
 	struct hl_buf path;
+	const unsigned char *text;	/* the file, for offsets */
+	size_t len;
 	struct anchor *anchors;
 	size_t nanchors, anchors_cap;
+	jv anchor_at;			/* anchor name -> index in anchors */
 	size_t nodes;
 	int depth;
 	int fatal;		/* stop: the rest of the file is not read */
@@ -44,6 +47,21 @@ fatal(struct loader *L, struct hl_pos pos, const char *msg)
 	L->fatal = 1;
 }
 
+static struct hl_pos
+offset_pos(struct loader *L, size_t offset)
+{
+	struct hl_pos pos = { L->file, 1, 1 };
+	size_t i;
+
+	for (i = 0; i < offset && i < L->len; i++) {
+		if (L->text[i] == '\n')
+			pos.line++, pos.col = 1;
+		else if ((L->text[i] & 0xc0) != 0x80)
+			pos.col++;
+	}
+	return pos;
+}
+
 /* Reads the next event; on a parser error, reports it as fatal. */
 static int
 next_event(struct loader *L, yaml_event_t *ev)
@@ -53,6 +71,10 @@ next_event(struct loader *L, yaml_event_t *ev)
 	if (!L->fatal) {
 		yaml_parser_t *p = &L->parser;
 		struct hl_pos pos = mark_pos(L, p->problem_mark);
+
+		/* Reader errors carry an offset, not a mark. */
+		if (p->error == YAML_READER_ERROR)
+			pos = offset_pos(L, p->problem_offset);
 
 		if (p->context)
 			hl_diag_add(L->d, HL_DIAG_ERROR, pos, NULL,
@@ -185,12 +207,13 @@ anchor_of(yaml_event_t *ev)
 static struct anchor *
 find_anchor(struct loader *L, const char *name)
 {
-	size_t i;
+	jv i = jv_object_get(jv_copy(L->anchor_at), jv_string(name));
+	struct anchor *a = NULL;
 
-	for (i = L->nanchors; i-- > 0;)
-		if (strcmp(L->anchors[i].name, name) == 0)
-			return &L->anchors[i];
-	return NULL;
+	if (jv_get_kind(i) == JV_KIND_NUMBER)
+		a = &L->anchors[(size_t)jv_number_value(i)];
+	jv_free(i);
+	return a;
 }
 
 static void
@@ -216,6 +239,8 @@ set_anchor(struct loader *L, const char *name, jv v, size_t nodes)
 			jv_free(v);
 			return;
 		}
+		L->anchor_at = jv_object_set(L->anchor_at, jv_string(name),
+		    jv_number((double)L->nanchors));
 		L->nanchors++;
 	} else {
 		jv_free(a->value);
@@ -335,6 +360,16 @@ parse_mapping(struct loader *L, size_t *nodes)
 			break;
 		}
 		key = (const char *)kev.data.scalar.value;
+		if (kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		    strcmp(key, "<<") != 0) {
+			jv k = plain_scalar(key);
+
+			if (jv_get_kind(k) != JV_KIND_STRING)
+				hl_diag_add(L->d, HL_DIAG_ERROR, kpos,
+				    hl_buf_str(&L->path), "mapping key '%s' is "
+				    "not a string (quote it)", key);
+			jv_free(k);
+		}
 		if (next_event(L, &vev) < 0) {
 			yaml_event_delete(&kev);
 			break;
@@ -342,7 +377,10 @@ parse_mapping(struct loader *L, size_t *nodes)
 		if (strcmp(key, "<<") == 0 &&
 		    kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
 			merge_at = mark_pos(L, vev.start_mark);
+			/* Its own path, so the mapping's position stays. */
+			hl_path_key(&L->path, "<<");
 			val = parse_node(L, &vev, &n, kpos);
+			hl_buf_truncate(&L->path, mark);
 			if (jv_get_kind(val) == JV_KIND_ARRAY)
 				merges = jv_array_concat(merges, val);
 			else if (jv_is_valid(val))
@@ -362,6 +400,8 @@ parse_mapping(struct loader *L, size_t *nodes)
 			hl_diag_add2(L->d, HL_DIAG_ERROR, kpos, first,
 			    hl_buf_str(&L->path), "duplicate key '%s' (first at "
 			    "line %d)", key, first.line);
+			/* Parsed to go on, under a path nothing looks up. */
+			hl_buf_adds(&L->path, "#duplicate");
 			val = parse_node(L, &vev, &n, kpos);
 			jv_free(val);
 		} else {
@@ -479,6 +519,11 @@ check_text(struct loader *L, const unsigned char *s, size_t n)
 			return -1;
 		}
 		if (c < 0x80) {
+			if (c < ' ' && c != '\n' && c != '\t' && c != '\r') {
+				fatal(L, (struct hl_pos){ L->file, line, col },
+				    "control character in file");
+				return -1;
+			}
 			if (c == '\n')
 				line++, col = 0;
 			i++, col++;
@@ -504,6 +549,16 @@ check_text(struct loader *L, const unsigned char *s, size_t n)
 		    (cp >= 0xd800 && cp <= 0xdfff)) {
 			fatal(L, (struct hl_pos){ L->file, line, col },
 			    "invalid UTF-8");
+			return -1;
+		}
+		/*
+		 * YAML counts these as line breaks and editors do not, so
+		 * every line number after one would be off.
+		 */
+		if (cp == 0x85 || cp == 0x2028 || cp == 0x2029 ||
+		    (cp >= 0x80 && cp < 0xa0)) {
+			fatal(L, (struct hl_pos){ L->file, line, col },
+			    "control character or Unicode line separator in file");
 			return -1;
 		}
 		i += len, col++;
@@ -548,7 +603,7 @@ jv
 hl_yamldoc_load(const char *path, const char *display, struct hl_diag *d,
     struct hl_pos_table **ptp)
 {
-	struct loader L = { .file = display, .d = d };
+	struct loader L = { .file = display, .d = d, .anchor_at = jv_object() };
 	unsigned char *text = NULL;
 	jv doc = jv_invalid();
 	yaml_event_t ev;
@@ -572,6 +627,8 @@ hl_yamldoc_load(const char *path, const char *display, struct hl_diag *d,
 		free(text);
 		return jv_invalid();
 	}
+	L.text = text;
+	L.len = len;
 	yaml_parser_initialize(&L.parser);
 	yaml_parser_set_encoding(&L.parser, YAML_UTF8_ENCODING);
 	yaml_parser_set_input_string(&L.parser, text, len);
@@ -616,6 +673,7 @@ hl_yamldoc_load(const char *path, const char *display, struct hl_diag *d,
 		jv_free(L.anchors[i].value);
 	}
 	free(L.anchors);
+	jv_free(L.anchor_at);
 	hl_buf_free(&L.path);
 	free(text);
 	return doc;

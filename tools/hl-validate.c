@@ -127,6 +127,7 @@ main(int argc, char **argv)
 		goto done;
 	}
 	hl_select(lab, sels, nsels, picked, &lab->diag);
+	hl_diag_finish(&lab->diag);
 	hl_run_report(&run, &lab->diag);
 	code = hl_diag_count(&lab->diag, HL_DIAG_ERROR) ? HL_EXIT_NO :
 	    HL_EXIT_OK;

@@ -239,3 +239,90 @@ load test_helper
 	jq -e '.hosts[0] | .user == "no" and .tags == ["007", "off", "on", "yes"]
 		and .mac == "52:54:00:12:34:56"' <<<"$output"
 }
+
+@test "hl-validate: a merge keeps the mapping's own line and its own values' lines" {
+	base_lab
+	lab_file personas/app.yaml <<-'EOF'
+	template: deb
+	memory: 1G
+	disk: 4G
+	hosts:
+	  app01: &b {vmid: 301, cores: 1}
+	  app02:
+	    <<: *b
+	    vmid: 302
+	  app03: {vmid: abc,
+	    <<: {vmid: 5, cores: 1}}
+	EOF
+	validate 1
+	assert_error_at personas/app.yaml 9 "'vmid' must be an integer"
+	assert_errors 1
+	sed -i 's/vmid: abc/vmid: 303/' "$LAB/personas/app.yaml"
+	run -0 --separate-stderr hl-validate -C "$LAB" show app02
+	jq -e '.hosts[0].source == {file: "personas/app.yaml", line: 6}' <<<"$output"
+}
+
+@test "hl-validate: a bad value under a duplicate key is reported where it stands" {
+	base_lab
+	lab_file personas/app.yaml <<-'EOF'
+	template: deb
+	memory: 1G
+	disk: 4G
+	cores: lots
+	hosts:
+	  app01: {vmid: 301}
+	cores: 2
+	EOF
+	validate 1
+	assert_error_at personas/app.yaml 4 "'cores' must be an integer"
+	assert_error_at personas/app.yaml 7 "duplicate key 'cores' \\(first at line 4\\)"
+	assert_errors 2
+}
+
+@test "hl-validate: control characters and Unicode line separators are refused at their line" {
+	base_lab
+	printf 'template: deb\nuser: "a\x01b"\n' > "$LAB/personas/app.yaml"
+	validate 1
+	assert_error_at personas/app.yaml 2 "^control character in file$"
+	printf 'template: deb\nuser: "a\xe2\x80\xa8b"\n' > "$LAB/personas/app.yaml"
+	validate 1
+	assert_error_at personas/app.yaml 2 "Unicode line separator"
+	printf 'template: deb\nuser: "a\\nb"\n"t\\u0007x": 1\n' > "$LAB/personas/app.yaml"
+	validate 1
+	assert_error_at personas/app.yaml 2 "value has a control character"
+	# a key quoted back in a message cannot split the stderr line
+	assert_error_at personas/app.yaml 3 "^unknown key 't\\?x'$"
+	[[ "$stderr" == *"personas/app.yaml:3:1: error: unknown key 't?x'"* ]]
+}
+
+@test "hl-validate: a mapping key that YAML reads as a number, boolean or null is refused" {
+	base_lab
+	lab_file personas/app.yaml <<-'EOF'
+	template: deb
+	hosts:
+	  101: {vmid: 301}
+	  true: {vmid: 302}
+	EOF
+	validate 1
+	assert_error_at personas/app.yaml 3 "mapping key '101' is not a string \\(quote it\\)"
+	assert_error_at personas/app.yaml 4 "mapping key 'true' is not a string"
+}
+
+@test "hl-validate: a FIFO or a device among the spec files is refused without waiting" {
+	base_lab
+	mkfifo "$LAB/personas/pipe.yaml"
+	sed -i 's|keys/id.pub|/dev/zero|' "$LAB/lab.yaml"
+	run -1 --separate-stderr timeout 20 hl-validate -C "$LAB" specs
+	jq -e 'any(.errors[]; .file == "personas/pipe.yaml" and .message == "not a regular file")' <<<"$output"
+	assert_error_at lab.yaml 20 "'/dev/zero' is not a regular file"
+}
+
+@test "hl-validate: past 1000 problems the rest are counted, not listed" {
+	base_lab
+	{
+		printf 'template: deb\nmemory: 1G\ndisk: 4G\nhosts:\n'
+		for i in $(seq 1 1500); do echo "  h$i: {vmid: $((1000 + i)), cores: 0}"; done
+	} > "$LAB/personas/app.yaml"
+	validate 1
+	jq -e '(.errors | length) == 1001 and .errors[-1].message == "500 more problems not shown"' <<<"$output"
+}

@@ -740,3 +740,77 @@ load test_helper
 	[[ "$stderr" == *"bad selector 'web01; touch pwned'"* ]]
 	[ ! -e pwned ]
 }
+
+# --- found in review ------------------------------------------------------
+
+@test "hl-validate: a host key with a newline cannot smuggle a second known_hosts line" {
+	base_lab
+	key=$(cut -d' ' -f1,2 "$FIXTURES/base/keys/id.pub")
+	lab_file personas/nas.yaml <<-EOF
+	hosts:
+	  nas01:
+	    kind: external
+	    address: nas.home.arpa
+	    user: admin
+	    host_key: "$key nas\n* ssh-rsa AAAAB3NzaC1yc2E attacker"
+	EOF
+	validate 1
+	assert_error_at personas/nas.yaml 6 "value has a control character"
+}
+
+@test "hl-validate: names that look like addresses, and the host names all and 123, are refused" {
+	base_lab
+	lab_file personas/nas.yaml <<-'EOF'
+	hosts:
+	  nas01: {kind: external, address: 256.300.1.1, user: a, host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"}
+	  nas02: {kind: external, address: "1.2.3", user: a, host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"}
+	  all: {kind: external, address: nas.lan, user: a, host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"}
+	  "123": {kind: external, address: nas.lan, user: a, host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"}
+	EOF
+	validate 1
+	assert_error_at personas/nas.yaml 2 "'256.300.1.1' is not an IPv4 address or an RFC 1123 host name"
+	assert_error_at personas/nas.yaml 3 "'1.2.3' is not an IPv4 address"
+	assert_error_at personas/nas.yaml 4 "host name 'all' is reserved"
+	assert_error_at personas/nas.yaml 5 "'123' is not an RFC 1123 host name"
+	assert_errors 4
+}
+
+@test "hl-validate: a bad kind or a malformed defaults block is reported once, not as a cascade" {
+	base_lab
+	lab_file personas/app.yaml <<-'EOF'
+	template: deb
+	hosts:
+	  app01: {vmid: 301, kind: externel}
+	EOF
+	validate 1
+	assert_error_at personas/app.yaml 3 "'externel' is not one of: vm, external"
+	assert_errors 1
+	base_lab_defaults_list() { sed -i 's/^defaults:$/defaults: [1]\nunused:/' "$LAB/lab.yaml"; }
+	cp "$FIXTURES/base/personas/app.yaml" "$LAB/personas/app.yaml"
+	base_lab_defaults_list
+	validate 1
+	assert_error_at lab.yaml 14 "must be a mapping, not a list"
+	assert_error_at lab.yaml 15 "unknown key 'unused'"
+	assert_errors 2
+}
+
+@test "hl-validate: directories where files belong are named as such" {
+	base_lab
+	example_lab
+	rm "$LAB/.hl/sim.env"
+	mkdir "$LAB/.hl/sim.env"
+	sed -i 's|ssh_keys: \[keys/id.pub\]|ssh_keys: [keys]|; s|ssh_keys: \[.hl/id_ed25519.pub\]|ssh_keys: [keys]|' "$LAB/lab.yaml"
+	sed -i 's|ca_file: .*|ca_file: keys|' "$LAB/lab.yaml"
+	validate 1
+	assert_error_at lab.yaml 9 "'.hl/sim.env' is not a regular file"
+	assert_error_at lab.yaml 12 "CA file 'keys' is not a readable file"
+	assert_error_at lab.yaml 39 "SSH key file 'keys' is not a regular file"
+}
+
+@test "hl-validate: hidden files in spec directories are reported as ignored" {
+	base_lab
+	cp "$LAB/personas/app.yaml" "$LAB/personas/.old.yaml"
+	touch "$LAB/personas/.gitkeep"
+	validate 0
+	jq -e '[.warnings[].message] == ["'"'"'personas/.old.yaml'"'"' is ignored: spec files are NAME.yaml"]' <<<"$output"
+}
