@@ -13,7 +13,7 @@ struct hl_err {
 	char msg[1024];		/* lowercase, no final period */
 };
 
-/* Fill e (when not NULL) and return -1, so callers can "return hl_err_set()". */
+/* Fill e (when not NULL) and return -1: "return hl_err_set(...)". */
 int hl_err_set(struct hl_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

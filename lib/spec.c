@@ -1,8 +1,8 @@
 /*
  * The lab as a whole: loads every spec file through yamldoc and schema,
- * then applies the rules that span files: precedence, references between
- * files, lab-wide uniqueness, addresses inside their gateway's subnet,
- * SSH key files.  docs/spec.md is the operator's version of this file.
+ * works out each host's configuration (defaults, then persona, then host),
+ * and runs the lab-wide rules of rules.c over the result.  docs/spec.md is
+ * the operator's version of this file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -10,53 +10,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "buf.h"
 #include "check.h"
 #include "json.h"
 #include "schema.h"
 #include "spec.h"
-#include "sshkey.h"
 #include "yamldoc.h"
-
-/* Every key a host has, in the order of hl_schema_settings, then its own. */
-enum key {
-	K_TEMPLATE, K_NODE, K_STORAGE, K_BRIDGE, K_VLAN, K_POOL, K_CORES,
-	K_MEMORY, K_DISK, K_TAGS, K_GATEWAY, K_DNS, K_SEARCH, K_USER,
-	K_SSH_KEYS,
-	N_SETTINGS,
-	K_KIND = N_SETTINGS, K_VMID, K_IP, K_MAC, K_ADDRESS, K_PORT, K_HOST_KEY,
-	N_KEYS
-};
+#include "spec_impl.h"
 
 static const char *const host_keys[N_KEYS - N_SETTINGS] = { "kind", "vmid",
 	"ip", "mac", "address", "port", "host_key" };
 
-/* Keys that only mean something for kind: vm (the rest: both kinds). */
-static const unsigned long long vm_only = (1ull << K_TEMPLATE) |
-	(1ull << K_NODE) | (1ull << K_STORAGE) | (1ull << K_BRIDGE) |
-	(1ull << K_VLAN) | (1ull << K_POOL) | (1ull << K_CORES) |
-	(1ull << K_MEMORY) | (1ull << K_DISK) | (1ull << K_GATEWAY) |
-	(1ull << K_DNS) | (1ull << K_SEARCH) | (1ull << K_SSH_KEYS) |
-	(1ull << K_VMID) | (1ull << K_IP) | (1ull << K_MAC);
-static const unsigned long long external_only = (1ull << K_ADDRESS) |
-	(1ull << K_PORT) | (1ull << K_HOST_KEY);
-
-static const char *
-key_name(int k)
+const char *
+hl_spec_key_name(int k)
 {
 	return k < N_SETTINGS ? hl_schema_settings[k] :
 	    host_keys[k - N_SETTINGS];
 }
-
-/* One level of a host's configuration: defaults, persona or host. */
-struct layer {
-	jv obj;				/* borrowed */
-	struct hl_pos_table *pt;
-	const char *base;		/* path of obj in its file */
-	struct hl_pos pos;		/* where obj is */
-};
 
 /* Keys of the "show" object beside those of enum key. */
 enum out_key { O_NAME, O_PERSONA, O_KIND, O_SOURCE, O_FILE, O_LINE, O_MEMORY,
@@ -67,29 +38,8 @@ static const char *const out_names[O_N] = { "name", "persona", "kind",
 
 /* Key names as jv strings, made once per lab: lookups and output share them. */
 struct hl_spec_keys {
-	jv keys[N_KEYS];		/* key_name() */
+	jv keys[N_KEYS];		/* hl_spec_key_name() */
 	jv out[O_N];			/* the rest of host_json() */
-};
-
-enum level { L_DEFAULTS, L_PERSONA, L_HOST, L_UNSET = 0xff };
-
-/* What the lab keeps per host beyond struct hl_host. */
-struct hl_host_info {
-	unsigned long long set;		/* keys set at some level, valid or not */
-	jv val[N_KEYS];			/* effective values; invalid = unset */
-	unsigned char from[N_KEYS];	/* the level that set each key */
-	struct hl_pos_table *pt;	/* the host's persona file */
-};
-
-struct loader {
-	struct hl_lab *lab;
-	const struct layer *defaults;
-	const jv *keys;			/* the lab's key strings */
-	struct hl_schema_ctx sc;
-	size_t cap;
-	int no_defaults;		/* lab.yaml unreadable: defaults unknown */
-	jv host_at;			/* host name -> index, for duplicates */
-	jv keyfiles;			/* SSH key files already checked */
 };
 
 static struct hl_pos_table *
@@ -196,8 +146,9 @@ free_list(char **names, size_t n)
 	free(names);
 }
 
-static struct hl_pos
-layer_pos(const struct layer *l, const char *key, struct hl_pos fallback)
+struct hl_pos
+hl_spec_layer_pos(const struct layer *l, const char *key,
+    struct hl_pos fallback)
 {
 	struct hl_buf b = { 0 };
 	struct hl_pos pos;
@@ -247,94 +198,6 @@ load_templates(struct loader *L)
 }
 
 /* Borrows o: o[key] when it is a number, else -1. */
-static double
-number_at(jv o, const char *key)
-{
-	jv v = jv_getpath(jv_copy(o), JV_ARRAY(jv_string(key)));
-	double d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : -1;
-
-	jv_free(v);
-	return d;
-}
-
-/* Template vmid ranges: well-formed and apart from each other. */
-static void
-check_template_ranges(struct loader *L)
-{
-	struct hl_lab *lab = L->lab;
-	jv keys = jv_keys(jv_copy(lab->templates));
-	int i, j, n = jv_array_length(jv_copy(keys));
-
-	for (i = 0; i < n; i++) {
-		jv a = jv_array_get(jv_copy(keys), i);
-		jv ra = jv_getpath(jv_copy(lab->templates), JV_ARRAY(jv_copy(a),
-		    jv_string("vmids")));
-		double af = number_at(ra, "first"), al = number_at(ra, "last");
-		char rel[PATH_MAX];
-		struct hl_pos at = { NULL, 0, 0 };
-		size_t f;
-
-		snprintf(rel, sizeof(rel), "layers/L1/templates/%s.yaml",
-		    jv_string_value(a));
-		for (f = 0; f < lab->nfiles; f++)
-			if (strcmp(hl_pos_table_file(lab->files[f]), rel) == 0 &&
-			    hl_pos_get(lab->files[f], ".vmids", NULL, &at) == 0)
-				break;
-		if (af >= 0 && al >= 0) {
-			if (af > al)
-				hl_diag_add(&lab->diag, HL_DIAG_ERROR, at,
-				    ".vmids", "vmid range %.0f-%.0f is empty: "
-				    "'first' is above 'last'", af, al);
-			for (j = i + 1; j < n; j++) {
-				jv b = jv_array_get(jv_copy(keys), j);
-				jv rb = jv_getpath(jv_copy(lab->templates),
-				    JV_ARRAY(jv_copy(b), jv_string("vmids")));
-				double bf = number_at(rb, "first");
-				double bl = number_at(rb, "last");
-
-				if (bf >= 0 && bl >= 0 && af <= bl && bf <= al)
-					hl_diag_add(&lab->diag, HL_DIAG_ERROR,
-					    at, ".vmids", "vmid range %.0f-%.0f "
-					    "overlaps template '%s' (%.0f-%.0f)",
-					    af, al, jv_string_value(b), bf, bl);
-				jv_free(b);
-				jv_free(rb);
-			}
-		}
-		jv_free(a);
-		jv_free(ra);
-	}
-	jv_free(keys);
-}
-
-/* The template whose vmid range holds vmid, or NULL. */
-static const char *
-template_holding(struct hl_lab *lab, double vmid, jv *name)
-{
-	int it;
-
-	for (it = jv_object_iter(lab->templates);
-	    jv_object_iter_valid(lab->templates, it);
-	    it = jv_object_iter_next(lab->templates, it)) {
-		jv t = jv_object_iter_value(lab->templates, it);
-		jv f = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("vmids"),
-		    jv_string("first")));
-		jv l = jv_getpath(t, JV_ARRAY(jv_string("vmids"),
-		    jv_string("last")));
-		int in = jv_get_kind(f) == JV_KIND_NUMBER &&
-		    jv_get_kind(l) == JV_KIND_NUMBER &&
-		    vmid >= jv_number_value(f) && vmid <= jv_number_value(l);
-
-		jv_free(f);
-		jv_free(l);
-		if (in) {
-			*name = jv_object_iter_key(lab->templates, it);
-			return jv_string_value(*name);
-		}
-	}
-	return NULL;
-}
-
 /* ---- hosts ---------------------------------------------------------- */
 
 static struct hl_host *
@@ -365,7 +228,7 @@ key_index(const char *name)
 	int k;
 
 	for (k = 0; k < N_KEYS; k++)
-		if (strcmp(key_name(k), name) == 0)
+		if (strcmp(hl_spec_key_name(k), name) == 0)
 			return k;
 	return -1;
 }
@@ -432,8 +295,8 @@ info_free(struct hl_host_info *in)
 }
 
 /* Where host i's key k was set; the host's own line when nowhere. */
-static struct hl_pos
-key_pos(struct loader *L, size_t i, int k)
+struct hl_pos
+hl_spec_key_pos(struct loader *L, size_t i, int k)
 {
 	const struct hl_host *h = &L->lab->hosts[i];
 	const struct hl_host_info *in = h->info;
@@ -458,7 +321,7 @@ key_pos(struct loader *L, size_t i, int k)
 	default:
 		return h->pos;
 	}
-	pos = layer_pos(&l, key_name(k), h->pos);
+	pos = hl_spec_layer_pos(&l, hl_spec_key_name(k), h->pos);
 	hl_buf_free(&base);
 	return pos;
 }
@@ -519,8 +382,8 @@ hl_spec_host_json(const struct hl_lab *lab, const struct hl_host *h)
 }
 
 static void
-require(struct loader *L, const struct hl_host *h, const struct hl_host_info *in,
-    int k)
+require(struct loader *L, const struct hl_host *h,
+    const struct hl_host_info *in, int k)
 {
 	/* Without lab.yaml, a missing key may be a default: say nothing. */
 	if (L->no_defaults && k < N_SETTINGS)
@@ -530,11 +393,11 @@ require(struct loader *L, const struct hl_host *h, const struct hl_host_info *in
 	if (k < N_SETTINGS)
 		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, h->pos, NULL,
 		    "host '%s' has no '%s' (set it on the host, in persona "
-		    "'%s' or in lab.yaml defaults)", h->name, key_name(k),
+		    "'%s' or in lab.yaml defaults)", h->name, hl_spec_key_name(k),
 		    h->persona);
 	else
 		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, h->pos, NULL,
-		    "host '%s' has no '%s'", h->name, key_name(k));
+		    "host '%s' has no '%s'", h->name, hl_spec_key_name(k));
 }
 
 /* Host-level keys that do not apply to the host's kind. */
@@ -548,11 +411,11 @@ check_kind_keys(struct loader *L, const struct hl_host *h,
 		unsigned long long bit = 1ull << k;
 
 		if (!((h->external ? vm_only : external_only) & bit) ||
-		    !jv_object_has(jv_copy(hl->obj), jv_string(key_name(k))))
+		    !jv_object_has(jv_copy(hl->obj), jv_string(hl_spec_key_name(k))))
 			continue;
 		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR,
-		    layer_pos(hl, key_name(k), h->pos), NULL,
-		    "'%s' does not apply to a host of kind %s", key_name(k),
+		    hl_spec_layer_pos(hl, hl_spec_key_name(k), h->pos), NULL,
+		    "'%s' does not apply to a host of kind %s", hl_spec_key_name(k),
 		    h->external ? "external" : "vm");
 	}
 }
@@ -574,7 +437,7 @@ check_required(struct loader *L, const struct hl_host *h,
 	if (!h->external && jv_is_valid(in->val[K_SSH_KEYS]) &&
 	    jv_array_length(jv_copy(in->val[K_SSH_KEYS])) == 0)
 		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR,
-		    key_pos(L, (size_t)(h - L->lab->hosts), K_SSH_KEYS), NULL,
+		    hl_spec_key_pos(L, (size_t)(h - L->lab->hosts), K_SSH_KEYS), NULL,
 		    "host '%s' has an empty 'ssh_keys' list", h->name);
 }
 
@@ -691,261 +554,6 @@ load_personas(struct loader *L, struct layer *defaults)
 	free_list(names, n);
 }
 
-/* ---- lab-wide rules ----------------------------------------------- */
-
-/* Reports a second use of value (keyed by what) among the hosts. */
-static void
-unique(struct loader *L, jv *seen, size_t i, int k, const char *what,
-    const char *value)
-{
-	struct hl_lab *lab = L->lab;
-	jv prev = jv_object_get(jv_copy(*seen), jv_string(value));
-
-	if (jv_is_valid(prev)) {
-		size_t j = (size_t)jv_number_value(prev);
-
-		struct hl_pos first = key_pos(L, j, k);
-
-		hl_diag_add2(&lab->diag, HL_DIAG_ERROR, key_pos(L, i, k), first,
-		    NULL, "%s %s of host '%s' is already used by host '%s' "
-		    "(%s:%d)", what, value, lab->hosts[i].name,
-		    lab->hosts[j].name, first.file, first.line);
-	} else {
-		*seen = jv_object_set(*seen, jv_string(value),
-		    jv_number((double)i));
-	}
-	jv_free(prev);
-}
-
-static void
-check_keyfile(struct loader *L, const char *file, size_t host)
-{
-	char *path = NULL;
-	const char *why = NULL;
-	struct hl_pos at;
-	int line = 0;
-
-	if (jv_object_has(jv_copy(L->keyfiles), jv_string(file)))
-		return;
-	at = key_pos(L, host, K_SSH_KEYS);
-	L->keyfiles = jv_object_set(L->keyfiles, jv_string(file), jv_true());
-	if (file[0] == '/')
-		path = strdup(file);
-	else if (asprintf(&path, "%s/%s", L->lab->root, file) < 0)
-		path = NULL;
-	if (path && hl_sshkey_check_file(path, &line, &why) == 0) {
-		if (line == 0)
-			hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, at, NULL,
-			    "SSH key file '%s' %s%s", file, why,
-			    strncmp(file, ".hl/", 4) == 0 ? " (run 'just "
-			    "setup' to make the example key pair)" : "");
-		else
-			hl_diag_add2(&L->lab->diag, HL_DIAG_ERROR,
-			    (struct hl_pos){ file, line, 1 }, at, NULL,
-			    "SSH key file '%s' line %d %s (named at %s:%d)",
-			    file, line, why, at.file, at.line);
-	}
-	free(path);
-}
-
-static void
-check_subnet(struct loader *L, size_t i)
-{
-	struct hl_host_info *in = L->lab->hosts[i].info;
-	const char *ip = hl_json_str(in->val[K_IP]);
-	const char *gw = hl_json_str(in->val[K_GATEWAY]);
-	uint32_t a, g, mask;
-	int prefix;
-
-	if (ip == NULL || !hl_check_cidr(ip, &a, &prefix))
-		return;
-	mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
-	if (prefix <= 30 && ((a & ~mask) == 0 || (a & ~mask) == ~mask))
-		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, key_pos(L, i, K_IP), NULL,
-		    "%s is the %s address of its subnet", ip,
-		    (a & ~mask) == 0 ? "network" : "broadcast");
-	if (gw == NULL || !hl_check_ipv4(gw, &g))
-		return;
-	if ((g & mask) != (a & mask)) {
-		struct hl_pos gpos = key_pos(L, i, K_GATEWAY);
-
-		hl_diag_add2(&L->lab->diag, HL_DIAG_ERROR, key_pos(L, i, K_IP),
-		    gpos, NULL, "%s of host '%s' is outside the subnet of its "
-		    "gateway %s (%s:%d)", ip, L->lab->hosts[i].name, gw,
-		    gpos.file, gpos.line);
-	} else if (g == a)
-		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, key_pos(L, i, K_IP), NULL,
-		    "host '%s' has its gateway's address %s",
-		    L->lab->hosts[i].name, gw);
-}
-
-static void
-check_hosts(struct loader *L)
-{
-	struct hl_lab *lab = L->lab;
-	jv vmids = jv_object(), ips = jv_object(), macs = jv_object();
-	jv nodes = jv_object_get(jv_copy(lab->spec), jv_string("nodes"));
-	size_t i;
-
-	for (i = 0; i < lab->nhosts; i++) {
-		struct hl_host *h = &lab->hosts[i];
-		struct hl_host_info *in = L->lab->hosts[i].info;
-		const char *s;
-		int j, n;
-
-		if (h->external)
-			continue;
-		if (jv_get_kind(in->val[K_VMID]) == JV_KIND_NUMBER) {
-			double vmid = jv_number_value(in->val[K_VMID]);
-			char key[32];
-			jv tname = jv_invalid();
-
-			snprintf(key, sizeof(key), "%.0f", vmid);
-			unique(L, &vmids, i, K_VMID, "vmid", key);
-			if (template_holding(lab, vmid, &tname))
-				hl_diag_add(&lab->diag, HL_DIAG_ERROR,
-				    key_pos(L, i, K_VMID), NULL, "vmid %s of host '%s' "
-				    "is inside the vmid range of template '%s'",
-				    key, h->name, jv_string_value(tname));
-			jv_free(tname);
-		}
-		s = hl_json_str(in->val[K_IP]);
-		if (s && strcmp(s, "dhcp") != 0) {
-			char addr[16];
-
-			snprintf(addr, sizeof(addr), "%.*s",
-			    (int)strcspn(s, "/"), s);
-			unique(L, &ips, i, K_IP, "address", addr);
-			check_subnet(L, i);
-		}
-		if ((s = hl_json_str(in->val[K_MAC])) != NULL)
-			unique(L, &macs, i, K_MAC, "MAC", s);
-		if (jv_get_kind(in->val[K_TEMPLATE]) == JV_KIND_OBJECT) {
-			const char *t = hl_json_get_str(in->val[K_TEMPLATE],
-			    "name");
-
-			if (!jv_object_has(jv_copy(lab->templates),
-			    jv_string(t)))
-				hl_diag_add(&lab->diag, HL_DIAG_ERROR,
-				    key_pos(L, i, K_TEMPLATE), NULL, "host '%s' uses "
-				    "template '%s', which has no "
-				    "layers/L1/templates/%s.yaml", h->name, t, t);
-		}
-		s = hl_json_str(in->val[K_NODE]);
-		if (s && jv_get_kind(nodes) == JV_KIND_OBJECT &&
-		    !jv_object_has(jv_copy(nodes), jv_string(s)))
-			hl_diag_add(&lab->diag, HL_DIAG_ERROR, key_pos(L, i, K_NODE),
-			    NULL, "host '%s' is placed on node '%s', which "
-			    "lab.yaml does not declare", h->name, s);
-		n = jv_is_valid(in->val[K_SSH_KEYS]) ?
-		    jv_array_length(jv_copy(in->val[K_SSH_KEYS])) : 0;
-		for (j = 0; j < n; j++) {
-			jv f = jv_array_get(jv_copy(in->val[K_SSH_KEYS]), j);
-
-			check_keyfile(L, jv_string_value(f), i);
-			jv_free(f);
-		}
-	}
-	jv_free(vmids);
-	jv_free(ips);
-	jv_free(macs);
-	jv_free(nodes);
-}
-
-/* lab.yaml on its own: identity, default node, CA file, mirror entries. */
-static void
-check_lab(struct loader *L, struct hl_pos_table *pt)
-{
-	struct hl_lab *lab = L->lab;
-	jv pve = jv_object_get(jv_copy(lab->spec), jv_string("pve"));
-	jv nodes = jv_object_get(jv_copy(lab->spec), jv_string("nodes"));
-	jv mirror = jv_object_get(jv_copy(lab->spec), jv_string("mirror"));
-	jv ca, defnode;
-	struct hl_pos at = { hl_pos_table_file(pt), 1, 1 };
-	const char *s;
-	int it, pinned = 1;
-
-	if (jv_get_kind(pve) == JV_KIND_OBJECT &&
-	    jv_get_kind(nodes) == JV_KIND_OBJECT) {
-		for (it = jv_object_iter(nodes); jv_object_iter_valid(nodes, it);
-		    it = jv_object_iter_next(nodes, it)) {
-			jv nd = jv_object_iter_value(nodes, it);
-
-			pinned &= jv_object_has(nd, jv_string("fingerprint"));
-		}
-		if (!jv_object_has(jv_copy(pve), jv_string("cluster")) &&
-		    (!pinned || jv_object_length(jv_copy(nodes)) == 0)) {
-			hl_pos_get(pt, ".pve", &at, NULL);
-			hl_diag_add(&lab->diag, HL_DIAG_ERROR, at, ".pve",
-			    "no cluster identity: set 'cluster' (the cluster "
-			    "name) or a 'fingerprint' on every node");
-		}
-	}
-	ca = jv_getpath(jv_copy(lab->spec), JV_ARRAY(jv_string("pve"),
-	    jv_string("tls"), jv_string("ca_file")));
-	if ((s = hl_json_str(ca)) != NULL) {
-		char *path = NULL;
-		struct stat st;
-
-		if (s[0] == '/')
-			path = strdup(s);
-		else if (asprintf(&path, "%s/%s", lab->root, s) < 0)
-			path = NULL;
-		int rc = path ? stat(path, &st) : 0, err = errno;
-
-		if (path && (rc < 0 || !S_ISREG(st.st_mode))) {
-			hl_pos_get(pt, ".pve.tls.ca_file", NULL, &at);
-			hl_diag_add(&lab->diag, HL_DIAG_ERROR, at,
-			    ".pve.tls.ca_file", "CA file '%s' %s", s,
-			    rc < 0 && err == ENOENT ? "does not exist" :
-			    "is not a readable file");
-		}
-		free(path);
-	}
-	defnode = jv_getpath(jv_copy(lab->spec), JV_ARRAY(jv_string("defaults"),
-	    jv_string("node")));
-	s = hl_json_str(defnode);
-	if (s && jv_get_kind(nodes) == JV_KIND_OBJECT &&
-	    !jv_object_has(jv_copy(nodes), jv_string(s))) {
-		hl_pos_get(pt, ".defaults.node", NULL, &at);
-		hl_diag_add(&lab->diag, HL_DIAG_ERROR, at, ".defaults.node",
-		    "default node '%s' is not declared under 'nodes'", s);
-	}
-	for (it = jv_get_kind(mirror) == JV_KIND_OBJECT ?
-	    jv_object_iter(mirror) : -1;
-	    it >= 0 && jv_object_iter_valid(mirror, it);
-	    it = jv_object_iter_next(mirror, it)) {
-		jv url = jv_object_iter_key(mirror, it);
-		int used = 0, t;
-
-		for (t = jv_object_iter(lab->templates);
-		    jv_object_iter_valid(lab->templates, t);
-		    t = jv_object_iter_next(lab->templates, t)) {
-			jv src = jv_getpath(jv_object_iter_value(lab->templates,
-			    t), JV_ARRAY(jv_string("source"), jv_string("url")));
-
-			used |= jv_equal(src, jv_copy(url));
-		}
-		if (!used) {
-			struct hl_buf b = { 0 };
-
-			hl_buf_adds(&b, ".mirror");
-			hl_path_key(&b, jv_string_value(url));
-			hl_pos_get(pt, hl_buf_str(&b), &at, NULL);
-			hl_diag_add(&lab->diag, HL_DIAG_WARNING, at,
-			    hl_buf_str(&b), "mirror entry matches no template "
-			    "source URL");
-			hl_buf_free(&b);
-		}
-		jv_free(url);
-	}
-	jv_free(ca);
-	jv_free(defnode);
-	jv_free(pve);
-	jv_free(nodes);
-	jv_free(mirror);
-}
-
 /* Problems in file, line, column order. */
 static jv
 sorted(jv arr)
@@ -1004,7 +612,7 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 		return hl_err_set(e, HL_EXIT_INTERNAL, "out of memory");
 	}
 	for (k = 0; k < N_KEYS; k++)
-		lab->keys->keys[k] = jv_string(key_name(k));
+		lab->keys->keys[k] = jv_string(hl_spec_key_name(k));
 	for (k = 0; k < O_N; k++)
 		lab->keys->out[k] = jv_string(out_names[k]);
 	L.keys = lab->keys->keys;
@@ -1017,7 +625,7 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	}
 	lab->id = or_null(jv_object_get(jv_copy(lab->spec), jv_string("id")));
 	load_templates(&L);
-	check_template_ranges(&L);
+	hl_rules_templates(&L);
 
 	defaults.obj = jv_object_get(jv_copy(lab->spec), jv_string("defaults"));
 	if (jv_get_kind(defaults.obj) != JV_KIND_OBJECT) {
@@ -1035,9 +643,9 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	L.defaults = &defaults;
 	if (pt) {
 		load_personas(&L, &defaults);
-		check_lab(&L, pt);
+		hl_rules_lab(&L, pt);
 	}
-	check_hosts(&L);
+	hl_rules_hosts(&L);
 
 	if (lab->nhosts > 0)
 		qsort(lab->hosts, lab->nhosts, sizeof(*lab->hosts), cmp_host);
