@@ -93,19 +93,21 @@ load test_helper
 	diff -u "$TOP/tests/golden/show-example.json" <(jq -S 'del(.meta)' <<<"$output")
 }
 
-@test "hl-validate: the example lab before the simulator ran warns once, and is valid" {
+@test "hl-validate: the example lab before the simulator ran warns once per file, and is valid" {
 	example_lab
-	rm "$LAB/.hl/sim.env" "$LAB/.hl/ca.pem"
+	rm "$LAB/.hl/"sim*.env "$LAB/.hl/ca.pem"
 	run -0 --separate-stderr hl-validate -C "$LAB" specs
-	jq -e '.ok and (.warnings | length) == 1' <<<"$output"
-	assert_warning_at lab.yaml 9 "'.hl/sim.env' does not exist yet"
+	jq -e '.ok and (.warnings | length) == 3' <<<"$output"
+	assert_warning_at lab.yaml 10 "'.hl/sim.env' does not exist yet"
+	assert_warning_at lab.yaml 21 "'.hl/sim-nodes.env' does not exist yet"
+	assert_warning_at lab.yaml 46 "'.hl/sim-mirror.env' does not exist yet"
 }
 
 @test "hl-validate: the example lab without the setup key names the missing key file" {
 	example_lab
 	rm "$LAB/.hl/id_ed25519.pub"
 	validate 1
-	assert_error_at lab.yaml 39 "id_ed25519.pub' does not exist.*just setup"
+	assert_error_at lab.yaml 40 "id_ed25519.pub' does not exist.*just setup"
 }
 
 @test "hl-validate: no token or other .hl/ secret reaches stdout or stderr" {
@@ -116,15 +118,15 @@ load test_helper
 	id: t1
 	pve:
 	  endpoint: {from: .hl/sim.env, key: HL_PVE_TOKEN}
-	  cluster: {from: .hl/sim.env, key: HL_SIM_MIRROR_URL}
+	  cluster: {from: .hl/sim.env, key: HL_PVE_ENDPOINT}
 	nodes: {}
 	EOF
 	validate 1
 	assert_error_at lab.yaml 3 "names a secret"
 	# a value read from .hl/ is named in errors, never shown
-	assert_error_at lab.yaml 4 "HL_SIM_MIRROR_URL in .hl/sim.env is not a Proxmox cluster name"
+	assert_error_at lab.yaml 4 "HL_PVE_ENDPOINT in .hl/sim.env is not a Proxmox cluster name"
 	[[ "$output$stderr" != *"not-a-real-token"* ]]
-	[[ "$output$stderr" != *"18080"* ]]
+	[[ "$output$stderr" != *"18006"* ]]
 }
 
 @test "hl-validate: a {from} value needs a file under .hl/ and a key it has" {
@@ -802,9 +804,9 @@ load test_helper
 	sed -i 's|ssh_keys: \[keys/id.pub\]|ssh_keys: [keys]|; s|ssh_keys: \[.hl/id_ed25519.pub\]|ssh_keys: [keys]|' "$LAB/lab.yaml"
 	sed -i 's|ca_file: .*|ca_file: keys|' "$LAB/lab.yaml"
 	validate 1
-	assert_error_at lab.yaml 9 "'.hl/sim.env' is not a regular file"
-	assert_error_at lab.yaml 12 "CA file 'keys' is not a readable file"
-	assert_error_at lab.yaml 39 "SSH key file 'keys' is not a regular file"
+	assert_error_at lab.yaml 10 "'.hl/sim.env' is not a regular file"
+	assert_error_at lab.yaml 13 "CA file 'keys' is not a readable file"
+	assert_error_at lab.yaml 40 "SSH key file 'keys' is not a regular file"
 }
 
 @test "hl-validate: hidden files in spec directories are reported as ignored" {
