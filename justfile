@@ -24,3 +24,15 @@ show *SELECTORS:
 # Run the test suite
 test:
     make test
+
+# Start the Proxmox VE simulator in the background; writes .hl/sim.env
+lab-up:
+    sim/hl-sim start
+
+# Stop the simulator; nothing of it keeps running
+lab-down:
+    sim/hl-sim stop
+
+# Whether the simulator runs, as JSON
+lab-status:
+    sim/hl-sim status

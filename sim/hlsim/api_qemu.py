@@ -1,0 +1,682 @@
+"""VMs: create, clone, config, pending, resize, power, template, destroy.
+
+Follows qemu-server src/PVE/API2/Qemu.pm (create_vm, clone_vm, update_vm,
+resize_vm, vm_start/stop/shutdown/reboot, template, destroy_vm) and the
+locks of pve-guest-common src/PVE/AbstractConfig.pm (check_lock).  Power
+state only: the next issue gives VMs real guests.
+"""
+
+import re
+import time
+
+from . import vmconfig
+from .api_cluster import node_or_fail
+from .api_storage import (allocate, free_volume, storage_or_fail, volume,
+                          where)
+from .errors import ApiError, TaskError, fail, param_error
+from .routes import route
+
+# Parameters that steer a call and are not VM options.
+CONTROL = {"node", "vmid", "digest", "delete", "revert", "skiplock", "force",
+           "background_delay", "start", "pool", "storage", "unique",
+           "archive", "live-restore", "bwlimit"}
+
+
+def vm_or_fail(sim, node, vmid):
+    vm = sim.state.vm(vmid)
+    if vm is None or vm["node"] != node:
+        raise fail("Configuration file 'nodes/%s/qemu-server/%s.conf' does "
+                   "not exist" % (node, vmid))
+    return vm
+
+
+def check_lock(vm, skiplock=False):
+    lock = vm["config"].get("lock")
+    if lock and not skiplock:
+        raise fail("VM is locked (%s)" % lock)
+
+
+def options(params):
+    return {k: v for k, v in params.items() if k not in CONTROL}
+
+
+# --- disks -----------------------------------------------------------------
+
+def _new_disk(sim, node, vmid, key, value):
+    """Allocate what a drive option asks for; the drive string to store.
+
+    '<storage>:<GiB>' a new disk, '<storage>:0,import-from=<volid>' an
+    imported one, '<storage>:cloudinit' the cloud-init drive, anything else
+    (an existing volume, 'none', a cdrom) as it is.
+    """
+    props = vmconfig.parse_props(str(value), "file")
+    f = props.get("file", "")
+    storage, sep, rest = f.partition(":")
+    if not sep or storage not in sim.cfg["storages"]:
+        return value
+    if rest == "cloudinit":
+        volid = allocate(sim, node, storage, vmid, 4 << 20,
+                         name="vm-%s-cloudinit" % vmid)
+        return "%s,media=cdrom" % volid
+    src = props.pop("import-from", None)
+    if src is not None:
+        if rest != "0":
+            raise TaskError("'import-from' requires special syntax - use "
+                            "<storage ID>:0,import-from=<source>")
+        sv = volume(sim, node, src)
+        if sv is None or sv["content"] not in ("images", "import"):
+            raise TaskError("volume '%s' does not exist or is not an "
+                            "image or import volume" % src)
+        size = sv["size"]
+    elif re.fullmatch(r"\d+(\.\d+)?", rest):
+        size = int(float(rest) * (1 << 30))
+    else:
+        return value    # an existing volume
+    props["file"] = allocate(sim, node, storage, vmid, size,
+                             fmt=props.pop("format", None))
+    props["size"] = vmconfig.format_size(size)
+    return vmconfig.format_props(props, "file")
+
+
+def drives(conf):
+    """(key, volid, props) for each drive with a volume."""
+    out = []
+    for k, v in conf.items():
+        if vmconfig.is_drive(k) or k.startswith("unused"):
+            props = vmconfig.parse_props(str(v), "file")
+            f = props.get("file", "")
+            if ":" in f:
+                out.append((k, f, props))
+    return out
+
+
+def disk_size(sim, node, conf):
+    return sum(vmconfig.parse_size(p.get("size", "0")) or 0
+               for k, f, p in drives(conf) if "media=cdrom" not in
+               ",".join("%s=%s" % kv for kv in p.items()))
+
+
+# --- list, create ------------------------------------------------------------
+
+@route("GET", "/nodes/{node}/qemu")
+def vm_list(sim, req):
+    node_or_fail(sim, req["node"])
+    from .api_cluster import _vm_resource
+    with sim.state.lock:
+        return [{k: v for k, v in _vm_resource(vmid, vm).items()
+                 if k not in ("id", "type", "node")}
+                for vmid, vm in sim.state.vms.items()
+                if vm["node"] == req["node"]]
+
+
+def _exists_error(sim, vmid):
+    vm = sim.state.vm(vmid)
+    node = vm["node"] if vm else "pve1"
+    return fail("unable to create VM %s - VM %s already exists on node '%s'"
+                % (vmid, vmid, node))
+
+
+@route("POST", "/nodes/{node}/qemu")
+def create(sim, req):
+    node, vmid = req["node"], req["vmid"]
+    node_or_fail(sim, node)
+    if req.get("archive"):
+        raise fail("restore is not supported by the simulator yet")
+    pool = req.get("pool")
+    if pool and pool not in sim.cfg["pools"]:
+        raise fail("pool '%s' does not exist" % pool)
+    conf = options(req.params)
+    for k, v in list(conf.items()):
+        if k == "tags":
+            conf[k] = vmconfig.normalize_tags(v)
+        if vmconfig.is_drive(k):
+            storage = str(v).split(",")[0].split(":")[0]
+            if storage in sim.cfg["storages"]:
+                storage_or_fail(sim, node, storage)
+            if "import-from" in str(v) and not re.match(r"^[^:,]+:0,", str(v)):
+                raise param_error({k: "'import-from' requires special syntax "
+                                   "- use <storage ID>:0,import-from=<source>"})
+    with sim.state.lock:
+        if sim.state.vm(vmid) is not None or sim.faults.take_collision():
+            raise _exists_error(sim, vmid)
+        # The config exists, locked, from the first moment (create_vm).
+        sim.state.vms[str(vmid)] = {"node": node, "status": "stopped",
+                                    "config": {"lock": "create"},
+                                    "pending": {}, "pending_delete": [],
+                                    "pool": pool}
+        sim.state.save()
+
+    def work(task):
+        made = {}
+        try:
+            with sim.state.lock:
+                for k in sorted(conf):
+                    if vmconfig.is_drive(k):
+                        made[k] = _new_disk(sim, node, vmid, k, conf[k])
+                        task.log("%s: %s" % (k, made[k]))
+                full = dict(conf, **made)
+                vmconfig.add_defaults(full, vmid)
+                vm = sim.state.vm(vmid)
+                vm["config"] = full
+                vm["maxdisk"] = disk_size(sim, node, full)
+                sim.state.save()
+        except TaskError:
+            with sim.state.lock:
+                for v in made.values():
+                    free_volume(sim, node, vmconfig.parse_props(v, "file")
+                                ["file"])
+                sim.state.vms.pop(str(vmid), None)
+                sim.state.save()
+            raise
+        if req.get("start"):
+            _do_start(sim, node, vmid, task)
+
+    return sim.tasks.start(node, "qmcreate", vmid, req.who, work,
+                           sim.task_seconds())
+
+
+# --- config ------------------------------------------------------------------
+
+def _with_pending(vm):
+    conf = dict(vm["config"])
+    conf.update(vm["pending"])
+    for k in vm["pending_delete"]:
+        conf.pop(k, None)
+    return conf
+
+
+@route("GET", "/nodes/{node}/qemu/{vmid}/config")
+def config_get(sim, req):
+    node_or_fail(sim, req["node"])
+    with sim.state.lock:
+        vm = vm_or_fail(sim, req["node"], req["vmid"])
+        conf = dict(vm["config"]) if req.get("current") else _with_pending(vm)
+        conf["digest"] = vmconfig.digest(vm["config"], vm["pending"])
+        return conf
+
+
+@route("GET", "/nodes/{node}/qemu/{vmid}/pending")
+def pending_get(sim, req):
+    node_or_fail(sim, req["node"])
+    with sim.state.lock:
+        vm = vm_or_fail(sim, req["node"], req["vmid"])
+        out = []
+        keys = set(vm["config"]) | set(vm["pending"]) | set(
+            vm["pending_delete"])
+        for k in sorted(keys):
+            item = {"key": k}
+            if k in vm["config"]:
+                item["value"] = vm["config"][k]
+            if k in vm["pending"]:
+                item["pending"] = vm["pending"][k]
+            if k in vm["pending_delete"]:
+                item["delete"] = 1
+            out.append(item)
+        return out
+
+
+def _update(sim, req, task=None):
+    """update_vm_api: checks, then set and delete, pending when running."""
+    node, vmid = req["node"], req["vmid"]
+    vm = vm_or_fail(sim, node, vmid)
+    check_lock(vm, req.get("skiplock"))
+    digest = req.get("digest")
+    if digest and digest != vmconfig.digest(vm["config"], vm["pending"]):
+        raise fail("checksum mismatch (file change by other user?)")
+    injected = sim.faults.lock_timeout(vmid)
+    if injected:
+        raise injected
+    sets = options(req.params)
+    deletes = [d for d in re.split(r"[,;\s]+", req.get("delete") or "") if d]
+    for d in deletes:
+        if d in sets:
+            raise param_error({"delete": "cannot set and delete '%s' at the "
+                               "same time" % d})
+    if not sets and not deletes and not req.get("revert"):
+        raise fail("no options specified")
+    running = vm["status"] == "running"
+    for k, v in sets.items():
+        if k == "tags":
+            v = vmconfig.normalize_tags(v)
+        if vmconfig.is_drive(k):
+            try:
+                v = _new_disk(sim, node, vmid, k, v)
+            except TaskError as e:
+                raise fail(str(e))
+        if running and not vmconfig.hotpluggable(k):
+            vm["pending"][k] = v
+        else:
+            vm["config"][k] = v
+            vm["pending"].pop(k, None)
+    for k in deletes:
+        if running and not vmconfig.hotpluggable(k):
+            if k not in vm["pending_delete"]:
+                vm["pending_delete"].append(k)
+        else:
+            old = vm["config"].pop(k, None)
+            vm["pending"].pop(k, None)
+            # A deleted disk stays as unusedN unless force (update_vm).
+            if old and vmconfig.is_drive(k) and "media=cdrom" not in str(old):
+                volid = vmconfig.parse_props(str(old), "file")["file"]
+                if req.get("force"):
+                    free_volume(sim, node, volid)
+                else:
+                    n = 0
+                    while "unused%d" % n in vm["config"]:
+                        n += 1
+                    vm["config"]["unused%d" % n] = volid
+    vmconfig.fill_macs(vm["config"])
+    vmconfig.fill_macs(vm["pending"])
+    vm["maxdisk"] = disk_size(sim, node, vm["config"])
+    sim.state.save()
+
+
+@route("PUT", "/nodes/{node}/qemu/{vmid}/config")
+def config_put(sim, req):
+    node_or_fail(sim, req["node"])
+    with sim.state.lock:
+        _update(sim, req)
+    return None
+
+
+@route("POST", "/nodes/{node}/qemu/{vmid}/config")
+def config_post(sim, req):
+    node_or_fail(sim, req["node"])
+    with sim.state.lock:
+        vm = vm_or_fail(sim, req["node"], req["vmid"])
+        check_lock(vm, req.get("skiplock"))
+
+    def work(task):
+        with sim.state.lock:
+            try:
+                _update(sim, req, task)
+            except ApiError as e:
+                raise TaskError(e.message)
+    return sim.tasks.start(req["node"], "qmconfig", req["vmid"], req.who,
+                           work, sim.task_seconds())
+
+
+@route("PUT", "/nodes/{node}/qemu/{vmid}/resize")
+def resize(sim, req):
+    node, vmid, disk = req["node"], req["vmid"], req["disk"]
+    node_or_fail(sim, node)
+    with sim.state.lock:
+        vm_or_fail(sim, node, vmid)
+
+    def work(task=None):
+        with sim.state.lock:
+            vm = vm_or_fail(sim, node, vmid)
+            if vm["config"].get("lock") and not req.get("skiplock"):
+                raise TaskError("VM is locked (%s)" % vm["config"]["lock"])
+            digest = req.get("digest")
+            if digest and digest != vmconfig.digest(vm["config"],
+                                                    vm["pending"]):
+                raise TaskError("checksum mismatch (file change by other "
+                                "user?)")
+            if disk not in vm["config"]:
+                raise TaskError("disk '%s' does not exist" % disk)
+            props = vmconfig.parse_props(str(vm["config"][disk]), "file")
+            if props.get("media") == "cdrom":
+                raise TaskError("you can't resize a cdrom")
+            cur = vmconfig.parse_size(props.get("size", "0")) or 0
+            text = req["size"]
+            new = vmconfig.parse_size(text.lstrip("+"))
+            if text.startswith("+"):
+                new += cur
+            if new < cur:
+                raise TaskError("shrinking disks is not supported")
+            if task:
+                task.log("resizing %s to %d bytes" % (disk, new))
+            props["size"] = vmconfig.format_size(new)
+            vm["config"][disk] = vmconfig.format_props(props, "file")
+            v = volume(sim, node, props["file"])
+            if v is not None:
+                v["size"] = new
+            vm["maxdisk"] = disk_size(sim, node, vm["config"])
+            sim.state.save()
+
+    # PVE 8.0 made resize a task; the 8.4 knob keeps the older sync answer
+    # for clients that must handle both (NOTES.md quirk 9).
+    if sim.cfg["version"] == "8.4":
+        try:
+            work()
+        except TaskError as e:
+            raise fail(str(e))
+        return None
+    return sim.tasks.start(node, "resize", vmid, req.who, work,
+                           sim.task_seconds())
+
+
+# --- clone, template, destroy -----------------------------------------------
+
+@route("POST", "/nodes/{node}/qemu/{vmid}/clone")
+def clone(sim, req):
+    node, vmid, newid = req["node"], req["vmid"], req["newid"]
+    node_or_fail(sim, node)
+    target = req.get("target") or node
+    with sim.state.lock:
+        src = vm_or_fail(sim, node, vmid)
+        check_lock(src)
+        is_template = bool(int(src["config"].get("template", 0)))
+        full = req.get("full")
+        full = (0 if is_template else 1) if full is None else full
+        if not full and not is_template:
+            raise fail("Linked clone feature is not supported for "
+                       "non-template VMs")
+        if not full and (req.get("storage") or req.get("format")):
+            raise param_error({"storage": "parameter 'storage' not allowed "
+                               "for linked clones"})
+        if target != node:
+            node_or_fail(sim, target)
+            for k, volid, props in drives(src["config"]):
+                st = volid.split(":")[0]
+                if st in sim.cfg["storages"] and not sim.cfg["storages"][
+                        st].get("shared"):
+                    raise fail("can't clone VM to node '%s' (VM uses local "
+                               "storage)" % target)
+        if sim.state.vm(newid) is not None or sim.faults.take_collision():
+            raise fail("unable to create VM %s: config file already exists"
+                       % newid)
+        pool = req.get("pool")
+        if pool and pool not in sim.cfg["pools"]:
+            raise fail("pool '%s' does not exist" % pool)
+        name = req.get("name") or "Copy-of-VM-%s" % src["config"].get(
+            "name", vmid)
+        sim.state.vms[str(newid)] = {
+            "node": target, "status": "stopped", "pending": {},
+            "pending_delete": [], "pool": pool,
+            "config": {"lock": "clone", "name": name}}
+        sim.state.save()
+        storage = req.get("storage")
+
+    def work(task):
+        made = []
+        try:
+            with sim.state.lock:
+                conf = {k: v for k, v in sim.state.vm(vmid)["config"].items()
+                        if k not in ("lock", "template", "smbios1", "vmgenid",
+                                     "meta")}
+                for k, volid, props in drives(conf):
+                    st, _, volname = volid.partition(":")
+                    if st not in sim.cfg["storages"]:
+                        continue
+                    if props.get("media") == "cdrom":
+                        if "cloudinit" in volname:
+                            conf[k] = "%s,media=cdrom" % allocate(
+                                sim, target, st, newid, 4 << 20,
+                                name="vm-%s-cloudinit" % newid)
+                            made.append(conf[k].split(",")[0])
+                        continue
+                    size = vmconfig.parse_size(props.get("size", "0")) or 0
+                    if full:
+                        nv = allocate(sim, target, storage or st, newid, size,
+                                      fmt=req.get("format"))
+                    else:
+                        base = volname
+                        nv = "%s:%s/vm-%s-disk-%s" % (
+                            st, base, newid, k[-1])
+                        sim.state.volumes(where(sim, target, st))[
+                            nv.split(":", 1)[1]] = {
+                                "size": size, "content": "images",
+                                "vmid": str(newid), "format": "raw",
+                                "ctime": int(time.time()), "base": base}
+                    made.append(nv)
+                    props["file"] = nv
+                    conf[k] = vmconfig.format_props(props, "file")
+                    task.log("clone %s: %s -> %s" % (k, volid, nv))
+                # A clone gets new MACs, a new uuid and generation id.
+                for k in list(conf):
+                    if vmconfig.NET_RE.match(k):
+                        conf[k] = vmconfig.reset_mac(conf[k])
+                conf["name"] = name
+                if req.get("description") is not None:
+                    conf["description"] = req["description"]
+                vmconfig.add_defaults(conf, newid)
+                nvm = sim.state.vm(newid)
+                nvm["config"] = conf
+                nvm["maxdisk"] = disk_size(sim, target, conf)
+                sim.state.save()
+        except TaskError as e:
+            with sim.state.lock:
+                for v in made:
+                    free_volume(sim, target, v)
+                sim.state.vms.pop(str(newid), None)
+                sim.state.save()
+            raise TaskError("clone failed: %s" % e)
+
+    return sim.tasks.start(node, "qmclone", vmid, req.who, work,
+                           sim.task_seconds())
+
+
+@route("POST", "/nodes/{node}/qemu/{vmid}/template")
+def template(sim, req):
+    node, vmid = req["node"], req["vmid"]
+    node_or_fail(sim, node)
+    with sim.state.lock:
+        vm = vm_or_fail(sim, node, vmid)
+        check_lock(vm)
+        if vm["status"] == "running":
+            raise fail("you can't convert a VM to template if VM is running")
+        if int(vm["config"].get("template", 0)):
+            raise fail("you can't convert a template to a template")
+
+    def work(task):
+        with sim.state.lock:
+            vm = vm_or_fail(sim, node, vmid)
+            conf = vm["config"]
+            for k, volid, props in drives(conf):
+                st, _, volname = volid.partition(":")
+                if st not in sim.cfg["storages"] or "cloudinit" in volname \
+                        or props.get("media") == "cdrom":
+                    continue
+                base = volname.replace("vm-%s-disk" % vmid,
+                                       "base-%s-disk" % vmid)
+                vols = sim.state.volumes(where(sim, node, st))
+                if volname in vols:
+                    vols[base] = vols.pop(volname)
+                props["file"] = "%s:%s" % (st, base)
+                conf[k] = vmconfig.format_props(props, "file")
+                task.log("%s: %s -> %s" % (k, volid, props["file"]))
+            conf["template"] = 1
+            sim.state.save()
+
+    return sim.tasks.start(node, "qmtemplate", vmid, req.who, work,
+                           sim.task_seconds())
+
+
+@route("DELETE", "/nodes/{node}/qemu/{vmid}")
+def destroy(sim, req):
+    node, vmid = req["node"], req["vmid"]
+    node_or_fail(sim, node)
+    with sim.state.lock:
+        vm = vm_or_fail(sim, node, vmid)
+        check_lock(vm, req.get("skiplock"))
+        if vm["status"] == "running":
+            raise fail("VM %s is running - destroy failed" % vmid)
+        if int(vm["config"].get("protection", 0)):
+            raise fail("can't remove VM %s - protection mode enabled" % vmid)
+
+    def work(task):
+        with sim.state.lock:
+            vm = vm_or_fail(sim, node, vmid)
+            ours = [volid for k, volid, p in drives(vm["config"])]
+            for v in ours:
+                st, _, volname = v.partition(":")
+                if st not in sim.cfg["storages"]:
+                    continue
+                for other, ovm in sim.state.vms.items():
+                    if other != str(vmid) and any(
+                            vn.split(":", 1)[1].startswith(volname + "/")
+                            for _, vn, _ in drives(ovm["config"])):
+                        raise TaskError("base volume '%s' is still in use by "
+                                        "linked cloned VM %s" % (v, other))
+            for v in ours:
+                free_volume(sim, node, v)
+                task.log("Removed volume '%s'" % v)
+            if req.get("destroy-unreferenced-disks", 1):
+                for st in sim.cfg["storages"]:
+                    vols = sim.state.volumes(where(sim, node, st))
+                    for name in [n for n, v in vols.items()
+                                 if v.get("vmid") == str(vmid)]:
+                        del vols[name]
+                        task.log("Removed unreferenced volume '%s:%s'"
+                                 % (st, name))
+            del sim.state.vms[str(vmid)]
+            sim.state.save()
+            if req.get("purge"):
+                task.log("purging VM %s from related configurations" % vmid)
+
+    return sim.tasks.start(node, "qmdestroy", vmid, req.who, work,
+                           sim.task_seconds())
+
+
+# --- power ---------------------------------------------------------------------
+
+@route("GET", "/nodes/{node}/qemu/{vmid}/status/current")
+def status_current(sim, req):
+    node_or_fail(sim, req["node"])
+    with sim.state.lock:
+        vm = vm_or_fail(sim, req["node"], req["vmid"])
+        conf = vm["config"]
+        mem = int(str(conf.get("memory", "512")).split("=")[-1]) << 20
+        running = vm["status"] == "running"
+        out = {"vmid": req["vmid"], "status": vm["status"],
+               "qmpstatus": vm["status"], "cpus": int(conf.get("cores", 1)),
+               "maxmem": mem, "mem": mem // 4 if running else 0,
+               "maxdisk": vm.get("maxdisk", 0), "disk": 0, "cpu": 0,
+               "uptime": int(time.time() - vm["started"]) if running else 0,
+               "ha": {"managed": 0}, "netin": 0, "netout": 0,
+               "diskread": 0, "diskwrite": 0}
+        for k in ("name", "lock", "tags"):
+            if conf.get(k):
+                out[k] = conf[k]
+        if int(conf.get("template", 0)):
+            out["template"] = 1
+        if _agent_enabled(conf):
+            out["agent"] = 1
+        if running:
+            out["pid"] = vm.get("pid", 4242)
+            out["running-machine"] = "pc-i440fx-9.2+pve0"
+            out["running-qemu"] = "9.2.0"
+        return out
+
+
+def _apply_pending(vm):
+    vm["config"].update(vm["pending"])
+    for k in vm["pending_delete"]:
+        vm["config"].pop(k, None)
+    vm["pending"], vm["pending_delete"] = {}, []
+
+
+def _do_start(sim, node, vmid, task):
+    with sim.state.lock:
+        vm = vm_or_fail(sim, node, vmid)
+        if vm["config"].get("lock"):
+            raise TaskError("VM is locked (%s)" % vm["config"]["lock"])
+        if int(vm["config"].get("template", 0)):
+            raise TaskError("you can't start a vm if it's a template")
+        if vm["status"] == "running":
+            raise TaskError("VM %s already running" % vmid)
+        _apply_pending(vm)
+        vm["status"] = "running"
+        vm["started"] = time.time()
+        sim.state.save()
+    task.log("starting VM %s" % vmid)
+
+
+def _power(sim, req, ttype, work):
+    node, vmid = req["node"], req["vmid"]
+    node_or_fail(sim, node)
+    with sim.state.lock:
+        vm_or_fail(sim, node, vmid)
+    return sim.tasks.start(node, ttype, vmid, req.who, work,
+                           sim.task_seconds())
+
+
+@route("POST", "/nodes/{node}/qemu/{vmid}/status/start")
+def start(sim, req):
+    return _power(sim, req, "qmstart",
+                  lambda t: _do_start(sim, req["node"], req["vmid"], t))
+
+
+def _stop(sim, req, task, graceful):
+    with sim.state.lock:
+        vm = vm_or_fail(sim, req["node"], req["vmid"])
+        if vm["config"].get("lock") and not req.get("skiplock"):
+            raise TaskError("VM is locked (%s)" % vm["config"]["lock"])
+        if vm["status"] != "running":
+            if graceful:
+                raise TaskError("VM %s not running" % req["vmid"])
+            return
+        vm["status"] = "stopped"
+        sim.state.save()
+
+
+@route("POST", "/nodes/{node}/qemu/{vmid}/status/stop")
+def stop(sim, req):
+    return _power(sim, req, "qmstop", lambda t: _stop(sim, req, t, False))
+
+
+@route("POST", "/nodes/{node}/qemu/{vmid}/status/shutdown")
+def shutdown(sim, req):
+    return _power(sim, req, "qmshutdown", lambda t: _stop(sim, req, t, True))
+
+
+@route("POST", "/nodes/{node}/qemu/{vmid}/status/reboot")
+def reboot(sim, req):
+    with sim.state.lock:
+        vm = vm_or_fail(sim, req["node"], req["vmid"])
+        if vm["status"] != "running":
+            raise fail("VM %s not running" % req["vmid"])
+
+    def work(task):
+        with sim.state.lock:
+            vm = vm_or_fail(sim, req["node"], req["vmid"])
+            _apply_pending(vm)
+            vm["started"] = time.time()
+            sim.state.save()
+    return _power(sim, req, "qmreboot", work)
+
+
+# --- the guest agent: no guest yet -------------------------------------------
+
+def _agent_enabled(conf):
+    a = str(conf.get("agent", "0"))
+    props = vmconfig.parse_props(a, "enabled")
+    return props.get("enabled", "0") in ("1", "on", "yes")
+
+
+def _agent(sim, req):
+    with sim.state.lock:
+        vm = vm_or_fail(sim, req["node"], req["vmid"])
+        if not _agent_enabled(vm["config"]):
+            raise fail("No QEMU guest agent configured")
+        if vm["status"] != "running":
+            raise fail("VM %s is not running" % req["vmid"])
+    raise fail("QEMU guest agent is not running")
+
+
+for _method, _path in (("POST", "ping"), ("GET", "network-get-interfaces"),
+                       ("GET", "get-osinfo"), ("GET", "file-read"),
+                       ("POST", "exec"), ("GET", "exec-status")):
+    route(_method, "/nodes/{node}/qemu/{vmid}/agent/" + _path)(_agent)
+
+
+def seed_vms(sim, count, node, first, storage):
+    """Stopped VMs whose disks exist in name only (lazy), for benchmarks."""
+    made = []
+    with sim.state.lock:
+        vmid = first
+        while len(made) < count:
+            if sim.state.vm(vmid) is None:
+                conf = {"name": "seed-%d" % vmid, "cores": 1, "memory": 512,
+                        "scsi0": "%s:vm-%d-disk-0,size=8G" % (storage, vmid),
+                        "net0": "virtio,bridge=vmbr0", "tags": "seed"}
+                vmconfig.add_defaults(conf, vmid)
+                sim.state.vms[str(vmid)] = {
+                    "node": node, "status": "stopped", "config": conf,
+                    "pending": {}, "pending_delete": [], "maxdisk": 8 << 30}
+                made.append(vmid)
+            vmid += 1
+        sim.state.save()
+    return made

@@ -1,0 +1,241 @@
+"""Storages: list, status, content, download-url, and the volume model.
+
+pve-storage src/PVE/API2/Storage/Status.pm (index, read_status,
+download_url) and Content.pm; the rules of src/PVE/Storage.pm: import
+content and a 'format' only on file storages (dir here), volids
+"<storage>:<content>/<file>" on dir and "<storage>:vm-<id>-disk-<n>" on
+lvmthin and zfspool.
+"""
+
+import hashlib
+import ipaddress
+import os
+import re
+import time
+import urllib.parse
+import urllib.request
+
+from .api_cluster import node_or_fail
+from .errors import TaskError, fail, param_error
+from .routes import route
+
+FILE_TYPES = ("dir",)
+
+
+def where(sim, node, storage):
+    """The key of a storage's volumes: shared storages are one pool."""
+    if sim.cfg["storages"][storage].get("shared"):
+        return "shared/" + storage
+    return "%s/%s" % (node, storage)
+
+
+def storage_or_fail(sim, node, storage):
+    node_or_fail(sim, node)
+    spec = sim.cfg["storages"].get(storage)
+    if spec is None or node not in spec.get("nodes", sim.cfg["nodes"]):
+        raise fail("storage '%s' does not exist" % storage)
+    return spec
+
+
+def files_dir(sim, node, storage):
+    """Where a file storage keeps real files (downloads, uploads)."""
+    path = os.path.join(sim.state_dir, "storage",
+                        where(sim, node, storage).replace("/", "_"))
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def storage_status(sim, node, storage):
+    spec = sim.cfg["storages"][storage]
+    total = spec["size_gib"] << 30
+    used = sum(v["size"] for v in sim.state.volumes(
+        where(sim, node, storage)).values())
+    if "%s/%s" % (node, storage) in sim.faults.get("storages_full"):
+        used = total
+    used = min(used, total)
+    return {"storage": storage, "type": spec["type"],
+            "content": ",".join(sorted(spec["content"])), "active": 1,
+            "enabled": 1, "shared": int(bool(spec.get("shared"))),
+            "total": total, "used": used, "avail": total - used,
+            "used_fraction": used / total if total else 0}
+
+
+def allocate(sim, node, storage, vmid, size, fmt=None, name=None,
+             content="images"):
+    """A new volume; its volid.  500 as PVE when the storage is full."""
+    spec = storage_or_fail(sim, node, storage)
+    if content not in spec["content"]:
+        raise TaskError("storage '%s' does not support content-type '%s'"
+                        % (storage, content))
+    st = storage_status(sim, node, storage)
+    if size > st["avail"]:
+        raise TaskError("unable to create image: not enough free space on "
+                        "storage '%s'" % storage)
+    vols = sim.state.volumes(where(sim, node, storage))
+    if name is None:
+        n = 0
+        while True:
+            name = "vm-%s-disk-%d" % (vmid, n)
+            if not any(v.split("/")[-1].split(".")[0] == name for v in vols):
+                break
+            n += 1
+    if spec["type"] in FILE_TYPES:
+        ext = fmt or "qcow2"
+        volname = "%s/%s.%s" % (vmid, name, ext)
+    else:
+        volname = name
+    vols[volname] = {"size": size, "content": content, "vmid": str(vmid),
+                     "format": fmt or ("qcow2" if spec["type"] in FILE_TYPES
+                                       else "raw"),
+                     "ctime": int(time.time())}
+    return "%s:%s" % (storage, volname)
+
+
+def free_volume(sim, node, volid):
+    storage, _, volname = volid.partition(":")
+    if storage not in sim.cfg["storages"]:
+        return
+    sim.state.volumes(where(sim, node, storage)).pop(volname, None)
+
+
+def volume(sim, node, volid):
+    storage, _, volname = volid.partition(":")
+    if storage not in sim.cfg["storages"]:
+        return None
+    return sim.state.volumes(where(sim, node, storage)).get(volname)
+
+
+@route("GET", "/nodes/{node}/storage")
+def storage_list(sim, req):
+    node_or_fail(sim, req["node"])
+    out = []
+    for s, spec in sim.cfg["storages"].items():
+        if req["node"] not in spec.get("nodes", sim.cfg["nodes"]):
+            continue
+        if req.get("storage") and req["storage"] != s:
+            continue
+        if req.get("content") and not set(req["content"].split(",")) & \
+                set(spec["content"]):
+            continue
+        if "Datastore.Audit" not in sim.auth.privs(
+                req.who, "/storage/" + s) and "Datastore.AllocateSpace" not in \
+                sim.auth.privs(req.who, "/storage/" + s):
+            continue
+        out.append(storage_status(sim, req["node"], s))
+    return out
+
+
+@route("GET", "/nodes/{node}/storage/{storage}/status")
+def storage_get(sim, req):
+    storage_or_fail(sim, req["node"], req["storage"])
+    st = storage_status(sim, req["node"], req["storage"])
+    st.pop("storage")
+    st.pop("used_fraction")
+    return st
+
+
+@route("GET", "/nodes/{node}/storage/{storage}/content")
+def storage_content(sim, req):
+    storage_or_fail(sim, req["node"], req["storage"])
+    s = req["storage"]
+    out = []
+    with sim.state.lock:
+        for volname, v in sorted(sim.state.volumes(
+                where(sim, req["node"], s)).items()):
+            if req.get("content") and v["content"] != req["content"]:
+                continue
+            if req.get("vmid") is not None and v.get("vmid") != str(
+                    req["vmid"]):
+                continue
+            item = {"volid": "%s:%s" % (s, volname), "content": v["content"],
+                    "format": v["format"], "size": v["size"],
+                    "ctime": v["ctime"]}
+            if v.get("vmid"):
+                item["vmid"] = int(v["vmid"])
+            out.append(item)
+    return out
+
+
+IMPORT_RE = re.compile(r"^[a-zA-Z0-9._+=-]+\.(ova|qcow2|raw|vmdk)$")
+EXTENSIONS = {"iso": re.compile(r"\.(iso|img)$", re.I),
+              "vztmpl": re.compile(r"\.tar(\.(gz|xz|zst|bz2))?$")}
+
+
+def check_filename(content, filename):
+    """download-url's and upload's file name rules (Status.pm)."""
+    if content == "import":
+        if not IMPORT_RE.match(filename):
+            raise param_error({"filename": "invalid filename or wrong "
+                               "extension"})
+    elif not EXTENSIONS[content].search(filename):
+        raise param_error({"filename": "wrong file extension"})
+
+
+def _loopback(url):
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@route("POST", "/nodes/{node}/storage/{storage}/download-url")
+def download_url(sim, req):
+    node, s = req["node"], req["storage"]
+    spec = storage_or_fail(sim, node, s)
+    content = req["content"]
+    if spec["type"] not in FILE_TYPES:
+        raise fail("storage '%s' is not a file based storage" % s)
+    if content not in spec["content"]:
+        raise fail("storage '%s' is not configured for content-type '%s'"
+                   % (s, content))
+    filename = os.path.basename(req["filename"])
+    check_filename(content, filename)
+    url = req["url"]
+    algo, want = req.get("checksum-algorithm"), req.get("checksum")
+
+    def work(task):
+        task.log("downloading %s to %s" % (url, filename))
+        # The simulator's network holds loopback only (DESIGN.md 3).
+        if not _loopback(url):
+            raise TaskError("download failed: the simulator reaches only "
+                            "loopback addresses, not '%s'" % url)
+        dest = os.path.join(files_dir(sim, node, s), content, filename)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        h = hashlib.new(algo) if algo else None
+        size = 0
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r, \
+                    open(dest + ".part", "wb") as f:
+                while True:
+                    chunk = r.read(1 << 20)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if h:
+                        h.update(chunk)
+                    f.write(chunk)
+        except OSError as e:
+            raise TaskError("download failed: %s" % e)
+        if h:
+            task.log("calculating checksum...")
+            got = h.hexdigest()
+            if got != want.lower():
+                os.unlink(dest + ".part")
+                raise TaskError("checksum mismatch: got '%s' != expect '%s'"
+                                % (got, want))
+            task.log("checksum verified")
+        os.replace(dest + ".part", dest)
+        with sim.state.lock:
+            sim.state.volumes(where(sim, node, s))["%s/%s" % (
+                content, filename)] = {
+                    "size": size, "content": content,
+                    "format": filename.rsplit(".", 1)[-1],
+                    "ctime": int(time.time())}
+            sim.state.save()
+        task.log("download of '%s' to '%s' finished" % (url, dest))
+
+    return sim.tasks.start(node, "download", filename.replace("-", "--"),
+                           req.who, work, sim.task_seconds())

@@ -1,0 +1,94 @@
+"""The simulated cluster's shape, from a small JSON config merged over defaults.
+
+Nodes, storages, bridges, the API version knob, tokens and users with their
+ACLs, task durations, the 401 delay.  sim/README.md documents each key.
+"""
+
+import copy
+import json
+
+DEFAULTS = {
+    "cluster": "hl-sim",
+    # "8.4" or "9.1": where the two differ (resize returns null on 8.x
+    # before 8.0 only; we keep the UPID for both, the knob covers version).
+    "version": "9.1",
+    "nodes": {
+        "pve1": {"bridges": ["vmbr0"], "cpus": 8, "memory_gib": 64},
+        "pve2": {"bridges": ["vmbr0"], "cpus": 8, "memory_gib": 64},
+    },
+    # Storages exist on every node listed in "nodes" (default: all).
+    "storages": {
+        "local": {"type": "dir", "content": ["iso", "vztmpl", "import",
+                                             "snippets", "backup", "images"],
+                  "size_gib": 100, "shared": False},
+        "local-lvm": {"type": "lvmthin", "content": ["images", "rootdir"],
+                      "size_gib": 200, "shared": False},
+    },
+    "pools": ["hl-demo"],
+    # API tokens: "user@realm!name" -> secret and privilege separation.
+    # The token's own ACLs apply when privsep is 1 (the effective rights
+    # are the intersection with the user's, as in PVE).
+    "tokens": {"root@pam!hl": {"secret": None, "privsep": 0}},
+    "users": {"root@pam": {"password": None}},
+    # ACL entries: path, who (user or token id), role; propagate as in PVE.
+    "acls": [],
+    "task_ms": 300,          # how long a task takes by default; never 0
+    "auth_delay_s": 0,       # PVE delays every 401 by ~3 s
+}
+
+# The built-in roles, with the privileges each grants (PVE's role table,
+# pve-access-control src/PVE/AccessControl.pm, the subset the API uses).
+ROLES = {
+    "Administrator": ["VM.Allocate", "VM.Audit", "VM.Clone", "VM.Config.CDROM",
+                      "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk",
+                      "VM.Config.HWType", "VM.Config.Memory", "VM.Config.Network",
+                      "VM.Config.Options", "VM.Console", "VM.Migrate",
+                      "VM.PowerMgmt", "VM.GuestAgent.Audit",
+                      "VM.GuestAgent.Unrestricted", "VM.Monitor", "VM.Backup",
+                      "VM.Snapshot", "Datastore.Allocate",
+                      "Datastore.AllocateSpace", "Datastore.AllocateTemplate",
+                      "Datastore.Audit", "Sys.Audit", "Sys.Modify",
+                      "Sys.AccessNetwork", "Sys.Console", "Pool.Allocate",
+                      "Pool.Audit", "SDN.Use", "SDN.Audit", "Permissions.Modify",
+                      "User.Modify", "Sys.PowerMgmt", "Sys.Syslog"],
+    "PVEAuditor": ["VM.Audit", "Datastore.Audit", "Sys.Audit", "Pool.Audit",
+                   "SDN.Audit", "VM.GuestAgent.Audit"],
+    "PVEVMAdmin": ["VM.Allocate", "VM.Audit", "VM.Clone", "VM.Config.CDROM",
+                   "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk",
+                   "VM.Config.HWType", "VM.Config.Memory", "VM.Config.Network",
+                   "VM.Config.Options", "VM.Console", "VM.Migrate",
+                   "VM.PowerMgmt", "VM.Monitor", "VM.Backup", "VM.Snapshot",
+                   "VM.GuestAgent.Audit", "VM.GuestAgent.Unrestricted"],
+    "PVEDatastoreUser": ["Datastore.AllocateSpace", "Datastore.Audit"],
+    "NoAccess": [],
+}
+
+
+def merge(base, over):
+    """Deep-merge over into a copy of base (dicts merge, the rest replaces)."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load(path=None):
+    """The config: DEFAULTS, with the JSON file at path laid over them."""
+    cfg = DEFAULTS
+    if path:
+        with open(path, encoding="utf-8") as f:
+            cfg = merge(DEFAULTS, json.load(f))
+    else:
+        cfg = copy.deepcopy(DEFAULTS)
+    if cfg["task_ms"] <= 0:
+        raise ValueError("task_ms must be above 0: PVE tasks take time")
+    if cfg["version"] not in ("8.4", "9.1"):
+        raise ValueError("version must be 8.4 or 9.1")
+    for name, st in cfg["storages"].items():
+        if st["type"] not in ("dir", "lvmthin", "zfspool"):
+            raise ValueError("storage %s: type must be dir, lvmthin or zfspool"
+                             % name)
+    return cfg

@@ -1,0 +1,54 @@
+"""The simulator's durable state: VMs, volumes, secrets; one JSON file.
+
+Everything the API changes lives here and is written (atomically) after each
+change, so a restarted simulator has the same cluster.  One lock guards it;
+handlers hold it for their whole read-modify-write, as PVE's config file
+locks do.
+"""
+
+import json
+import os
+import secrets
+import threading
+
+
+class State:
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.RLock()
+        self.data = {"vms": {}, "volumes": {}, "secrets": {}, "next_pid": 1}
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                self.data.update(json.load(f))
+
+    def save(self):
+        with self.lock:
+            tmp = self.path + ".tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.data, f, indent=1, sort_keys=True)
+            os.replace(tmp, self.path)
+
+    def secret(self, name, make=lambda: secrets.token_hex(16)):
+        """A secret kept across restarts (token secrets, the ticket key)."""
+        with self.lock:
+            s = self.data["secrets"].get(name)
+            if s is None:
+                s = self.data["secrets"][name] = make()
+                self.save()
+            return s
+
+    # --- VMs -----------------------------------------------------------
+
+    @property
+    def vms(self):
+        return self.data["vms"]
+
+    def vm(self, vmid):
+        return self.data["vms"].get(str(vmid))
+
+    # --- volumes -------------------------------------------------------
+
+    def volumes(self, where):
+        """The volumes of a storage: where is "node/storage" or "shared/storage"."""
+        return self.data["volumes"].setdefault(where, {})

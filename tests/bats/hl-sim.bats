@@ -1,0 +1,370 @@
+#!/usr/bin/env bats
+# hl-sim: the Proxmox VE simulator's API, checked with curl and with
+# clients written by others (python3-proxmoxer).  One simulator per file.
+
+load test_helper
+load sim_helper
+
+setup_file() {
+	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	export TOP
+	sim_start
+	# An image to download: a few MiB of something, with its sha512.
+	mkdir -p "$BATS_FILE_TMPDIR/mirror"
+	head -c 3145728 /dev/urandom > "$BATS_FILE_TMPDIR/mirror/img.qcow2"
+	"$TOP/tests/sim/serve-file.py" "$BATS_FILE_TMPDIR/mirror" > "$BATS_FILE_TMPDIR/mirror.port" &
+	echo $! > "$BATS_FILE_TMPDIR/mirror.pid"
+	for _ in $(seq 1 50); do [ -s "$BATS_FILE_TMPDIR/mirror.port" ] && break; sleep 0.1; done
+}
+
+teardown_file() {
+	kill "$(cat "$BATS_FILE_TMPDIR/mirror.pid")" 2>/dev/null || true
+	sim_stop
+}
+
+setup() {
+	set -a
+	. "$SIMLAB/.hl/sim.env"
+	set +a
+}
+
+mirror_url() {
+	echo "http://127.0.0.1:$(cat "$BATS_FILE_TMPDIR/mirror.port")/img.qcow2"
+}
+
+# download the mirror's image into local's import content, once
+import_volume() {
+	api GET /nodes/pve1/storage/local/content --get -d content=import
+	if ! jq -e '.data | any(.volid == "local:import/img.qcow2")' <<<"$output" >/dev/null; then
+		sum=$(sha512sum "$BATS_FILE_TMPDIR/mirror/img.qcow2" | cut -d' ' -f1)
+		api POST /nodes/pve1/storage/local/download-url -d content=import \
+			-d filename=img.qcow2 --data-urlencode "url=$(mirror_url)" \
+			-d checksum-algorithm=sha512 -d "checksum=$sum"
+		wait_task "$(jq -r .data <<<"$output")"
+	fi
+	echo "local:import/img.qcow2"
+}
+
+@test "hl-sim: start writes .hl/sim.env (0600) and prints it without the token" {
+	[ "$(stat -c %a "$SIMLAB/.hl/sim.env")" = 600 ]
+	grep -qE '^HL_PVE_ENDPOINT=https://127\.0\.0\.1:[0-9]+$' "$SIMLAB/.hl/sim.env"
+	grep -qE "^HL_PVE_TOKEN='root@pam!hl=[0-9a-f-]{36}'$" "$SIMLAB/.hl/sim.env"
+	[ -f "$HL_PVE_CAFILE" ]
+	grep -q 'HL_PVE_TOKEN=(in .hl/sim.env)' "$BATS_FILE_TMPDIR/start.out"
+	! grep -q "${HL_PVE_TOKEN#*=}" "$BATS_FILE_TMPDIR/start.out"
+}
+
+@test "hl-sim: curl with the CA and the token lists nodes pve1 and pve2, pinned fingerprint included" {
+	api GET /nodes
+	[ "$status" = 200 ]
+	jq -e '[.data[].node] == ["pve1", "pve2"] and all(.data[]; .status == "online")' <<<"$output"
+	jq -e --arg fp "$HL_PVE_FINGERPRINT" '.data[0].ssl_fingerprint == $fp' <<<"$output"
+	# the fingerprint is the served certificate's
+	served=$(openssl s_client -connect "${HL_PVE_ENDPOINT#https://}" </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 | cut -d= -f2)
+	[ "$served" = "$HL_PVE_FINGERPRINT" ]
+}
+
+@test "hl-sim: version and cluster status name the cluster" {
+	api GET /version
+	jq -e '.data.release == "9.1"' <<<"$output"
+	api GET /cluster/status
+	jq -e '.data[0] | .type == "cluster" and .name == "hl-sim" and .quorate == 1' <<<"$output"
+}
+
+@test "hl-sim: no token is 401 No ticket, a wrong one 401 authentication failure, both without a body" {
+	run curl -sS -i --cacert "$HL_PVE_CAFILE" "$HL_PVE_ENDPOINT/api2/json/nodes"
+	[[ "${lines[0]}" == "HTTP/1.1 401 No ticket"* ]]
+	[[ "$output" == *"Content-Length: 0"* ]]
+	run curl -sS -i --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=root@pam!hl=nope" \
+		"$HL_PVE_ENDPOINT/api2/json/nodes"
+	[[ "${lines[0]}" == "HTTP/1.1 401 authentication failure"* ]]
+}
+
+@test "hl-sim: unknown paths, and a body on GET or DELETE, are 501 as PVE answers them" {
+	api GET /nodes/pve1/frobnicate
+	[ "$status" = 501 ]
+	[ "$reason" = "Method 'GET /nodes/pve1/frobnicate' not implemented" ]
+	api GET /nodes -H 'Content-Type: application/x-www-form-urlencoded' --data-raw 'x=1' -X GET
+	[ "$status" = 501 ]
+	[ "$reason" = "Unexpected content for method 'GET'" ]
+}
+
+@test "hl-sim: parameter errors are 400 with the errors map and the message" {
+	api GET /cluster/nextid --get -d foo=1
+	[ "$status" = 400 ]
+	[ "$reason" = "Parameter verification failed." ]
+	jq -e '.data == null and .message == "Parameter verification failed.\n" and
+		.errors.foo == "property is not defined in schema and the schema does not allow additional properties"' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=150 -d onboot=true
+	[ "$status" = 400 ]
+	jq -e '.errors.onboot | test("type check .+boolean.+ failed - got .true.")' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=99
+	jq -e '.errors.vmid | test("valid VM ID|minimum")' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=150 --data-urlencode 'sshkeys=ssh-ed25519 AAAA x'
+	jq -e '.errors.sshkeys | test("invalid urlencoded string")' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=150 -d 'net0=virtio,bridge=vmbr0,bogus=1'
+	[ "$status" = 400 ]
+	api POST /nodes/pve1/qemu -d vmid=150 -d 'tags=a;B;c d'
+	[ "$status" = 200 ]
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/qemu/150/config
+	jq -e '.data.tags == "a;b;c;d"' <<<"$output"
+	api DELETE /nodes/pve1/qemu/150
+	wait_task "$(jq -r .data <<<"$output")"
+}
+
+@test "hl-sim: nextid answers the next free id, and ?vmid= echoes a free one or names the VM" {
+	api GET /cluster/nextid
+	jq -e '.data | type == "string"' <<<"$output"
+	api GET /cluster/nextid --get -d vmid=4242
+	jq -e '.data == "4242"' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=4242
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /cluster/nextid --get -d vmid=4242
+	[ "$status" = 400 ]
+	jq -e '.errors.vmid == "VM 4242 already exists"' <<<"$output"
+	api POST /nodes/pve2/qemu -d vmid=4242
+	[ "$status" = 500 ]
+	[ "$reason" = "unable to create VM 4242 - VM 4242 already exists on node 'pve1'" ]
+	api DELETE /nodes/pve1/qemu/4242
+	wait_task "$(jq -r .data <<<"$output")"
+}
+
+@test "hl-sim: download-url verifies the checksum in the task" {
+	vol=$(import_volume)
+	[ "$vol" = "local:import/img.qcow2" ]
+	api GET /nodes/pve1/storage/local/content --get -d content=import
+	jq -e '.data[] | select(.volid == "local:import/img.qcow2") | .size == 3145728' <<<"$output"
+	api POST /nodes/pve1/storage/local/download-url -d content=import \
+		-d filename=bad.qcow2 --data-urlencode "url=$(mirror_url)" \
+		-d checksum-algorithm=sha256 -d checksum=0000000000000000000000000000000000000000000000000000000000000000
+	[ "$status" = 200 ]
+	wait_task "$(jq -r .data <<<"$output")"
+	jq -e '.data.exitstatus | startswith("checksum mismatch: got ")' <<<"$output"
+	api POST /nodes/pve1/storage/local-lvm/download-url -d content=import \
+		-d filename=x.qcow2 --data-urlencode "url=$(mirror_url)"
+	[ "$status" = 500 ]
+	api POST /nodes/pve1/storage/local/download-url -d content=import \
+		-d filename=x.txt --data-urlencode "url=$(mirror_url)"
+	jq -e '.errors.filename == "invalid filename or wrong extension"' <<<"$output"
+}
+
+@test "hl-sim: a task is running at first, then stopped OK, with a log ending in TASK OK" {
+	# slow tasks, so what is seen while one runs is seen for sure
+	curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" -X PUT \
+		-H 'Content-Type: application/json' --data '{"task_ms": 3000}' "$HL_PVE_ENDPOINT/sim/faults"
+	api POST /nodes/pve1/qemu -d vmid=160 -d 'scsi0=local-lvm:2'
+	upid=$(jq -r .data <<<"$output")
+	[[ "$upid" =~ ^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmcreate:160:root@pam!hl:$ ]]
+	api GET "/nodes/pve1/tasks/$(jq -rn --arg u "$upid" '$u|@uri')/status"
+	jq -e '.data.status == "running" and (.data | has("exitstatus") | not)' <<<"$output"
+	api GET /nodes/pve1/qemu/160/status/current
+	jq -e '.data.lock == "create"' <<<"$output"
+	curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" -X PUT \
+		-H 'Content-Type: application/json' --data '{}' "$HL_PVE_ENDPOINT/sim/faults"
+	wait_task "$upid"
+	jq -e '.data.exitstatus == "OK" and .data.tokenid == "hl"' <<<"$output"
+	api GET "/nodes/pve1/tasks/$(jq -rn --arg u "$upid" '$u|@uri')/log"
+	jq -e '.data[-1].t == "TASK OK" and .total == (.data | length)' <<<"$output"
+	api GET /nodes/pve1/qemu/160/config
+	jq -e '.data.scsi0 == "local-lvm:vm-160-disk-0,size=2G" and (.data | has("lock") | not)' <<<"$output"
+}
+
+@test "hl-sim: create with import-from and a cloud-init drive, template, linked and full clones" {
+	vol=$(import_volume)
+	api POST /nodes/pve1/qemu -d vmid=9000 -d name=tpl -d memory=1024 \
+		-d 'net0=virtio,bridge=vmbr0' -d "scsi0=local-lvm:0,import-from=$vol" \
+		-d 'ide2=local-lvm:cloudinit' -d 'agent=enabled=1' -d 'serial0=socket'
+	wait_task "$(jq -r .data <<<"$output")"
+	jq -e '.data.exitstatus == "OK"' <<<"$output"
+	api GET /nodes/pve1/qemu/9000/config
+	jq -e '.data | .scsi0 == "local-lvm:vm-9000-disk-0,size=3M" and
+		.ide2 == "local-lvm:vm-9000-cloudinit,media=cdrom" and
+		(.net0 | test("^virtio=BC:24:11:[0-9A-F]{2}:[0-9A-F]{2}:[0-9A-F]{2},bridge=vmbr0$")) and
+		(.smbios1 | startswith("uuid=")) and (.vmgenid | length == 36)' <<<"$output"
+	api POST /nodes/pve1/qemu/9000/template
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/qemu/9000/config
+	jq -e '.data.template == 1 and .data.scsi0 == "local-lvm:base-9000-disk-0,size=3M"' <<<"$output"
+	api POST /nodes/pve1/qemu/9000/template
+	[ "$reason" = "you can't convert a template to a template" ]
+	# linked (the default from a template), and storage only with full
+	api POST /nodes/pve1/qemu/9000/clone -d newid=301 -d storage=local-lvm
+	[ "$status" = 400 ]
+	jq -e '.errors.storage == "parameter '"'"'storage'"'"' not allowed for linked clones"' <<<"$output"
+	api POST /nodes/pve1/qemu/9000/clone -d newid=301 -d name=linked
+	upid=$(jq -r .data <<<"$output")
+	api PUT /nodes/pve1/qemu/301/config -d cores=2
+	[ "$status" = 500 ]
+	[ "$reason" = "VM is locked (clone)" ]
+	wait_task "$upid"
+	api GET /nodes/pve1/qemu/301/config
+	jq -e '.data.scsi0 == "local-lvm:base-9000-disk-0/vm-301-disk-0,size=3M" and .data.name == "linked"' <<<"$output"
+	api POST /nodes/pve1/qemu/9000/clone -d newid=302 -d full=1
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/qemu/302/config
+	jq -e '.data.scsi0 == "local-lvm:vm-302-disk-0,size=3M" and .data.name == "Copy-of-VM-tpl"' <<<"$output"
+	# a clone to another node needs shared storage
+	api POST /nodes/pve1/qemu/9000/clone -d newid=303 -d target=pve2 -d full=1
+	[ "$reason" = "can't clone VM to node 'pve2' (VM uses local storage)" ]
+	# the template's base disk is in use by the linked clone
+	api DELETE /nodes/pve1/qemu/9000
+	wait_task "$(jq -r .data <<<"$output")"
+	jq -e '.data.exitstatus | test("in use by linked cloned VM 301")' <<<"$output"
+}
+
+@test "hl-sim: config digests, deletes and pending changes on a running VM" {
+	api POST /nodes/pve1/qemu -d vmid=170 -d cores=1 -d 'description=first line
+second: 50%'
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/qemu/170/config
+	digest=$(jq -r .data.digest <<<"$output")
+	jq -e '.data.description == "first line\nsecond: 50%"' <<<"$output"
+	api PUT /nodes/pve1/qemu/170/config -d cores=2 -d "digest=$digest"
+	[ "$status" = 200 ]
+	api PUT /nodes/pve1/qemu/170/config -d cores=3 -d "digest=$digest"
+	[ "$status" = 500 ]
+	[ "$reason" = "checksum mismatch (file change by other user?)" ]
+	api PUT /nodes/pve1/qemu/170/config
+	[ "$reason" = "no options specified" ]
+	api PUT /nodes/pve1/qemu/170/config -d cores=2 -d delete=cores
+	[ "$status" = 400 ]
+	api POST /nodes/pve1/qemu/170/status/start
+	wait_task "$(jq -r .data <<<"$output")"
+	api POST /nodes/pve1/qemu/170/config -d cores=4 -d name=renamed
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/qemu/170/pending
+	jq -e '.data[] | select(.key == "cores") | .value == 2 and .pending == 4' <<<"$output"
+	api GET /nodes/pve1/qemu/170/config --get -d current=1
+	jq -e '.data.cores == 2 and .data.name == "renamed"' <<<"$output"
+	api POST /nodes/pve1/qemu/170/status/reboot
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/qemu/170/config --get -d current=1
+	jq -e '.data.cores == 4' <<<"$output"
+	api POST /nodes/pve1/qemu/170/status/start
+	wait_task "$(jq -r .data <<<"$output")"
+	jq -e '.data.exitstatus == "VM 170 already running"' <<<"$output"
+	api DELETE /nodes/pve1/qemu/170
+	[ "$reason" = "VM 170 is running - destroy failed" ]
+	api POST /nodes/pve1/qemu/170/status/stop
+	wait_task "$(jq -r .data <<<"$output")"
+	api DELETE /nodes/pve1/qemu/170 --get -d purge=1 -d destroy-unreferenced-disks=1
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/qemu/170/config
+	[ "$reason" = "Configuration file 'nodes/pve1/qemu-server/170.conf' does not exist" ]
+}
+
+@test "hl-sim: resize grows, refuses to shrink, and names a missing disk" {
+	api POST /nodes/pve1/qemu -d vmid=180 -d 'scsi0=local-lvm:2'
+	wait_task "$(jq -r .data <<<"$output")"
+	api PUT /nodes/pve1/qemu/180/resize -d disk=scsi0 --data-urlencode size=+1G
+	[ "$status" = 200 ]
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/qemu/180/config
+	jq -e '.data.scsi0 == "local-lvm:vm-180-disk-0,size=3G"' <<<"$output"
+	api PUT /nodes/pve1/qemu/180/resize -d disk=scsi0 -d size=1G
+	wait_task "$(jq -r .data <<<"$output")"
+	jq -e '.data.exitstatus == "shrinking disks is not supported"' <<<"$output"
+	api PUT /nodes/pve1/qemu/180/resize -d disk=scsi1 -d size=1G
+	wait_task "$(jq -r .data <<<"$output")"
+	jq -e '.data.exitstatus == "disk '"'"'scsi1'"'"' does not exist"' <<<"$output"
+}
+
+@test "hl-sim: storage free space shrinks as disks are allocated" {
+	api GET /nodes/pve2/storage/local-lvm/status
+	before=$(jq .data.avail <<<"$output")
+	api POST /nodes/pve2/qemu -d vmid=190 -d 'scsi0=local-lvm:10'
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve2/storage/local-lvm/status
+	after=$(jq .data.avail <<<"$output")
+	[ $((before - after)) -eq $((10 << 30)) ]
+	api GET /nodes/pve2/storage --get -d content=images
+	jq -e '[.data[].storage] == ["local", "local-lvm"]' <<<"$output"
+}
+
+@test "hl-sim: the agent answers that it is not running, as PVE without a guest" {
+	api POST /nodes/pve1/qemu -d vmid=200 -d agent=1
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/qemu/200/agent/network-get-interfaces
+	[ "$reason" = "VM 200 is not running" ]
+	api POST /nodes/pve1/qemu/200/status/start
+	wait_task "$(jq -r .data <<<"$output")"
+	api POST /nodes/pve1/qemu/200/agent/ping
+	[ "$status" = 500 ]
+	[ "$reason" = "QEMU guest agent is not running" ]
+}
+
+@test "hl-sim: a ticket needs its CSRF token for writes" {
+	out=$(curl -sS --cacert "$HL_PVE_CAFILE" -d username=root@pam \
+		--data-urlencode "password=$(jq -r '.secrets["password:root@pam"]' "$SIMLAB/.hl/sim/state.json")" \
+		"$HL_PVE_ENDPOINT/api2/json/access/ticket")
+	ticket=$(jq -r .data.ticket <<<"$out")
+	csrf=$(jq -r .data.CSRFPreventionToken <<<"$out")
+	[[ "$ticket" == PVE:root@pam:* ]]
+	run curl -sS -i --cacert "$HL_PVE_CAFILE" -b "PVEAuthCookie=$ticket" "$HL_PVE_ENDPOINT/api2/json/nodes"
+	[[ "${lines[0]}" == "HTTP/1.1 200 OK"* ]]
+	run curl -sS -i --cacert "$HL_PVE_CAFILE" -b "PVEAuthCookie=$ticket" -X POST -d vmid=210 \
+		"$HL_PVE_ENDPOINT/api2/json/nodes/pve1/qemu"
+	[[ "${lines[0]}" == "HTTP/1.1 401 Permission denied - invalid csrf token"* ]]
+	run curl -sS -i --cacert "$HL_PVE_CAFILE" -b "PVEAuthCookie=$ticket" -H "CSRFPreventionToken: $csrf" \
+		-X POST -d vmid=210 "$HL_PVE_ENDPOINT/api2/json/nodes/pve1/qemu"
+	[[ "${lines[0]}" == "HTTP/1.1 200 OK"* ]]
+	run curl -sS -i --cacert "$HL_PVE_CAFILE" -d username=root@pam -d password=wrong \
+		"$HL_PVE_ENDPOINT/api2/json/access/ticket"
+	[[ "${lines[0]}" == "HTTP/1.1 401 authentication failure"* ]]
+}
+
+@test "hl-sim: python3-proxmoxer drives a VM's whole life against it" {
+	vol=$(import_volume)
+	run -0 /usr/bin/python3 "$TOP/tests/sim/proxmoxer-lifecycle.py" "$vol"
+	[ "${lines[1]}" = "template 1" ]
+	[ "${lines[3]}" = "config 2 px;sim" ]
+	[ "${lines[4]}" = "resized 1027M" ]
+	[ "${lines[5]}" = "status running" ]
+	[ "${lines[6]}" = "status stopped" ]
+	[ "${lines[7]}" = "destroyed []" ]
+}
+
+@test "hl-sim: the request log names parameters and whether a token came, never the token" {
+	run -0 curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" \
+		"$HL_PVE_ENDPOINT/sim/requests"
+	jq -e 'any(.data[]; .path == "/api2/json/nodes" and .token == true)' <<<"$output"
+	[[ "$output" != *"${HL_PVE_TOKEN#*=}"* ]]
+	grep -rqF "${HL_PVE_TOKEN#*=}" "$SIMLAB/.hl/sim/sim.log" && return 1 || true
+}
+
+@test "hl-sim: injected faults: the Nth call fails, a node offline answers 595" {
+	fault() {
+		curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" \
+			-X PUT -H 'Content-Type: application/json' --data "$1" "$HL_PVE_ENDPOINT/sim/faults"
+	}
+	fault '{"fail": [{"method": "GET", "path": "/version", "nth": 2, "status": 500, "message": "got timeout"}]}'
+	api GET /version
+	[ "$status" = 200 ]
+	api GET /version
+	[ "$status" = 500 ]
+	[ "$reason" = "got timeout" ]
+	api GET /version
+	[ "$status" = 200 ]
+	fault '{"nodes_offline": ["pve2"]}'
+	api GET /nodes/pve2/status
+	[ "$status" = 595 ]
+	api GET /nodes
+	jq -e '.data[1].status == "offline"' <<<"$output"
+	fault '{}'
+}
+
+@test "hl-sim: state survives a restart, and stop leaves no process behind" {
+	api POST /nodes/pve2/qemu -d vmid=220 -d name=keep
+	wait_task "$(jq -r .data <<<"$output")"
+	pid=$(cat "$SIMLAB/.hl/sim/sim.pid")
+	run -0 "$TOP/sim/hl-sim" stop --lab "$SIMLAB"
+	! kill -0 "$pid" 2>/dev/null
+	run -1 "$TOP/sim/hl-sim" status --lab "$SIMLAB"
+	jq -e '.running == false' <<<"$output"
+	sim_start
+	api GET /nodes/pve2/qemu/220/config
+	jq -e '.data.name == "keep"' <<<"$output"
+	grep -q "HL_PVE_ENDPOINT=$HL_PVE_ENDPOINT" "$SIMLAB/.hl/sim.env"
+}

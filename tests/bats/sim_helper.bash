@@ -1,0 +1,45 @@
+# One simulator per .bats file: setup_file starts it in the file's own
+# directory, teardown_file stops it.  Tests call api METHOD PATH [ARGS...]
+# (curl, token auth, the simulator's CA) and check $status, $reason, $output.
+
+sim_start() {
+	SIMLAB="$BATS_FILE_TMPDIR/lab"
+	mkdir -p "$SIMLAB"
+	: > "$SIMLAB/lab.yaml"
+	"$TOP/sim/hl-sim" start --lab "$SIMLAB" ${SIM_CONFIG:+--config "$SIM_CONFIG"} \
+		> "$BATS_FILE_TMPDIR/start.out" 2> "$BATS_FILE_TMPDIR/start.err"
+	set -a
+	# shellcheck disable=SC1091
+	. "$SIMLAB/.hl/sim.env"
+	set +a
+	export SIMLAB
+}
+
+sim_stop() {
+	"$TOP/sim/hl-sim" stop --lab "$SIMLAB" 2>/dev/null || true
+}
+
+# api METHOD PATH [curl args...]: sets status (HTTP code), reason, output (body)
+api() {
+	local method=$1 path=$2
+	shift 2
+	local hdr="$BATS_TEST_TMPDIR/hdr"
+	output=$(curl -sS --max-time 20 --cacert "$HL_PVE_CAFILE" -X "$method" \
+		-H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" \
+		-D "$hdr" "$@" "$HL_PVE_ENDPOINT/api2/json$path")
+	status=$(head -1 "$hdr" | cut -d' ' -f2)
+	reason=$(head -1 "$hdr" | cut -d' ' -f3- | tr -d '\r')
+}
+
+# wait_task UPID: poll until stopped; sets output to the final status
+wait_task() {
+	local upid=$1 node
+	node=$(cut -d: -f2 <<<"$upid")
+	for _ in $(seq 1 100); do
+		api GET "/nodes/$node/tasks/$(jq -rn --arg u "$upid" '$u|@uri')/status"
+		[ "$(jq -r .data.status <<<"$output")" = stopped ] && return 0
+		sleep 0.1
+	done
+	echo "task $upid did not stop: $output" >&2
+	return 1
+}
