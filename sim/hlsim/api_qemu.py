@@ -22,6 +22,12 @@ CONTROL = {"node", "vmid", "digest", "delete", "revert", "skiplock", "force",
            "archive", "live-restore", "bwlimit"}
 
 
+def require(sim, req, path, priv):
+    """A privilege checked in the handler, as qemu-server does for create."""
+    if priv not in sim.auth.privs(req.who, path):
+        raise ApiError(403, "Permission check failed (%s, %s)" % (path, priv))
+
+
 def vm_or_fail(sim, node, vmid):
     vm = sim.state.vm(vmid)
     if vm is None or vm["node"] != node:
@@ -125,6 +131,10 @@ def create(sim, req):
     pool = req.get("pool")
     if pool and pool not in sim.cfg["pools"]:
         raise fail("pool '%s' does not exist" % pool)
+    # create_vm: VM.Allocate on the VM, or on its pool.
+    if not (pool and "VM.Allocate" in sim.auth.privs(req.who,
+                                                      "/pool/" + pool)):
+        require(sim, req, "/vms/%s" % vmid, "VM.Allocate")
     conf = options(req.params)
     for k, v in list(conf.items()):
         if k == "tags":
@@ -133,6 +143,8 @@ def create(sim, req):
             storage = str(v).split(",")[0].split(":")[0]
             if storage in sim.cfg["storages"]:
                 storage_or_fail(sim, node, storage)
+                require(sim, req, "/storage/" + storage,
+                        "Datastore.AllocateSpace")
             if "import-from" in str(v) and not re.match(r"^[^:,]+:0,", str(v)):
                 raise param_error({k: "'import-from' requires special syntax "
                                    "- use <storage ID>:0,import-from=<source>"})

@@ -33,7 +33,7 @@ DEFAULTS = {
     # ACL entries: path, who (user or token id), role; propagate as in PVE.
     "acls": [],
     "task_ms": 300,          # how long a task takes by default; never 0
-    "auth_delay_s": 0,       # PVE delays every 401 by ~3 s
+    "auth_delay_s": 3,       # PVE delays every 401 by ~3 s; 0 in tests
 }
 
 # The built-in roles, with the privileges each grants (PVE's role table,

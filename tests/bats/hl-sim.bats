@@ -368,3 +368,42 @@ second: 50%'
 	jq -e '.data.name == "keep"' <<<"$output"
 	grep -q "HL_PVE_ENDPOINT=$HL_PVE_ENDPOINT" "$SIMLAB/.hl/sim.env"
 }
+
+@test "hl-sim: a token with privilege separation has only its own ACLs, within its user's" {
+	secret=$(jq -r '.secrets["token:hl@pve!audit"]' "$SIMLAB/.hl/sim/state.json")
+	HL_PVE_TOKEN="hl@pve!audit=$secret"
+	api GET /nodes
+	[ "$status" = 200 ]
+	api POST /nodes/pve1/qemu -d vmid=500
+	[ "$status" = 403 ]
+	[ "$reason" = "Permission check failed (/vms/500, VM.Allocate)" ]
+	api POST /nodes/pve1/qemu -d vmid=600
+	[ "$status" = 200 ]
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /access/permissions
+	jq -e '.data["/"]["VM.Audit"] == 1 and (.data["/"] | has("VM.Allocate") | not)' <<<"$output"
+	api GET /cluster/resources --get -d type=vm
+	jq -e '[.data[].vmid] | index(600) != null' <<<"$output"
+}
+
+@test "hl-sim: the 8.4 knob answers resize synchronously, with null" {
+	lab84="$BATS_TEST_TMPDIR/lab84"
+	mkdir -p "$lab84"
+	: > "$lab84/lab.yaml"
+	jq '. + {version: "8.4"}' "$TOP/tests/sim/config.json" > "$BATS_TEST_TMPDIR/c84.json"
+	"$TOP/sim/hl-sim" start --lab "$lab84" --config "$BATS_TEST_TMPDIR/c84.json" >/dev/null
+	. "$lab84/.hl/sim.env"
+	api GET /version
+	jq -e '.data.release == "8.4"' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=100 -d 'scsi0=local-lvm:1'
+	wait_task "$(jq -r .data <<<"$output")"
+	api PUT /nodes/pve1/qemu/100/resize -d disk=scsi0 -d size=2G
+	r_status=$status r_output=$output
+	"$TOP/sim/hl-sim" stop --lab "$lab84"
+	[ "$r_status" = 200 ]
+	jq -e '.data == null' <<<"$r_output"
+}
+
+@test "hl-sim: every path and method it serves is in the official schema" {
+	run -0 /usr/bin/python3 -m unittest discover -s "$TOP/sim/tests" -p 'test_*.py'
+}

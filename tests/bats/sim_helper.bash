@@ -6,7 +6,7 @@ sim_start() {
 	SIMLAB="$BATS_FILE_TMPDIR/lab"
 	mkdir -p "$SIMLAB"
 	: > "$SIMLAB/lab.yaml"
-	"$TOP/sim/hl-sim" start --lab "$SIMLAB" ${SIM_CONFIG:+--config "$SIM_CONFIG"} \
+	"$TOP/sim/hl-sim" start --lab "$SIMLAB" --config "${SIM_CONFIG:-$TOP/tests/sim/config.json}" \
 		> "$BATS_FILE_TMPDIR/start.out" 2> "$BATS_FILE_TMPDIR/start.err"
 	set -a
 	# shellcheck disable=SC1091
