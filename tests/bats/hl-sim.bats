@@ -326,6 +326,18 @@ second: 50%'
 	[ "${lines[7]}" = "destroyed []" ]
 }
 
+@test "hl-sim: Ansible's community.general.proxmox_kvm creates, clones, updates, starts, stops and removes" {
+	REQUESTS_CA_BUNDLE="$HL_PVE_CAFILE" ANSIBLE_LOCALHOST_WARNING=False \
+		ANSIBLE_INVENTORY_UNPARSED_WARNING=False ANSIBLE_NOCOLOR=1 \
+		run -0 timeout 120 ansible-playbook "$TOP/tests/sim/proxmox_kvm.yml"
+	[[ "$output" == *"failed=0"* ]]
+	api GET /cluster/resources --get -d type=vm
+	jq -e '[.data[].vmid] | (index(710) == null) and (index(711) == null)' <<<"$output"
+	run -0 curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" \
+		"$HL_PVE_ENDPOINT/sim/requests"
+	jq -e 'any(.data[]; .method == "POST" and .path == "/api2/json/nodes/pve1/qemu/710/clone")' <<<"$output"
+}
+
 @test "hl-sim: the request log names parameters and whether a token came, never the token" {
 	run -0 curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" \
 		"$HL_PVE_ENDPOINT/sim/requests"
