@@ -239,3 +239,46 @@ def download_url(sim, req):
 
     return sim.tasks.start(node, "download", filename.replace("-", "--"),
                            req.who, work, sim.task_seconds())
+
+
+@route("POST", "/nodes/{node}/storage/{storage}/upload")
+def upload(sim, req):
+    """Status.pm upload: the file arrived with the request; the task checks it."""
+    node, s = req["node"], req["storage"]
+    spec = storage_or_fail(sim, node, s)
+    content = req["content"]
+    if spec["type"] not in FILE_TYPES:
+        raise fail("storage '%s' is not a file based storage" % s)
+    if content not in spec["content"]:
+        raise fail("storage '%s' is not configured for content-type '%s'"
+                   % (s, content))
+    if req.upload is None:
+        raise param_error({"filename": "no file uploaded"})
+    filename = os.path.basename(req["filename"])
+    check_filename(content, filename)
+    data = req.upload
+    algo, want = req.get("checksum-algorithm"), req.get("checksum")
+
+    def work(task):
+        task.log("starting file import from: upload")
+        if algo:
+            got = hashlib.new(algo, data).hexdigest()
+            if got != want.lower():
+                raise TaskError("checksum mismatch: got '%s' != expect '%s'"
+                                % (got, want))
+            task.log("checksum verified")
+        dest = os.path.join(files_dir(sim, node, s), content, filename)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with open(dest, "wb") as f:
+            f.write(data)
+        with sim.state.lock:
+            sim.state.volumes(where(sim, node, s))["%s/%s" % (
+                content, filename)] = {
+                    "size": len(data), "content": content,
+                    "format": filename.rsplit(".", 1)[-1],
+                    "ctime": int(time.time())}
+            sim.state.save()
+        task.log("target file: %s" % dest)
+
+    return sim.tasks.start(node, "imgcopy", "", req.who, work,
+                           sim.task_seconds())

@@ -18,6 +18,7 @@ class Request:
         self.who = who              # "root@pam!hl" or "root@pam"
         self.params = params        # validated, typed
         self.entry = entry          # the schema entry
+        self.upload = None          # an upload's file bytes
 
     def __getitem__(self, key):
         return self.params[key]

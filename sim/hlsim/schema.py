@@ -325,6 +325,8 @@ def verify_node_name(v):
 
 def parse_idmap(text, idformat):
     # parse_idmap: "1", "source:target" entries and one default target
+    if not perl_true(text):
+        return None
     mapping = {"entries": {}}
     for entry in split_list(text):
         if entry == "1":

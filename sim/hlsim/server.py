@@ -6,6 +6,8 @@ reason phrase, "message" member) and pve-manager PVE/HTTPServer.pm
 (authentication, CSRF, 501 for unknown methods).
 """
 
+import email.parser
+import email.policy
 import http.server
 import json
 import socketserver
@@ -20,6 +22,7 @@ from .errors import ApiError, param_error
 from .routes import ROUTES, Request
 
 MAX_BODY = 512 * 1024
+MAX_UPLOAD = 4 << 30
 NO_AUTH = {("POST", "/access/ticket"), ("GET", "/access/ticket"),
            ("GET", "/access/domains")}
 
@@ -82,12 +85,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length and method in ("GET", "DELETE"):
             raise ApiError(501, "Unexpected content for method '%s'" % method)
-        if length > MAX_BODY:
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        limit = MAX_UPLOAD if ctype == "multipart/form-data" else MAX_BODY
+        if length > limit:
             raise ApiError(413, "Request Entity Too Large")
         raw = self.rfile.read(length) if length else b""
-        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if not raw:
             return {}
+        if ctype == "multipart/form-data":
+            return self.read_multipart(raw)
         if ctype == "application/json":
             try:
                 body = json.loads(raw)
@@ -98,6 +104,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return body
         return dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace"),
                                            keep_blank_values=True))
+
+    def read_multipart(self, raw):
+        """An upload: the fields, and the file's bytes kept aside.
+
+        As pve-http-server's upload handling: the file part's own name
+        becomes the 'filename' parameter.
+        """
+        msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + self.headers["Content-Type"].encode() +
+            b"\r\n\r\n" + raw)
+        params = {}
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            fname = part.get_filename()
+            if fname is not None:
+                self.upload = part.get_payload(decode=True) or b""
+                params["filename"] = fname
+            elif name:
+                params[name] = part.get_payload(decode=True).decode()
+        return params
 
     def authenticate(self, method, sim):
         auth = self.headers.get("Authorization") or ""
@@ -125,6 +151,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def dispatch(self, method):
         sim = self.server.sim
+        self.upload = None
         url = urllib.parse.urlsplit(self.path)
         log = {"method": method, "path": url.path, "params": [],
                "token": "Authorization" in self.headers and
@@ -182,7 +209,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fn is None:
                 raise ApiError(501, "Method '%s %s' not implemented"
                                % (method, sub))
-            result = fn(sim, Request(who, values, entry))
+            request = Request(who, values, entry)
+            request.upload = getattr(self, "upload", None)
+            result = fn(sim, request)
             extra_body = {}
             if isinstance(result, Envelope):
                 extra_body, result = result.extra, result.data

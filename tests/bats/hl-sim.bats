@@ -150,6 +150,23 @@ import_volume() {
 	jq -e '.errors.filename == "invalid filename or wrong extension"' <<<"$output"
 }
 
+@test "hl-sim: upload takes an iso, a container template or an import image, checksum verified" {
+	printf 'not really an iso' > "$BATS_TEST_TMPDIR/tiny.iso"
+	sum=$(sha256sum "$BATS_TEST_TMPDIR/tiny.iso" | cut -d' ' -f1)
+	api POST /nodes/pve1/storage/local/upload -F content=iso \
+		-F checksum-algorithm=sha256 -F "checksum=$sum" -F "filename=@$BATS_TEST_TMPDIR/tiny.iso"
+	[ "$status" = 200 ]
+	wait_task "$(jq -r .data <<<"$output")"
+	jq -e '.data.exitstatus == "OK"' <<<"$output"
+	api GET /nodes/pve1/storage/local/content --get -d content=iso
+	jq -e '.data[] | select(.volid == "local:iso/tiny.iso") | .size == 17' <<<"$output"
+	api POST /nodes/pve1/storage/local/upload -F content=vztmpl -F "filename=@$BATS_TEST_TMPDIR/tiny.iso"
+	[ "$status" = 400 ]
+	jq -e '.errors.filename == "wrong file extension"' <<<"$output"
+	api POST /nodes/pve1/storage/local-lvm/upload -F content=iso -F "filename=@$BATS_TEST_TMPDIR/tiny.iso"
+	[ "$status" = 500 ]
+}
+
 @test "hl-sim: a task is running at first, then stopped OK, with a log ending in TASK OK" {
 	# slow tasks, so what is seen while one runs is seen for sure
 	curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" -X PUT \
