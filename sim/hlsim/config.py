@@ -34,6 +34,7 @@ DEFAULTS = {
     "acls": [],
     "task_ms": 300,          # how long a task takes by default; never 0
     "auth_delay_s": 3,       # PVE delays every 401 by ~3 s; 0 in tests
+    "faults": {},            # faults from the start (faults.py KEYS)
 }
 
 # The built-in roles, with the privileges each grants (PVE's role table,

@@ -20,6 +20,7 @@ class Sim:
                                               list(cfg["nodes"]))
         self.schema = schema.Schema(SUBSET)
         self.faults = faults.Faults()
+        self.faults.set(cfg.get("faults", {}))     # faults from the start
         self.tasks = tasks.Tasks(cfg["task_ms"] / 1000.0)
         secrets = {tid: t.get("secret") or self.state.secret("token:" + tid,
                                                              _uuid)

@@ -381,7 +381,40 @@ second: 50%'
 	[ "$status" = 595 ]
 	api GET /nodes
 	jq -e '.data[1].status == "offline"' <<<"$output"
+	fault '{"storages_full": ["pve1/local-lvm"], "bridges_missing": ["pve1/vmbr0"]}'
+	api GET /nodes/pve1/storage/local-lvm/status
+	jq -e '.data.avail == 0' <<<"$output"
+	api GET /nodes/pve1/network
+	jq -e '.data == []' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=230 -d 'scsi0=local-lvm:1'
+	wait_task "$(jq -r .data <<<"$output")"
+	jq -e '.data.exitstatus == "unable to create image: not enough free space on storage '"'"'local-lvm'"'"'"' <<<"$output"
+	api GET /nodes/pve1/qemu/230/config
+	[ "$status" = 500 ]
+	fault '{"nextid_collisions": 1, "lock_timeout_rate": 1.0}'
+	api POST /nodes/pve1/qemu -d vmid=231
+	[ "$reason" = "unable to create VM 231 - VM 231 already exists on node 'pve1'" ]
+	api POST /nodes/pve1/qemu -d vmid=231
+	wait_task "$(jq -r .data <<<"$output")"
+	api PUT /nodes/pve1/qemu/231/config -d cores=2
+	[ "$reason" = "can't lock file '/var/lock/qemu-server/lock-231.conf' - got timeout" ]
 	fault '{}'
+	run -0 curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" \
+		-X POST -H 'Content-Type: application/json' --data '{"count": 3, "node": "pve2", "first": 5000}' \
+		"$HL_PVE_ENDPOINT/sim/seed"
+	jq -e '.data == [5000, 5001, 5002]' <<<"$output"
+	api GET /nodes/pve2/qemu/5001/status/current
+	jq -e '.data.status == "stopped" and .data.maxdisk == 8589934592' <<<"$output"
+}
+
+@test "hl-sim: after a crash the next start cleans up and carries on" {
+	pid=$(cat "$SIMLAB/.hl/sim/sim.pid")
+	kill -9 "$pid"
+	sleep 0.2
+	sim_start
+	[ "$(cat "$SIMLAB/.hl/sim/sim.pid")" != "$pid" ]
+	api GET /nodes
+	[ "$status" = 200 ]
 }
 
 @test "hl-sim: state survives a restart, and stop leaves no process behind" {
