@@ -469,3 +469,25 @@ second: 50%'
 @test "hl-sim: every path and method it serves is in the official schema" {
 	run -0 /usr/bin/python3 -m unittest discover -s "$TOP/sim/tests" -p 'test_*.py'
 }
+
+@test "hl-sim: just lab-up, lab-status and lab-down on the example lab, and no process stays" {
+	command -v just >/dev/null || skip "just is not installed (scripts/setup installs it)"
+	lab="$BATS_TEST_TMPDIR/example"
+	mkdir -p "$lab"
+	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$TOP/justfile" "$lab/"
+	ln -s "$TOP/sim" "$lab/sim"
+	cd "$lab"
+	run -0 just lab-up
+	[[ "$output" == *"HL_PVE_ENDPOINT=https://127.0.0.1:"* ]]
+	run -0 --separate-stderr just lab-status
+	jq -e '.running == true' <<<"$output"
+	# the example lab now takes its endpoint and trust from the simulator
+	ssh-keygen -q -t ed25519 -N '' -f .hl/id_ed25519
+	run -0 --separate-stderr "$TOP/bin/hl-validate" specs
+	jq -e '.ok and ([.warnings[].message] | any(test("sim.env")) | not)' <<<"$output"
+	pid=$(cat .hl/sim/sim.pid)
+	run -0 just lab-down
+	run -1 just lab-status
+	! kill -0 "$pid" 2>/dev/null
+	! pgrep -f "hl-sim serve --lab $lab" >/dev/null
+}
