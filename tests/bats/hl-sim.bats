@@ -105,6 +105,19 @@ import_volume() {
 	jq -e '.errors.sshkeys | test("invalid urlencoded string")' <<<"$output"
 	api POST /nodes/pve1/qemu -d vmid=150 -d 'net0=virtio,bridge=vmbr0,bogus=1'
 	[ "$status" = 400 ]
+	jq -e '.errors.net0 | startswith("invalid format - format error\n")' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=150 -d scsihw=bogus
+	jq -e '.errors.scsihw == "value '"'"'bogus'"'"' does not have a value in the enumeration '"'"'lsi, lsi53c810, virtio-scsi-pci, virtio-scsi-single, megasas, pvscsi'"'"'"' <<<"$output"
+	api POST /nodes/pve1/storage/local/download-url -d content=import -d filename=a.qcow2 \
+		-d url=http://127.0.0.1/a.qcow2 -d checksum=abc
+	jq -e '.errors["checksum-algorithm"] == "missing property required by '"'"'checksum'"'"'"' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=150 -d 'name=bad name'
+	jq -e '.errors.name | test("valid DNS name")' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=150 -d 'ipconfig0=ip=10.0.0.5'
+	jq -e '.errors.ipconfig0 | test("valid ipv4 network configuration")' <<<"$output"
+	api POST /nodes/pve1/qemu -d vmid=150 -d 'scsi0=local-lvm:2,import-from=local:import/x.qcow2'
+	[ "$status" = 400 ]
+	jq -e '.errors.scsi0 | test("import-from. requires special syntax")' <<<"$output"
 	api POST /nodes/pve1/qemu -d vmid=150 -d 'tags=a;B;c d'
 	[ "$status" = 200 ]
 	wait_task "$(jq -r .data <<<"$output")"
