@@ -544,7 +544,8 @@ def verify_startup_order(v):
 @_format("pve-tag")
 def verify_tag(v):
     # pve_verify_tag (used as pve-tag-list)
-    _check(pmatch(r"^%s$" % PVE_TAG_RE, v, re.I), "invalid characters in tag\n")
+    _check(pmatch(r"^%s$" % PVE_TAG_RE, v, re.I),
+           "invalid characters in tag\n")
     return v
 
 
@@ -744,7 +745,8 @@ def validate_vm_cpu_conf(cpu):
            "VM-specific CPU flags must be a subset of: %s\n"
            % ", ".join(VM_CPU_FLAGS))
     _check(cpu.get("reported-model") is None,
-           "Property 'reported-model' not allowed in VM-specific CPU config.\n")
+           "Property 'reported-model' not allowed in VM-specific CPU "
+           "config.\n")
     return cpu
 
 
@@ -920,7 +922,8 @@ def _parse_keyed_part(fmt, res, key, value):
         key = alias
         schema = fmt.get(key)
         if res.get(key) is not None:
-            raise SchemaError("key '%s' is already defined (via alias)\n" % key)
+            raise SchemaError("key '%s' is already defined (via alias)\n"
+                              % key)
         if schema is None:
             raise SchemaError("invalid key in comma-separated list property: "
                               "%s\n" % key)
@@ -1079,7 +1082,8 @@ def check_prop(value, schema, path, errors):
                 check_prop(item, items, "%s[%d]" % (path, i), errors)
         return
     if isinstance(value, dict):
-        if schema.get("properties") or schema.get("additionalProperties"):
+        if schema.get("properties") is not None or \
+                perl_true(schema.get("additionalProperties")):
             check_object(path, schema.get("properties") or {}, value,
                          schema.get("additionalProperties"), errors)
         return

@@ -23,9 +23,19 @@ teardown_file() {
 }
 
 setup() {
+	common_setup
 	set -a
 	. "$SIMLAB/.hl/sim.env"
 	set +a
+}
+
+# A test that starts a simulator of its own stops it, even when it fails.
+teardown() {
+	local lab
+	for lab in "$BATS_TEST_TMPDIR/example" "$BATS_TEST_TMPDIR/lab84"; do
+		[ -d "$lab/.hl/sim" ] && "$TOP/sim/hl-sim" stop --lab "$lab" 2>/dev/null
+	done
+	return 0
 }
 
 mirror_url() {
@@ -357,9 +367,11 @@ second: 50%'
 }
 
 @test "hl-sim: Ansible's community.general.proxmox_kvm creates, clones, updates, starts, stops and removes" {
-	REQUESTS_CA_BUNDLE="$HL_PVE_CAFILE" ANSIBLE_LOCALHOST_WARNING=False \
+	LC_ALL=C.UTF-8 REQUESTS_CA_BUNDLE="$HL_PVE_CAFILE" ANSIBLE_LOCALHOST_WARNING=False \
 		ANSIBLE_INVENTORY_UNPARSED_WARNING=False ANSIBLE_NOCOLOR=1 \
-		run -0 timeout 120 ansible-playbook "$TOP/tests/sim/proxmox_kvm.yml"
+		run timeout 120 ansible-playbook "$TOP/tests/sim/proxmox_kvm.yml"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
 	[[ "$output" == *"failed=0"* ]]
 	api GET /cluster/resources --get -d type=vm
 	jq -e '[.data[].vmid] | (index(710) == null) and (index(711) == null)' <<<"$output"
@@ -473,10 +485,8 @@ second: 50%'
 	api POST /nodes/pve1/qemu -d vmid=100 -d 'scsi0=local-lvm:1'
 	wait_task "$(jq -r .data <<<"$output")"
 	api PUT /nodes/pve1/qemu/100/resize -d disk=scsi0 -d size=2G
-	r_status=$status r_output=$output
-	"$TOP/sim/hl-sim" stop --lab "$lab84"
-	[ "$r_status" = 200 ]
-	jq -e '.data == null' <<<"$r_output"
+	[ "$status" = 200 ]
+	jq -e '.data == null' <<<"$output"
 }
 
 @test "hl-sim: every path and method it serves is in the official schema" {

@@ -7,6 +7,12 @@ TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 FIXTURES=$TOP/tests/fixtures
 
 setup() {
+	common_setup
+}
+
+# The hermetic part of every test's set-up; a file with its own setup()
+# calls it first.
+common_setup() {
 	export LC_ALL=C
 	# HL_TEST_BIN: another build to test, e.g. build/asan (make asan)
 	export PATH="${HL_TEST_BIN:-$TOP/bin}:$PATH"
