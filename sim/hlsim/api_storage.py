@@ -67,6 +67,9 @@ def allocate(sim, node, storage, vmid, size, fmt=None, name=None,
     if content not in spec["content"]:
         raise TaskError("storage '%s' does not support content-type '%s'"
                         % (storage, content))
+    # Only file storages hold formats other than raw (Plugin.pm alloc_image).
+    if fmt and fmt != "raw" and spec["type"] not in FILE_TYPES:
+        raise TaskError("unsupported format '%s'" % fmt)
     st = storage_status(sim, node, storage)
     if size > st["avail"]:
         raise TaskError("unable to create image: not enough free space on "

@@ -10,6 +10,7 @@ import email.parser
 import email.policy
 import http.server
 import json
+import re
 import socketserver
 import ssl
 import sys
@@ -25,6 +26,27 @@ MAX_BODY = 512 * 1024
 MAX_UPLOAD = 4 << 30
 NO_AUTH = {("POST", "/access/ticket"), ("GET", "/access/ticket"),
            ("GET", "/access/domains")}
+
+
+def parse_form(text):
+    """Query or form parameters as pve-http-server reads them.
+
+    Pairs split on '&' and ';'; a key given without a value is None (PVE
+    takes it as absent); a key given twice becomes a list.
+    """
+    out = {}
+    for pair in re.split(r"[&;]", text):
+        if not pair:
+            continue
+        k, _, v = pair.partition("=")
+        k = urllib.parse.unquote_plus(k)
+        v = urllib.parse.unquote_plus(v) if v != "" else None
+        if k in out:
+            prev = out[k]
+            out[k] = (prev if isinstance(prev, list) else [prev]) + [v]
+        else:
+            out[k] = v
+    return out
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -102,8 +124,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not isinstance(body, dict):
                 raise ApiError(400, "JSON body must be an object")
             return body
-        return dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace"),
-                                           keep_blank_values=True))
+        return parse_form(raw.decode("utf-8", "replace"))
 
     def read_multipart(self, raw):
         """An upload: the fields, and the file's bytes kept aside.
@@ -173,8 +194,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 urllib.parse.unquote(seg) for seg in
                 url.path[len("/api2/json/"):].strip("/").split("/"))
             body = self.read_body(method)
-            params = dict(urllib.parse.parse_qsl(url.query,
-                                                 keep_blank_values=True))
+            params = parse_form(url.query)
             for k, v in body.items():
                 params[k] = v
             log["params"] = sorted(params)

@@ -321,6 +321,14 @@ second: 50%'
 	[ $((before - after)) -eq $((10 << 30)) ]
 	api GET /nodes/pve2/storage --get -d content=images
 	jq -e '[.data[].storage] == ["local", "local-lvm"]' <<<"$output"
+	# a format only on file storages
+	api POST /nodes/pve2/qemu -d vmid=191 -d 'scsi0=local-lvm:1,format=qcow2'
+	wait_task "$(jq -r .data <<<"$output")"
+	jq -e '.data.exitstatus == "unsupported format '"'"'qcow2'"'"'"' <<<"$output"
+	api POST /nodes/pve2/qemu -d vmid=192 -d 'scsi0=local:1,format=raw'
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve2/qemu/192/config
+	jq -e '.data.scsi0 == "local:192/vm-192-disk-0.raw,size=1G"' <<<"$output"
 }
 
 @test "hl-sim: the agent answers that it is not running, as PVE without a guest" {
