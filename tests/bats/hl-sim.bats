@@ -128,7 +128,8 @@ import_volume() {
 	api POST /nodes/pve1/qemu -d vmid=150 -d 'scsi0=local-lvm:2,import-from=local:import/x.qcow2'
 	[ "$status" = 400 ]
 	jq -e '.errors.scsi0 | test("import-from. requires special syntax")' <<<"$output"
-	api POST /nodes/pve1/qemu -d vmid=150 -d 'tags=a;B;c d'
+	# ';' separates pairs as '&' does: a client encodes it (%3B)
+	api POST /nodes/pve1/qemu -d vmid=150 --data-urlencode 'tags=a;B;c d'
 	[ "$status" = 200 ]
 	wait_task "$(jq -r .data <<<"$output")"
 	api GET /nodes/pve1/qemu/150/config
