@@ -9,7 +9,7 @@ state only: the next issue gives VMs real guests.
 import re
 import time
 
-from . import vmconfig
+from . import cloudinit, vmconfig
 from .api_cluster import node_or_fail
 from .api_storage import (allocate, free_volume, storage_or_fail, volume,
                           where)
@@ -692,3 +692,12 @@ def seed_vms(sim, count, node, first, storage):
             vmid += 1
         sim.state.save()
     return made
+
+
+@route("GET", "/nodes/{node}/qemu/{vmid}/cloudinit/dump")
+def cloudinit_dump(sim, req):
+    """What the cloud-init drive holds (Qemu.pm cloudinit_generated_config_dump)."""
+    node_or_fail(sim, req["node"])
+    with sim.state.lock:
+        vm = vm_or_fail(sim, req["node"], req["vmid"])
+        return cloudinit.dump(_with_pending(vm), req["vmid"], req["type"])

@@ -143,20 +143,6 @@ def digest(conf, pending=None):
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def instance_id(conf):
-    """The NoCloud instance-id PVE derives: SHA-1 over user and network data.
-
-    Cloudinit.pm (nocloud) hashes the generated user-data and network-config;
-    here the cloud-init values stand for them, so a change of user, keys,
-    name, DNS, IP or MAC changes the id as on PVE.
-    """
-    keys = ["ciuser", "cipassword", "sshkeys", "name", "nameserver",
-            "searchdomain", "ciupgrade", "cicustom"]
-    keys += sorted(k for k in conf if k.startswith(("ipconfig", "net")))
-    text = "\n".join("%s=%s" % (k, conf.get(k, "")) for k in keys)
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
 # Options a running VM takes at once; the rest wait in pending for a reboot
 # (qemu-server vmconfig_hotplug_pending: hotplug network, disk, usb by
 # default, plus the metadata keys).

@@ -332,6 +332,53 @@ second: 50%'
 	jq -e '.data.scsi0 == "local:192/vm-192-disk-0.raw,size=1G"' <<<"$output"
 }
 
+@test "hl-sim: the cloud-init dump is what PVE writes, and its instance-id follows identity changes" {
+	keys=$(jq -rn --arg k "$(cat "$FIXTURES/base/keys/id.pub")" '$k|@uri')
+	api POST /nodes/pve1/qemu -d vmid=240 -d name=web01 -d ciuser=debian \
+		--data-urlencode "sshkeys=$keys" -d 'net0=virtio=BC:24:11:00:02:40,bridge=vmbr0' \
+		-d 'ipconfig0=ip=10.77.0.40/24,gw=10.77.0.1' -d nameserver=10.77.0.1 \
+		-d searchdomain=demo.lab -d ciupgrade=0 -d 'ide2=local-lvm:cloudinit'
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/qemu/240/cloudinit/dump --get -d type=user
+	user=$(jq -r .data <<<"$output")
+	[ "$user" = "#cloud-config
+hostname: web01
+manage_etc_hosts: true
+fqdn: web01.demo.lab
+user: debian
+ssh_authorized_keys:
+  - $(cat "$FIXTURES/base/keys/id.pub")
+chpasswd:
+  expire: False
+users:
+  - default" ]
+	api GET /nodes/pve1/qemu/240/cloudinit/dump --get -d type=network
+	[ "$(jq -r .data <<<"$output")" = "version: 1
+config:
+    - type: physical
+      name: eth0
+      mac_address: 'bc:24:11:00:02:40'
+      subnets:
+      - type: static
+        address: '10.77.0.40'
+        netmask: '255.255.255.0'
+        gateway: '10.77.0.1'
+    - type: nameserver
+      address:
+      - '10.77.0.1'
+      search:
+      - 'demo.lab'" ]
+	api GET /nodes/pve1/qemu/240/cloudinit/dump --get -d type=meta
+	first=$(jq -r .data <<<"$output")
+	[[ "$first" =~ ^instance-id:\ [0-9a-f]{40}$ ]]
+	api PUT /nodes/pve1/qemu/240/config -d 'ipconfig0=ip=10.77.0.41/24,gw=10.77.0.1'
+	api GET /nodes/pve1/qemu/240/cloudinit/dump --get -d type=meta
+	[ "$(jq -r .data <<<"$output")" != "$first" ]
+	api PUT /nodes/pve1/qemu/240/config -d 'ipconfig0=ip=10.77.0.40/24,gw=10.77.0.1'
+	api GET /nodes/pve1/qemu/240/cloudinit/dump --get -d type=meta
+	[ "$(jq -r .data <<<"$output")" = "$first" ]
+}
+
 @test "hl-sim: the agent answers that it is not running, as PVE without a guest" {
 	api POST /nodes/pve1/qemu -d vmid=200 -d agent=1
 	wait_task "$(jq -r .data <<<"$output")"
