@@ -565,8 +565,9 @@ config:
 	run -0 --separate-stderr "$TOP/bin/hl-validate" specs
 	jq -e '.ok and ([.warnings[].message] | any(test("sim.env")) | not)' <<<"$output"
 	pid=$(cat .hl/sim/sim.pid)
+	sim_running "$lab"
 	run -0 just lab-down
 	run -1 just lab-status
 	! kill -0 "$pid" 2>/dev/null
-	! pgrep -f "hl-sim serve --lab $lab" >/dev/null
+	! sim_running "$lab"
 }

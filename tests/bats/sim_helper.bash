@@ -43,3 +43,12 @@ wait_task() {
 	echo "task $upid did not stop: $output" >&2
 	return 1
 }
+
+# sim_running LAB: whether any simulator process serves LAB (procps-free)
+sim_running() {
+	local f
+	for f in /proc/[0-9]*/cmdline; do
+		tr '\0' ' ' < "$f" 2>/dev/null | grep -qF "hl-sim serve --lab $1 " && return 0
+	done
+	return 1
+}
