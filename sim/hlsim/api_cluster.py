@@ -97,6 +97,9 @@ def resources(sim, req):
         if want in (None, "storage"):
             for n in sim.cfg["nodes"]:
                 for s in sim.cfg["storages"]:
+                    if not {"Datastore.Audit", "Datastore.AllocateSpace"} & \
+                            sim.auth.privs(req.who, "/storage/" + s):
+                        continue
                     st = storage_status(sim, n, s)
                     out.append({"id": "storage/%s/%s" % (n, s),
                                 "type": "storage", "node": n, "storage": s,
@@ -187,6 +190,10 @@ def ticket(sim, req):
 def permissions(sim, req):
     who = req.who
     if req.get("userid") and req["userid"] != who:
+        # Another user's permissions need Sys.Audit on /access.
+        if "Sys.Audit" not in sim.auth.privs(req.who, "/access"):
+            raise ApiError(403, "Permission check failed (/access, "
+                           "Sys.Audit)")
         who = req["userid"]
     return sim.auth.permissions(who, req.get("path"))
 
@@ -217,13 +224,22 @@ def task_log(sim, req):
     limit = req.get("limit")
     limit = 50 if limit is None else limit
     chosen = lines[start:start + limit] if limit else lines[start:]
+    if not chosen:      # past the end: PVE's read_task_log says so
+        return Envelope([{"n": len(lines) + 1, "t": "no content"}],
+                        total=len(lines))
     return Envelope([{"n": start + i + 1, "t": t}
                      for i, t in enumerate(chosen)], total=len(lines))
 
 
 @route("DELETE", "/nodes/{node}/tasks/{upid}")
 def task_stop(sim, req):
-    _task(sim, req).cancel.set()
+    task = _task(sim, req)
+    # Another user's task only with Sys.Modify on the node (Tasks.pm).
+    if task.fields["user"] != req.who and "Sys.Modify" not in \
+            sim.auth.privs(req.who, "/nodes/" + req["node"]):
+        raise ApiError(403, "Permission check failed (/nodes/%s, Sys.Modify)"
+                       % req["node"])
+    task.cancel.set()
     return None
 
 
@@ -231,7 +247,13 @@ def task_stop(sim, req):
 def task_list(sim, req):
     node_or_fail(sim, req["node"])
     out = []
+    # Others' tasks only with Sys.Audit on the node (Tasks.pm node_tasks).
+    audit = "Sys.Audit" in sim.auth.privs(req.who, "/nodes/" + req["node"])
     for t in sim.tasks.list(req["node"]):
+        if t.fields is None:
+            continue
+        if not audit and t.fields["user"] != req.who:
+            continue
         s = t.status()
         if req.get("vmid") is not None and s["id"] != str(req["vmid"]):
             continue

@@ -96,6 +96,19 @@ def drives(conf):
     return out
 
 
+def owned(volid, vmid):
+    """Whether the VM owns the volume (PVE frees only those on destroy)."""
+    volname = volid.split(":", 1)[-1]
+    last = volname.split("/")[-1]
+    return bool(re.match(r"^(vm|base)-%s-" % vmid, last)) or \
+        volname.startswith("%s/" % vmid)
+
+
+def cloudinit_keys(conf):
+    return [k for k, v in conf.items() if vmconfig.is_drive(k) and
+            "cloudinit" in str(v).split(",")[0]]
+
+
 def disk_size(sim, node, conf):
     return sum(vmconfig.parse_size(p.get("size", "0")) or 0
                for k, f, p in drives(conf) if "media=cdrom" not in
@@ -112,7 +125,8 @@ def vm_list(sim, req):
         return [{k: v for k, v in _vm_resource(vmid, vm).items()
                  if k not in ("id", "type", "node")}
                 for vmid, vm in sim.state.vms.items()
-                if vm["node"] == req["node"]]
+                if vm["node"] == req["node"] and "VM.Audit" in
+                sim.auth.privs(req.who, "/vms/" + vmid)]
 
 
 def _exists_error(sim, vmid):
@@ -139,6 +153,8 @@ def create(sim, req):
     for k, v in list(conf.items()):
         if k == "tags":
             conf[k] = vmconfig.normalize_tags(v)
+        if k == "cipassword":
+            conf[k] = vmconfig.hash_password(v)
         if vmconfig.is_drive(k):
             storage = str(v).split(",")[0].split(":")[0]
             if storage in sim.cfg["storages"]:
@@ -148,6 +164,10 @@ def create(sim, req):
             if "import-from" in str(v) and not re.match(r"^[^:,]+:0,", str(v)):
                 raise param_error({k: "'import-from' requires special syntax "
                                    "- use <storage ID>:0,import-from=<source>"})
+    ci = cloudinit_keys(conf)
+    if len(ci) > 1:
+        raise fail("unable to create VM %s - cloud-init drive is already "
+                   "attached at '%s'" % (vmid, sorted(ci)[0]))
     with sim.state.lock:
         if sim.state.vm(vmid) is not None or sim.faults.take_collision():
             raise _exists_error(sim, vmid)
@@ -177,14 +197,21 @@ def create(sim, req):
                 for v in made.values():
                     free_volume(sim, node, vmconfig.parse_props(v, "file")
                                 ["file"])
-                sim.state.vms.pop(str(vmid), None)
                 sim.state.save()
             raise
         if req.get("start"):
             _do_start(sim, node, vmid, task)
 
+    def cleanup():
+        # A failed create leaves nothing (create_vm removes the config).
+        with sim.state.lock:
+            vm = sim.state.vm(vmid)
+            if vm is not None and vm["config"].get("lock") == "create":
+                del sim.state.vms[str(vmid)]
+                sim.state.save()
+
     return sim.tasks.start(node, "qmcreate", vmid, req.who, work,
-                           sim.task_seconds())
+                           sim.task_seconds(), cleanup)
 
 
 # --- config ------------------------------------------------------------------
@@ -204,7 +231,7 @@ def config_get(sim, req):
         vm = vm_or_fail(sim, req["node"], req["vmid"])
         conf = dict(vm["config"]) if req.get("current") else _with_pending(vm)
         conf["digest"] = vmconfig.digest(vm["config"], vm["pending"])
-        return conf
+        return vmconfig.masked(conf)
 
 
 @route("GET", "/nodes/{node}/qemu/{vmid}/pending")
@@ -218,19 +245,18 @@ def pending_get(sim, req):
         for k in sorted(keys):
             item = {"key": k}
             if k in vm["config"]:
-                item["value"] = vm["config"][k]
+                item["value"] = vmconfig.masked(vm["config"])[k]
             if k in vm["pending"]:
-                item["pending"] = vm["pending"][k]
+                item["pending"] = vmconfig.masked(vm["pending"])[k]
             if k in vm["pending_delete"]:
                 item["delete"] = 1
             out.append(item)
         return out
 
 
-def _update(sim, req, task=None):
-    """update_vm_api: checks, then set and delete, pending when running."""
-    node, vmid = req["node"], req["vmid"]
-    vm = vm_or_fail(sim, node, vmid)
+def _early_checks(sim, req, vm):
+    """What update_vm_api checks before it changes anything."""
+    vmid = req["vmid"]
     check_lock(vm, req.get("skiplock"))
     digest = req.get("digest")
     if digest and digest != vmconfig.digest(vm["config"], vm["pending"]):
@@ -239,47 +265,97 @@ def _update(sim, req, task=None):
     if injected:
         raise injected
     sets = options(req.params)
-    deletes = [d for d in re.split(r"[,;\s]+", req.get("delete") or "") if d]
-    for d in deletes:
+    deletes = []
+    for d in re.split(r"[,;\s]+", req.get("delete") or ""):
+        if not d:
+            continue
+        d = "ide2" if d == "cdrom" else d
+        if sim.schema.property_schema(req.entry, d) is None:
+            raise param_error({"delete": "unknown option '%s'" % d})
         if d in sets:
             raise param_error({"delete": "cannot set and delete '%s' at the "
                                "same time" % d})
-    if not sets and not deletes and not req.get("revert"):
+        deletes.append(d)
+    reverts = [r for r in re.split(r"[,;\s]+", req.get("revert") or "") if r]
+    if not sets and not deletes and not reverts:
         raise fail("no options specified")
+    ci = set(cloudinit_keys(vm["config"])) | set(cloudinit_keys(sets))
+    if len(ci - set(deletes)) > 1:
+        raise fail("cloud-init drive is already attached at '%s'"
+                   % sorted(set(cloudinit_keys(vm["config"])))[0])
+    return sets, deletes, reverts
+
+
+def _detach(sim, node, vmid, conf, key, old, force):
+    """A drive leaves the config: its cloud-init or unused volume is freed,
+    a disk of the VM's becomes unusedN (vmconfig_delete_or_detach_drive)."""
+    props = vmconfig.parse_props(str(old), "file")
+    volid = props.get("file", "")
+    if ":" not in volid or not owned(volid, vmid):
+        return
+    if key.startswith("unused") or force or "cloudinit" in volid:
+        free_volume(sim, node, volid)
+        return
+    if props.get("media") == "cdrom":
+        return
+    n = 0
+    while "unused%d" % n in conf:
+        n += 1
+    conf["unused%d" % n] = volid
+
+
+def _update(sim, req, task=None):
+    """update_vm_api: checks, then set and delete, pending when running.
+
+    Works on copies and commits only when everything succeeded, so a
+    failed update changes nothing and keeps no volume it allocated.
+    """
+    node, vmid = req["node"], req["vmid"]
+    vm = vm_or_fail(sim, node, vmid)
+    sets, deletes, reverts = _early_checks(sim, req, vm)
+    conf, pending = dict(vm["config"]), dict(vm["pending"])
+    pdel = list(vm["pending_delete"])
     running = vm["status"] == "running"
-    for k, v in sets.items():
-        if k == "tags":
-            v = vmconfig.normalize_tags(v)
-        if vmconfig.is_drive(k):
-            try:
+    made = []
+    try:
+        for k in reverts:
+            pending.pop(k, None)
+            if k in pdel:
+                pdel.remove(k)
+        for k, v in sets.items():
+            if k == "tags":
+                v = vmconfig.normalize_tags(v)
+            if k == "cipassword":
+                v = vmconfig.hash_password(v)
+            if vmconfig.is_drive(k):
                 v = _new_disk(sim, node, vmid, k, v)
-            except TaskError as e:
-                raise fail(str(e))
-        if running and not vmconfig.hotpluggable(k):
-            vm["pending"][k] = v
-        else:
-            vm["config"][k] = v
-            vm["pending"].pop(k, None)
-    for k in deletes:
-        if running and not vmconfig.hotpluggable(k):
-            if k not in vm["pending_delete"]:
-                vm["pending_delete"].append(k)
-        else:
-            old = vm["config"].pop(k, None)
-            vm["pending"].pop(k, None)
-            # A deleted disk stays as unusedN unless force (update_vm).
-            if old and vmconfig.is_drive(k) and "media=cdrom" not in str(old):
-                volid = vmconfig.parse_props(str(old), "file")["file"]
-                if req.get("force"):
-                    free_volume(sim, node, volid)
-                else:
-                    n = 0
-                    while "unused%d" % n in vm["config"]:
-                        n += 1
-                    vm["config"]["unused%d" % n] = volid
-    vmconfig.fill_macs(vm["config"])
-    vmconfig.fill_macs(vm["pending"])
-    vm["maxdisk"] = disk_size(sim, node, vm["config"])
+                if v != sets[k]:
+                    made.append(vmconfig.parse_props(v, "file")["file"])
+            if running and not vmconfig.hotpluggable(k):
+                pending[k] = v
+            else:
+                if k in conf and vmconfig.is_drive(k) and conf[k] != v:
+                    _detach(sim, node, vmid, conf, k, conf[k], False)
+                conf[k] = v
+                pending.pop(k, None)
+        for k in deletes:
+            if running and not vmconfig.hotpluggable(k):
+                if k not in pdel:
+                    pdel.append(k)
+                continue
+            old = conf.pop(k, None)
+            pending.pop(k, None)
+            if old is not None and (vmconfig.is_drive(k) or
+                                    k.startswith("unused")):
+                _detach(sim, node, vmid, conf, k, old, req.get("force"))
+    except TaskError as e:
+        for v in made:
+            free_volume(sim, node, v)
+        raise fail(str(e))
+    vmconfig.fill_macs(conf)
+    vmconfig.fill_macs(pending)
+    vm["config"], vm["pending"], vm["pending_delete"] = conf, pending, pdel
+    vm["maxdisk"] = disk_size(sim, node, conf)
     sim.state.save()
 
 
@@ -296,14 +372,11 @@ def config_post(sim, req):
     node_or_fail(sim, req["node"])
     with sim.state.lock:
         vm = vm_or_fail(sim, req["node"], req["vmid"])
-        check_lock(vm, req.get("skiplock"))
+        _early_checks(sim, req, vm)
 
     def work(task):
         with sim.state.lock:
-            try:
-                _update(sim, req, task)
-            except ApiError as e:
-                raise TaskError(e.message)
+            _update(sim, req, task)
     return sim.tasks.start(req["node"], "qmconfig", req["vmid"], req.who,
                            work, sim.task_seconds())
 
@@ -392,6 +465,8 @@ def clone(sim, req):
         pool = req.get("pool")
         if pool and pool not in sim.cfg["pools"]:
             raise fail("pool '%s' does not exist" % pool)
+        if req.get("storage"):
+            storage_or_fail(sim, target, req["storage"])
         name = req.get("name") or "Copy-of-VM-%s" % src["config"].get(
             "name", vmid)
         sim.state.vms[str(newid)] = {
@@ -424,14 +499,7 @@ def clone(sim, req):
                         nv = allocate(sim, target, storage or st, newid, size,
                                       fmt=req.get("format"))
                     else:
-                        base = volname
-                        nv = "%s:%s/vm-%s-disk-%s" % (
-                            st, base, newid, k[-1])
-                        sim.state.volumes(where(sim, target, st))[
-                            nv.split(":", 1)[1]] = {
-                                "size": size, "content": "images",
-                                "vmid": str(newid), "format": "raw",
-                                "ctime": int(time.time()), "base": base}
+                        nv = _linked(sim, target, st, volname, newid, size)
                     made.append(nv)
                     props["file"] = nv
                     conf[k] = vmconfig.format_props(props, "file")
@@ -448,16 +516,42 @@ def clone(sim, req):
                 nvm["config"] = conf
                 nvm["maxdisk"] = disk_size(sim, target, conf)
                 sim.state.save()
-        except TaskError as e:
+        except (TaskError, ApiError) as e:
             with sim.state.lock:
                 for v in made:
                     free_volume(sim, target, v)
-                sim.state.vms.pop(str(newid), None)
                 sim.state.save()
-            raise TaskError("clone failed: %s" % e)
+            raise TaskError("clone failed: %s" % (
+                e.message if isinstance(e, ApiError) else e))
+
+    def cleanup():
+        # A failed clone leaves nothing (clone_vm removes the new config).
+        with sim.state.lock:
+            vm = sim.state.vm(newid)
+            if vm is not None and vm["config"].get("lock") == "clone":
+                del sim.state.vms[str(newid)]
+                sim.state.save()
 
     return sim.tasks.start(node, "qmclone", vmid, req.who, work,
-                           sim.task_seconds())
+                           sim.task_seconds(), cleanup)
+
+
+def _linked(sim, node, storage, base, newid, size):
+    """A linked clone's volume on its template's base (thin: no space)."""
+    vols = sim.state.volumes(where(sim, node, storage))
+    n = 0
+    while any(v.split("/")[-1].split(".")[0] == "vm-%s-disk-%d" % (newid, n)
+              for v in vols):
+        n += 1
+    if sim.cfg["storages"][storage]["type"] in ("dir",):
+        ext = base.rsplit(".", 1)[-1] if "." in base else "qcow2"
+        volname = "%s/%s/vm-%s-disk-%d.%s" % (base, newid, newid, n, ext)
+    else:
+        volname = "%s/vm-%s-disk-%d" % (base, newid, n)
+    vols[volname] = {"size": size, "content": "images", "vmid": str(newid),
+                     "format": "raw", "ctime": int(time.time()),
+                     "thin": True}
+    return "%s:%s" % (storage, volname)
 
 
 @route("POST", "/nodes/{node}/qemu/{vmid}/template")
@@ -475,6 +569,10 @@ def template(sim, req):
     def work(task):
         with sim.state.lock:
             vm = vm_or_fail(sim, node, vmid)
+            check_lock(vm)
+            if vm["status"] == "running":
+                raise TaskError("you can't convert a VM to template if VM "
+                                "is running")
             conf = vm["config"]
             for k, volid, props in drives(conf):
                 st, _, volname = volid.partition(":")
@@ -511,7 +609,12 @@ def destroy(sim, req):
     def work(task):
         with sim.state.lock:
             vm = vm_or_fail(sim, node, vmid)
-            ours = [volid for k, volid, p in drives(vm["config"])]
+            # destroy_vm checks again under the lock: things move meanwhile
+            check_lock(vm, req.get("skiplock"))
+            if vm["status"] == "running":
+                raise TaskError("VM %s is running - destroy failed" % vmid)
+            ours = [volid for k, volid, p in drives(vm["config"])
+                    if owned(volid, vmid) and p.get("media") != "cdrom"]
             for v in ours:
                 st, _, volname = v.partition(":")
                 if st not in sim.cfg["storages"]:
@@ -525,7 +628,7 @@ def destroy(sim, req):
             for v in ours:
                 free_volume(sim, node, v)
                 task.log("Removed volume '%s'" % v)
-            if req.get("destroy-unreferenced-disks", 1):
+            if req.get("destroy-unreferenced-disks", 0):
                 for st in sim.cfg["storages"]:
                     vols = sim.state.volumes(where(sim, node, st))
                     for name in [n for n, v in vols.items()

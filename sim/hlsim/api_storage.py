@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -49,7 +50,7 @@ def storage_status(sim, node, storage):
     spec = sim.cfg["storages"][storage]
     total = spec["size_gib"] << 30
     used = sum(v["size"] for v in sim.state.volumes(
-        where(sim, node, storage)).values())
+        where(sim, node, storage)).values() if not v.get("thin"))
     if "%s/%s" % (node, storage) in sim.faults.get("storages_full"):
         used = total
     used = min(used, total)
@@ -184,6 +185,19 @@ def _loopback(url):
         return False
 
 
+class _LoopbackRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect may not lead off the simulator's loopback network."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if not _loopback(newurl):
+            raise urllib.error.URLError("redirected off loopback to '%s'"
+                                        % newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_opener = urllib.request.build_opener(_LoopbackRedirects)
+
+
 @route("POST", "/nodes/{node}/storage/{storage}/download-url")
 def download_url(sim, req):
     node, s = req["node"], req["storage"]
@@ -210,7 +224,7 @@ def download_url(sim, req):
         h = hashlib.new(algo) if algo else None
         size = 0
         try:
-            with urllib.request.urlopen(url, timeout=60) as r, \
+            with _opener.open(url, timeout=60) as r, \
                     open(dest + ".part", "wb") as f:
                 while True:
                     chunk = r.read(1 << 20)
@@ -240,8 +254,8 @@ def download_url(sim, req):
             sim.state.save()
         task.log("download of '%s' to '%s' finished" % (url, dest))
 
-    return sim.tasks.start(node, "download", filename.replace("-", "--"),
-                           req.who, work, sim.task_seconds())
+    return sim.tasks.start(node, "download", filename, req.who, work,
+                           sim.task_seconds())
 
 
 @route("POST", "/nodes/{node}/storage/{storage}/upload")

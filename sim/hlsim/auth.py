@@ -11,12 +11,18 @@ ACLs and its user's, root@pam may do everything.
 import base64
 import hashlib
 import hmac
+import re
 import time
 import urllib.parse
 
 from .config import ROLES
 
 TICKET_LIFETIME = 2 * 3600
+
+
+def _same(a, b):
+    """Constant-time comparison of any text, not ASCII only."""
+    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def _sig(key, text):
@@ -30,6 +36,7 @@ class Auth:
         self.key = key                      # bytes: signs tickets
         self.token_secrets = token_secrets  # token id -> secret
         self.passwords = passwords          # user -> password
+        self.pool_of = None                 # vmid -> pool, set by the sim
 
     # --- who ---------------------------------------------------------
 
@@ -42,7 +49,7 @@ class Auth:
         if not sep or "!" not in tokenid:
             return None
         want = self.token_secrets.get(tokenid)
-        if want is None or not hmac.compare_digest(want, secret):
+        if want is None or not _same(want, secret):
             return None
         return tokenid
 
@@ -58,7 +65,7 @@ class Auth:
         parts = plain.split(":")
         if not sep or len(parts) != 3 or parts[0] != "PVE":
             return None
-        if not hmac.compare_digest(_sig(self.key, plain), sig):
+        if not _same(_sig(self.key, plain), sig):
             return None
         try:
             age = time.time() - int(parts[2], 16)
@@ -74,13 +81,12 @@ class Auth:
 
     def check_csrf(self, user, token):
         stamp, _, sig = (token or "").partition(":")
-        return bool(stamp) and hmac.compare_digest(
-            _sig(self.key, stamp + ":" + user), sig)
+        return bool(stamp) and _same(_sig(self.key, stamp + ":" + user), sig)
 
     def login(self, username, password):
         """A user for username/password, or None (401 authentication failure)."""
         want = self.passwords.get(username)
-        if want is None or not hmac.compare_digest(want, password):
+        if want is None or not _same(want, password):
             return None
         return username
 
@@ -101,18 +107,29 @@ class Auth:
                     best[1].update(ROLES.get(acl["role"], []))
         return best[1] if best else set()
 
+    def _ugid_privs(self, ugid, path):
+        """ACL privileges on path, and for a VM those of its pool too
+        (RPCEnvironment.pm: a pool member inherits the pool's ACLs)."""
+        out = self._acl_privs(ugid, path)
+        m = re.match(r"^/vms/(\d+)$", path)
+        if m and self.pool_of:
+            pool = self.pool_of(m.group(1))
+            if pool:
+                out = out | self._acl_privs(ugid, "/pool/" + pool)
+        return out
+
     def privs(self, who, path):
         """Every privilege who has on path."""
         user, _, _ = who.partition("!")
         everything = set().union(*ROLES.values())
-        upriv = everything if user == "root@pam" else self._acl_privs(user,
-                                                                     path)
+        upriv = everything if user == "root@pam" else self._ugid_privs(user,
+                                                                      path)
         if "!" not in who:
             return upriv
         tok = self.cfg["tokens"].get(who, {})
         if not tok.get("privsep", 1):
             return upriv
-        return upriv & self._acl_privs(who, path)
+        return upriv & self._ugid_privs(who, path)
 
     def check(self, who, rule, params):
         """Evaluate a schema permissions check; the failing (path, priv) or None.
@@ -128,7 +145,11 @@ class Auth:
             for k, v in params.items():
                 path = path.replace("{%s}" % k, str(v))
             privs = rule[2]
-            anyof = "any" in rule[3:]
+            opts = dict(zip(rule[3::2], rule[4::2]))
+            anyof = bool(opts.get("any"))
+            need = opts.get("require_param")
+            if need and params.get(need) is None:
+                return (path, ",".join(privs))
             have = self.privs(who, path)
             ok = (any(p in have for p in privs) if anyof
                   else all(p in have for p in privs))

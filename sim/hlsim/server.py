@@ -23,7 +23,7 @@ from .errors import ApiError, param_error
 from .routes import ROUTES, Request
 
 MAX_BODY = 512 * 1024
-MAX_UPLOAD = 4 << 30
+MAX_UPLOAD = 1 << 30
 NO_AUTH = {("POST", "/access/ticket"), ("GET", "/access/ticket"),
            ("GET", "/access/domains")}
 
@@ -32,7 +32,8 @@ def parse_form(text):
     """Query or form parameters as pve-http-server reads them.
 
     Pairs split on '&' and ';'; a key given without a value is None (PVE
-    takes it as absent); a key given twice becomes a list.
+    takes it as absent); a key given twice has its values joined by NUL,
+    as Perl's CGI param list reads them.
     """
     out = {}
     for pair in re.split(r"[&;]", text):
@@ -41,9 +42,8 @@ def parse_form(text):
         k, _, v = pair.partition("=")
         k = urllib.parse.unquote_plus(k)
         v = urllib.parse.unquote_plus(v) if v != "" else None
-        if k in out:
-            prev = out[k]
-            out[k] = (prev if isinstance(prev, list) else [prev]) + [v]
+        if k in out and out[k] is not None and v is not None:
+            out[k] = out[k] + "\0" + v     # a repeated key: NUL-joined
         else:
             out[k] = v
     return out
@@ -72,6 +72,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # --- answers -------------------------------------------------------
 
     def answer(self, status, body, reason=None, extra=None):
+        if reason is not None:      # a status line holds Latin-1 only
+            reason = reason.encode("latin-1", "replace").decode("latin-1")
         data = json.dumps(body, separators=(",", ":")).encode() \
             if body is not None else b""
         self.send_response(status, reason)
@@ -193,16 +195,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sub = "/" + "/".join(
                 urllib.parse.unquote(seg) for seg in
                 url.path[len("/api2/json/"):].strip("/").split("/"))
-            body = self.read_body(method)
-            params = parse_form(url.query)
-            for k, v in body.items():
-                params[k] = v
-            log["params"] = sorted(params)
             found = sim.schema.match(method, sub)
             if found is None:
                 raise ApiError(501, "Method '%s %s' not implemented"
                                % (method, sub))
             entry, path_params = found
+            # Who first: nobody unknown gets a body read, an upload least.
             who, by_token = None, False
             if (method, entry["path"]) not in NO_AUTH:
                 who, by_token = self.authenticate(method, sim)
@@ -210,6 +208,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise ApiError(403, "Permission check failed (URI %s not "
                                    "available with API token, need proper "
                                    "ticket.)" % sub)
+            # The body, then the query string over it (extract_params).
+            params = self.read_body(method)
+            params.update(parse_form(url.query))
+            log["params"] = sorted(params)
+            if params.get("skiplock") not in (None, "0", 0) and \
+                    who != "root@pam" and not (who or "").startswith(
+                        "root@pam!"):
+                raise param_error({"skiplock": "Only root may use this "
+                                   "option."})
             for k, v in path_params.items():
                 if k in params and str(params[k]) != v:
                     raise param_error({k: "duplicate parameter (already "

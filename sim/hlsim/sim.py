@@ -29,6 +29,8 @@ class Sim:
                      for u, p in cfg["users"].items()}
         self.auth = auth.Auth(cfg, self.state.secret("ticket-key").encode(),
                               secrets, passwords)
+        self.auth.pool_of = lambda vmid: (self.state.vm(vmid) or {}).get(
+            "pool")
         self.requests = collections.deque(maxlen=10000)
         self.started = time.time()
 

@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 
-from .errors import TaskError
+from .errors import ApiError, TaskError
 
 _pids = itertools.count(os.getpid() * 16)
 
@@ -24,6 +24,13 @@ def make_upid(node, ttype, tid, user):
     start = int(time.time())
     return "UPID:%s:%08X:%08X:%08X:%s:%s:%s:" % (node, pid, pstart, start,
                                                 ttype, tid, user)
+
+
+def encode_id(tid):
+    """A task id safe inside a UPID: ':' and what is not printable ASCII
+    become %XX (PVE::Tools encode_text keeps ':' out the same way)."""
+    return "".join(c if " " < c < "\x7f" and c != ":" and c != "%" else
+                   "%%%02X" % ord(c) for c in str(tid))
 
 
 def parse_upid(upid):
@@ -80,21 +87,25 @@ class Tasks:
         self.lock = threading.Lock()
         self.on_change = on_change
 
-    def start(self, node, ttype, tid, user, work, duration_s=None):
+    def start(self, node, ttype, tid, user, work, duration_s=None,
+              cleanup=None):
         """Dispatch work(task) after the task's duration; returns the UPID.
 
-        work may log, raise TaskError for a failure, and return nothing.
+        work may log, raise TaskError (or ApiError) for a failure, and
+        returns nothing.  cleanup(), when given, runs whenever the task does
+        not end well, interrupted before its work included: what the call
+        set up at once (a locked config) never outlives a failed task.
         """
-        upid = make_upid(node, ttype, tid, user)
+        upid = make_upid(node, ttype, encode_id(tid), user)
         task = Task(upid, parse_upid(upid))
         with self.lock:
             self.tasks[upid] = task
         delay = self.duration_s if duration_s is None else duration_s
-        threading.Thread(target=self._run, args=(task, work, delay),
+        threading.Thread(target=self._run, args=(task, work, delay, cleanup),
                          daemon=True, name=upid).start()
         return upid
 
-    def _run(self, task, work, delay):
+    def _run(self, task, work, delay, cleanup):
         # Half the time before the work, half after: a task is seen running.
         task.cancel.wait(delay / 2)
         try:
@@ -108,13 +119,19 @@ class Tasks:
             else:
                 task.exitstatus = "OK"
                 task.log("TASK OK")
-        except TaskError as e:
-            task.exitstatus = str(e)
-            task.log("TASK ERROR: %s" % e)
+        except (TaskError, ApiError) as e:
+            msg = e.message if isinstance(e, ApiError) else str(e)
+            task.exitstatus = msg
+            task.log("TASK ERROR: %s" % msg)
         except Exception as e:      # a simulator bug: say so in the task
             traceback.print_exc()
             task.exitstatus = "internal error: %s" % e
             task.log("TASK ERROR: internal error: %s" % e)
+        if task.exitstatus not in ("OK",) and not task.warnings and cleanup:
+            try:
+                cleanup()
+            except Exception:
+                traceback.print_exc()
         task.endtime = int(time.time())
         task.done.set()
         if self.on_change:

@@ -147,9 +147,27 @@ def digest(conf, pending=None):
 # (qemu-server vmconfig_hotplug_pending: hotplug network, disk, usb by
 # default, plus the metadata keys).
 HOT = {"name", "description", "tags", "onboot", "protection", "lock",
-       "ciuser", "cipassword", "sshkeys", "ipconfig0", "nameserver",
-       "searchdomain", "ciupgrade", "cicustom", "agent", "boot", "startup"}
+       "ciuser", "cipassword", "sshkeys", "nameserver", "searchdomain",
+       "ciupgrade", "cicustom", "agent", "boot", "startup"}
 
 
 def hotpluggable(key):
-    return key in HOT or key.startswith("ipconfig")
+    """Taken by a running VM at once: metadata, cloud-init values, and the
+    default hotplug set (network, disk, usb)."""
+    return key in HOT or key.startswith(("ipconfig", "unused")) or \
+        bool(NET_RE.match(key)) or is_drive(key) or key.startswith("usb")
+
+
+def hash_password(pw):
+    """cipassword as PVE stores it: a SHA-512 crypt hash, never the text."""
+    if pw.startswith("$6$"):
+        return pw
+    import crypt     # deprecated in 3.11, removed in 3.13; Debian 12 has it
+    return crypt.crypt(pw, crypt.mksalt(crypt.METHOD_SHA512))
+
+
+def masked(conf):
+    """A config as GET shows it: the password hidden (PVE prints stars)."""
+    if "cipassword" in conf:
+        conf = dict(conf, cipassword="**********")
+    return conf
