@@ -614,7 +614,7 @@ def destroy(sim, req):
             if vm["status"] == "running":
                 raise TaskError("VM %s is running - destroy failed" % vmid)
             ours = [volid for k, volid, p in drives(vm["config"])
-                    if owned(volid, vmid) and p.get("media") != "cdrom"]
+                    if owned(volid, vmid)]
             for v in ours:
                 st, _, volname = v.partition(":")
                 if st not in sim.cfg["storages"]:

@@ -296,6 +296,63 @@ second: 50%'
 	[ "$reason" = "Configuration file 'nodes/pve1/qemu-server/170.conf' does not exist" ]
 }
 
+@test "hl-sim: what fails leaves nothing: an interrupted create, a half-possible update" {
+	curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" -X PUT \
+		-H 'Content-Type: application/json' --data '{"task_ms": 3000}' "$HL_PVE_ENDPOINT/sim/faults"
+	api POST /nodes/pve1/qemu -d vmid=175 -d 'scsi0=local-lvm:1'
+	upid=$(jq -r .data <<<"$output")
+	api DELETE "/nodes/pve1/tasks/$(jq -rn --arg u "$upid" '$u|@uri')"
+	curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" -X PUT \
+		-H 'Content-Type: application/json' --data '{}' "$HL_PVE_ENDPOINT/sim/faults"
+	wait_task "$upid"
+	jq -e '.data.exitstatus == "received interrupt"' <<<"$output"
+	api GET /nodes/pve1/qemu/175/config
+	[ "$status" = 500 ]
+	# an update that cannot be done whole changes nothing
+	api POST /nodes/pve1/qemu -d vmid=176 -d name=before
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/storage/local-lvm/status
+	avail=$(jq .data.avail <<<"$output")
+	api PUT /nodes/pve1/qemu/176/config -d name=after -d 'scsi1=local-lvm:1' -d 'scsi2=local-lvm:5000'
+	[ "$status" = 500 ]
+	[[ "$reason" == "unable to create image: not enough free space"* ]]
+	api GET /nodes/pve1/qemu/176/config
+	jq -e '.data.name == "before" and (.data | has("scsi1") | not)' <<<"$output"
+	api GET /nodes/pve1/storage/local-lvm/status
+	[ "$(jq .data.avail <<<"$output")" = "$avail" ]
+}
+
+@test "hl-sim: disks leave as PVE has them: unusedN, freed with it, and an ISO is never the VM's" {
+	printf 'iso' > "$BATS_TEST_TMPDIR/keep.iso"
+	api POST /nodes/pve1/storage/local/upload -F content=iso -F "filename=@$BATS_TEST_TMPDIR/keep.iso"
+	wait_task "$(jq -r .data <<<"$output")"
+	api POST /nodes/pve1/qemu -d vmid=177 -d 'scsi0=local-lvm:1' \
+		--data-urlencode 'ide0=local:iso/keep.iso,media=cdrom' -d 'ide2=local-lvm:cloudinit'
+	wait_task "$(jq -r .data <<<"$output")"
+	api PUT /nodes/pve1/qemu/177/config -d 'ide3=local-lvm:cloudinit'
+	[ "$reason" = "cloud-init drive is already attached at 'ide2'" ]
+	api PUT /nodes/pve1/qemu/177/config -d delete=bogus
+	[ "$status" = 400 ]
+	jq -e '.errors.delete == "unknown option '"'"'bogus'"'"'"' <<<"$output"
+	api PUT /nodes/pve1/qemu/177/config -d delete=scsi0
+	api GET /nodes/pve1/qemu/177/config
+	jq -e '.data.unused0 == "local-lvm:vm-177-disk-0"' <<<"$output"
+	api PUT /nodes/pve1/qemu/177/config -d delete=unused0
+	api GET /nodes/pve1/storage/local-lvm/content
+	jq -e '[.data[].volid] | index("local-lvm:vm-177-disk-0") == null' <<<"$output"
+	api PUT /nodes/pve1/qemu/177/config --data-urlencode cipassword=hunter2 -d skiplock=1
+	[ "$status" = 200 ]
+	api GET /nodes/pve1/qemu/177/config
+	jq -e '.data.cipassword == "**********"' <<<"$output"
+	! grep -q hunter2 "$SIMLAB/.hl/sim/state.json"
+	api DELETE /nodes/pve1/qemu/177
+	wait_task "$(jq -r .data <<<"$output")"
+	api GET /nodes/pve1/storage/local/content --get -d content=iso
+	jq -e 'any(.data[]; .volid == "local:iso/keep.iso")' <<<"$output"
+	api GET /nodes/pve1/storage/local-lvm/content
+	jq -e '[.data[].volid] | index("local-lvm:vm-177-cloudinit") == null' <<<"$output"
+}
+
 @test "hl-sim: resize grows, refuses to shrink, and names a missing disk" {
 	api POST /nodes/pve1/qemu -d vmid=180 -d 'scsi0=local-lvm:2'
 	wait_task "$(jq -r .data <<<"$output")"
@@ -527,6 +584,20 @@ config:
 	jq -e '.data["/"]["VM.Audit"] == 1 and (.data["/"] | has("VM.Allocate") | not)' <<<"$output"
 	api GET /cluster/resources --get -d type=vm
 	jq -e '[.data[].vmid] | index(600) != null' <<<"$output"
+}
+
+@test "hl-sim: only root skips locks, and others' tasks need node privileges" {
+	api POST /nodes/pve1/qemu -d vmid=610
+	root_upid=$(jq -r .data <<<"$output")
+	secret=$(jq -r '.secrets["token:hl@pve!audit"]' "$SIMLAB/.hl/sim/state.json")
+	HL_PVE_TOKEN="hl@pve!audit=$secret"
+	api PUT /nodes/pve1/qemu/600/config -d cores=2 -d skiplock=1
+	[ "$status" = 400 ]
+	jq -e '.errors.skiplock == "Only root may use this option."' <<<"$output"
+	api DELETE "/nodes/pve1/tasks/$(jq -rn --arg u "$root_upid" '$u|@uri')"
+	[ "$status" = 403 ]
+	api GET /access/permissions --get -d userid=root@pam
+	[ "$status" = 403 ]
 }
 
 @test "hl-sim: the 8.4 knob answers resize synchronously, with null" {
