@@ -9,8 +9,9 @@ import json
 
 DEFAULTS = {
     "cluster": "hl-sim",
-    # "8.4" or "9.1": where the two differ (resize returns null on 8.x
-    # before 8.0 only; we keep the UPID for both, the knob covers version).
+    # "8.4" or "9.1": /version, and where behaviour differs by version:
+    # resize answers null synchronously on 8.4 (the knob, so
+    # clients meet both answers; NOTES.md quirk 9), a UPID on 9.x.
     "version": "9.1",
     "nodes": {
         "pve1": {"bridges": ["vmbr0"], "cpus": 8, "memory_gib": 64},
