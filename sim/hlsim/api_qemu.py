@@ -129,6 +129,17 @@ def vm_list(sim, req):
                 sim.auth.privs(req.who, "/vms/" + vmid)]
 
 
+def _drop(sim, vmid, lock):
+    """A task's cleanup: remove the VM its call made, still under lock."""
+    def cleanup():
+        with sim.state.lock:
+            vm = sim.state.vm(vmid)
+            if vm is not None and vm["config"].get("lock") == lock:
+                del sim.state.vms[str(vmid)]
+                sim.state.save()
+    return cleanup
+
+
 def _exists_error(sim, vmid):
     vm = sim.state.vm(vmid)
     node = vm["node"] if vm else "pve1"
@@ -202,16 +213,9 @@ def create(sim, req):
         if req.get("start"):
             _do_start(sim, node, vmid, task)
 
-    def cleanup():
-        # A failed create leaves nothing (create_vm removes the config).
-        with sim.state.lock:
-            vm = sim.state.vm(vmid)
-            if vm is not None and vm["config"].get("lock") == "create":
-                del sim.state.vms[str(vmid)]
-                sim.state.save()
-
+    # A failed create leaves nothing (create_vm removes the config).
     return sim.tasks.start(node, "qmcreate", vmid, req.who, work,
-                           sim.task_seconds(), cleanup)
+                           sim.task_seconds(), _drop(sim, vmid, "create"))
 
 
 # --- config ------------------------------------------------------------------
@@ -524,16 +528,9 @@ def clone(sim, req):
             raise TaskError("clone failed: %s" % (
                 e.message if isinstance(e, ApiError) else e))
 
-    def cleanup():
-        # A failed clone leaves nothing (clone_vm removes the new config).
-        with sim.state.lock:
-            vm = sim.state.vm(newid)
-            if vm is not None and vm["config"].get("lock") == "clone":
-                del sim.state.vms[str(newid)]
-                sim.state.save()
-
+    # A failed clone leaves nothing (clone_vm removes the new config).
     return sim.tasks.start(node, "qmclone", vmid, req.who, work,
-                           sim.task_seconds(), cleanup)
+                           sim.task_seconds(), _drop(sim, newid, "clone"))
 
 
 def _linked(sim, node, storage, base, newid, size):

@@ -185,6 +185,30 @@ def _loopback(url):
         return False
 
 
+def _file_target(sim, req):
+    """Where download-url and upload put a file, checked as Status.pm does."""
+    node, s = req["node"], req["storage"]
+    spec = storage_or_fail(sim, node, s)
+    content = req["content"]
+    if spec["type"] not in FILE_TYPES:
+        raise fail("storage '%s' is not a file based storage" % s)
+    if content not in spec["content"]:
+        raise fail("storage '%s' is not configured for content-type '%s'"
+                   % (s, content))
+    filename = os.path.basename(req["filename"])
+    check_filename(content, filename)
+    return node, s, content, filename
+
+
+def _add_file(sim, node, storage, content, filename, size):
+    with sim.state.lock:
+        sim.state.volumes(where(sim, node, storage))["%s/%s" % (
+            content, filename)] = {"size": size, "content": content,
+                                   "format": filename.rsplit(".", 1)[-1],
+                                   "ctime": int(time.time())}
+        sim.state.save()
+
+
 class _LoopbackRedirects(urllib.request.HTTPRedirectHandler):
     """A redirect may not lead off the simulator's loopback network."""
 
@@ -200,16 +224,7 @@ _opener = urllib.request.build_opener(_LoopbackRedirects)
 
 @route("POST", "/nodes/{node}/storage/{storage}/download-url")
 def download_url(sim, req):
-    node, s = req["node"], req["storage"]
-    spec = storage_or_fail(sim, node, s)
-    content = req["content"]
-    if spec["type"] not in FILE_TYPES:
-        raise fail("storage '%s' is not a file based storage" % s)
-    if content not in spec["content"]:
-        raise fail("storage '%s' is not configured for content-type '%s'"
-                   % (s, content))
-    filename = os.path.basename(req["filename"])
-    check_filename(content, filename)
+    node, s, content, filename = _file_target(sim, req)
     url = req["url"]
     algo, want = req.get("checksum-algorithm"), req.get("checksum")
 
@@ -245,13 +260,7 @@ def download_url(sim, req):
                                 % (got, want))
             task.log("checksum verified")
         os.replace(dest + ".part", dest)
-        with sim.state.lock:
-            sim.state.volumes(where(sim, node, s))["%s/%s" % (
-                content, filename)] = {
-                    "size": size, "content": content,
-                    "format": filename.rsplit(".", 1)[-1],
-                    "ctime": int(time.time())}
-            sim.state.save()
+        _add_file(sim, node, s, content, filename, size)
         task.log("download of '%s' to '%s' finished" % (url, dest))
 
     return sim.tasks.start(node, "download", filename, req.who, work,
@@ -261,18 +270,9 @@ def download_url(sim, req):
 @route("POST", "/nodes/{node}/storage/{storage}/upload")
 def upload(sim, req):
     """Status.pm upload: the file arrived with the request; the task checks it."""
-    node, s = req["node"], req["storage"]
-    spec = storage_or_fail(sim, node, s)
-    content = req["content"]
-    if spec["type"] not in FILE_TYPES:
-        raise fail("storage '%s' is not a file based storage" % s)
-    if content not in spec["content"]:
-        raise fail("storage '%s' is not configured for content-type '%s'"
-                   % (s, content))
     if req.upload is None:
         raise param_error({"filename": "no file uploaded"})
-    filename = os.path.basename(req["filename"])
-    check_filename(content, filename)
+    node, s, content, filename = _file_target(sim, req)
     data = req.upload
     algo, want = req.get("checksum-algorithm"), req.get("checksum")
 
@@ -288,13 +288,7 @@ def upload(sim, req):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with open(dest, "wb") as f:
             f.write(data)
-        with sim.state.lock:
-            sim.state.volumes(where(sim, node, s))["%s/%s" % (
-                content, filename)] = {
-                    "size": len(data), "content": content,
-                    "format": filename.rsplit(".", 1)[-1],
-                    "ctime": int(time.time())}
-            sim.state.save()
+        _add_file(sim, node, s, content, filename, len(data))
         task.log("target file: %s" % dest)
 
     return sim.tasks.start(node, "imgcopy", "", req.who, work,
