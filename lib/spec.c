@@ -615,7 +615,6 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 		lab->keys->keys[k] = jv_string(hl_spec_key_name(k));
 	for (k = 0; k < O_N; k++)
 		lab->keys->out[k] = jv_string(out_names[k]);
-	L.keys = lab->keys->keys;
 
 	lab->spec = load_file(&L, "lab.yaml", HL_SCHEMA_LAB, &pt);
 	if (!jv_is_valid(lab->spec)) {

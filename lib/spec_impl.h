@@ -51,7 +51,6 @@ struct hl_host_info {
 struct loader {
 	struct hl_lab *lab;
 	const struct layer *defaults;
-	const jv *keys;			/* the lab's key strings */
 	struct hl_schema_ctx sc;
 	size_t cap;
 	int no_defaults;		/* lab.yaml unreadable: defaults unknown */
