@@ -191,6 +191,29 @@ import_volume() {
 	[ "$status" = 500 ]
 }
 
+@test "hl-sim: its mirror serves the built Debian 12 image under the pinned name, with a real checksum" {
+	# scripts/setup builds the image (sim/images/build-debian-12)
+	[ -f "$SIMLAB/.hl/sim-mirror.env" ]
+	[ "$(stat -c %a "$SIMLAB/.hl/sim-mirror.env")" = 600 ]
+	. "$SIMLAB/.hl/sim-mirror.env"
+	[[ "$HL_SIM_MIRROR_URL" =~ ^http://127\.0\.0\.1:[0-9]+/images/debian-12-generic-amd64-20250210-2019\.qcow2$ ]]
+	[[ "$HL_SIM_MIRROR_CHECKSUM" =~ ^sha512:[0-9a-f]{128}$ ]]
+	api POST /nodes/pve2/storage/local/download-url -d content=import \
+		-d filename=debian-12-generic-amd64-20250210-2019.qcow2 \
+		--data-urlencode "url=$HL_SIM_MIRROR_URL" -d checksum-algorithm=sha512 \
+		-d "checksum=${HL_SIM_MIRROR_CHECKSUM#sha512:}"
+	[ "$status" = 200 ]
+	wait_task "$(jq -r .data <<<"$output")"
+	jq -e '.data.exitstatus == "OK"' <<<"$output"
+	size=$(curl -sS -o /dev/null -w '%{size_download}' "$HL_SIM_MIRROR_URL")
+	api GET /nodes/pve2/storage/local/content --get -d content=import
+	jq -e --argjson size "$size" '.data[] | select(.volid ==
+		"local:import/debian-12-generic-amd64-20250210-2019.qcow2") | .size == $size' <<<"$output"
+	# the mirror serves images, not the tree they come from
+	run curl -sS -o /dev/null -w '%{http_code}' "${HL_SIM_MIRROR_URL%/images/*}/images/"
+	[ "$output" = 404 ]
+}
+
 @test "hl-sim: a task is running at first, then stopped OK, with a log ending in TASK OK" {
 	# slow tasks, so what is seen while one runs is seen for sure
 	curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" -X PUT \
@@ -634,7 +657,7 @@ config:
 	# the example lab now takes its endpoint and trust from the simulator
 	ssh-keygen -q -t ed25519 -N '' -f .hl/id_ed25519
 	run -0 --separate-stderr "$TOP/bin/hl-validate" specs
-	jq -e '.ok and ([.warnings[].message] | any(test("sim.env")) | not)' <<<"$output"
+	jq -e '.ok and ([.warnings[].message] | any(test("sim.env|sim-mirror.env")) | not)' <<<"$output"
 	pid=$(cat .hl/sim/sim.pid)
 	sim_running "$lab"
 	run -0 just lab-down
