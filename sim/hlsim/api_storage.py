@@ -38,11 +38,33 @@ def storage_or_fail(sim, node, storage):
     return spec
 
 
-def files_dir(sim, node, storage):
-    """Where a file storage keeps real files (downloads, uploads)."""
-    path = os.path.join(sim.state_dir, "storage",
-                        where(sim, node, storage).replace("/", "_"))
-    os.makedirs(path, exist_ok=True)
+# Where each content type lives on a file storage, as PVE lays out a dir
+# storage (pve-storage src/PVE/Storage/Plugin.pm get_subdir).
+SUBDIRS = {"iso": "template/iso", "vztmpl": "template/cache",
+           "import": "import", "snippets": "snippets", "backup": "dump",
+           "images": "images"}
+
+
+def node_root(sim, node):
+    """A node's own filesystem, as its SSH/SFTP server sees it (chrooted)."""
+    return os.path.join(sim.state_dir, "nodes", node, "root")
+
+
+def content_dir(sim, node, storage, content):
+    """The directory a file storage keeps content in, made on first use.
+
+    'local' is /var/lib/vz inside the node's filesystem, as on PVE, so a
+    snippet put there over SFTP is the storage's; a shared storage lives
+    outside every node.
+    """
+    if sim.cfg["storages"][storage].get("shared"):
+        base = os.path.join(sim.state_dir, "shared", storage)
+    elif storage == "local":
+        base = os.path.join(node_root(sim, node), "var", "lib", "vz")
+    else:
+        base = os.path.join(node_root(sim, node), "mnt", "pve", storage)
+    path = os.path.join(base, SUBDIRS[content])
+    os.makedirs(path, mode=0o755, exist_ok=True)
     return path
 
 
@@ -143,6 +165,16 @@ def storage_content(sim, req):
     storage_or_fail(sim, req["node"], req["storage"])
     s = req["storage"]
     out = []
+    spec = sim.cfg["storages"][s]
+    if spec["type"] in FILE_TYPES and "snippets" in spec["content"] and \
+            req.get("content") in (None, "snippets"):
+        d = content_dir(sim, req["node"], s, "snippets")
+        for f in sorted(os.listdir(d)):
+            st = os.stat(os.path.join(d, f))
+            if os.path.isfile(os.path.join(d, f)):
+                out.append({"volid": "%s:snippets/%s" % (s, f),
+                            "content": "snippets", "format": "snippet",
+                            "size": st.st_size, "ctime": int(st.st_mtime)})
     with sim.state.lock:
         for volname, v in sorted(sim.state.volumes(
                 where(sim, req["node"], s)).items()):
@@ -234,7 +266,7 @@ def download_url(sim, req):
         if not _loopback(url):
             raise TaskError("download failed: the simulator reaches only "
                             "loopback addresses, not '%s'" % url)
-        dest = os.path.join(files_dir(sim, node, s), content, filename)
+        dest = os.path.join(content_dir(sim, node, s, content), filename)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         h = hashlib.new(algo) if algo else None
         size = 0
@@ -284,7 +316,7 @@ def upload(sim, req):
                 raise TaskError("checksum mismatch: got '%s' != expect '%s'"
                                 % (got, want))
             task.log("checksum verified")
-        dest = os.path.join(files_dir(sim, node, s), content, filename)
+        dest = os.path.join(content_dir(sim, node, s, content), filename)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with open(dest, "wb") as f:
             f.write(data)

@@ -113,7 +113,7 @@ def metadata(user, net):
 
 def custom_files(sim, node, conf):
     """cicustom: {user, network, meta, vendor} snippet texts, those given."""
-    from .api_storage import files_dir
+    from .api_storage import content_dir
     out = {}
     spec = vmconfig.parse_props(str(conf.get("cicustom") or ""), "user")
     for kind in ("user", "network", "meta", "vendor"):
@@ -124,7 +124,8 @@ def custom_files(sim, node, conf):
         if not volname.startswith("snippets/") or \
                 storage not in sim.cfg["storages"]:
             raise ValueError("%s is not in the snippets directory" % volid)
-        path = os.path.join(files_dir(sim, node, storage), volname)
+        path = os.path.join(content_dir(sim, node, storage, "snippets"),
+                            volname.split("/", 1)[1])
         with open(path, encoding="utf-8", errors="replace") as f:
             out[kind] = f.read(1 << 20)
     return out

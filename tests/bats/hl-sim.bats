@@ -8,6 +8,9 @@ load sim_helper
 setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export TOP
+	# the key the nodes' SSH lets in (the lab's, as just setup makes it)
+	mkdir -p "$BATS_FILE_TMPDIR/lab/.hl"
+	ssh-keygen -q -t ed25519 -N '' -f "$BATS_FILE_TMPDIR/lab/.hl/id_ed25519"
 	sim_start
 	# An image to download: a few MiB of something, with its sha512.
 	mkdir -p "$BATS_FILE_TMPDIR/mirror"
@@ -212,6 +215,33 @@ import_volume() {
 	# the mirror serves images, not the tree they come from
 	run curl -sS -o /dev/null -w '%{http_code}' "${HL_SIM_MIRROR_URL%/images/*}/images/"
 	[ "$output" = 404 ]
+}
+
+@test "hl-sim: each node answers SFTP with its pinned host key, and a snippet put there is in local's content" {
+	[ -f "$SIMLAB/.hl/sim-nodes.env" ]
+	. "$SIMLAB/.hl/sim-nodes.env"
+	[[ "$HL_SIM_PVE1_HOST_KEY" =~ ^ssh-ed25519\ [A-Za-z0-9+/]+=*$ ]]
+	[ "$HL_SIM_PVE1_HOST_KEY" != "$HL_SIM_PVE2_HOST_KEY" ]
+	echo "[127.0.0.1]:$HL_SIM_PVE1_SSH_PORT $HL_SIM_PVE1_HOST_KEY" > "$BATS_TEST_TMPDIR/kh"
+	printf '#cloud-config\npackages: [qemu-guest-agent]\n' > "$BATS_TEST_TMPDIR/vendor.yaml"
+	printf 'put %s /var/lib/vz/snippets/vendor.yaml\n' "$BATS_TEST_TMPDIR/vendor.yaml" > "$BATS_TEST_TMPDIR/batch"
+	sftp_opts=(-i "$SIMLAB/.hl/id_ed25519" -o UserKnownHostsFile="$BATS_TEST_TMPDIR/kh"
+		-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes)
+	run -0 timeout 20 sftp -b "$BATS_TEST_TMPDIR/batch" "${sftp_opts[@]}" \
+		-P "$HL_SIM_PVE1_SSH_PORT" root@127.0.0.1
+	api GET /nodes/pve1/storage/local/content --get -d content=snippets
+	jq -e '.data == [{volid: "local:snippets/vendor.yaml", content: "snippets",
+		format: "snippet", size: 43, ctime: .data[0].ctime}]' <<<"$output"
+	# pve2 has its own filesystem, and its own key: pve1's is refused there
+	api GET /nodes/pve2/storage/local/content --get -d content=snippets
+	jq -e '.data == []' <<<"$output"
+	run -255 timeout 20 sftp -b "$BATS_TEST_TMPDIR/batch" "${sftp_opts[@]}" \
+		-P "$HL_SIM_PVE2_SSH_PORT" root@127.0.0.1
+	[[ "$output" == *"REMOTE HOST IDENTIFICATION HAS CHANGED"* || "$output" == *"Host key verification failed"* ]]
+	# SFTP only: no shell on a node
+	run timeout 20 ssh "${sftp_opts[@]}" -p "$HL_SIM_PVE1_SSH_PORT" root@127.0.0.1 id
+	[ "$status" -ne 0 ]
+	[[ "$output" != *"uid=0"* ]]
 }
 
 @test "hl-sim: a task is running at first, then stopped OK, with a log ending in TASK OK" {
@@ -570,12 +600,16 @@ config:
 
 @test "hl-sim: after a crash the next start cleans up and carries on" {
 	pid=$(cat "$SIMLAB/.hl/sim/sim.pid")
+	sshd=$(cat "$SIMLAB/.hl/sim/nodes/pve1/sshd.pid")
 	kill -9 "$pid"
 	sleep 0.2
 	sim_start
 	[ "$(cat "$SIMLAB/.hl/sim/sim.pid")" != "$pid" ]
 	api GET /nodes
 	[ "$status" = 200 ]
+	# the crashed one's node sshd is gone, a new one answers
+	! alive "$sshd"
+	[ "$(cat "$SIMLAB/.hl/sim/nodes/pve1/sshd.pid")" != "$sshd" ]
 }
 
 @test "hl-sim: state survives a restart, and stop leaves no process behind" {
@@ -583,7 +617,8 @@ config:
 	wait_task "$(jq -r .data <<<"$output")"
 	pid=$(cat "$SIMLAB/.hl/sim/sim.pid")
 	run -0 "$TOP/sim/hl-sim" stop --lab "$SIMLAB"
-	! kill -0 "$pid" 2>/dev/null
+	! alive "$pid"
+	! sim_running "$SIMLAB"
 	run -1 "$TOP/sim/hl-sim" status --lab "$SIMLAB"
 	jq -e '.running == false' <<<"$output"
 	sim_start
@@ -657,11 +692,11 @@ config:
 	# the example lab now takes its endpoint and trust from the simulator
 	ssh-keygen -q -t ed25519 -N '' -f .hl/id_ed25519
 	run -0 --separate-stderr "$TOP/bin/hl-validate" specs
-	jq -e '.ok and ([.warnings[].message] | any(test("sim.env|sim-mirror.env")) | not)' <<<"$output"
+	jq -e '.ok and .warnings == []' <<<"$output"
 	pid=$(cat .hl/sim/sim.pid)
 	sim_running "$lab"
 	run -0 just lab-down
 	run -1 just lab-status
-	! kill -0 "$pid" 2>/dev/null
+	! alive "$pid"
 	! sim_running "$lab"
 }

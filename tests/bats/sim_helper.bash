@@ -44,11 +44,20 @@ wait_task() {
 	return 1
 }
 
-# sim_running LAB: whether any simulator process serves LAB (procps-free)
+# sim_running LAB: whether any process of LAB's simulator runs (itself or
+# its nodes' sshd), read from /proc so no procps is needed
 sim_running() {
 	local f
 	for f in /proc/[0-9]*/cmdline; do
-		tr '\0' ' ' < "$f" 2>/dev/null | grep -qF "hl-sim serve --lab $1 " && return 0
+		tr '\0' ' ' < "$f" 2>/dev/null | grep -qF "$1/.hl/sim" && return 0
 	done
 	return 1
+}
+
+# alive PID: the process exists and is not a zombie (an orphan's exit may
+# wait for a reaper that a container's init is not)
+alive() {
+	local state
+	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+	[ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
