@@ -145,6 +145,15 @@ def start(sim, lab, free_port):
     return procs
 
 
+def stop_stale(state_dir):
+    """Stop every node sshd of state_dir a crashed simulator left behind."""
+    nodes = os.path.join(state_dir, "nodes")
+    for node in os.listdir(nodes) if os.path.isdir(nodes) else []:
+        d = os.path.join(nodes, node)
+        _stop_stale(os.path.join(d, "sshd.pid"), os.path.join(d,
+                                                              "sshd_config"))
+
+
 def stop(procs):
     for p in procs:
         p.terminate()

@@ -610,6 +610,15 @@ config:
 	# the crashed one's node sshd is gone, a new one answers
 	! alive "$sshd"
 	[ "$(cat "$SIMLAB/.hl/sim/nodes/pve1/sshd.pid")" != "$sshd" ]
+	# and stop after a crash stops what the crashed one left
+	pid=$(cat "$SIMLAB/.hl/sim/sim.pid")
+	sshd=$(cat "$SIMLAB/.hl/sim/nodes/pve1/sshd.pid")
+	kill -9 "$pid"
+	sleep 0.2
+	run -0 "$TOP/sim/hl-sim" stop --lab "$SIMLAB"
+	! alive "$sshd"
+	! sim_running "$SIMLAB"
+	sim_start
 }
 
 @test "hl-sim: state survives a restart, and stop leaves no process behind" {
