@@ -4,7 +4,7 @@ import collections
 import os
 import time
 
-from . import auth, config, faults, schema, state, tasks, tls
+from . import auth, faults, schema, state, tasks, tls
 
 SUBSET = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "schema", "pve-api-subset.json")
