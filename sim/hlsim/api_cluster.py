@@ -6,6 +6,7 @@ Network.pm, Tasks.pm; pve-access-control PVE/API2/AccessControl.pm.
 
 import time
 
+from . import vmconfig
 from .errors import ApiError, fail, param_error
 from .routes import route
 from .server import Envelope
@@ -59,7 +60,7 @@ def nextid(sim, req):
 
 def _vm_resource(vmid, vm):
     conf = vm["config"]
-    mem = int(str(conf.get("memory", "512")).split("=")[-1]) << 20
+    mem = vmconfig.memory_bytes(conf)
     item = {"id": "qemu/%s" % vmid, "type": "qemu", "vmid": int(vmid),
             "name": conf.get("name", "VM %s" % vmid), "node": vm["node"],
             "status": vm["status"], "template": int(conf.get("template", 0)),

@@ -15,6 +15,7 @@ from .api_storage import (allocate, free_volume, storage_or_fail, volume,
                           where)
 from .errors import ApiError, TaskError, fail, param_error
 from .routes import route
+from .schema import parse_size
 
 # Parameters that steer a call and are not VM options.
 CONTROL = {"node", "vmid", "digest", "delete", "revert", "skiplock", "force",
@@ -37,9 +38,16 @@ def vm_or_fail(sim, node, vmid):
 
 
 def check_lock(vm, skiplock=False):
+    """AbstractConfig.pm check_lock.  Also inside tasks: a task turns the
+    error into its exit status."""
     lock = vm["config"].get("lock")
     if lock and not skiplock:
         raise fail("VM is locked (%s)" % lock)
+
+
+def check_digest(vm, digest):
+    if digest and digest != vmconfig.digest(vm["config"], vm["pending"]):
+        raise fail("checksum mismatch (file change by other user?)")
 
 
 def options(params):
@@ -110,7 +118,7 @@ def cloudinit_keys(conf):
 
 
 def disk_size(sim, node, conf):
-    return sum(vmconfig.parse_size(p.get("size", "0")) or 0
+    return sum(parse_size(p.get("size", "0")) or 0
                for k, f, p in drives(conf) if "media=cdrom" not in
                ",".join("%s=%s" % kv for kv in p.items()))
 
@@ -262,9 +270,7 @@ def _early_checks(sim, req, vm):
     """What update_vm_api checks before it changes anything."""
     vmid = req["vmid"]
     check_lock(vm, req.get("skiplock"))
-    digest = req.get("digest")
-    if digest and digest != vmconfig.digest(vm["config"], vm["pending"]):
-        raise fail("checksum mismatch (file change by other user?)")
+    check_digest(vm, req.get("digest"))
     injected = sim.faults.lock_timeout(vmid)
     if injected:
         raise injected
@@ -395,21 +401,16 @@ def resize(sim, req):
     def work(task=None):
         with sim.state.lock:
             vm = vm_or_fail(sim, node, vmid)
-            if vm["config"].get("lock") and not req.get("skiplock"):
-                raise TaskError("VM is locked (%s)" % vm["config"]["lock"])
-            digest = req.get("digest")
-            if digest and digest != vmconfig.digest(vm["config"],
-                                                    vm["pending"]):
-                raise TaskError("checksum mismatch (file change by other "
-                                "user?)")
+            check_lock(vm, req.get("skiplock"))
+            check_digest(vm, req.get("digest"))
             if disk not in vm["config"]:
                 raise TaskError("disk '%s' does not exist" % disk)
             props = vmconfig.parse_props(str(vm["config"][disk]), "file")
             if props.get("media") == "cdrom":
                 raise TaskError("you can't resize a cdrom")
-            cur = vmconfig.parse_size(props.get("size", "0")) or 0
+            cur = parse_size(props.get("size", "0")) or 0
             text = req["size"]
-            new = vmconfig.parse_size(text.lstrip("+"))
+            new = parse_size(text.lstrip("+"))
             if text.startswith("+"):
                 new += cur
             if new < cur:
@@ -498,7 +499,7 @@ def clone(sim, req):
                                 name="vm-%s-cloudinit" % newid)
                             made.append(conf[k].split(",")[0])
                         continue
-                    size = vmconfig.parse_size(props.get("size", "0")) or 0
+                    size = parse_size(props.get("size", "0")) or 0
                     if full:
                         nv = allocate(sim, target, storage or st, newid, size,
                                       fmt=req.get("format"))
@@ -650,7 +651,7 @@ def status_current(sim, req):
     with sim.state.lock:
         vm = vm_or_fail(sim, req["node"], req["vmid"])
         conf = vm["config"]
-        mem = int(str(conf.get("memory", "512")).split("=")[-1]) << 20
+        mem = vmconfig.memory_bytes(conf)
         running = vm["status"] == "running"
         out = {"vmid": req["vmid"], "status": vm["status"],
                "qmpstatus": vm["status"], "cpus": int(conf.get("cores", 1)),
@@ -674,17 +675,14 @@ def status_current(sim, req):
 
 
 def _apply_pending(vm):
-    vm["config"].update(vm["pending"])
-    for k in vm["pending_delete"]:
-        vm["config"].pop(k, None)
+    vm["config"] = _with_pending(vm)
     vm["pending"], vm["pending_delete"] = {}, []
 
 
 def _do_start(sim, node, vmid, task):
     with sim.state.lock:
         vm = vm_or_fail(sim, node, vmid)
-        if vm["config"].get("lock"):
-            raise TaskError("VM is locked (%s)" % vm["config"]["lock"])
+        check_lock(vm)
         if int(vm["config"].get("template", 0)):
             raise TaskError("you can't start a vm if it's a template")
         if vm["status"] == "running":
@@ -714,8 +712,7 @@ def start(sim, req):
 def _stop(sim, req, task, graceful):
     with sim.state.lock:
         vm = vm_or_fail(sim, req["node"], req["vmid"])
-        if vm["config"].get("lock") and not req.get("skiplock"):
-            raise TaskError("VM is locked (%s)" % vm["config"]["lock"])
+        check_lock(vm, req.get("skiplock"))
         if vm["status"] != "running":
             if graceful:
                 raise TaskError("VM %s not running" % req["vmid"])

@@ -232,6 +232,13 @@ def _file_target(sim, req):
     return node, s, content, filename
 
 
+def _verify(task, got, want):
+    if got != want.lower():
+        raise TaskError("checksum mismatch: got '%s' != expect '%s'"
+                        % (got, want))
+    task.log("checksum verified")
+
+
 def _add_file(sim, node, storage, content, filename, size):
     with sim.state.lock:
         sim.state.volumes(where(sim, node, storage))["%s/%s" % (
@@ -285,12 +292,11 @@ def download_url(sim, req):
             raise TaskError("download failed: %s" % e)
         if h:
             task.log("calculating checksum...")
-            got = h.hexdigest()
-            if got != want.lower():
+            try:
+                _verify(task, h.hexdigest(), want)
+            except TaskError:
                 os.unlink(dest + ".part")
-                raise TaskError("checksum mismatch: got '%s' != expect '%s'"
-                                % (got, want))
-            task.log("checksum verified")
+                raise
         os.replace(dest + ".part", dest)
         _add_file(sim, node, s, content, filename, size)
         task.log("download of '%s' to '%s' finished" % (url, dest))
@@ -311,11 +317,7 @@ def upload(sim, req):
     def work(task):
         task.log("starting file import from: upload")
         if algo:
-            got = hashlib.new(algo, data).hexdigest()
-            if got != want.lower():
-                raise TaskError("checksum mismatch: got '%s' != expect '%s'"
-                                % (got, want))
-            task.log("checksum verified")
+            _verify(task, hashlib.new(algo, data).hexdigest(), want)
         dest = os.path.join(content_dir(sim, node, s, content), filename)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with open(dest, "wb") as f:

@@ -13,6 +13,7 @@ import sys
 import time
 
 from .api_storage import content_dir, node_root
+from .files import kept_port, write_private
 
 SSHD = "/usr/sbin/sshd"
 
@@ -74,7 +75,7 @@ def _unsafe_component(path):
     return None
 
 
-def start(sim, lab, free_port):
+def start(sim, lab):
     """Start every node's sshd; write LAB/.hl/sim-nodes.env; the processes.
 
     Returns [] (and writes nothing) when sshd is not installed.
@@ -110,11 +111,7 @@ def start(sim, lab, free_port):
         for p in (root, os.path.join(root, "var"), os.path.join(
                 root, "var", "lib")):
             os.chmod(p, 0o755)
-        portfile = os.path.join(d, "port")
-        port = int(open(portfile).read()) if os.path.exists(portfile) \
-            else free_port()
-        with open(portfile, "w") as f:
-            f.write(str(port))
+        port = kept_port(os.path.join(d, "port"))
         pidfile = os.path.join(d, "sshd.pid")
         cfg = os.path.join(d, "sshd_config")
         _stop_stale(pidfile, cfg)
@@ -136,12 +133,9 @@ def start(sim, lab, free_port):
         up = node.upper().replace("-", "_")
         env += ["HL_SIM_%s_SSH_PORT=%d" % (up, port),
                 "HL_SIM_%s_HOST_KEY='%s'" % (up, key)]
-    path = os.path.join(lab, ".hl", "sim-nodes.env")
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("# written by hl-sim; its nodes' SSH\n" + "\n".join(env) +
-                "\n")
-    os.replace(path + ".tmp", path)
+    write_private(os.path.join(lab, ".hl", "sim-nodes.env"),
+                  "# written by hl-sim; its nodes' SSH\n" + "\n".join(env) +
+                  "\n")
     return procs
 
 

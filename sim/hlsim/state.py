@@ -11,23 +11,22 @@ import os
 import secrets
 import threading
 
+from .files import write_private
+
 
 class State:
     def __init__(self, path):
         self.path = path
         self.lock = threading.RLock()
-        self.data = {"vms": {}, "volumes": {}, "secrets": {}, "next_pid": 1}
+        self.data = {"vms": {}, "volumes": {}, "secrets": {}}
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 self.data.update(json.load(f))
 
     def save(self):
         with self.lock:
-            tmp = self.path + ".tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.data, f, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
+            write_private(self.path, json.dumps(self.data, indent=1,
+                                                sort_keys=True))
 
     def secret(self, name, make=lambda: secrets.token_hex(16)):
         """A secret kept across restarts (token secrets, the ticket key)."""

@@ -141,15 +141,6 @@ class Tasks:
         with self.lock:
             return self.tasks.get(upid)
 
-    def running_for(self, ttype, tid):
-        """A running task of that type and id, for adopting it."""
-        with self.lock:
-            for t in self.tasks.values():
-                if (t.exitstatus is None and t.fields["type"] == ttype and
-                        t.fields["id"] == str(tid)):
-                    return t
-        return None
-
     def list(self, node):
         with self.lock:
             return [t for t in self.tasks.values()

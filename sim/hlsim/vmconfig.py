@@ -55,13 +55,9 @@ def format_size(nbytes):
     return str(nbytes)
 
 
-def parse_size(text):
-    """'32G', '512M', '1.5G', '1024' (bytes) -> bytes; None when invalid."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)(?:i?B)?", text)
-    if not m:
-        return None
-    mult = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    return int(float(m.group(1)) * mult[m.group(2)])
+def memory_bytes(conf):
+    """The memory option ('2048' or 'current=2048', MiB) in bytes."""
+    return int(str(conf.get("memory", "512")).split("=")[-1]) << 20
 
 
 def random_mac(rand=random):
