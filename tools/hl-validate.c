@@ -39,28 +39,18 @@ HL_RUN_OPTIONS_HELP
 "\n"
 HL_EXIT_TABLE;
 
+/* The selected hosts: their names, or (full) their configurations. */
 static jv
-host_names(const struct hl_lab *lab, const unsigned char *picked)
+picked_hosts(const struct hl_lab *lab, const unsigned char *picked, int full)
 {
 	jv out = jv_array();
 	size_t i;
 
 	for (i = 0; i < lab->nhosts; i++)
 		if (picked[i])
-			out = jv_array_append(out, jv_string(lab->hosts[i].name));
-	return out;
-}
-
-static jv
-host_confs(const struct hl_lab *lab, const unsigned char *picked)
-{
-	jv out = jv_array();
-	size_t i;
-
-	for (i = 0; i < lab->nhosts; i++)
-		if (picked[i])
-			out = jv_array_append(out,
-			    hl_spec_host_json(lab, &lab->hosts[i]));
+			out = jv_array_append(out, full ?
+			    hl_spec_host_json(lab, &lab->hosts[i]) :
+			    jv_string(lab->hosts[i].name));
 	return out;
 }
 
@@ -136,10 +126,10 @@ main(int argc, char **argv)
 		doc = jv_object_set(jv_object(), jv_string("ok"),
 		    jv_bool(code == HL_EXIT_OK));
 		doc = jv_object_set(doc, jv_string("hosts"),
-		    host_names(lab, picked));
+		    picked_hosts(lab, picked, 0));
 	} else if (code == HL_EXIT_OK) {
 		doc = jv_object_set(jv_object(), jv_string("hosts"),
-		    host_confs(lab, picked));
+		    picked_hosts(lab, picked, 1));
 	} else {
 		char msg[128];
 
