@@ -2,14 +2,16 @@
 
 Follows qemu-server src/PVE/API2/Qemu.pm (create_vm, clone_vm, update_vm,
 resize_vm, vm_start/stop/shutdown/reboot, template, destroy_vm) and the
-locks of pve-guest-common src/PVE/AbstractConfig.pm (check_lock).  Power
-state only: the next issue gives VMs real guests.
+locks of pve-guest-common src/PVE/AbstractConfig.pm (check_lock).  A
+started VM whose boot disk came from a built image is a real guest
+(guests.py); the agent endpoints are in agent.py.
 """
 
 import re
+import threading
 import time
 
-from . import cloudinit, vmconfig
+from . import agent, cloudinit, guests, vmconfig
 from .api_cluster import node_or_fail
 from .api_storage import (allocate, free_volume, storage_or_fail, volume,
                           where)
@@ -65,6 +67,7 @@ def _new_disk(sim, node, vmid, key, value):
     """
     props = vmconfig.parse_props(str(value), "file")
     f = props.get("file", "")
+    base = None
     storage, sep, rest = f.partition(":")
     if not sep or storage not in sim.cfg["storages"]:
         return value
@@ -82,14 +85,30 @@ def _new_disk(sim, node, vmid, key, value):
             raise TaskError("volume '%s' does not exist or is not an "
                             "image or import volume" % src)
         size = sv["size"]
+        base = sv
     elif re.fullmatch(r"\d+(\.\d+)?", rest):
         size = int(float(rest) * (1 << 30))
     else:
         return value    # an existing volume
     props["file"] = allocate(sim, node, storage, vmid, size,
                              fmt=props.pop("format", None))
+    if base is not None:
+        _give_layers(sim, node, props["file"], base)
     props["size"] = vmconfig.format_size(size)
     return vmconfig.format_props(props, "file")
+
+
+def _give_layers(sim, node, volid, base, linked=False):
+    """The new volume's tree: the image's rootfs under an imported image,
+    a copy (full) or a stack (linked) of a VM disk's."""
+    st, _, volname = volid.partition(":")
+    vol = volume(sim, node, volid)
+    if base.get("rootfs"):
+        guests.image_layers(sim, where(sim, node, st), volname, vol,
+                            base["rootfs"])
+    else:
+        guests.new_layers(sim, where(sim, node, st), volname, vol, base,
+                          linked)
 
 
 def drives(conf):
@@ -506,6 +525,9 @@ def clone(sim, req):
                     else:
                         nv = _linked(sim, target, st, volname, newid, size)
                     made.append(nv)
+                    src_vol = volume(sim, node, volid)
+                    if src_vol and src_vol.get("layers"):
+                        _give_layers(sim, target, nv, src_vol, not full)
                     props["file"] = nv
                     conf[k] = vmconfig.format_props(props, "file")
                     task.log("clone %s: %s -> %s" % (k, volid, nv))
@@ -665,10 +687,11 @@ def status_current(sim, req):
                 out[k] = conf[k]
         if int(conf.get("template", 0)):
             out["template"] = 1
-        if _agent_enabled(conf):
+        if agent.enabled(conf):
             out["agent"] = 1
         if running:
-            out["pid"] = vm.get("pid", 4242)
+            g = sim.guests.get(req["vmid"]) if sim.guests else None
+            out["pid"] = g.proc.pid if g else 4242
             out["running-machine"] = "pc-i440fx-9.2+pve0"
             out["running-qemu"] = "9.2.0"
         return out
@@ -677,6 +700,15 @@ def status_current(sim, req):
 def _apply_pending(vm):
     vm["config"] = _with_pending(vm)
     vm["pending"], vm["pending_delete"] = {}, []
+
+
+_power_locks = {}
+
+
+def _power_lock(vmid):
+    """One power change of a VM at a time (qemu-server's config lock)."""
+    with _power_locks.setdefault("", threading.Lock()):
+        return _power_locks.setdefault(str(vmid), threading.Lock())
 
 
 def _do_start(sim, node, vmid, task):
@@ -688,10 +720,18 @@ def _do_start(sim, node, vmid, task):
         if vm["status"] == "running":
             raise TaskError("VM %s already running" % vmid)
         _apply_pending(vm)
+        sim.state.save()
+        conf = dict(vm["config"])
+    task.log("starting VM %s" % vmid)
+    # the guest boots outside the state lock; the power lock keeps others
+    # off this VM meanwhile
+    if sim.guests is not None:
+        sim.guests.start(node, vmid, conf, task)
+    with sim.state.lock:
+        vm = vm_or_fail(sim, node, vmid)
         vm["status"] = "running"
         vm["started"] = time.time()
         sim.state.save()
-    task.log("starting VM %s" % vmid)
 
 
 def _power(sim, req, ttype, work):
@@ -699,7 +739,11 @@ def _power(sim, req, ttype, work):
     node_or_fail(sim, node)
     with sim.state.lock:
         vm_or_fail(sim, node, vmid)
-    return sim.tasks.start(node, ttype, vmid, req.who, work,
+
+    def locked(task):
+        with _power_lock(vmid):
+            return work(task)
+    return sim.tasks.start(node, ttype, vmid, req.who, locked,
                            sim.task_seconds())
 
 
@@ -717,6 +761,12 @@ def _stop(sim, req, task, graceful):
             if graceful:
                 raise TaskError("VM %s not running" % req["vmid"])
             return
+    if sim.guests is not None:
+        timeout = req.get("timeout")
+        sim.guests.stop(req["vmid"], graceful,
+                        60 if timeout is None else int(timeout))
+    with sim.state.lock:
+        vm = vm_or_fail(sim, req["node"], req["vmid"])
         vm["status"] = "stopped"
         sim.state.save()
 
@@ -733,42 +783,17 @@ def shutdown(sim, req):
 
 @route("POST", "/nodes/{node}/qemu/{vmid}/status/reboot")
 def reboot(sim, req):
+    """A shutdown and a start: the pending config applies, the guest boots
+    again (a new instance-id when its identity changed)."""
     with sim.state.lock:
         vm = vm_or_fail(sim, req["node"], req["vmid"])
         if vm["status"] != "running":
             raise fail("VM %s not running" % req["vmid"])
 
     def work(task):
-        with sim.state.lock:
-            vm = vm_or_fail(sim, req["node"], req["vmid"])
-            _apply_pending(vm)
-            vm["started"] = time.time()
-            sim.state.save()
+        _stop(sim, req, task, True)
+        _do_start(sim, req["node"], req["vmid"], task)
     return _power(sim, req, "qmreboot", work)
-
-
-# --- the guest agent: no guest yet -------------------------------------------
-
-def _agent_enabled(conf):
-    a = str(conf.get("agent", "0"))
-    props = vmconfig.parse_props(a, "enabled")
-    return props.get("enabled", "0") in ("1", "on", "yes")
-
-
-def _agent(sim, req):
-    with sim.state.lock:
-        vm = vm_or_fail(sim, req["node"], req["vmid"])
-        if not _agent_enabled(vm["config"]):
-            raise fail("No QEMU guest agent configured")
-        if vm["status"] != "running":
-            raise fail("VM %s is not running" % req["vmid"])
-    raise fail("QEMU guest agent is not running")
-
-
-for _method, _path in (("POST", "ping"), ("GET", "network-get-interfaces"),
-                       ("GET", "get-osinfo"), ("GET", "file-read"),
-                       ("POST", "exec"), ("GET", "exec-status")):
-    route(_method, "/nodes/{node}/qemu/{vmid}/agent/" + _path)(_agent)
 
 
 def seed_vms(sim, count, node, first, storage):

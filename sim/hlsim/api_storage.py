@@ -121,7 +121,9 @@ def free_volume(sim, node, volid):
     storage, _, volname = volid.partition(":")
     if storage not in sim.cfg["storages"]:
         return
-    sim.state.volumes(where(sim, node, storage)).pop(volname, None)
+    from .guests import drop_layers
+    drop_layers(sim.state.volumes(where(sim, node, storage)).pop(volname,
+                                                                   None))
 
 
 def volume(sim, node, volid):
@@ -239,12 +241,19 @@ def _verify(task, got, want):
     task.log("checksum verified")
 
 
-def _add_file(sim, node, storage, content, filename, size):
+def _add_file(sim, node, storage, content, filename, size, sha512):
+    """Record a file a task put on a storage.  When its content is an image
+    the simulator built, the volume names the image's tree: a disk
+    imported from it boots that tree (guests.py)."""
+    from .mirror import rootfs_for
+    vol = {"size": size, "content": content,
+           "format": filename.rsplit(".", 1)[-1], "ctime": int(time.time())}
+    rootfs = rootfs_for(sha512)
+    if rootfs:
+        vol["rootfs"] = rootfs
     with sim.state.lock:
         sim.state.volumes(where(sim, node, storage))["%s/%s" % (
-            content, filename)] = {"size": size, "content": content,
-                                   "format": filename.rsplit(".", 1)[-1],
-                                   "ctime": int(time.time())}
+            content, filename)] = vol
         sim.state.save()
 
 
@@ -276,6 +285,7 @@ def download_url(sim, req):
         dest = os.path.join(content_dir(sim, node, s, content), filename)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         h = hashlib.new(algo) if algo else None
+        whole = hashlib.sha512()
         size = 0
         try:
             with _opener.open(url, timeout=60) as r, \
@@ -287,6 +297,7 @@ def download_url(sim, req):
                     size += len(chunk)
                     if h:
                         h.update(chunk)
+                    whole.update(chunk)
                     f.write(chunk)
         except OSError as e:
             raise TaskError("download failed: %s" % e)
@@ -298,7 +309,7 @@ def download_url(sim, req):
                 os.unlink(dest + ".part")
                 raise
         os.replace(dest + ".part", dest)
-        _add_file(sim, node, s, content, filename, size)
+        _add_file(sim, node, s, content, filename, size, whole.hexdigest())
         task.log("download of '%s' to '%s' finished" % (url, dest))
 
     return sim.tasks.start(node, "download", filename, req.who, work,
@@ -322,7 +333,8 @@ def upload(sim, req):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with open(dest, "wb") as f:
             f.write(data)
-        _add_file(sim, node, s, content, filename, len(data))
+        _add_file(sim, node, s, content, filename, len(data),
+                  hashlib.sha512(data).hexdigest())
         task.log("target file: %s" % dest)
 
     return sim.tasks.start(node, "imgcopy", "", req.who, work,

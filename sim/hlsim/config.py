@@ -26,6 +26,13 @@ DEFAULTS = {
                       "size_gib": 200, "shared": False},
     },
     "pools": ["hl-demo"],
+    # The guests' networks: per bridge, its subnet with the gateway's
+    # address (where the apt proxy and the mirror answer; the nodes take
+    # the addresses after it) and a DHCP pool for ipconfigN ip=dhcp.
+    # The default matches the example lab.
+    "networks": {
+        "vmbr0": {"cidr": "10.77.0.1/24", "dhcp": "10.77.0.100-10.77.0.199"},
+    },
     # API tokens: "user@realm!name" -> secret and privilege separation.
     # The token's own ACLs apply when privsep is 1 (the effective rights
     # are the intersection with the user's, as in PVE).

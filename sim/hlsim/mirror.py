@@ -51,11 +51,27 @@ def images(cache=CACHE):
     return out
 
 
-def start(port, cache=CACHE):
-    """Serve the images on 127.0.0.1:port in a thread; the server."""
+def rootfs_for(sha512, cache=CACHE):
+    """The tree of the built image whose disk file has this SHA-512."""
+    for name, digest in images(cache):
+        if digest == sha512:
+            for image in os.listdir(cache):
+                root = os.path.join(cache, image, "rootfs")
+                if os.path.exists(os.path.join(cache, image, name)) and \
+                        os.path.isdir(root):
+                    return root
+    return None
+
+
+def start(port, cache=CACHE, extra=()):
+    """Serve the images on 127.0.0.1:port (and the extra addresses: the
+    guests' side) in threads; the servers."""
     handler = functools.partial(_Handler, directory=cache)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True,
-                     name="mirror").start()
-    return srv
+    servers = []
+    for addr in ("127.0.0.1",) + tuple(extra):
+        srv = http.server.ThreadingHTTPServer((addr, port), handler)
+        srv.daemon_threads = True
+        threading.Thread(target=srv.serve_forever, daemon=True,
+                         name="mirror").start()
+        servers.append(srv)
+    return servers

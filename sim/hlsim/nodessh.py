@@ -75,21 +75,23 @@ def _unsafe_component(path):
     return None
 
 
-def start(sim, lab):
-    """Start every node's sshd; write LAB/.hl/sim-nodes.env; the processes.
+def start(sim, lab, extra=None):
+    """Start every node's sshd; write LAB/.hl/sim-nodes.env; the processes
+    and each node's port.  extra: one more address to listen on (the
+    machine's end of the guests' network), so guests reach their nodes.
 
-    Returns [] (and writes nothing) when sshd is not installed.
+    Returns [], {} (and writes nothing) when sshd is not installed.
     """
     if not os.path.exists(SSHD):
         print("hl-sim: no sshd (openssh-server): no node SSH", file=sys.stderr)
-        return []
+        return [], {}
     bad = _unsafe_component(sim.state_dir)
     if bad:
         # sshd chroots only below root-owned directories nobody else
         # may write (sshd_config(5) ChrootDirectory)
         print("hl-sim: no node SSH: '%s' is writable by others or not "
               "root's, and sshd's chroot refuses that" % bad, file=sys.stderr)
-        return []
+        return [], {}
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     keys = os.path.join(sim.state_dir, "nodes", "authorized_keys")
     os.makedirs(os.path.dirname(keys), mode=0o755, exist_ok=True)
@@ -101,7 +103,7 @@ def start(sim, lab):
     with open(keys, "w", encoding="ascii") as f:
         f.write("".join(k + "\n" for k in wanted))
     os.chmod(keys, 0o600)
-    procs, env = [], []
+    procs, env, ports = [], [], {}
     for node in sim.cfg["nodes"]:
         d = _dir(sim, node)
         key = host_key(sim, node)
@@ -111,11 +113,13 @@ def start(sim, lab):
         for p in (root, os.path.join(root, "var"), os.path.join(
                 root, "var", "lib")):
             os.chmod(p, 0o755)
-        port = kept_port(os.path.join(d, "port"))
+        port = ports[node] = kept_port(os.path.join(d, "port"))
         pidfile = os.path.join(d, "sshd.pid")
         cfg = os.path.join(d, "sshd_config")
         _stop_stale(pidfile, cfg)
         with open(cfg, "w", encoding="ascii") as f:
+            if extra:
+                f.write("ListenAddress %s\n" % extra)
             f.write("Port %d\nListenAddress 127.0.0.1\nHostKey %s\n"
                     "PidFile %s\nAuthorizedKeysFile %s\n"
                     "PermitRootLogin prohibit-password\nAllowUsers root\n"
@@ -136,7 +140,7 @@ def start(sim, lab):
     write_private(os.path.join(lab, ".hl", "sim-nodes.env"),
                   "# written by hl-sim; its nodes' SSH\n" + "\n".join(env) +
                   "\n")
-    return procs
+    return procs, ports
 
 
 def stop_stale(state_dir):

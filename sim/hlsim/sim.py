@@ -32,6 +32,8 @@ class Sim:
         self.auth.pool_of = lambda vmid: (self.state.vm(vmid) or {}).get(
             "pool")
         self.requests = collections.deque(maxlen=10000)
+        self.net = None         # guestnet.Net, when guests can run here
+        self.guests = None      # guests.Guests
         self.started = time.time()
 
     def log_request(self, entry):

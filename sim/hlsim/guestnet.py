@@ -1,0 +1,349 @@
+"""The guests' network: one network namespace behind one veth (DESIGN.md 3).
+
+Inside the simulator's namespace ("hls-<tag>"), each bridge name of the
+cluster (vmbr0, ...) is one Linux bridge: one L2 segment that every sim
+node's guests share, like a LAN.  A bridge with an entry in the config's
+"networks" carries that subnet's gateway address, and the nodes' addresses
+after it (pve1 = gateway + 1, ...).  The namespace has no default route: it
+reaches the machine only through its veth ("uplink"), and its nftables
+rules let only the simulator's services through, each at an address on the
+guests' side:
+
+The machine reaches the guests (ssh, Ansible) by a route to each subnet
+through the veth; nothing else of the machine changes.
+
+  gateway:80      the image mirror
+  gateway:3142    the apt proxy (Debian's apt-cacher-ng, on the machine)
+  node:22         that node's SSH/SFTP
+
+Everything else from a guest stops there: no route, or the forward
+policy.  The machine's own forwarding and firewall are not touched.
+
+<tag> comes from the state directory, so two simulators (tests) do not
+share a network; a crashed simulator's namespaces, veth and guests are
+removed by the next start (stale()).
+"""
+
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from .files import write_private
+
+IP = "ip"
+NFT = "nft"
+ACNG = "/usr/sbin/apt-cacher-ng"
+ACNG_CACHE = os.path.join(os.environ.get("HL_SIM_CACHE", "/var/cache/hl-sim"),
+                          "apt-cacher-ng")
+
+
+class NetError(Exception):
+    pass
+
+
+def run(*argv, check=True, quiet=False):
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True)
+    if check and r.returncode:
+        raise NetError("%s: %s" % (" ".join(argv), r.stderr.strip()
+                                   or "exit %d" % r.returncode))
+    return r
+
+
+def tag(state_dir):
+    return hashlib.sha1(os.path.realpath(state_dir).encode()).hexdigest()[:6]
+
+
+def available():
+    """Why guests cannot have a network here, or None."""
+    if os.geteuid() != 0:
+        return "not root"
+    for tool in (IP, NFT):
+        if shutil.which(tool) is None:
+            return "'%s' is not installed" % tool
+    return None
+
+
+def namespaces(prefix):
+    r = run(IP, "-j", "netns", "list", check=False)
+    try:
+        names = [n["name"] for n in json.loads(r.stdout or "[]")]
+    except ValueError:
+        names = []
+    return [n for n in names if n == prefix or n.startswith(prefix + "-")]
+
+
+def kill_namespace(ns):
+    """Kill every process in ns (a guest's PID 1 takes its guest along),
+    then delete it; its veths go with it."""
+    for _ in range(50):
+        pids = run(IP, "netns", "pids", ns, check=False).stdout.split()
+        if not pids:
+            break
+        for p in pids:
+            try:
+                os.kill(int(p), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.05)
+    run(IP, "netns", "del", ns, check=False)
+
+
+class Net:
+    def __init__(self, sim):
+        self.sim = sim
+        self.tag = tag(sim.state_dir)
+        self.ns = "hls-" + self.tag
+        self.veth = "hls" + self.tag
+        self.dir = os.path.join(sim.state_dir, "net")
+        self.host = None            # the machine's end of the veth
+        self.peer = None
+        self.services = {}          # name -> port on self.host
+        self.acng = None
+        self.bridges = {}           # name -> {"net", "gateway", "nodes"}
+
+    # --- the namespace ------------------------------------------------------
+
+    def stale(self):
+        stale(self.sim.state_dir)
+
+    def _uplink(self):
+        """A /30 for the veth no address of the machine is in."""
+        used = run(IP, "-o", "-4", "addr", "show").stdout
+        slot = int(self.tag, 16) % 16000
+        for i in range(16000):
+            base = ipaddress.ip_address("10.250.0.0") + 4 * ((slot + i) % 16000)
+            if " %s/" % (base + 1) not in used and " %s/" % (base + 2) \
+                    not in used:
+                return str(base + 1), str(base + 2)
+        raise NetError("no free /30 in 10.250.0.0/16 for the uplink")
+
+    def start(self):
+        self.stale()
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        self.host, self.peer = self._uplink()
+        ns = self.ns
+        run(IP, "netns", "add", ns)
+        run(IP, "link", "add", self.veth, "type", "veth", "peer", "name",
+            "uplink", "netns", ns)
+        run(IP, "addr", "add", self.host + "/30", "dev", self.veth)
+        run(IP, "link", "set", self.veth, "up")
+        run(IP, "-n", ns, "addr", "add", self.peer + "/30", "dev", "uplink")
+        run(IP, "-n", ns, "link", "set", "uplink", "up")
+        run(IP, "-n", ns, "link", "set", "lo", "up")
+        # forwarding between the bridges and to the uplink, in this
+        # namespace only
+        run(IP, "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        nets = self.sim.cfg.get("networks", {})
+        names = sorted({b for n in self.sim.cfg["nodes"].values()
+                        for b in n.get("bridges", [])})
+        for b in names:
+            run(IP, "-n", ns, "link", "add", b, "type", "bridge")
+            run(IP, "-n", ns, "link", "set", b, "up")
+            spec = nets.get(b)
+            if not spec:
+                self.bridges[b] = None
+                continue
+            iface = ipaddress.ip_interface(spec["cidr"])
+            info = {"net": iface.network, "gateway": str(iface.ip),
+                    "nodes": {}}
+            run(IP, "-n", ns, "addr", "add", str(iface), "dev", b)
+            for i, node in enumerate(self.sim.cfg["nodes"]):
+                addr = iface.ip + 1 + i
+                info["nodes"][node] = str(addr)
+                run(IP, "-n", ns, "addr", "add", "%s/%d" % (
+                    addr, iface.network.prefixlen), "dev", b)
+            self.bridges[b] = info
+            # the machine reaches its guests (ssh, Ansible) through the
+            # veth; the route goes when the veth does
+            r = run(IP, "route", "add", str(iface.network), "via", self.peer,
+                    "dev", self.veth, check=False)
+            if r.returncode:
+                print("hl-sim: guests on %s are not reachable from this "
+                      "machine: %s" % (b, r.stderr.strip()), file=sys.stderr)
+        return self
+
+    def expose(self, mirror_port=None, node_ports=None):
+        """The nftables rules: each service reachable at its guest-side
+        address, nothing else."""
+        node_ports = node_ports or {}
+        dnat = []
+        for b, info in self.bridges.items():
+            if not info:
+                continue
+            gw = info["gateway"]
+            if mirror_port:
+                dnat.append((gw, 80, mirror_port))
+            if self.acng:
+                dnat.append((gw, 3142, self.services["apt"]))
+            for node, port in node_ports.items():
+                dnat.append((info["nodes"][node], 22, port))
+        rules = ["table ip hlsim {",
+                 "  chain nat_pre { type nat hook prerouting priority dstnat;"]
+        rules += ["  iifname != \"uplink\" ip daddr %s tcp dport %d dnat to "
+                  "%s:%d" % (a, p, self.host, hp) for a, p, hp in dnat]
+        rules += [" }",
+                  " chain nat_post { type nat hook postrouting priority srcnat;",
+                  "  oifname \"uplink\" masquerade", " }",
+                  " chain guard_forward { type filter hook forward priority filter; "
+                  "policy drop;",
+                  "  ct state established,related accept",
+                  "  oifname \"uplink\" ct status dnat accept",
+                  "  iifname \"uplink\" oifname != \"uplink\" accept",
+                  "  iifname != \"uplink\" oifname != \"uplink\" accept", " }",
+                  " chain guard_input { type filter hook input priority filter; "
+                  "policy drop;",
+                  "  ct state established,related accept",
+                  "  iifname \"lo\" accept",
+                  "  icmp type echo-request accept", " }",
+                  "}"]
+        path = os.path.join(self.dir, "rules.nft")
+        write_private(path, "\n".join(rules) + "\n")
+        run(IP, "netns", "exec", self.ns, NFT, "-f", path)
+
+    # --- the apt proxy --------------------------------------------------------
+
+    def start_apt_proxy(self):
+        """apt-cacher-ng on the uplink's machine end, Debian's archive
+        behind it (its default remaps to ftp.debian.org: sim-guests.md)."""
+        if not os.path.exists(ACNG):
+            return None
+        conf = os.path.join(self.dir, "apt-cacher-ng")
+        logs = os.path.join(conf, "log")
+        os.makedirs(logs, exist_ok=True)
+        os.makedirs(ACNG_CACHE, exist_ok=True)
+        with open(os.path.join(conf, "backends_debian"), "w") as f:
+            f.write("http://deb.debian.org/debian/\n")
+        shutil.copy("/usr/share/apt-cacher-ng/conf/acng.conf"
+                    if os.path.exists("/usr/share/apt-cacher-ng/conf/acng.conf")
+                    else "/etc/apt-cacher-ng/acng.conf",
+                    os.path.join(conf, "acng.conf"))
+        port = self._low_port()
+        pidfile = os.path.join(self.dir, "apt-cacher-ng.pid")
+        log = open(os.path.join(logs, "stderr.log"), "ab")
+        self.acng = subprocess.Popen(
+            [ACNG, "-c", conf, "ForeGround=1", "BindAddress=" + self.host,
+             "Port=%d" % port, "CacheDir=" + ACNG_CACHE, "LogDir=" + logs,
+             "SupportDir=/usr/lib/apt-cacher-ng", "PidFile=" + pidfile,
+             "SocketPath=" + os.path.join(conf, "socket")],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.services["apt"] = port
+        return port
+
+    def _low_port(self):
+        """A free port below 32768: apt-cacher-ng 3.7 keeps its port in a
+        signed short (46115 becomes "-1942" and it cannot bind)."""
+        first = 20000 + int(self.tag, 16) % 10000
+        for i in range(2000):
+            port = 20000 + (first - 20000 + i) % 12000
+            with socket.socket() as s:
+                try:
+                    s.bind((self.host, port))
+                except OSError:
+                    continue
+            return port
+        raise NetError("no free port below 32768 for the apt proxy")
+
+    def apt_proxy_url(self, bridge="vmbr0"):
+        info = self.bridges.get(bridge)
+        if not info or not self.acng:
+            return None
+        return "http://%s:3142" % info["gateway"]
+
+    # --- guests ---------------------------------------------------------------
+
+    def guest_ns(self, vmid):
+        return "%s-%s" % (self.ns, vmid)
+
+    def plug(self, vmid, nics):
+        """A guest's namespace with one ethN per nic: (n, mac, bridge, addr)
+        where addr is "a.b.c.d/p" (a lease the sim hands out) or None."""
+        gns = self.guest_ns(vmid)
+        kill_namespace(gns)
+        run(IP, "netns", "add", gns)
+        run(IP, "-n", gns, "link", "set", "lo", "up")
+        for n, mac, bridge, addr in nics:
+            if bridge not in self.bridges:
+                raise NetError("bridge '%s' does not exist" % bridge)
+            outer = "g%sn%s" % (vmid, n)
+            run(IP, "-n", self.ns, "link", "add", outer, "type", "veth",
+                "peer", "name", "eth%s" % n, "netns", gns)
+            run(IP, "-n", gns, "link", "set", "eth%s" % n, "address", mac)
+            run(IP, "-n", self.ns, "link", "set", outer, "master", bridge)
+            run(IP, "-n", self.ns, "link", "set", outer, "up")
+            run(IP, "-n", gns, "link", "set", "eth%s" % n, "up")
+            if addr:
+                run(IP, "-n", gns, "addr", "add", addr, "dev", "eth%s" % n)
+                gw = (self.bridges[bridge] or {}).get("gateway")
+                if gw and n == "0":
+                    run(IP, "-n", gns, "route", "add", "default", "via", gw)
+        return gns
+
+    def unplug(self, vmid):
+        kill_namespace(self.guest_ns(vmid))
+
+    def lease(self, bridge, mac):
+        """A DHCP lease from the bridge's pool, kept per MAC in the state."""
+        info = self.bridges.get(bridge)
+        spec = self.sim.cfg.get("networks", {}).get(bridge) or {}
+        if not info or not spec.get("dhcp"):
+            return None
+        first, last = (ipaddress.ip_address(a) for a in
+                       spec["dhcp"].split("-"))
+        st = self.sim.state
+        with st.lock:
+            leases = st.data.setdefault("leases", {})
+            if mac in leases:
+                return leases[mac]
+            taken = set(leases.values())
+            a = first
+            while a <= last:
+                cand = "%s/%d" % (a, info["net"].prefixlen)
+                if cand not in taken:
+                    leases[mac] = cand
+                    st.save()
+                    return cand
+                a += 1
+        raise NetError("DHCP pool of '%s' is exhausted" % bridge)
+
+    def stop(self):
+        for ns in namespaces(self.ns):
+            kill_namespace(ns)
+        run(IP, "link", "del", self.veth, check=False)
+        if self.acng:
+            self.acng.terminate()
+            try:
+                self.acng.wait(5)
+            except subprocess.TimeoutExpired:
+                self.acng.kill()
+
+
+def stale(state_dir):
+    """Remove what a crashed simulator of this state left behind: its
+    guests (with their namespaces), its veth, its apt proxy."""
+    t = tag(state_dir)
+    if available() is None:
+        for ns in namespaces("hls-" + t):
+            kill_namespace(ns)
+        run(IP, "link", "del", "hls" + t, check=False, quiet=True)
+    _stop_pidfile(os.path.join(state_dir, "net", "apt-cacher-ng.pid"),
+                  b"apt-cacher")
+
+
+def _stop_pidfile(pidfile, name):
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read())
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            if name not in f.read():
+                return
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
