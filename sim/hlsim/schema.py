@@ -1333,4 +1333,6 @@ class Schema:
                     isinstance(fmt, str) and fmt.endswith("-list"):
                 params[key] = ",".join(perl_str(v) for v in value)
             elif not perl_ref(value) and prop.get("type") == "array":
-                params[key] = [value]
+                # a repeated parameter (NUL-joined by the server) is the
+                # array's items, as pve-http-server hands them over
+                params[key] = perl_str(value).split("\0")

@@ -73,7 +73,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def answer(self, status, body, reason=None, extra=None):
         if reason is not None:      # a status line holds Latin-1 only
-            reason = reason.encode("latin-1", "replace").decode("latin-1")
+            reason = re.sub(r"[\x00-\x1f\x7f]", " ", reason.encode(
+                "latin-1", "replace").decode("latin-1"))
         data = json.dumps(body, separators=(",", ":")).encode() \
             if body is not None else b""
         self.send_response(status, reason)

@@ -31,11 +31,12 @@ api() {
 	reason=$(head -1 "$hdr" | cut -d' ' -f3- | tr -d '\r')
 }
 
-# wait_task UPID: poll until stopped; sets output to the final status
+# wait_task UPID [SECONDS]: poll until stopped (default 10 s); sets output
+# to the final status
 wait_task() {
 	local upid=$1 node
 	node=$(cut -d: -f2 <<<"$upid")
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 $((${2:-10} * 10))); do
 		api GET "/nodes/$node/tasks/$(jq -rn --arg u "$upid" '$u|@uri')/status"
 		[ "$(jq -r .data.status <<<"$output")" = stopped ] && return 0
 		sleep 0.1
