@@ -77,11 +77,14 @@ def _available(sim, req):
             raise fail("No QEMU guest agent configured")
         if vm["status"] != "running":
             raise fail("VM %s is not running" % req["vmid"])
-    g = sim.guests.get(req["vmid"]) if sim.guests else None
+        # agent disabled: the VM has no agent channel, nothing can answer
+        channel = enabled(vm["config"])
+    g = sim.guests.get(req["vmid"]) if sim.guests and channel else None
     path = g.agent_socket() if g else None
     if path:
         try:
-            qga(path, "guest-ping", timeout=3)
+            with _lock(req["vmid"]):
+                qga(path, "guest-ping", timeout=3)
             return path
         except (OSError, ValueError, AgentError):
             pass

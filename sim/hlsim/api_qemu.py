@@ -658,6 +658,8 @@ def destroy(sim, req):
                                  % (st, name))
             del sim.state.vms[str(vmid)]
             sim.state.save()
+            if sim.guests is not None:
+                sim.guests.forget(vmid)
             if req.get("purge"):
                 task.log("purging VM %s from related configurations" % vmid)
 

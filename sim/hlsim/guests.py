@@ -290,6 +290,12 @@ class Guests:
         kill_namespace(g.ns)
         _umount(g.root)
 
+    def forget(self, vmid):
+        """A destroyed VM: its guest directory (mount point, console) goes."""
+        d = os.path.join(self.dir, str(vmid))
+        _umount(os.path.join(d, "root"))
+        shutil.rmtree(d, ignore_errors=True)
+
     def stop_all(self):
         for vmid in list(self.running):
             self.stop(vmid)

@@ -302,6 +302,19 @@ make_vm() {
 	task POST /nodes/pve1/qemu/302/status/stop
 }
 
+@test "hl-sim guests: a start on a bridge the nodes lack fails as PVE's and leaves nothing running or mounted" {
+	make_vm 303 ip=dhcp
+	api PUT /nodes/pve1/qemu/303/config --data-urlencode net0=virtio,bridge=vmbr9
+	api POST /nodes/pve1/qemu/303/status/start
+	wait_task "$(jq -r .data <<<"$output")" 60
+	[ "$(jq -r .data.exitstatus <<<"$output")" = "start failed: bridge 'vmbr9' does not exist" ]
+	api GET /nodes/pve1/qemu/303/status/current
+	jq -e '.data.status == "stopped"' <<<"$output"
+	! ip netns list | grep -q "^$NS-303"
+	! grep -q "$SIMLAB/.hl/sim/guests/303/root" /proc/self/mountinfo
+	task DELETE /nodes/pve1/qemu/303
+}
+
 @test "hl-sim guests: destroy removes the guest's disk tree; a crash leaves nothing the next start does not clean" {
 	task POST /nodes/pve1/qemu/302/status/start
 	disk=$(jq -r '.volumes["pve1/local-lvm"]["vm-302-disk-0"].data' "$SIMLAB/.hl/sim/state.json")
@@ -318,6 +331,7 @@ make_vm() {
 	jq -e '.data.status == "stopped"' <<<"$output"
 	task DELETE /nodes/pve1/qemu/302
 	[ ! -e "$disk" ]
+	[ ! -e "$SIMLAB/.hl/sim/guests/302" ]
 	# stop leaves no guest, namespace or proxy behind
 	sim_stop
 	! sim_running "$SIMLAB"
