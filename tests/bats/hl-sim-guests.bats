@@ -55,14 +55,16 @@ task() {
 	jq -e '.data.exitstatus == "OK"' <<<"$output"
 }
 
-# agent_up VMID: wait (up to 120 s) until the guest's agent answers
+# agent_up VMID: wait (up to 120 s) until the guest's agent answers and
+# cloud-init has finished (the agent may start before: a package's
+# postinst starts it in cloud-init's final stage)
 agent_up() {
 	for _ in $(seq 1 240); do
-		api POST "/nodes/pve1/qemu/$1/agent/ping"
+		api GET "/nodes/pve1/qemu/$1/agent/file-read" --get -d file=/var/lib/cloud/instance/boot-finished
 		[ "$status" = 200 ] && return 0
 		sleep 0.5
 	done
-	echo "agent of $1 never answered: $output" >&2
+	echo "agent of $1 never answered with boot-finished: $output" >&2
 	return 1
 }
 
@@ -140,7 +142,7 @@ make_vm() {
 	hk=$(host_key 300)
 	[[ $hk == ssh-ed25519\ * ]]
 	echo "$IP300 $hk" > "$BATS_FILE_TMPDIR/kh300"
-	run -0 gssh "$IP300" "$BATS_FILE_TMPDIR/kh300" 'hostname; id -un; sudo -n true && echo sudo-ok; cloud-init status'
+	run -0 gssh "$IP300" "$BATS_FILE_TMPDIR/kh300" 'hostname; id -un; sudo -n true && echo sudo-ok; cloud-init status --wait >/dev/null; cloud-init status'
 	[ "${lines[0]}" = lab-vm-300 ]
 	[ "${lines[1]}" = lab ]
 	[ "${lines[2]}" = sudo-ok ]
