@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 CC      ?= cc
-PKGS     = libcurl yaml-0.1 libgit2 libcrypto
+PKGS     = libcurl yaml-0.1 libgit2 libssl libcrypto
 CFLAGS  ?= -O2 -g
 HL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
            -Wno-unused-parameter -Ilib -I$(B) \
@@ -35,7 +35,7 @@ HASH := \#
 VERSION_H := $(shell mkdir -p $(B) && v='$(HASH)define HL_VERSION "$(VERSION)"' && \
 	{ echo "$$v" | cmp -s - $(B)/version.h || echo "$$v" > $(B)/version.h; } && \
 	echo $(B)/version.h)
-$(B)/lib/run.o: $(VERSION_H)
+$(B)/lib/run.o $(B)/lib/pve.o: $(VERSION_H)
 
 $(B)/%.o: %.c $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)

@@ -163,7 +163,8 @@ def network(sim, req):
                     "autostart": 1, "method": "manual", "method6": "manual",
                     "families": ["inet"], "bridge_ports": "",
                     "bridge_stp": "off", "bridge_fd": "0",
-                    "bridge_vlan_aware": 1, "priority": 3})
+                    "bridge_vlan_aware": 0 if br in sim.cfg["nodes"][node].get(
+                        "vlan_unaware", []) else 1, "priority": 3})
     return out
 
 

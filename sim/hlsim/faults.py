@@ -26,12 +26,23 @@ KEYS = {
     "lock_timeout_rate": 0.0,   # share of config writes failing "got timeout"
     "task_ms": None,            # every task's duration (slow tasks)
     "nextid_collisions": 0,     # next N create/clone calls: "already exists"
-    "fail": [],                 # [{"method", "path", "nth", "status", "message"}]
+    "fail": [],                 # [{"method", "path", "nth", "status",
+                                #   "message"}]; with "body": that raw
+                                #   text answered instead (a malformed
+                                #   reply, status default 200)
     "nodes_offline": [],        # node names
     "storages_full": [],        # "node/storage"
     "bridges_missing": [],      # "node/bridge"
     "seed": 1,
 }
+
+
+class Raw:
+    """An injected reply sent as it is: status and raw body text."""
+
+    def __init__(self, status, body):
+        self.status = status
+        self.body = body
 
 
 class Faults:
@@ -65,6 +76,8 @@ class Faults:
                     key = (method, sub)
                     self.counts[key] = self.counts.get(key, 0) + 1
                     if self.counts[key] == f.get("nth", 1):
+                        if "body" in f:     # a malformed reply
+                            return Raw(f.get("status", 200), f["body"])
                         return ApiError(f.get("status", 500),
                                         f.get("message", "injected failure"))
             r = self.rand.random()

@@ -188,6 +188,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.close()
                 return
+            if isinstance(fault, faults.Raw):
+                body = fault.body.encode("utf-8")
+                self.send_response(fault.status)
+                self.send_header("Content-Type",
+                                 "application/json;charset=UTF-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             if fault:
                 raise fault
             if not url.path.startswith("/api2/json/"):

@@ -4,20 +4,13 @@
 The simulator from the environment (.hl/sim.env), the VM id from argv[1]
 (on pve1).  Prints "<iface> <ipv4>" per address and "hostkey <key>";
 exits non-zero when a call fails.  TLS verified through REQUESTS_CA_BUNDLE
-(proxmoxer 1.2.0 takes no CA file).
+(pve_env.py).
 """
-import os
 import sys
-import urllib.parse
 
-from proxmoxer import ProxmoxAPI
+from pve_env import connect
 
-url = urllib.parse.urlsplit(os.environ["HL_PVE_ENDPOINT"])
-tokenid, secret = os.environ["HL_PVE_TOKEN"].rsplit("=", 1)
-user, name = tokenid.split("!")
-os.environ["REQUESTS_CA_BUNDLE"] = os.environ["HL_PVE_CAFILE"]
-pve = ProxmoxAPI(url.hostname, port=url.port, user=user, token_name=name,
-                 token_value=secret, verify_ssl=True)
+pve = connect()
 agent = pve.nodes("pve1").qemu(int(sys.argv[1])).agent
 
 agent.ping.post()

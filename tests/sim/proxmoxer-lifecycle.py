@@ -6,19 +6,12 @@ volume to use from argv[1]; prints one line per step; exits non-zero on the
 first step that fails.  proxmoxer 1.2.0 cannot take a CA file, so TLS is
 verified through REQUESTS_CA_BUNDLE.
 """
-import os
 import sys
 import time
-import urllib.parse
 
-from proxmoxer import ProxmoxAPI
+from pve_env import connect
 
-url = urllib.parse.urlsplit(os.environ["HL_PVE_ENDPOINT"])
-tokenid, secret = os.environ["HL_PVE_TOKEN"].rsplit("=", 1)
-user, name = tokenid.split("!")
-os.environ["REQUESTS_CA_BUNDLE"] = os.environ["HL_PVE_CAFILE"]
-pve = ProxmoxAPI(url.hostname, port=url.port, user=user, token_name=name,
-                 token_value=secret, verify_ssl=True)
+pve = connect()
 node = pve.nodes("pve1")
 
 
