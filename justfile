@@ -21,6 +21,10 @@ validate *SELECTORS:
 show *SELECTORS:
     {{bin}}/hl-validate show "$@"
 
+# L0: is the hypervisor ready for the hosts? (read-only checks)
+runway *SELECTORS:
+    {{bin}}/hl-validate runway "$@"
+
 # Run the test suite
 test:
     make test

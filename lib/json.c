@@ -67,3 +67,16 @@ hl_json_sorted_unique(jv arr)
 	jv_free(sorted);
 	return out;
 }
+
+jv
+hl_json_get(jv o, const char *key)
+{
+	jv v;
+
+	if (jv_get_kind(o) != JV_KIND_OBJECT) {
+		jv_free(o);
+		return jv_null();
+	}
+	v = jv_object_get(o, jv_string(key));
+	return jv_is_valid(v) ? v : jv_null();
+}

@@ -26,6 +26,9 @@ int hl_json_print(FILE *f, jv v, unsigned flags, struct hl_err *e);
 /* Borrows v: its string value, or NULL when it is not a string. */
 const char *hl_json_str(jv v);
 
+/* Consumes o: o[key], or null when o is no object or has no key. */
+jv hl_json_get(jv o, const char *key);
+
 /* Borrows o: o[key] when it is a string, else NULL. */
 const char *hl_json_get_str(jv o, const char *key);
 

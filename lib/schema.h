@@ -16,6 +16,7 @@ enum hl_schema_doc {
 	HL_SCHEMA_LAB,		/* lab.yaml */
 	HL_SCHEMA_PERSONA,	/* personas/NAME.yaml */
 	HL_SCHEMA_TEMPLATE,	/* layers/L1/templates/NAME.yaml */
+	HL_SCHEMA_RUNWAY,	/* layers/L0/runway.yaml */
 };
 
 struct hl_schema_ctx {

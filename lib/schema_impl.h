@@ -63,5 +63,6 @@ jv hl_schema_c_env(struct walk *w, const struct rule *r, jv v);
 extern const struct rule hl_schema_lab[];
 extern const struct rule hl_schema_persona[];
 extern const struct rule hl_schema_template[];
+extern const struct rule hl_schema_runway[];
 
 #endif

@@ -488,3 +488,15 @@ const struct rule hl_schema_template[] = {
 	{ 0 }
 };
 
+
+/* layers/L0/runway.yaml: what runway asks of each storage. */
+static const struct rule rstorage_rules[] = {
+	{ .key = "min_free_gib", .check = c_int, .min = 0, .max = 1 << 20 },
+	{ .key = "min_free_percent", .check = c_int, .min = 0, .max = 100 },
+	{ 0 }
+};
+
+const struct rule hl_schema_runway[] = {
+	{ .key = "storage", .kind = K_MAP, .sub = rstorage_rules },
+	{ 0 }
+};

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "check.h"
@@ -159,6 +160,29 @@ hl_spec_layer_pos(const struct layer *l, const char *key,
 		pos = fallback.line ? fallback : l->pos;
 	hl_buf_free(&b);
 	return pos;
+}
+
+/* ---- runway thresholds ------------------------------------------------ */
+
+static void
+load_runway(struct loader *L)
+{
+	struct hl_pos_table *pt;
+	char *path = NULL;
+	jv r;
+
+	if (asprintf(&path, "%s/layers/L0/runway.yaml", L->lab->root) < 0)
+		return;
+	if (access(path, F_OK) == 0) {
+		r = load_file(L, "layers/L0/runway.yaml", HL_SCHEMA_RUNWAY, &pt);
+		if (jv_is_valid(r)) {
+			jv_free(L->lab->runway);
+			L->lab->runway = r;
+		} else {
+			jv_free(r);
+		}
+	}
+	free(path);
 }
 
 /* ---- templates ------------------------------------------------------ */
@@ -602,6 +626,7 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	}
 	hl_diag_init(&lab->diag);
 	lab->templates = jv_object();
+	lab->runway = jv_object();
 	L.lab = lab;
 	L.sc = (struct hl_schema_ctx){ lab->root, &lab->diag, jv_object() };
 	L.host_at = jv_object();
@@ -625,6 +650,7 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	lab->id = or_null(jv_object_get(jv_copy(lab->spec), jv_string("id")));
 	load_templates(&L);
 	hl_rules_templates(&L);
+	load_runway(&L);
 
 	defaults.obj = jv_object_get(jv_copy(lab->spec), jv_string("defaults"));
 	if (jv_get_kind(defaults.obj) != JV_KIND_OBJECT) {
@@ -687,6 +713,7 @@ hl_spec_free(struct hl_lab *lab)
 	jv_free(lab->id);
 	jv_free(lab->spec);
 	jv_free(lab->templates);
+	jv_free(lab->runway);
 	hl_diag_free(&lab->diag);
 	free(lab->root);
 	free(lab);

@@ -34,6 +34,7 @@ struct hl_lab {
 	jv id;			/* the lab id (string), or null when invalid */
 	jv spec;		/* lab.yaml, validated and normalised */
 	jv templates;		/* template name -> validated definition */
+	jv runway;		/* layers/L0/runway.yaml, validated ({} if none) */
 	struct hl_host *hosts;	/* sorted by name */
 	size_t nhosts;
 	struct hl_diag diag;	/* every problem found */

@@ -4,11 +4,13 @@
  *
  *   hl-validate specs [SELECTOR...]   every problem in one run
  *   hl-validate show [SELECTOR...]    the configuration later layers use
+ *   hl-validate runway [SELECTOR...]  is the hypervisor ready for them?
  *
  * One JSON document on stdout; problems also on stderr as FILE:LINE:COL.
- * Exit status: 0 valid, 1 any spec problem (YAML syntax included) or a
- * selector that matches nothing, 2 usage, 3 no lab found at all, 7
- * internal error.  See docs/hl-validate.md.
+ * Exit status: 0 valid (runway: nothing failed), 1 any spec problem (YAML
+ * syntax included), a selector that matches nothing or a failed runway
+ * check, 2 usage, 3 no lab found at all, 4 the endpoint cannot be reached
+ * or refuses the token, 7 internal error.  See docs/hl-validate.md.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,24 +20,36 @@
 #include "exit.h"
 #include "git.h"
 #include "lab.h"
+#include "pve.h"
 #include "run.h"
+#include "runway.h"
 #include "select.h"
 #include "spec.h"
 
 static const char usage[] =
 "usage: hl-validate specs [SELECTOR...] [options]\n"
 "       hl-validate show [SELECTOR...] [options]\n"
+"       hl-validate runway [SELECTOR...] [--insecure] [options]\n"
 "\n"
 "specs  check lab.yaml, personas/ and layers/L1/templates/: YAML, unknown\n"
 "       keys, types and ranges, required keys, references, lab-wide\n"
 "       uniqueness; prints {ok, errors, warnings, hosts, meta}\n"
 "show   each selected host's effective configuration (lab defaults, then\n"
 "       persona, then host); prints {hosts, meta}\n"
+"runway read-only checks of the Proxmox side for the selected hosts:\n"
+"       endpoint, TLS identity, token, version, cluster, privileges,\n"
+"       nodes, storages, bridges, templates, vmids, node SSH, local\n"
+"       tools; prints {ok, checks, facts, meta}\n"
 "\n"
 "SELECTOR: a host name, @TAG, persona:NAME or all (default: all)\n"
 "\n"
 "options:\n"
+"      --insecure       runway: do not verify the endpoint's TLS identity\n"
 HL_RUN_OPTIONS_HELP
+"\n"
+"environment: HL_PVE_ENDPOINT, HL_PVE_CAFILE, HL_PVE_FINGERPRINT override\n"
+"lab.yaml; the token comes from HL_PVE_TOKEN (or the variable lab.yaml's\n"
+"pve.token_env names) or HL_PVE_TOKEN_FILE (mode 0600)\n"
 "\n"
 HL_EXIT_TABLE;
 
@@ -54,10 +68,40 @@ picked_hosts(const struct hl_lab *lab, const unsigned char *picked, int full)
 	return out;
 }
 
+/* runway over the client; on a setup error, a failure document. */
+static jv
+runway(const struct hl_lab *lab, const unsigned char *picked, int insecure,
+    int *code)
+{
+	struct hl_pve_cfg cfg;
+	struct hl_pve *p = NULL;
+	struct hl_err e = { 0 };
+	jv doc;
+
+	if (hl_pve_cfg_load(&cfg, lab, &e) == 0) {
+		cfg.insecure = insecure;
+		if (hl_pve_open(&p, &cfg, &e) == 0) {
+			doc = hl_runway(lab, picked, p, &cfg, code);
+			hl_pve_close(p);
+			hl_pve_cfg_free(&cfg);
+			return doc;
+		}
+		hl_pve_cfg_free(&cfg);
+	}
+	*code = e.code;
+	fprintf(stderr, "hl-validate: %s\n", e.msg);
+	return jv_object_set(jv_object(), jv_string("error"),
+	    jv_object_set(jv_object_set(jv_object(), jv_string("message"),
+	    jv_string(e.msg)), jv_string("code"), jv_number(e.code)));
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = { HL_RUN_LONGOPTS, { 0 } };
+	enum { OPT_INSECURE = 0x200 };
+	static const struct option longopts[] = { HL_RUN_LONGOPTS,
+		{ "insecure", no_argument, NULL, OPT_INSECURE }, { 0 } };
+	int insecure = 0;
 	struct hl_run run;
 	struct hl_err e = { 0 };
 	struct hl_lab *lab = NULL;
@@ -75,6 +119,10 @@ main(int argc, char **argv)
 		case -1:
 			return HL_EXIT_USAGE;
 		}
+		if (opt == OPT_INSECURE) {
+			insecure = 1;
+			continue;
+		}
 		if (opt == 'h') {
 			fputs(usage, stdout);
 			return fclose(stdout) == 0 ? HL_EXIT_OK : HL_EXIT_INTERNAL;
@@ -82,11 +130,14 @@ main(int argc, char **argv)
 		return hl_run_usage(&run, "unknown option");
 	}
 	if (optind >= argc)
-		return hl_run_usage(&run, "missing verb (specs or show)");
+		return hl_run_usage(&run, "missing verb (specs, show or runway)");
 	verb = argv[optind++];
-	if (strcmp(verb, "specs") != 0 && strcmp(verb, "show") != 0)
-		return hl_run_usage(&run, "unknown verb '%s' (specs or show)",
-		    verb);
+	if (strcmp(verb, "specs") != 0 && strcmp(verb, "show") != 0 &&
+	    strcmp(verb, "runway") != 0)
+		return hl_run_usage(&run, "unknown verb '%s' (specs, show or "
+		    "runway)", verb);
+	if (insecure && strcmp(verb, "runway") != 0)
+		return hl_run_usage(&run, "--insecure is for runway only");
 	sels = argv + optind;
 	nsels = argc - optind;
 	for (i = 0; i < nsels; i++)
@@ -122,7 +173,9 @@ main(int argc, char **argv)
 	code = hl_diag_count(&lab->diag, HL_DIAG_ERROR) ? HL_EXIT_NO :
 	    HL_EXIT_OK;
 
-	if (strcmp(verb, "specs") == 0) {
+	if (strcmp(verb, "runway") == 0 && code == HL_EXIT_OK) {
+		doc = runway(lab, picked, insecure, &code);
+	} else if (strcmp(verb, "specs") == 0) {
 		doc = jv_object_set(jv_object(), jv_string("ok"),
 		    jv_bool(code == HL_EXIT_OK));
 		doc = jv_object_set(doc, jv_string("hosts"),
