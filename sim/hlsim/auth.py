@@ -37,6 +37,8 @@ class Auth:
         self.token_secrets = token_secrets  # token id -> secret
         self.passwords = passwords          # user -> password
         self.pool_of = None                 # vmid -> pool, set by the sim
+        # the built-in roles, and the config's own (as pveum role add)
+        self.roles = dict(ROLES, **cfg.get("roles", {}))
 
     # --- who ---------------------------------------------------------
 
@@ -104,7 +106,7 @@ class Auth:
                 if best is None or len(p) > len(best[0]):
                     best = (p, set())
                 if len(p) == len(best[0]):
-                    best[1].update(ROLES.get(acl["role"], []))
+                    best[1].update(self.roles.get(acl["role"], []))
         return best[1] if best else set()
 
     def _ugid_privs(self, ugid, path):
@@ -121,7 +123,7 @@ class Auth:
     def privs(self, who, path):
         """Every privilege who has on path."""
         user, _, _ = who.partition("!")
-        everything = set().union(*ROLES.values())
+        everything = set().union(*self.roles.values())
         upriv = everything if user == "root@pam" else self._ugid_privs(user,
                                                                       path)
         if "!" not in who:

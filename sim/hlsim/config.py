@@ -40,6 +40,8 @@ DEFAULTS = {
     "users": {"root@pam": {"password": None}},
     # ACL entries: path, who (user or token id), role; propagate as in PVE.
     "acls": [],
+    # Roles of the lab's own, name -> privileges (pveum role add).
+    "roles": {},
     "task_ms": 300,          # how long a task takes by default; never 0
     "auth_delay_s": 3,       # PVE delays every 401 by ~3 s; 0 in tests
     "faults": {},            # faults from the start (faults.py KEYS)

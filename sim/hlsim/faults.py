@@ -71,10 +71,13 @@ class Faults:
             if not path.startswith("/api2/"):
                 return None
             sub = path[len("/api2/json"):]
+            key = (method, sub)
+            if any(f.get("method", method) == method and f["path"] == sub
+                   for f in s["fail"]):
+                # the Nth call of this method and path, whichever entry
+                self.counts[key] = self.counts.get(key, 0) + 1
             for f in s["fail"]:
                 if f.get("method", method) == method and f["path"] == sub:
-                    key = (method, sub)
-                    self.counts[key] = self.counts.get(key, 0) + 1
                     if self.counts[key] == f.get("nth", 1):
                         if "body" in f:     # a malformed reply
                             return Raw(f.get("status", 200), f["body"])
