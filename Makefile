@@ -25,6 +25,9 @@ B        = build
 LIB_SRC  = $(wildcard lib/*.c)
 TOOL_SRC = $(wildcard tools/hl-*.c)
 TOOLS    = $(patsubst tools/%.c,bin/%,$(TOOL_SRC))
+# Test drivers over lib/ (tests/c/): built for make test, not installed.
+TEST_SRC = $(wildcard tests/c/*.c)
+TEST_BIN = $(patsubst tests/c/%.c,build/tests/%,$(TEST_SRC))
 DOCS     = $(wildcard docs/*.md)
 
 all: $(TOOLS)
@@ -48,18 +51,25 @@ bin/%: $(B)/tools/%.o lib/libhl.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libhl.a $(LDLIBS)
 
+build/tests/%: $(B)/tests/c/%.o lib/libhl.a
+	@mkdir -p build/tests
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< lib/libhl.a $(LDLIBS)
+
 # The sanitizer build lives in its own tree so it never mixes objects.
 asan:
 	$(MAKE) B=build/asan-obj CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
 		LDFLAGS='-fsanitize=address,undefined' bin-asan
 
-bin-asan: $(patsubst %.c,$(B)/%.o,$(LIB_SRC) $(TOOL_SRC))
+bin-asan: $(patsubst %.c,$(B)/%.o,$(LIB_SRC) $(TOOL_SRC) $(TEST_SRC))
 	@mkdir -p build/asan
 	for t in $(notdir $(basename $(TOOL_SRC))); do \
 		$(CC) $(CFLAGS) $(LDFLAGS) -o build/asan/$$t $(B)/tools/$$t.o \
 			$(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(LDLIBS) || exit 1; done
+	for t in $(notdir $(basename $(TEST_SRC))); do \
+		$(CC) $(CFLAGS) $(LDFLAGS) -o build/asan/$$t $(B)/tests/c/$$t.o \
+			$(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(LDLIBS) || exit 1; done
 
-test: all
+test: all $(TEST_BIN)
 	tests/run
 
 # The C tools' tests over the sanitizer build: any ASan, LSan or UBSan

@@ -64,6 +64,7 @@ want(struct batch *b, const char *fmt, const char *a, const char *enc)
 	return b->n++;
 }
 
+/* Consumes arr: whether it holds the string s. */
 static int
 has_str(jv arr, const char *s)
 {
@@ -75,6 +76,7 @@ has_str(jv arr, const char *s)
 			found = 1;
 		jv_free(v);
 	}
+	jv_free(arr);
 	return found;
 }
 
@@ -201,7 +203,7 @@ check_privileges(struct rw *c, struct batch *b, size_t first)
 	size_t k = first;
 	int failed = 0;
 
-	jv_object_foreach(jv_copy(c->need), path, privs) {
+	jv_object_foreach(c->need, path, privs) {
 		struct hl_pve_req *r = &b->r[k++];
 		jv have = r->rc == 0 ? hl_json_get(jv_copy(r->data),
 		    jv_string_value(path)) : jv_null();
@@ -593,7 +595,7 @@ rw_cluster_checks(struct rw *c)
 	i_nodes = want(&b, "/nodes", NULL, NULL);
 	i_vms = want(&b, "/cluster/resources?type=vm", NULL, NULL);
 	i_perm = b.n;
-	jv_object_foreach(jv_copy(c->need), path, v) {
+	jv_object_foreach(c->need, path, v) {
 		want(&b, "/access/permissions?path=%s", NULL,
 		    jv_string_value(path));
 		jv_free(path);
@@ -637,7 +639,7 @@ rw_cluster_checks(struct rw *c)
 		size_t plen = strlen(node) + 1;
 
 		check_node(c, node, &b.r[i_nodes]);
-		jv_object_foreach(jv_copy(stores), key, needs) {
+		jv_object_foreach(stores, key, needs) {
 			const char *ks = jv_string_value(key);
 
 			if (strncmp(ks, node, plen - 1) == 0 && ks[plen - 1] ==
@@ -647,7 +649,7 @@ rw_cluster_checks(struct rw *c)
 			jv_free(key);
 			jv_free(needs);
 		}
-		jv_object_foreach(jv_copy(bridges), key, vlan) {
+		jv_object_foreach(bridges, key, vlan) {
 			const char *ks = jv_string_value(key);
 
 			if (strncmp(ks, node, plen - 1) == 0 && ks[plen - 1] ==

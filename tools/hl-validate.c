@@ -31,7 +31,7 @@ static const char usage[] =
 "       hl-validate show [SELECTOR...] [options]\n"
 "       hl-validate runway [SELECTOR...] [--insecure] [options]\n"
 "\n"
-"specs  check lab.yaml, personas/ and layers/L1/templates/: YAML, unknown\n"
+"specs  check lab.yaml, personas/ and layers/: YAML, unknown\n"
 "       keys, types and ranges, required keys, references, lab-wide\n"
 "       uniqueness; prints {ok, errors, warnings, hosts, meta}\n"
 "show   each selected host's effective configuration (lab defaults, then\n"

@@ -1329,9 +1329,14 @@ class Schema:
             if prop is None or not perl_true(value):
                 continue
             fmt = prop.get("format")
-            if isinstance(value, list) and prop.get("type") == "string" and \
-                    isinstance(fmt, str) and fmt.endswith("-list"):
-                params[key] = ",".join(perl_str(v) for v in value)
+            if prop.get("type") == "string" and isinstance(fmt, str) and \
+                    fmt.endswith("-list") and (isinstance(value, list) or
+                                               "\0" in perl_str(value)):
+                # repeated keys (NUL-joined by the server) are an array
+                # to pve-http-server: joined with ","
+                items = value if isinstance(value, list) else \
+                    perl_str(value).split("\0")
+                params[key] = ",".join(perl_str(v) for v in items)
             elif not perl_ref(value) and prop.get("type") == "array":
                 # a repeated parameter (NUL-joined by the server) is the
                 # array's items, as pve-http-server hands them over
