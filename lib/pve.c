@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "buf.h"
+#include "json.h"
 #include "pve.h"
 #include "pve_impl.h"
 
@@ -448,6 +449,46 @@ hl_pve_backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Before the first call that changes anything: is this the cluster
+ * lab.yaml names?  A mismatch refuses (exit 6) and nothing is sent.
+ */
+static int
+check_identity(struct hl_pve *p, struct hl_err *e)
+{
+	jv st;
+	const char *name = NULL;
+	int rc;
+
+	if (p->cfg.cluster == NULL || p->identity_ok)
+		return 0;
+	if (hl_pve_get(p, "/cluster/status", &st, e) < 0)
+		return -1;
+	if (jv_get_kind(st) == JV_KIND_ARRAY) {
+		jv_array_foreach(st, i, item) {
+			const char *t = hl_json_get_str(item, "type");
+
+			if (t && strcmp(t, "cluster") == 0 && name == NULL) {
+				name = hl_json_get_str(item, "name");
+				if (name)
+					snprintf(p->cluster_seen,
+					    sizeof(p->cluster_seen), "%s", name);
+			}
+			jv_free(item);
+		}
+	}
+	jv_free(st);
+	if (name && strcmp(p->cluster_seen, p->cfg.cluster) == 0) {
+		p->identity_ok = 1;
+		return 0;
+	}
+	rc = hl_err_set(e, HL_EXIT_REFUSED, "refusing to change anything: "
+	    "this is %s%s%s, not cluster '%s' that lab.yaml expects",
+	    name ? "cluster '" : "not a cluster", name ? p->cluster_seen : "",
+	    name ? "'" : "", p->cfg.cluster);
+	return rc;
+}
+
 int
 hl_pve_call(struct hl_pve *p, enum hl_pve_kind kind, const char *method,
     const char *path, jv params, jv *data, int *status, struct hl_err *e)
@@ -456,6 +497,14 @@ hl_pve_call(struct hl_pve *p, enum hl_pve_kind kind, const char *method,
 	struct hl_pve_xfer x;
 	int attempt, rc = -1, body = strcmp(method, "POST") == 0 ||
 	    strcmp(method, "PUT") == 0;
+
+	if (strcmp(method, "GET") != 0 && check_identity(p, e) < 0) {
+		jv_free(params);
+		*data = jv_null();
+		if (status)
+			*status = 0;
+		return -1;
+	}
 
 	encode_params(&form, params);
 	hl_pve_url(p, &url, path, body ? NULL : hl_buf_str(&form));

@@ -86,7 +86,9 @@ enum hl_pve_kind {
  * it).  Returns 0, or -1 with e: HL_EXIT_REMOTE when the endpoint cannot
  * be reached, fails TLS, answers 401 or 403, or answers something that is
  * not PVE's JSON; HL_EXIT_FAILED for any other error reply (e->msg then
- * holds PVE's message).  *status gets the HTTP status when not NULL.
+ * holds PVE's message); HL_EXIT_REFUSED when, before the first call that
+ * is not a GET, /cluster/status names another cluster than cfg->cluster
+ * (nothing is sent).  *status gets the HTTP status when not NULL.
  */
 int hl_pve_call(struct hl_pve *p, enum hl_pve_kind kind, const char *method,
     const char *path, jv params, jv *data, int *status, struct hl_err *e);

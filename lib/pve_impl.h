@@ -17,6 +17,8 @@ struct hl_pve {
 	CURL *easy;		/* sequential calls reuse it */
 	char seen_fp[200];	/* a certificate that failed the pin */
 	enum hl_pve_fail last;	/* of the last hl_pve_call */
+	int identity_ok;	/* the cluster is the one lab.yaml names */
+	char cluster_seen[256];
 };
 
 /* One transfer's reply as it arrives. */

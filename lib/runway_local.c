@@ -41,6 +41,20 @@ key_fingerprint(const char *b64, char *out, size_t len)
 	snprintf(out, len, "SHA256:%s", enc);
 }
 
+/* The environment without HL_PVE_* (the token among them): a child's. */
+static char **
+child_env(void)
+{
+	static char *env[512];
+	size_t i, n = 0;
+
+	for (i = 0; environ[i] && n + 1 < sizeof(env) / sizeof(*env); i++)
+		if (strncmp(environ[i], "HL_PVE_", 7) != 0)
+			env[n++] = environ[i];
+	env[n] = NULL;
+	return env;
+}
+
 /* Run argv, its stdout (at most 64 KiB) into b; its exit status or -1. */
 static int
 capture(char *const argv[], struct hl_buf *b)
@@ -57,7 +71,7 @@ capture(char *const argv[], struct hl_buf *b)
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 1, 0);
 	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, child_env()) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
 		close(fds[0]);
 		close(fds[1]);

@@ -136,3 +136,16 @@ client() {
 	[[ $output != *"$secret"* && $stderr != *"$secret"* ]]
 	[[ $output != *00000000-0000* ]]
 }
+
+@test "pve client: a change to another cluster than the lab's is refused (exit 6) before anything is sent" {
+	n0=$(requests POST /nodes/pve1/qemu)
+	HL_TEST_CLUSTER=production client task POST /nodes/pve1/qemu vmid:=504
+	[ "$status" = 6 ]
+	[ "$(jq -r .error <<<"$output")" = "refusing to change anything: this is cluster 'hl-sim', not cluster 'production' that lab.yaml expects" ]
+	[ "$(( $(requests POST /nodes/pve1/qemu) - n0 ))" = 0 ]
+	# reads go on; the right cluster may be changed
+	HL_TEST_CLUSTER=production client --kind read call GET /version
+	[ "$status" = 0 ]
+	HL_TEST_CLUSTER=hl-sim client task POST /nodes/pve1/qemu vmid:=504
+	[ "$status" = 0 ]
+}

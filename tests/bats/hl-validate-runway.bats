@@ -270,6 +270,19 @@ edit_lab() {
 	jq -e '.ok' <<<"$output"
 }
 
+@test "runway: ssh-keyscan runs without HL_PVE_* in its environment" {
+	mkdir -p "$BATS_TEST_TMPDIR/probe"
+	real=$(command -v ssh-keyscan)
+	printf '#!/bin/sh\nenv > "%s/env.$$"\nexec %s "$@"\n' "$BATS_TEST_TMPDIR" "$real" \
+		> "$BATS_TEST_TMPDIR/probe/ssh-keyscan"
+	chmod +x "$BATS_TEST_TMPDIR/probe/ssh-keyscan"
+	PATH="$BATS_TEST_TMPDIR/probe:$PATH" runway 0
+	check ssh:pve1 ok "pinned host key"
+	ls "$BATS_TEST_TMPDIR"/env.* >/dev/null
+	! grep -h '^HL_PVE_' "$BATS_TEST_TMPDIR"/env.*
+	grep -qh '^PATH=' "$BATS_TEST_TMPDIR"/env.*
+}
+
 @test "runway: no token secret appears in anything the tool printed" {
 	[ -s "$BATS_FILE_TMPDIR/captured" ]
 	for t in 'root@pam!hl' 'hl@pve!ops' 'hl@pve!audit'; do

@@ -7,7 +7,7 @@
  *   pve-client get-all PATH...
  *
  * Settings from HL_PVE_ENDPOINT, HL_PVE_CAFILE, HL_PVE_FINGERPRINT and
- * HL_PVE_TOKEN.  Prints one JSON document: {data} or {error, code,
+ * HL_PVE_TOKEN; the expected cluster from HL_TEST_CLUSTER.  Prints one JSON document: {data} or {error, code,
  * status}; exits with the error's code (0 on success).
  */
 #include <stdio.h>
@@ -89,6 +89,7 @@ main(int argc, char **argv)
 	cfg.cafile = getenv("HL_PVE_CAFILE");
 	cfg.fingerprint = getenv("HL_PVE_FINGERPRINT");
 	cfg.token = getenv("HL_PVE_TOKEN");
+	cfg.cluster = getenv("HL_TEST_CLUSTER");
 	if (cfg.fingerprint && !*cfg.fingerprint)
 		cfg.fingerprint = NULL;
 	if (cfg.endpoint == NULL || hl_pve_open(&p, &cfg, &e) < 0) {
