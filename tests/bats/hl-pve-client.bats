@@ -19,17 +19,11 @@ teardown_file() {
 
 setup() {
 	common_setup
-	set -a
-	. "$SIMLAB/.hl/sim.env"
-	set +a
+	sim_env
 	PVE_CLIENT=${HL_TEST_BIN:-$TOP/build/tests}/pve-client
 	faults '{}'
 }
 
-faults() {
-	curl -sS --fail --cacert "$HL_PVE_CAFILE" -X PUT -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" \
-		--data-binary "$1" "$HL_PVE_ENDPOINT/sim/faults" > /dev/null
-}
 
 # requests METHOD PATH: how many such requests the simulator saw
 requests() {

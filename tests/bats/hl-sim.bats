@@ -27,9 +27,7 @@ teardown_file() {
 
 setup() {
 	common_setup
-	set -a
-	. "$SIMLAB/.hl/sim.env"
-	set +a
+	sim_env
 }
 
 # A test that starts a simulator of its own stops it, even when it fails.

@@ -27,18 +27,10 @@ teardown_file() {
 setup() {
 	common_setup
 	LAB=$RLAB
-	set -a
-	. "$LAB/.hl/sim.env"
-	set +a
 	SIMLAB=$LAB
+	sim_env
 	ROOT_TOKEN=$HL_PVE_TOKEN
 	faults '{}'
-}
-
-# faults JSON: the simulator's injected faults, replaced
-faults() {
-	curl -sS --fail --cacert "$HL_PVE_CAFILE" -X PUT -H "Authorization: PVEAPIToken=$ROOT_TOKEN" \
-		--data-binary "$1" "$HL_PVE_ENDPOINT/sim/faults" > /dev/null
 }
 
 # runway WANT [ARGS...]: hl-validate runway on $LAB, exit status WANT;

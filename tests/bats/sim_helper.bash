@@ -62,3 +62,18 @@ alive() {
 	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
 	[ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
+
+# sim_env: the running simulator's .hl/sim.env into the environment
+sim_env() {
+	set -a
+	# shellcheck disable=SC1091
+	. "$SIMLAB/.hl/sim.env"
+	set +a
+}
+
+# faults JSON: replace the simulator's injected faults (as root's token)
+faults() {
+	curl -sS --fail --cacert "$HL_PVE_CAFILE" -X PUT \
+		-H "Authorization: PVEAPIToken=${ROOT_TOKEN:-$HL_PVE_TOKEN}" \
+		--data-binary "$1" "$HL_PVE_ENDPOINT/sim/faults" > /dev/null
+}
