@@ -433,6 +433,61 @@ load_channels(const struct hl_lab *lab)
 	return doc;
 }
 
+/*
+ * The artifact a channel points to (layers/L1/artifacts/NAME/NODE/ID.json,
+ * written by hl-template) names its template's vmid: that template must
+ * be on the node.
+ */
+static void
+check_artifact(struct rw *c, const char *id, const char *name,
+    const char *node, const char *art, jv vms)
+{
+	struct hl_diag d;
+	struct hl_pos_table *pt = NULL;
+	char *path = NULL, rel[1024];
+	double vmid = -1;
+	int found = 0;
+	jv doc;
+
+	snprintf(rel, sizeof(rel), "layers/L1/artifacts/%s/%s/%s.json", name,
+	    node, art);
+	if (strchr(art, '/') || asprintf(&path, "%s/%s", c->lab->root,
+	    rel) < 0) {
+		rw_add(c, id, "warn", jv_null(), "artifact '%s' is not a name",
+		    art);
+		return;
+	}
+	hl_diag_init(&d);
+	doc = access(path, F_OK) == 0 ? hl_yamldoc_load(path, rel, &d, &pt) :
+	    jv_invalid();
+	free(path);
+	hl_pos_table_free(pt);
+	hl_diag_free(&d);
+	if (jv_get_kind(doc) == JV_KIND_OBJECT)
+		vmid = num(doc, "vmid");
+	jv_free(doc);
+	if (vmid < 0) {
+		rw_add(c, id, "warn", jv_null(), "%s is missing or names no "
+		    "vmid", rel);
+		return;
+	}
+	jv_array_foreach(vms, i, v) {
+		const char *n = hl_json_get_str(v, "node");
+
+		if (num(v, "vmid") == vmid && num(v, "template") == 1 && n &&
+		    strcmp(n, node) == 0)
+			found = 1;
+		jv_free(v);
+	}
+	if (found)
+		rw_add(c, id, "ok", jv_null(), "artifact %s: template %.0f is "
+		    "on %s", art, vmid, node);
+	else
+		rw_add(c, id, "warn", jv_null(), "artifact %s: template %.0f is "
+		    "not on %s (hl-template build %s makes it again)", art,
+		    vmid, node, name);
+}
+
 static void
 check_templates(struct rw *c, jv vms)
 {
@@ -457,16 +512,14 @@ check_templates(struct rw *c, jv vms)
 					    "%s yet: hl-template build %s makes "
 					    "one", name, ch, node, name);
 				else
-					rw_add(c, id, "ok", jv_null(), "%s@%s on "
-					    "%s is artifact %s", name, ch, node,
-					    art);
+					check_artifact(c, id, name, node, art,
+					    vms);
 				free(art);
 			}
 		}
 		jv_free(t);
 		jv_free(h);
 	}
-	(void)vms;
 	jv_free(seen);
 	jv_free(channels);
 }

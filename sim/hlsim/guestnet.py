@@ -48,7 +48,7 @@ class NetError(Exception):
     pass
 
 
-def run(*argv, check=True, quiet=False):
+def run(*argv, check=True):
     r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                        text=True)
     if check and r.returncode:
@@ -130,6 +130,9 @@ class Net:
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         self.host, self.peer = self._uplink()
         ns = self.ns
+        os.makedirs(RECORDS, exist_ok=True)
+        with open(os.path.join(RECORDS, self.tag), "w") as f:
+            f.write(os.path.realpath(self.sim.state_dir) + "\n")
         run(IP, "netns", "add", ns)
         run(IP, "link", "add", self.veth, "type", "veth", "peer", "name",
             "uplink", "netns", ns)
@@ -314,9 +317,11 @@ class Net:
         raise NetError("DHCP pool of '%s' is exhausted" % bridge)
 
     def stop(self):
-        for ns in namespaces(self.ns):
-            kill_namespace(ns)
-        run(IP, "link", "del", self.veth, check=False)
+        _drop(self.tag)
+        try:
+            os.unlink(os.path.join(RECORDS, self.tag))
+        except OSError:
+            pass
         if self.acng:
             self.acng.terminate()
             try:
@@ -325,16 +330,51 @@ class Net:
                 self.acng.kill()
 
 
+RECORDS = "/run/hl-sim"       # <tag>: the state directory of a network
+
+
+def _drop(t):
+    for ns in namespaces("hls-" + t):
+        kill_namespace(ns)
+    run(IP, "link", "del", "hls" + t, check=False)
+
+
 def stale(state_dir):
     """Remove what a crashed simulator of this state left behind: its
-    guests (with their namespaces), its veth, its apt proxy."""
-    t = tag(state_dir)
+    guests (with their namespaces), its veth, its apt proxy; and the
+    networks of simulators whose state directory is gone altogether."""
     if available() is None:
-        for ns in namespaces("hls-" + t):
-            kill_namespace(ns)
-        run(IP, "link", "del", "hls" + t, check=False, quiet=True)
+        _drop(tag(state_dir))
+        for t in os.listdir(RECORDS) if os.path.isdir(RECORDS) else []:
+            try:
+                with open(os.path.join(RECORDS, t)) as f:
+                    owner = f.read().strip()
+            except OSError:
+                continue
+            if not os.path.isdir(owner):
+                _drop(t)
+                _kill_owned(owner)
+                os.unlink(os.path.join(RECORDS, t))
     _stop_pidfile(os.path.join(state_dir, "net", "apt-cacher-ng.pid"),
                   b"apt-cacher")
+
+
+def _kill_owned(state_dir):
+    """The node sshds and apt proxy of a state directory that is gone."""
+    mark = (state_dir.rstrip("/") + "/").encode()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if mark in cmd and (b"sshd" in cmd or b"apt-cacher" in cmd):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _stop_pidfile(pidfile, name):

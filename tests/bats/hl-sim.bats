@@ -619,6 +619,24 @@ config:
 	sim_start
 }
 
+@test "hl-sim: a crashed simulator whose state directory is gone is cleaned up by the next start" {
+	gone="$BATS_TEST_TMPDIR/gone"
+	mkdir -p "$gone"
+	: > "$gone/lab.yaml"
+	"$TOP/sim/hl-sim" start --lab "$gone" --config "$TOP/tests/sim/config.json" > /dev/null 2>&1
+	tag=$(printf %s "$(realpath "$gone/.hl/sim")" | sha1sum | cut -c1-6)
+	ip netns list | grep -q "^hls-$tag"
+	kill -9 "$(cat "$gone/.hl/sim/sim.pid")"
+	rm -rf "$gone"
+	# the next start of any simulator removes what that one left
+	sim_stop
+	sim_start
+	! ip netns list | grep -q "^hls-$tag"
+	! ip link show "hls$tag" 2>/dev/null
+	! sim_running "$gone"
+	[ ! -e "/run/hl-sim/$tag" ]
+}
+
 @test "hl-sim: state survives a restart, and stop leaves no process behind" {
 	api POST /nodes/pve2/qemu -d vmid=220 -d name=keep
 	wait_task "$(jq -r .data <<<"$output")"

@@ -153,6 +153,23 @@ edit_lab() {
 	check bridge:pve1/vmbr1 fail "not VLAN-aware, and a host sets a VLAN tag"
 }
 
+@test "runway: a channel's artifact is ok when its template is on the node, a warning when not" {
+	edit_lab lab.yaml 's/^id: demo$/id: demo/'
+	mkdir -p "$LAB/layers/L1/artifacts/debian-12/pve1"
+	printf 'debian-12:\n  stable:\n    pve1: 20261129T120000Z\n' > "$LAB/layers/L1/channels.yaml"
+	printf '{"vmid": 9000, "node": "pve1"}\n' > "$LAB/layers/L1/artifacts/debian-12/pve1/20261129T120000Z.json"
+	runway 0 web01
+	check template:debian-12@stable/pve1 warn "^artifact 20261129T120000Z: template 9000 is not on pve1"
+	api POST /nodes/pve1/qemu -d vmid=9000 -d name=debian-12
+	wait_task "$(jq -r .data <<<"$output")"
+	api POST /nodes/pve1/qemu/9000/template
+	wait_task "$(jq -r .data <<<"$output")"
+	runway 0 web01
+	check template:debian-12@stable/pve1 ok "^artifact 20261129T120000Z: template 9000 is on pve1$"
+	api DELETE /nodes/pve1/qemu/9000
+	wait_task "$(jq -r .data <<<"$output")"
+}
+
 @test "runway: a vmid held by a foreign VM fails, also one the token cannot see" {
 	api POST /nodes/pve1/qemu -d vmid=201 -d name=squatter
 	wait_task "$(jq -r .data <<<"$output")"
