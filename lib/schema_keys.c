@@ -438,6 +438,7 @@ const struct rule hl_schema_lab[] = {
 	{ .key = "defaults", .kind = K_MAP, .sub = defaults_rules },
 	{ .key = "mirror", .kind = K_DICT, .sub = &mirror_item,
 	  .check = c_url },
+	{ .key = "apt_proxy", .flags = R_REF, .check = c_url },
 	{ 0 }
 };
 

@@ -97,17 +97,18 @@ load test_helper
 	example_lab
 	rm "$LAB/.hl/"sim*.env "$LAB/.hl/ca.pem"
 	run -0 --separate-stderr hl-validate -C "$LAB" specs
-	jq -e '.ok and (.warnings | length) == 3' <<<"$output"
-	assert_warning_at lab.yaml 10 "'.hl/sim.env' does not exist yet"
-	assert_warning_at lab.yaml 21 "'.hl/sim-nodes.env' does not exist yet"
-	assert_warning_at lab.yaml 46 "'.hl/sim-mirror.env' does not exist yet"
+	jq -e '.ok and (.warnings | length) == 4' <<<"$output"
+	assert_warning_at lab.yaml 11 "'.hl/sim.env' does not exist yet"
+	assert_warning_at lab.yaml 22 "'.hl/sim-nodes.env' does not exist yet"
+	assert_warning_at lab.yaml 47 "'.hl/sim-mirror.env' does not exist yet"
+	assert_warning_at lab.yaml 52 "'.hl/sim-net.env' does not exist yet"
 }
 
 @test "hl-validate: the example lab without the setup key names the missing key file" {
 	example_lab
 	rm "$LAB/.hl/id_ed25519.pub"
 	validate 1
-	assert_error_at lab.yaml 40 "id_ed25519.pub' does not exist.*just setup"
+	assert_error_at lab.yaml 41 "id_ed25519.pub' does not exist.*just setup"
 }
 
 @test "hl-validate: no token or other .hl/ secret reaches stdout or stderr" {
@@ -804,7 +805,7 @@ load test_helper
 	sed -i 's|ssh_keys: \[keys/id.pub\]|ssh_keys: [keys]|; s|ssh_keys: \[.hl/id_ed25519.pub\]|ssh_keys: [keys]|' "$LAB/lab.yaml"
 	sed -i 's|ca_file: .*|ca_file: keys|' "$LAB/lab.yaml"
 	validate 1
-	assert_error_at lab.yaml 10 "'.hl/sim.env' is not a regular file"
+	assert_error_at lab.yaml 11 "'.hl/sim.env' is not a regular file"
 	assert_error_at lab.yaml 13 "CA file 'keys' is not a readable file"
 	assert_error_at lab.yaml 40 "SSH key file 'keys' is not a regular file"
 }

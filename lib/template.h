@@ -1,0 +1,43 @@
+/*
+ * L1: OS templates as versioned artifacts, per node (docs/hl-template.md).
+ *
+ * A build downloads the definition's source (through the lab's mirror
+ * map) to the node's import storage under a checksum-prefixed name,
+ * creates a VM importing it with a cloud-init drive, the agent, a serial
+ * console, tag hl-<labid> and the description marker, prepares it (agent:
+ * install: vendor-data over SFTP, one boot, cloud-init clean), converts it
+ * to a template and records the artifact in
+ * layers/L1/artifacts/<name>/<node>/<id>.json.
+ */
+#ifndef HL_TEMPLATE_H
+#define HL_TEMPLATE_H
+
+#include <jv.h>
+
+#include "pve.h"
+#include "spec.h"
+
+struct hl_tpl_opts {
+	int force;		/* build even when the digest is built */
+	double timeout;		/* agent and task waits, seconds (0: defaults) */
+	int progress;		/* progress lines on stderr */
+};
+
+/*
+ * Build template name on node.  Returns 0 with *out {node, action:
+ * built|exists, artifact, vmid, ...}, or -1 with e (5: a task, the agent,
+ * a timeout; 4: the node's SSH; 6: another cluster; 1: the definition or
+ * storages do not allow it).  What a failed build made is removed.
+ */
+int hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
+    const char *node, const struct hl_tpl_opts *o, jv *out, struct hl_err *e);
+
+/* The definition's digest: SHA-256 of its normalised JSON (64 hex). */
+void hl_tpl_digest(const struct hl_lab *lab, const char *name, char *out);
+
+/* Every artifact of name on node (or every node when NULL), oldest first:
+ * [{id, node, ...the artifact file}]. */
+jv hl_tpl_artifacts(const struct hl_lab *lab, const char *name,
+    const char *node);
+
+#endif
