@@ -806,8 +806,8 @@ load test_helper
 	sed -i 's|ca_file: .*|ca_file: keys|' "$LAB/lab.yaml"
 	validate 1
 	assert_error_at lab.yaml 11 "'.hl/sim.env' is not a regular file"
-	assert_error_at lab.yaml 13 "CA file 'keys' is not a readable file"
-	assert_error_at lab.yaml 40 "SSH key file 'keys' is not a regular file"
+	assert_error_at lab.yaml 14 "CA file 'keys' is not a readable file"
+	assert_error_at lab.yaml 41 "SSH key file 'keys' is not a regular file"
 }
 
 @test "hl-validate: hidden files in spec directories are reported as ignored" {
