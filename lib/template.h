@@ -21,6 +21,8 @@ struct hl_tpl_opts {
 	int force;		/* build even when the digest is built */
 	double timeout;		/* agent and task waits, seconds (0: defaults) */
 	int progress;		/* progress lines on stderr */
+	const char *commit;	/* the spec commit, recorded in the artifact */
+	const char *version;	/* the tool's version, recorded too */
 };
 
 /*
@@ -39,5 +41,13 @@ void hl_tpl_digest(const struct hl_lab *lab, const char *name, char *out);
  * [{id, node, ...the artifact file}]. */
 jv hl_tpl_artifacts(const struct hl_lab *lab, const char *name,
     const char *node);
+
+/* hl-template list: *doc {templates: [{name, artifacts: [{..., exists,
+ * clones}], channels}]}; returns the exit status. */
+int hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
+    jv *doc);
+
+/* layers/L1/channels.yaml: {NAME: {CHANNEL: {NODE: ARTIFACT}}}, or {}. */
+jv hl_tpl_channels(const struct hl_lab *lab);
 
 #endif

@@ -1,0 +1,157 @@
+/* hl-template list: artifacts, channels, whether each template still
+ * exists and which VMs were cloned from it (their description marker). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "template_impl.h"
+
+/* Managed VMs and templates: {vms: [...resources], configs: [...]}. */
+static int
+cluster_view(const struct hl_lab *lab, int insecure, jv *vms, jv *descs,
+    struct hl_err *e)
+{
+	struct hl_pve_cfg cfg;
+	struct hl_pve *p;
+	struct hl_pve_req *r;
+	char tag[160];
+	int n = 0, k = 0;
+
+	*vms = jv_array();
+	*descs = jv_object();
+	if (hl_pve_cfg_load(&cfg, lab, e) < 0)
+		return -1;
+	cfg.insecure = insecure;
+	if (hl_pve_open(&p, &cfg, e) < 0) {
+		hl_pve_cfg_free(&cfg);
+		return -1;
+	}
+	jv_free(*vms);
+	if (hl_pve_get(p, "/cluster/resources?type=vm", vms, e) < 0 ||
+	    jv_get_kind(*vms) != JV_KIND_ARRAY) {
+		hl_pve_close(p);
+		hl_pve_cfg_free(&cfg);
+		return -1;
+	}
+	snprintf(tag, sizeof(tag), ";hl-%s;", hl_json_str(lab->id));
+	n = jv_array_length(jv_copy(*vms));
+	r = calloc(n + 1, sizeof(*r));
+	char (*paths)[128] = calloc(n + 1, sizeof(*paths));
+	jv_array_foreach(*vms, i, v) {
+		char tags[1024];
+
+		snprintf(tags, sizeof(tags), ";%s;", hl_json_get_str(v,
+		    "tags") ? hl_json_get_str(v, "tags") : "");
+		if (strstr(tags, tag) && r && paths) {
+			snprintf(paths[k], sizeof(paths[k]),
+			    "/nodes/%s/qemu/%.0f/config", hl_json_get_str(v,
+			    "node"), tb_num(v, "vmid", 0));
+			r[k].path = paths[k];
+			k++;
+		}
+		jv_free(v);
+	}
+	if (r && k)
+		hl_pve_get_all(p, r, k);
+	for (int i = 0; r && i < k; i++) {
+		const char *d = hl_json_get_str(r[i].data, "description");
+
+		if (r[i].rc == 0 && d)
+			*descs = jv_object_set(*descs, jv_string(r[i].path),
+			    jv_string(d));
+		jv_free(r[i].data);
+	}
+	free(r);
+	free(paths);
+	hl_pve_close(p);
+	hl_pve_cfg_free(&cfg);
+	return 0;
+}
+
+int
+hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
+    jv *doc)
+{
+	struct hl_err e = { 0 };
+	jv vms, descs, out = jv_array(), channels;
+
+	*doc = jv_null();
+	if (only && !jv_object_has(jv_copy(lab->templates), jv_string(only))) {
+		*doc = jv_object_set(jv_object(), jv_string("error"),
+		    jv_object_set(jv_object_set(jv_object(), jv_string(
+		    "message"), jv_string("no such template")), jv_string(
+		    "code"), jv_number(HL_EXIT_LAB)));
+		fprintf(stderr, "hl-template: no template '%s'\n", only);
+		jv_free(out);
+		return HL_EXIT_LAB;
+	}
+	if (cluster_view(lab, insecure, &vms, &descs, &e) < 0) {
+		fprintf(stderr, "hl-template: %s\n", e.msg);
+		jv_free(vms);
+		jv_free(descs);
+		jv_free(out);
+		*doc = jv_object_set(jv_object(), jv_string("error"),
+		    jv_object_set(jv_object_set(jv_object(), jv_string(
+		    "message"), jv_string(e.msg)), jv_string("code"),
+		    jv_number(e.code)));
+		return e.code;
+	}
+	channels = hl_tpl_channels(lab);
+	jv_object_foreach(lab->templates, name, def) {
+		const char *nm = jv_string_value(name);
+		jv arts, list = jv_array();
+
+		if (only && strcmp(only, nm) != 0) {
+			jv_free(name);
+			jv_free(def);
+			continue;
+		}
+		arts = hl_tpl_artifacts(lab, nm, NULL);
+		jv_array_foreach(arts, i, a) {
+			const char *node = hl_json_get_str(a, "node"),
+			    *id = hl_json_get_str(a, "id");
+			double vmid = tb_num(a, "vmid", -1);
+			int exists = 0;
+			jv clones = jv_array();
+			char mark[200];
+
+			snprintf(mark, sizeof(mark), "artifact=%s", id ? id :
+			    "");
+			jv_array_foreach(vms, k, v) {
+				const char *vn = hl_json_get_str(v, "node");
+				char path[128];
+
+				if (vn && node && strcmp(vn, node) == 0 &&
+				    tb_num(v, "vmid", -2) == vmid &&
+				    tb_num(v, "template", 0) == 1)
+					exists = 1;
+				snprintf(path, sizeof(path),
+				    "/nodes/%s/qemu/%.0f/config", vn ? vn : "",
+				    tb_num(v, "vmid", 0));
+				if (tb_num(v, "template", 0) == 0 && id &&
+				    strstr(hl_json_get_str(descs, path) ?
+				    hl_json_get_str(descs, path) : "", mark))
+					clones = jv_array_append(clones,
+					    jv_number(tb_num(v, "vmid", 0)));
+				jv_free(v);
+			}
+			a = jv_object_set(a, jv_string("exists"),
+			    jv_bool(exists));
+			a = jv_object_set(a, jv_string("clones"), clones);
+			list = jv_array_append(list, a);
+		}
+		jv_free(arts);
+		out = jv_array_append(out, jv_object_set(jv_object_set(
+		    jv_object_set(jv_object(), jv_string("name"),
+		    jv_copy(name)), jv_string("artifacts"), list),
+		    jv_string("channels"), hl_json_get(jv_copy(channels), nm)));
+		jv_free(name);
+		jv_free(def);
+	}
+	jv_free(channels);
+	jv_free(vms);
+	jv_free(descs);
+	*doc = jv_object_set(jv_object(), jv_string("templates"), out);
+	return HL_EXIT_OK;
+}

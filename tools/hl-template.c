@@ -1,0 +1,310 @@
+/*
+ * hl-template: L1, OS templates as versioned artifacts, per node.
+ *
+ *   hl-template build NAME [--node N | --all-nodes] [--force]
+ *   hl-template list [NAME]
+ *
+ * One JSON document on stdout; progress on stderr.  See
+ * docs/hl-template.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exit.h"
+#include "git.h"
+#include "json.h"
+#include "lab.h"
+#include "pve.h"
+#include "run.h"
+#include "spec.h"
+#include "template.h"
+#include "version.h"
+
+static const char usage[] =
+"usage: hl-template build NAME [--node N | --all-nodes] [options]\n"
+"       hl-template list [NAME] [options]\n"
+"\n"
+"build  build template NAME (layers/L1/templates/NAME.yaml) on a node:\n"
+"       download its source to the node's import storage (checksum\n"
+"       verified), create a VM importing it, prepare it (agent: install),\n"
+"       convert it to a template, and record the artifact in\n"
+"       layers/L1/artifacts/NAME/NODE/ID.json.  The same definition\n"
+"       already built there is left alone unless --force.\n"
+"list   the templates' artifacts, whether each template still exists and\n"
+"       which VMs came from it; prints {templates, meta}\n"
+"\n"
+"options:\n"
+"      --node N         build on node N (default: lab.yaml defaults.node)\n"
+"      --all-nodes      build on every node a host using NAME is placed on\n"
+"      --force          build even when this definition is built there\n"
+"      --timeout S      wait at most S seconds for the guest agent (900)\n"
+"      --allow-dirty    build though the specs have uncommitted changes\n"
+"      --insecure       do not verify the endpoint's TLS identity\n"
+HL_RUN_OPTIONS_HELP
+"\n"
+HL_EXIT_TABLE;
+
+enum {
+	OPT_NODE = 0x200, OPT_ALL, OPT_FORCE, OPT_TIMEOUT, OPT_DIRTY,
+	OPT_INSECURE,
+};
+
+struct args {
+	const char *node;
+	int all, force, dirty, insecure;
+	double timeout;
+};
+
+/* Worst first: 7 > 4 > 5 > 6 > 3 > 1 > 0 (DESIGN.md 2.2). */
+static int
+worse(int a, int b)
+{
+	static const int rank[] = { 0, 1, 0, 3, 6, 5, 4, 7 };
+
+	return rank[b] > rank[a] ? b : a;
+}
+
+/* Hold .hl/lock for the rest of the run; -1 when another run holds it. */
+static int
+take_lock(const char *root, struct hl_err *e)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.hl", root);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/.hl/lock", root);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return hl_err_set(e, HL_EXIT_INTERNAL, "%s: %s", path,
+		    strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return hl_err_set(e, HL_EXIT_REFUSED, "another hl run holds "
+		    ".hl/lock: wait for it");
+	return 0;		/* the descriptor stays open until exit */
+}
+
+/* The nodes to build on. */
+static jv
+build_nodes(const struct hl_lab *lab, const char *name, const struct args *a)
+{
+	jv out = jv_array();
+	size_t i;
+
+	if (a->node)
+		return jv_array_append(out, jv_string(a->node));
+	if (!a->all) {
+		jv d = hl_json_get(jv_copy(lab->spec), "defaults");
+		const char *n = hl_json_get_str(d, "node");
+
+		if (n)
+			out = jv_array_append(out, jv_string(n));
+		jv_free(d);
+		return out;
+	}
+	for (i = 0; i < lab->nhosts; i++) {
+		jv h = hl_spec_host_json(lab, &lab->hosts[i]);
+		jv t = hl_json_get(jv_copy(h), "template");
+		const char *tn = hl_json_get_str(t, "name"),
+		    *node = hl_json_get_str(h, "node");
+
+		if (tn && node && strcmp(tn, name) == 0 && !lab->hosts[i].external)
+			out = jv_array_append(out, jv_string(node));
+		jv_free(t);
+		jv_free(h);
+	}
+	return jv_sort(out, jv_copy(out));
+}
+
+static int
+build(struct hl_run *run, const struct hl_lab *lab, const char *name,
+    const struct args *a, jv *doc)
+{
+	struct hl_pve_cfg cfg;
+	struct hl_pve *p = NULL;
+	struct hl_err e = { 0 };
+	struct hl_tpl_opts o = { a->force, a->timeout, 1,
+	    hl_json_get_str(run->git, "commit"), HL_VERSION };
+	jv nodes, results = jv_array();
+	int code = HL_EXIT_OK;
+
+	*doc = jv_null();
+	if (!jv_object_has(jv_copy(lab->templates), jv_string(name))) {
+		hl_err_set(&e, HL_EXIT_LAB, "no template '%s': no valid "
+		    "layers/L1/templates/%s.yaml", name, name);
+		goto fail;
+	}
+	if (!a->dirty && (jv_get_kind(run->git) != JV_KIND_OBJECT ||
+	    jv_get_kind(hl_json_get(jv_copy(run->git), "dirty")) ==
+	    JV_KIND_TRUE)) {
+		hl_err_set(&e, HL_EXIT_REFUSED, jv_get_kind(run->git) ==
+		    JV_KIND_OBJECT ? "the specs have uncommitted changes: "
+		    "commit them, or --allow-dirty" : "the lab is not in a Git "
+		    "repository: --allow-dirty to build anyway");
+		goto fail;
+	}
+	nodes = build_nodes(lab, name, a);
+	if (jv_array_length(jv_copy(nodes)) == 0) {
+		jv_free(nodes);
+		hl_err_set(&e, HL_EXIT_USAGE, a->all ? "no host uses template "
+		    "'%s'" : "no node: give --node or set defaults.node", name);
+		goto fail;
+	}
+	if (take_lock(lab->root, &e) < 0 || hl_pve_cfg_load(&cfg, lab,
+	    &e) < 0) {
+		jv_free(nodes);
+		goto fail;
+	}
+	cfg.insecure = a->insecure;
+	if (hl_pve_open(&p, &cfg, &e) < 0) {
+		hl_pve_cfg_free(&cfg);
+		jv_free(nodes);
+		goto fail;
+	}
+	jv_array_foreach(nodes, i, n) {
+		jv r;
+		struct hl_err be = { 0 };
+
+		if (hl_tpl_build(p, lab, name, jv_string_value(n), &o, &r,
+		    &be) < 0) {
+			fprintf(stderr, "hl-template: %s on %s: %s\n", name,
+			    jv_string_value(n), be.msg);
+			r = jv_object_set(jv_object_set(jv_object(),
+			    jv_string("action"), jv_string("failed")),
+			    jv_string("error"), jv_object_set(jv_object_set(
+			    jv_object(), jv_string("message"),
+			    jv_string(be.msg)), jv_string("code"),
+			    jv_number(be.code)));
+			code = worse(code, be.code);
+		}
+		r = jv_object_set(r, jv_string("name"), jv_string(name));
+		r = jv_object_set(r, jv_string("node"), jv_copy(n));
+		results = jv_array_append(results, r);
+		jv_free(n);
+	}
+	jv_free(nodes);
+	hl_pve_close(p);
+	hl_pve_cfg_free(&cfg);
+	*doc = jv_object_set(jv_object(), jv_string("templates"), results);
+	return code;
+fail:
+	jv_free(results);
+	fprintf(stderr, "hl-template: %s\n", e.msg);
+	*doc = jv_object_set(jv_object(), jv_string("error"), jv_object_set(
+	    jv_object_set(jv_object(), jv_string("message"),
+	    jv_string(e.msg)), jv_string("code"), jv_number(e.code)));
+	return e.code;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = { HL_RUN_LONGOPTS,
+		{ "node", required_argument, NULL, OPT_NODE },
+		{ "all-nodes", no_argument, NULL, OPT_ALL },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "allow-dirty", no_argument, NULL, OPT_DIRTY },
+		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ 0 } };
+	struct hl_run run;
+	struct hl_err e = { 0 };
+	struct hl_lab *lab = NULL;
+	struct args a = { 0 };
+	char *root = NULL, *end;
+	const char *verb;
+	int opt, code;
+	jv doc;
+
+	hl_run_init(&run, "hl-template");
+	while ((opt = getopt_long(argc, argv, "C:h", longopts, NULL)) != -1) {
+		switch (hl_run_option(&run, opt, optarg)) {
+		case 1:
+			continue;
+		case -1:
+			return HL_EXIT_USAGE;
+		}
+		switch (opt) {
+		case 'h':
+			fputs(usage, stdout);
+			return fclose(stdout) == 0 ? HL_EXIT_OK :
+			    HL_EXIT_INTERNAL;
+		case OPT_NODE:
+			a.node = optarg;
+			break;
+		case OPT_ALL:
+			a.all = 1;
+			break;
+		case OPT_FORCE:
+			a.force = 1;
+			break;
+		case OPT_DIRTY:
+			a.dirty = 1;
+			break;
+		case OPT_INSECURE:
+			a.insecure = 1;
+			break;
+		case OPT_TIMEOUT:
+			a.timeout = strtod(optarg, &end);
+			if (*end || a.timeout <= 0)
+				return hl_run_usage(&run, "--timeout needs a "
+				    "number of seconds above 0");
+			break;
+		default:
+			return hl_run_usage(&run, "unknown option");
+		}
+	}
+	if (optind >= argc)
+		return hl_run_usage(&run, "missing verb (build or list)");
+	verb = argv[optind++];
+	if (strcmp(verb, "build") != 0 && strcmp(verb, "list") != 0)
+		return hl_run_usage(&run, "unknown verb '%s' (build or list)",
+		    verb);
+	if (strcmp(verb, "build") == 0 && argc - optind != 1)
+		return hl_run_usage(&run, "build takes one template name");
+	if (strcmp(verb, "list") == 0 && argc - optind > 1)
+		return hl_run_usage(&run, "list takes at most one template name");
+	if (a.node && a.all)
+		return hl_run_usage(&run, "--node and --all-nodes exclude each "
+		    "other");
+
+	if (hl_lab_find(run.lab_dir, &root, &e) < 0) {
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto done;
+	}
+	jv_free(run.git);
+	run.git = hl_git_state(root, &e);
+	if (!jv_is_valid(run.git))
+		run.git = jv_null();
+	if (hl_spec_load(root, &lab, &e) < 0) {
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto done;
+	}
+	jv_free(run.lab);
+	run.lab = jv_copy(lab->id);
+	hl_diag_finish(&lab->diag);
+	if (hl_diag_count(&lab->diag, HL_DIAG_ERROR)) {
+		hl_run_report(&run, &lab->diag);
+		code = hl_run_fail(&run, HL_EXIT_NO, "the specs have problems: "
+		    "run hl-validate specs");
+		goto done;
+	}
+	if (strcmp(verb, "build") == 0)
+		code = build(&run, lab, argv[optind], &a, &doc);
+	else
+		code = hl_tpl_list(lab, argc > optind ? argv[optind] : NULL,
+		    a.insecure, &doc);
+	code = hl_run_finish(&run, doc, code);
+done:
+	free(root);
+	hl_spec_free(lab);
+	hl_run_free(&run);
+	return code;
+}
