@@ -39,6 +39,7 @@ from .files import write_private
 
 IP = "ip"
 NFT = "nft"
+DNSMASQ = "dnsmasq"
 ACNG = "/usr/sbin/apt-cacher-ng"
 ACNG_CACHE = os.path.join(os.environ.get("HL_SIM_CACHE", "/var/cache/hl-sim"),
                           "apt-cacher-ng")
@@ -108,6 +109,7 @@ class Net:
         self.services = {}          # name -> port on self.host
         self.acng = None
         self.bridges = {}           # name -> {"net", "gateway", "nodes"}
+        self.dnsmasq = {}           # bridge -> its DHCP server
 
     # --- the namespace ------------------------------------------------------
 
@@ -164,6 +166,7 @@ class Net:
                 run(IP, "-n", ns, "addr", "add", "%s/%d" % (
                     addr, iface.network.prefixlen), "dev", b)
             self.bridges[b] = info
+            self._dhcp(b, iface, spec)
             # the machine reaches its guests (ssh, Ansible) through the
             # veth; the route goes when the veth does
             r = run(IP, "route", "add", str(iface.network), "via", self.peer,
@@ -172,6 +175,29 @@ class Net:
                 print("hl-sim: guests on %s are not reachable from this "
                       "machine: %s" % (b, r.stderr.strip()), file=sys.stderr)
         return self
+
+    def _dhcp(self, bridge, iface, spec):
+        """A real DHCP server on the bridge (dnsmasq, DHCP only): the
+        guests' own DHCP clients get their leases from the pool, each MAC
+        the address lease() reserved for it."""
+        if not spec.get("dhcp") or shutil.which(DNSMASQ) is None:
+            return
+        first, last = spec["dhcp"].split("-")
+        hosts = os.path.join(self.dir, "dhcp-hosts-" + bridge)
+        open(hosts, "a").close()
+        log = open(os.path.join(self.dir, "dnsmasq-%s.log" % bridge), "ab")
+        self.dnsmasq[bridge] = subprocess.Popen(
+            [IP, "netns", "exec", self.ns, DNSMASQ, "--keep-in-foreground",
+             "--port=0", "--no-resolv", "--no-hosts", "--user=root",
+             "--interface=" + bridge, "--bind-interfaces",
+             "--dhcp-authoritative",
+             "--dhcp-range=%s,%s,%s,12h" % (first, last, iface.netmask),
+             "--dhcp-option=option:router,%s" % iface.ip,
+             "--dhcp-hostsfile=" + hosts,
+             "--dhcp-leasefile=" + os.path.join(self.dir,
+                                                "leases-" + bridge),
+             "--log-facility=-"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
     def expose(self, mirror_port=None, node_ports=None):
         """The nftables rules: each service reachable at its guest-side
@@ -205,6 +231,7 @@ class Net:
                   "policy drop;",
                   "  ct state established,related accept",
                   "  iifname \"lo\" accept",
+                  "  udp dport 67 accept",
                   "  icmp type echo-request accept", " }",
                   "}"]
         path = os.path.join(self.dir, "rules.nft")
@@ -304,6 +331,7 @@ class Net:
         with st.lock:
             leases = st.data.setdefault("leases", {})
             if mac in leases:
+                self._reserve(bridge, mac, leases[mac])
                 return leases[mac]
             taken = set(leases.values())
             a = first
@@ -312,11 +340,40 @@ class Net:
                 if cand not in taken:
                     leases[mac] = cand
                     st.save()
+                    self._reserve(bridge, mac, cand)
                     return cand
                 a += 1
         raise NetError("DHCP pool of '%s' is exhausted" % bridge)
 
+    def _reserve(self, bridge, mac, addr):
+        """The DHCP server hands mac this address (dhcp-host)."""
+        proc = self.dnsmasq.get(bridge)
+        if proc is None:
+            return
+        hosts = os.path.join(self.dir, "dhcp-hosts-" + bridge)
+        line = "%s,%s\n" % (mac, addr.split("/")[0])
+        with open(hosts) as f:
+            if line in f.read():
+                return
+        with open(hosts, "a") as f:
+            f.write(line)
+        # dnsmasq runs below "ip netns exec": signal it by its pid there
+        for pid in run(IP, "netns", "pids", self.ns,
+                       check=False).stdout.split():
+            try:
+                with open("/proc/%s/comm" % pid) as f:
+                    if f.read().strip() == "dnsmasq":
+                        os.kill(int(pid), signal.SIGHUP)
+            except (OSError, ValueError):
+                pass
+
+    def dhcp_served(self, bridge):
+        """Whether a DHCP server answers on the bridge."""
+        return bridge in self.dnsmasq
+
     def stop(self):
+        for p in self.dnsmasq.values():
+            p.terminate()
         _drop(self.tag)
         try:
             os.unlink(os.path.join(RECORDS, self.tag))

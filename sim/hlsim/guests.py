@@ -241,8 +241,13 @@ class Guests:
                 continue
             ipc = vmconfig.parse_props(str(conf.get("ipconfig" + n, "")),
                                        "ip")
-            addr = self.net.lease(bridge, mac) if ipc.get("ip") == "dhcp" \
-                else None
+            addr = None
+            if ipc.get("ip") == "dhcp":
+                addr = self.net.lease(bridge, mac)
+                # a DHCP server hands it out to the guest's own client;
+                # without one the simulator sets it, as a client would
+                if self.net.dhcp_served(bridge):
+                    addr = None
             out.append((n, mac, bridge, addr))
         return out
 
