@@ -25,6 +25,10 @@ show *SELECTORS:
 runway *SELECTORS:
     {{bin}}/hl-validate runway "$@"
 
+# L1: build a template on a node (default: lab defaults.node), e.g. just template debian-12 --all-nodes
+template NAME *ARGS:
+    {{bin}}/hl-template build "$@"
+
 # Run the test suite
 test:
     make test
