@@ -99,7 +99,15 @@ tb_existing(struct build *b, jv *artifact)
 
 			snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/config",
 			    b->node, vmid);
-			if (hl_pve_get(b->p, path, &conf, b->e) == 0) {
+			/* a task a killed run started may still hold it */
+			for (int t = 0; t < 120; t++) {
+				if (hl_pve_get(b->p, path, &conf, b->e) < 0 ||
+				    hl_json_get_str(conf, "lock") == NULL)
+					break;
+				jv_free(conf);
+				nap(0.5);
+			}
+			if (jv_get_kind(conf) == JV_KIND_OBJECT) {
 				const char *desc = hl_json_get_str(conf,
 				    "description");
 

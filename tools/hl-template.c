@@ -120,7 +120,7 @@ build_nodes(const struct hl_lab *lab, const char *name, const struct args *a)
 		jv_free(t);
 		jv_free(h);
 	}
-	return jv_sort(out, jv_copy(out));
+	return hl_json_sorted_unique(out);
 }
 
 static int

@@ -1,0 +1,202 @@
+#!/usr/bin/env bats
+# hl-template: L1 builds against the simulator's real guests.  The example
+# lab in a Git repository of its own; the simulator serves its image
+# mirror, the nodes' SFTP and the apt proxy the prepare step installs the
+# agent through.
+
+load test_helper
+load sim_helper
+
+setup_file() {
+	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	export TOP
+	TLAB="$BATS_FILE_TMPDIR/lab"
+	mkdir -p "$TLAB/.hl"
+	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$TLAB/"
+	printf '.hl/\n' > "$TLAB/.gitignore"
+	ssh-keygen -q -t ed25519 -N '' -f "$TLAB/.hl/id_ed25519"
+	"$TOP/sim/hl-sim" start --lab "$TLAB" --config "$TOP/tests/sim/config.json" \
+		> "$BATS_FILE_TMPDIR/start.out" 2>&1
+	git -C "$TLAB" init -q
+	git -C "$TLAB" -c user.name=t -c user.email=t@t add -A
+	git -C "$TLAB" -c user.name=t -c user.email=t@t commit -qm lab
+	export TLAB
+}
+
+teardown_file() {
+	"$TOP/sim/hl-sim" stop --lab "$TLAB" 2>/dev/null || true
+}
+
+setup() {
+	common_setup
+	LAB=$TLAB
+	SIMLAB=$TLAB
+	sim_env
+	faults '{}'
+}
+
+# tpl WANT ARGS...: hl-template on the lab, exit status WANT
+tpl() {
+	local want=$1
+	shift
+	run --separate-stderr hl-template -C "$LAB" "$@"
+	if [ "$status" != "$want" ]; then
+		echo "hl-template exited $status, not $want: $output $stderr" >&2
+		return 1
+	fi
+}
+
+# the VMs on node pve1 as the API lists them
+vms() {
+	api GET /cluster/resources --get -d type=vm
+	jq -c '[.data[] | {vmid, node, template, tags, name}]' <<<"$output"
+}
+
+@test "hl-template: build downloads, imports, prepares and templates, then records the artifact" {
+	tpl 0 build debian-12 --node pve1 --timeout 120
+	jq -e '.templates[0] | .action == "built" and .node == "pve1" and .name == "debian-12"' <<<"$output"
+	a=$(jq -c '.templates[0].artifact' <<<"$output")
+	vmid=$(jq -r .vmid <<<"$a")
+	[ "$vmid" = 9000 ]
+	# the artifact file, with its provenance
+	f=$(ls "$LAB/layers/L1/artifacts/debian-12/pve1/"*.json)
+	jq -e --argjson v "$vmid" '.vmid == $v and .node == "pve1" and (.digest | length) == 64
+		and (.source.url | startswith("https://cloud.debian.org/"))
+		and (.mirrored.url | startswith("http://127.0.0.1:"))
+		and (.mirrored.checksum | startswith("sha512:"))
+		and (.import_volume | test("^local:import/[0-9a-f]{16}-debian-12-generic-amd64-20250210-2019.qcow2$"))
+		and (.spec_commit | length) == 40 and (.upids | length) == 5
+		and (.created_at | test("^[0-9-]+T[0-9:]+Z$"))' "$f"
+	# the template: tag, marker, agent, serial console, no cicustom left
+	api GET /nodes/pve1/qemu/$vmid/config
+	jq -e '.data.template == 1 and (.data.tags | split(";") | index("hl-demo") != null)
+		and (.data.description | test("^hl: lab=demo template=debian-12 digest=[0-9a-f]{64} artifact="))
+		and .data.agent == "enabled=1" and .data.serial0 == "socket"
+		and (.data | has("cicustom") | not)
+		and (.data.scsi0 | startswith("local-lvm:base-9000-disk-0"))' <<<"$output"
+	# the prepare boot installed the agent through the apt proxy, then
+	# cleaned cloud-init: the guest saw both
+	grep -q 'Setting up qemu-guest-agent' "$LAB/.hl/sim/guests/$vmid/console.log"
+	grep -q 'proxy' "$LAB/.hl/sim/nodes/pve1/root/var/lib/vz/snippets/hl-demo-debian-12-agent.yaml"
+	tpl 0 list debian-12
+	jq -e --argjson v "$vmid" '.templates[0].artifacts | length == 1 and .[0].vmid == $v and .[0].exists' <<<"$output"
+}
+
+@test "hl-template: the same definition on the same node is left alone; --force builds again, reusing the download" {
+	before=$(vms)
+	tpl 0 build debian-12 --node pve1
+	jq -e '.templates[0].action == "exists" and .templates[0].artifact.vmid == 9000' <<<"$output"
+	[ "$(vms)" = "$before" ]
+	tpl 0 build debian-12 --node pve1 --force --timeout 120
+	jq -e '.templates[0].action == "built" and .templates[0].artifact.vmid == 9001' <<<"$output"
+	# the import file was there already: no download task this time
+	jq -e '[.templates[0].artifact.upids[] | select(test(":download:"))] | length == 0' <<<"$output"
+	[[ $stderr == *"already there (same checksum)"* ]]
+	api DELETE /nodes/pve1/qemu/9001
+	wait_task "$(jq -r .data <<<"$output")"
+	rm "$LAB/layers/L1/artifacts/debian-12/pve1/"$(ls -t "$LAB/layers/L1/artifacts/debian-12/pve1" | head -1)
+}
+
+@test "hl-template: an unknown template is exit 3; dirty specs are refused (6) unless --allow-dirty" {
+	tpl 3 build nosuch --node pve1
+	[[ $stderr == *"no template 'nosuch'"* ]]
+	echo "# edited" >> "$LAB/personas/web.yaml"
+	tpl 6 build debian-12 --node pve1
+	[[ $stderr == *"uncommitted changes"* ]]
+	git -C "$LAB" checkout -q personas/web.yaml
+	run hl-template -C "$LAB" build
+	[ "$status" = 2 ]
+}
+
+@test "hl-template: a checksum mismatch fails in the task and leaves nothing" {
+	copy="$BATS_TEST_TMPDIR/lab"
+	cp -r "$LAB" "$copy"
+	sed -i 's/^    checksum: {from: .hl\/sim-mirror.env, key: HL_SIM_MIRROR_CHECKSUM}$/    checksum: sha512:'"$(printf '0%.0s' $(seq 128))"'/' "$copy/lab.yaml"
+	grep -q 'sha512:0000' "$copy/lab.yaml"
+	before=$(vms)
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty
+	[ "$status" = 5 ]
+	[[ $stderr == *"failed: checksum mismatch: got '"* ]]
+	[ "$(vms)" = "$before" ]
+	api GET /nodes/pve2/storage/local/content --get -d content=import
+	jq -e '.data | map(select(.volid | test("^local:import/000000"))) | length == 0' <<<"$output"
+	[ ! -d "$copy/layers/L1/artifacts/debian-12/pve2" ]
+}
+
+@test "hl-template: an import storage that is missing or not a file storage is refused before anything is made" {
+	copy="$BATS_TEST_TMPDIR/lab"
+	cp -r "$LAB" "$copy"
+	sed -i 's/^  import: local$/  import: tank/' "$copy/layers/L1/templates/debian-12.yaml"
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve1 --allow-dirty
+	[ "$status" = 5 ]
+	[[ $stderr == *"the import storage 'tank' does not exist on node pve1"* ]]
+	sed -i 's/^  import: tank$/  import: local-lvm/' "$copy/layers/L1/templates/debian-12.yaml"
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve1 --allow-dirty
+	[ "$status" = 5 ]
+	[[ $stderr == *"the import storage 'local-lvm' on pve1 is of type lvmthin: it must be a file storage"* ]]
+}
+
+@test "hl-template: a node SSH host key other than the pinned one: refused (4), nothing uploaded, the VM removed" {
+	copy="$BATS_TEST_TMPDIR/lab"
+	cp -r "$LAB" "$copy"
+	other=$(ssh-keygen -q -t ed25519 -N '' -f "$BATS_TEST_TMPDIR/k" && cut -d' ' -f1-2 "$BATS_TEST_TMPDIR/k.pub")
+	sed -i "0,/host_key: {from: .hl\/sim-nodes.env, key: HL_SIM_PVE2_HOST_KEY}/s||host_key: $other|" "$copy/lab.yaml"
+	grep -q "host_key: $other" "$copy/lab.yaml"
+	rm -f "$LAB/.hl/sim/nodes/pve2/root/var/lib/vz/snippets/"*
+	before=$(vms)
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty
+	[ "$status" = 4 ]
+	[[ $stderr == *"sftp to 127.0.0.1 port "*"host key is not the pinned one"* ]]
+	[ -z "$(ls "$LAB/.hl/sim/nodes/pve2/root/var/lib/vz/snippets/")" ]
+	[ "$(vms)" = "$before" ]
+}
+
+@test "hl-template: an agent that never comes up fails (5) within the timeout and the VM is removed" {
+	copy="$BATS_TEST_TMPDIR/lab"
+	cp -r "$LAB" "$copy"
+	# the apt proxy points nowhere: qemu-guest-agent cannot be installed
+	sed -i 's|^apt_proxy: .*|apt_proxy: http://10.77.0.1:9|' "$copy/lab.yaml"
+	before=$(vms)
+	SECONDS=0
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty --timeout 25
+	[ "$status" = 5 ]
+	[ "$SECONDS" -lt 90 ]
+	[[ $stderr =~ the\ guest\ agent\ of\ VM\ 90[0-9][0-9]\ on\ pve2\ did\ not\ answer\ within\ 25\ s ]]
+	[[ $stderr =~ removed\ the\ half-made\ VM\ 90[0-9][0-9] ]]
+	[ "$(vms)" = "$before" ]
+}
+
+@test "hl-template: a vmid range with every id taken is refused" {
+	copy="$BATS_TEST_TMPDIR/lab"
+	cp -r "$LAB" "$copy"
+	sed -i 's/^vmids: {first: 9000, last: 9099}$/vmids: {first: 9000, last: 9000}/' "$copy/layers/L1/templates/debian-12.yaml"
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty --force
+	[ "$status" = 5 ]
+	[[ $stderr == *"every vmid of its range 9000-9000 is taken"* ]]
+}
+
+@test "hl-template: kill -9 mid-build, then a re-run finishes with one template for the digest" {
+	hl-template -C "$LAB" build debian-12 --node pve2 --timeout 120 > /dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 1 200); do
+		api GET /cluster/resources --get -d type=vm
+		jq -e '.data | any(.node == "pve2" and .template == 0 and (.tags // "" | test("hl-template")))' <<<"$output" >/dev/null && break
+		sleep 0.1
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	tpl 0 build debian-12 --node pve2 --timeout 120
+	jq -e '.templates[0].action == "built"' <<<"$output"
+	[[ $stderr == *"interrupted build of this definition: removing it"* ]]
+	api GET /cluster/resources --get -d type=vm
+	jq -e '[.data[] | select(.node == "pve2" and (.tags // "" | test("hl-template")))] | length == 1 and .[0].template == 1' <<<"$output"
+}
+
+@test "hl-template: --all-nodes builds where the lab places hosts using it; just template" {
+	command -v just >/dev/null || skip "just is not installed (scripts/setup installs it)"
+	cp "$TOP/justfile" "$LAB/"
+	cd "$LAB"
+	run --separate-stderr env PATH="$TOP/bin:$PATH" just bin="$TOP/bin" template debian-12 --all-nodes --timeout 120
+	[ "$status" = 0 ]
+	jq -e '[.templates[] | .node] == ["pve1", "pve2"] and all(.templates[]; .action == "exists")' <<<"$output"
+}
