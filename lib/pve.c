@@ -1,5 +1,6 @@
 /* The Proxmox VE client: transport, trust, requests, replies (pve.h). */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,8 @@ hl_pve_open(struct hl_pve **out, const struct hl_pve_cfg *c, struct hl_err *e)
 	if (strncmp(c->endpoint, "https://", 8) != 0)
 		return hl_err_set(e, HL_EXIT_LAB, "the endpoint '%s' is not "
 		    "https://", c->endpoint);
+	/* TLS secrets never go to a key log: the token travels inside */
+	unsetenv("SSLKEYLOGFILE");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		return hl_err_set(e, HL_EXIT_INTERNAL, "libcurl did not start");
 	if (ex_index < 0)
@@ -287,7 +290,11 @@ add_value(struct hl_buf *b, const char *k, jv v)
 		add_pair(b, k, jv_string_value(v));
 		break;
 	case JV_KIND_NUMBER:
-		snprintf(num, sizeof(num), "%.17g", jv_number_value(v));
+		if (jv_number_value(v) == (double)(long long)jv_number_value(v))
+			snprintf(num, sizeof(num), "%lld",
+			    (long long)jv_number_value(v));
+		else
+			snprintf(num, sizeof(num), "%.15g", jv_number_value(v));
 		add_pair(b, k, num);
 		break;
 	case JV_KIND_TRUE:
@@ -328,7 +335,7 @@ hl_pve_url(const struct hl_pve *p, struct hl_buf *b, const char *path,
 {
 	hl_buf_printf(b, "%s/api2/json%s", p->cfg.endpoint, path);
 	if (query && *query)
-		hl_buf_printf(b, "?%s", query);
+		hl_buf_printf(b, "%c%s", strchr(path, '?') ? '&' : '?', query);
 }
 
 /*
@@ -428,7 +435,8 @@ hl_pve_result(struct hl_pve *p, struct hl_pve_xfer *x, CURLcode cc,
 static int
 retryable(enum hl_pve_kind kind, int rc, int status, const struct hl_err *e)
 {
-	if (rc == 0 || status == 401 || status == 403)
+	if (rc == 0 || status == 401 || status == 403 ||
+	    strstr(e->msg, "certificate") || strstr(e->msg, "SSL"))
 		return 0;
 	if (kind == HL_PVE_READ)
 		return status == 0 || status >= 500 ||
@@ -528,6 +536,11 @@ hl_pve_call(struct hl_pve *p, enum hl_pve_kind kind, const char *method,
 		} else if (strcmp(method, "GET") == 0) {
 			curl_easy_setopt(p->easy, CURLOPT_HTTPGET, 1L);
 		}
+		/* libcurl resends a request whose reused connection died
+		 * before any reply: a call that must go out once gets a
+		 * fresh one */
+		if (kind == HL_PVE_ONCE)
+			curl_easy_setopt(p->easy, CURLOPT_FRESH_CONNECT, 1L);
 		p->seen_fp[0] = '\0';
 		cc = curl_easy_perform(p->easy);
 		curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &st);
@@ -583,6 +596,7 @@ hl_pve_get_all(struct hl_pve *p, struct hl_pve_req *reqs, size_t n)
 	if (m == NULL || h == NULL || x == NULL || urls == NULL)
 		goto out;
 	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	p->seen_fp[0] = '\0';
 	for (attempt = 0; attempt < ATTEMPTS && left > 0; attempt++) {
 		int running = 1;
 		CURLMsg *msg;
@@ -660,15 +674,28 @@ out:
 int
 hl_pve_num(jv v, double *out)
 {
+	const char *s;
 	char *end;
+	double d;
 
 	if (jv_get_kind(v) == JV_KIND_NUMBER) {
-		*out = jv_number_value(v);
+		d = jv_number_value(v);
+		if (!isfinite(d))
+			return -1;
+		*out = d;
 		return 0;
 	}
-	if (jv_get_kind(v) == JV_KIND_STRING && *jv_string_value(v)) {
-		*out = strtod(jv_string_value(v), &end);
-		return *end ? -1 : 0;
-	}
-	return -1;
+	if (jv_get_kind(v) != JV_KIND_STRING)
+		return -1;
+	/* a decimal number only: no hex, inf, nan or trailing text */
+	s = jv_string_value(v);
+	if (*s == '-')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	d = strtod(jv_string_value(v), &end);
+	if (*end || !isfinite(d) || strpbrk(jv_string_value(v), "xXpPnNiI"))
+		return -1;
+	*out = d;
+	return 0;
 }

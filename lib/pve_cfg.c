@@ -10,6 +10,7 @@
 #include "json.h"
 #include "pve.h"
 #include "spec.h"
+#include "ssh.h"
 
 #define TOKEN_MAX 4096
 
@@ -123,6 +124,7 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 		    "running?) and HL_PVE_ENDPOINT is empty");
 	}
 	var = env ? env : "HL_PVE_TOKEN";
+	hl_child_env_drop(var);
 	file = getenv("HL_PVE_TOKEN_FILE");
 	if (getenv(var) && *getenv(var)) {
 		c->token = strdup(getenv(var));

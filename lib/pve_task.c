@@ -121,6 +121,15 @@ log_tail(struct hl_pve *p, const char *node, const char *upid,
 	hl_buf_free(&path);
 }
 
+/* "WARNINGS: N": a task that succeeded with warnings. */
+static int
+warnings(const char *x)
+{
+	if (strncmp(x, "WARNINGS: ", 10) != 0 || !x[10])
+		return 0;
+	return strspn(x + 10, "0123456789") == strlen(x + 10);
+}
+
 int
 hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
     int progress, struct hl_err *e)
@@ -128,7 +137,7 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 	char node[128];
 	struct hl_buf path = { 0 };
 	double t0 = now(), wait = 0.2, last_note = t0;
-	int rc = -1;
+	int rc = -1, odd = 0;
 
 	if (upid_field(upid, 1, node, sizeof(node)) < 0)
 		return hl_err_set(e, HL_EXIT_FAILED, "'%s' is not a task id",
@@ -152,9 +161,16 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 		} else {
 			s = hl_json_get_str(st, "status");
 			x = hl_json_get_str(st, "exitstatus");
+			if (s == NULL && ++odd >= 5) {
+				hl_err_set(e, HL_EXIT_REMOTE, "GET %s: the "
+				    "replies are not a task's status",
+				    hl_buf_str(&path));
+				jv_free(st);
+				break;
+			}
 			if (s && strcmp(s, "stopped") == 0) {
 				if (x && (strcmp(x, "OK") == 0 ||
-				    strncmp(x, "WARNINGS: ", 10) == 0)) {
+				    warnings(x))) {
 					rc = 0;
 				} else {
 					struct hl_buf m = { 0 };

@@ -35,7 +35,7 @@ void
 rw_add(struct rw *c, const char *id, const char *status, jv data,
     const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[4096];
 	va_list ap;
 	jv o;
 
@@ -189,7 +189,7 @@ first_contact(struct rw *c, int *code)
 			    "by %s", trust(c->cfg));
 		rw_add(c, f == HL_PVE_FAIL_TLS ? "tls" : f == HL_PVE_FAIL_AUTH ?
 		    "token" : "endpoint", "fail", jv_null(), "%s", e.msg);
-		*code = f == HL_PVE_FAIL_API ? HL_EXIT_NO : HL_EXIT_REMOTE;
+		*code = HL_EXIT_REMOTE;
 		jv_free(v);
 		return -1;
 	}
@@ -202,7 +202,7 @@ first_contact(struct rw *c, int *code)
 	if (ver)
 		c->facts = jv_object_set(c->facts, jv_string("version"),
 		    jv_string(ver));
-	if (sscanf(rel ? rel : ver ? ver : "", "%d.%d", &major, &minor) != 2)
+	if (sscanf(rel ? rel : ver ? ver : "", "%4d.%4d", &major, &minor) != 2)
 		rw_add(c, "version", "fail", jv_null(), "the endpoint did not "
 		    "say which Proxmox VE it runs");
 	else if (major < 8 || (major == 8 && minor < 4))

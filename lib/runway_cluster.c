@@ -199,7 +199,7 @@ check_cluster(struct rw *c, struct hl_pve_req *status, struct hl_pve_req *nodes)
 static void
 check_privileges(struct rw *c, struct batch *b, size_t first)
 {
-	struct hl_buf miss = { 0 };
+	struct hl_buf miss = { 0 }, unchecked = { 0 };
 	size_t k = first;
 	int failed = 0;
 
@@ -210,9 +210,8 @@ check_privileges(struct rw *c, struct batch *b, size_t first)
 		struct hl_buf lack = { 0 };
 
 		if (r->rc < 0) {
-			hl_buf_printf(&miss, "%s%s", miss.len ? "; " : "",
-			    r->err.msg);
-			failed = 1;
+			hl_buf_printf(&unchecked, "%s%s", unchecked.len ? "; " :
+			    "", r->err.msg);
 		} else {
 			jv_array_foreach(privs, i, pv) {
 				jv got = jv_get_kind(have) == JV_KIND_OBJECT ?
@@ -242,7 +241,10 @@ check_privileges(struct rw *c, struct batch *b, size_t first)
 		jv_free(path);
 		jv_free(privs);
 	}
-	if (failed)
+	if (unchecked.len)
+		rw_add(c, "privileges", "fail", jv_copy(c->need), "could not "
+		    "check the privileges: %s", hl_buf_str(&unchecked));
+	else if (failed)
 		rw_add(c, "privileges", "fail", jv_copy(c->need), "the token "
 		    "lacks %s (docs/hl-validate.md has the role to grant)",
 		    hl_buf_str(&miss));
@@ -250,6 +252,7 @@ check_privileges(struct rw *c, struct batch *b, size_t first)
 		rw_add(c, "privileges", "ok", jv_copy(c->need), "the token has "
 		    "every privilege hl needs for these hosts");
 	hl_buf_free(&miss);
+	hl_buf_free(&unchecked);
 }
 
 /* ---- nodes, storages, bridges -------------------------------------------- */
@@ -329,7 +332,7 @@ check_storage(struct rw *c, const char *node, const char *storage, jv needs,
 	data = jv_object_set(data, jv_string("avail"), jv_number(avail));
 	data = jv_object_set(data, jv_string("needs"), jv_copy(needs));
 	jv_array_foreach(needs, i, need) {
-		char pad[300], w[64];
+		char pad[2048], w[64];
 
 		snprintf(pad, sizeof(pad), ",%s,", content ? content : "");
 		snprintf(w, sizeof(w), ",%s,", jv_string_value(need));
@@ -537,7 +540,7 @@ check_vmid(struct rw *c, jv h, struct hl_pve_req *r, jv vms)
 		rw_add(c, id, "ok", jv_null(), "vmid %.0f is free", vmid);
 		return;
 	}
-	if (r->status != 400) {
+	if (r->status != 400 || !strstr(r->err.msg, "already exists")) {
 		rw_add(c, id, "fail", jv_null(), "%s", r->err.msg);
 		return;
 	}
@@ -554,7 +557,7 @@ check_vmid(struct rw *c, jv h, struct hl_pve_req *r, jv vms)
 	} else {
 		const char *tags = hl_json_get_str(vm, "tags"),
 		    *vname = hl_json_get_str(vm, "name");
-		char padded[1024], want_tag[256];
+		char padded[4096], want_tag[256];
 
 		snprintf(padded, sizeof(padded), ";%s;", tags ? tags : "");
 		snprintf(want_tag, sizeof(want_tag), ";%s;", tag);

@@ -35,6 +35,34 @@ key_fingerprint(const char *b64, char *out, size_t len)
 }
 
 /* The environment without HL_PVE_* (the token among them): a child's. */
+static char dropped[8][128];
+
+void
+hl_child_env_drop(const char *name)
+{
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(*dropped); i++)
+		if (dropped[i][0] == '\0' || strcmp(dropped[i], name) == 0) {
+			snprintf(dropped[i], sizeof(dropped[i]), "%s", name);
+			return;
+		}
+}
+
+static int
+is_dropped(const char *entry)
+{
+	size_t n;
+
+	if (strncmp(entry, "HL_PVE_", 7) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(*dropped) &&
+	    dropped[i][0]; i++) {
+		n = strlen(dropped[i]);
+		if (strncmp(entry, dropped[i], n) == 0 && entry[n] == '=')
+			return 1;
+	}
+	return 0;
+}
+
 char **
 hl_child_env(void)
 {
@@ -42,7 +70,7 @@ hl_child_env(void)
 	size_t i, n = 0;
 
 	for (i = 0; environ[i] && n + 1 < sizeof(env) / sizeof(*env); i++)
-		if (strncmp(environ[i], "HL_PVE_", 7) != 0)
+		if (!is_dropped(environ[i]))
 			env[n++] = environ[i];
 	env[n] = NULL;
 	return env;

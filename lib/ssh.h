@@ -10,8 +10,13 @@
 #include "buf.h"
 #include "err.h"
 
-/* The environment without HL_PVE_* (the token among them), for children. */
+/* The environment without HL_PVE_* (the token among them) and the
+ * variables hl_child_env_drop named, for children. */
 char **hl_child_env(void);
+
+/* Also keep name (the variable lab.yaml's pve.token_env names) from
+ * children. */
+void hl_child_env_drop(const char *name);
 
 /* Run argv (no shell); its stdout (at most 64 KiB) into b; its exit
  * status, or -1 when it could not run. */

@@ -279,7 +279,7 @@ edit_lab() {
 	jq -e '.ok' <<<"$output"
 }
 
-@test "runway: ssh-keyscan runs without HL_PVE_* in its environment" {
+@test "runway: ssh-keyscan runs without HL_PVE_* or the token variable in its environment" {
 	mkdir -p "$BATS_TEST_TMPDIR/probe"
 	real=$(command -v ssh-keyscan)
 	printf '#!/bin/sh\nenv > "%s/env.$$"\nexec %s "$@"\n' "$BATS_TEST_TMPDIR" "$real" \
@@ -290,6 +290,12 @@ edit_lab() {
 	ls "$BATS_TEST_TMPDIR"/env.* >/dev/null
 	! grep -h '^HL_PVE_' "$BATS_TEST_TMPDIR"/env.*
 	grep -qh '^PATH=' "$BATS_TEST_TMPDIR"/env.*
+	# nor the variable lab.yaml's token_env names
+	rm -f "$BATS_TEST_TMPDIR"/env.*
+	edit_lab lab.yaml 's/^  token_env: HL_PVE_TOKEN$/  token_env: MY_PVE_TOKEN/'
+	MY_PVE_TOKEN=$HL_PVE_TOKEN HL_PVE_TOKEN= PATH="$BATS_TEST_TMPDIR/probe:$PATH" runway 0
+	ls "$BATS_TEST_TMPDIR"/env.* >/dev/null
+	! grep -h '^MY_PVE_TOKEN=' "$BATS_TEST_TMPDIR"/env.*
 }
 
 @test "runway: no token secret appears in anything the tool printed" {
