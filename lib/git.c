@@ -89,3 +89,123 @@ done:
 	git_libgit2_shutdown();
 	return out;
 }
+
+/*
+ * One commit of hl's own paths on top of HEAD (DESIGN.md 2.2): a tree made
+ * from HEAD's with only those paths changed (never the operator's staged
+ * changes), the branch moved only if it still points where HEAD did
+ * (compare-and-swap), the index updated for those paths alone.
+ */
+int
+hl_git_commit(const char *root, const char *const *paths, const char *msg,
+    char *out_hex, struct hl_err *e)
+{
+	git_repository *repo = NULL;
+	git_reference *head = NULL, *moved = NULL;
+	git_commit *parent = NULL;
+	git_tree *tree = NULL, *newtree = NULL;
+	git_index *index = NULL;
+	git_signature *sig = NULL;
+	git_tree_update upd[64];
+	struct hl_buf rel[64] = { { 0 } };
+	git_oid blobs[64], tree_id, commit_id;
+	const char *workdir;
+	size_t n = 0, wlen, i;
+	int rc = -1;
+
+	git_libgit2_init();
+	if (git_repository_open_ext(&repo, root, 0, NULL) < 0) {
+		hl_err_set(e, HL_EXIT_REFUSED, "the lab is not in a Git "
+		    "repository: --no-commit to skip the commit");
+		goto done;
+	}
+	workdir = git_repository_workdir(repo);
+	if (git_repository_head_detached(repo) == 1 ||
+	    git_repository_head(&head, repo) < 0) {
+		hl_err_set(e, HL_EXIT_REFUSED, "HEAD is detached or unborn: "
+		    "check out a branch to commit");
+		goto done;
+	}
+	if (git_repository_state(repo) != GIT_REPOSITORY_STATE_NONE) {
+		hl_err_set(e, HL_EXIT_REFUSED, "a rebase, merge or the like is "
+		    "in progress: finish it first");
+		goto done;
+	}
+	if (git_commit_lookup(&parent, repo, git_reference_target(head)) < 0 ||
+	    git_commit_tree(&tree, parent) < 0 ||
+	    git_repository_index(&index, repo) < 0)
+		goto fail;
+	wlen = workdir ? strlen(workdir) : 0;
+	for (i = 0; paths[i] && n < 64; i++, n++) {
+		struct hl_buf full = { 0 };
+		FILE *f;
+
+		/* the path inside the repository */
+		if (wlen && strncmp(root, workdir, wlen - 1) == 0 &&
+		    strlen(root) >= wlen)
+			hl_buf_printf(&rel[n], "%s/", root + wlen);
+		hl_buf_adds(&rel[n], paths[i]);
+		hl_buf_printf(&full, "%s/%s", root, paths[i]);
+		memset(&upd[n], 0, sizeof(upd[n]));
+		upd[n].path = hl_buf_str(&rel[n]);
+		f = fopen(hl_buf_str(&full), "r");
+		if (f) {
+			fclose(f);
+			if (git_blob_create_from_disk(&blobs[n], repo,
+			    hl_buf_str(&full)) < 0) {
+				hl_buf_free(&full);
+				goto fail;
+			}
+			upd[n].action = GIT_TREE_UPDATE_UPSERT;
+			upd[n].id = blobs[n];
+			upd[n].filemode = GIT_FILEMODE_BLOB;
+		} else {
+			upd[n].action = GIT_TREE_UPDATE_REMOVE;
+		}
+		hl_buf_free(&full);
+	}
+	if (git_tree_create_updated(&tree_id, repo, tree, n, upd) < 0 ||
+	    git_tree_lookup(&newtree, repo, &tree_id) < 0)
+		goto fail;
+	if (git_signature_default(&sig, repo) < 0 &&
+	    git_signature_now(&sig, "hl", "hl@localhost") < 0)
+		goto fail;
+	if (git_commit_create(&commit_id, repo, NULL, sig, sig, NULL, msg,
+	    newtree, 1, (const git_commit **)&parent) < 0)
+		goto fail;
+	/* compare-and-swap: only if the branch is still where we read it */
+	if (git_reference_create_matching(&moved, repo, git_reference_name(head),
+	    &commit_id, 1, git_reference_target(head), msg) < 0) {
+		hl_err_set(e, HL_EXIT_REFUSED, "the branch moved while hl "
+		    "committed: run it again");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (upd[i].action == GIT_TREE_UPDATE_UPSERT) {
+			git_index_add_bypath(index, upd[i].path);
+		} else {
+			git_index_remove_bypath(index, upd[i].path);
+		}
+	}
+	if (git_index_write(index) < 0)
+		goto fail;
+	if (out_hex)
+		git_oid_tostr(out_hex, GIT_OID_HEXSZ + 1, &commit_id);
+	rc = 0;
+	goto done;
+fail:
+	hl_err_set(e, HL_EXIT_INTERNAL, "git: %s", git_reason());
+done:
+	for (i = 0; i < 64; i++)
+		hl_buf_free(&rel[i]);
+	git_signature_free(sig);
+	git_index_free(index);
+	git_tree_free(newtree);
+	git_tree_free(tree);
+	git_commit_free(parent);
+	git_reference_free(moved);
+	git_reference_free(head);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}

@@ -24,4 +24,13 @@ extern const char *const hl_git_spec_paths[];
  */
 jv hl_git_state(const char *root, struct hl_err *e);
 
+/*
+ * Commit the files paths (relative to the lab root; a missing one is
+ * removed) on top of HEAD with msg, and only them.  Refuses (6) on a
+ * detached HEAD, an operation in progress, or a branch that moved;
+ * out_hex (41 bytes) gets the commit.  Returns 0 or -1 with e.
+ */
+int hl_git_commit(const char *root, const char *const *paths,
+    const char *msg, char *out_hex, struct hl_err *e);
+
 #endif

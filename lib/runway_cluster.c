@@ -13,6 +13,7 @@
 #include "json.h"
 #include "pos.h"
 #include "runway_impl.h"
+#include "template.h"
 #include "yamldoc.h"
 
 #define DEFAULT_MIN_FREE_GIB 10
@@ -397,45 +398,6 @@ check_bridge(struct rw *c, const char *node, const char *bridge, int vlan,
 
 /* ---- templates and vmids ---------------------------------------------- */
 
-/* The artifact id a channel points to for a node, from channels.yaml. */
-static char *
-channel_artifact(jv channels, const char *name, const char *channel,
-    const char *node)
-{
-	jv v = hl_json_get(hl_json_get(hl_json_get(jv_copy(channels), name),
-	    channel), node);
-	char *out = jv_get_kind(v) == JV_KIND_STRING ?
-	    strdup(jv_string_value(v)) : NULL;
-
-	jv_free(v);
-	return out;
-}
-
-static jv
-load_channels(const struct hl_lab *lab)
-{
-	struct hl_diag d;
-	struct hl_pos_table *pt = NULL;
-	char *path = NULL;
-	jv doc = jv_object();
-
-	if (asprintf(&path, "%s/layers/L1/channels.yaml", lab->root) < 0)
-		return doc;
-	if (access(path, F_OK) == 0) {
-		hl_diag_init(&d);
-		jv_free(doc);
-		doc = hl_yamldoc_load(path, "layers/L1/channels.yaml", &d, &pt);
-		if (jv_get_kind(doc) != JV_KIND_OBJECT) {
-			jv_free(doc);
-			doc = jv_object();
-		}
-		hl_pos_table_free(pt);
-		hl_diag_free(&d);
-	}
-	free(path);
-	return doc;
-}
-
 /*
  * The artifact a channel points to (layers/L1/artifacts/NAME/NODE/ID.json,
  * written by hl-template) names its template's vmid: that template must
@@ -445,27 +407,14 @@ static void
 check_artifact(struct rw *c, const char *id, const char *name,
     const char *node, const char *art, jv vms)
 {
-	struct hl_diag d;
-	struct hl_pos_table *pt = NULL;
-	char *path = NULL, rel[1024];
+	char rel[1024];
 	double vmid = -1;
 	int found = 0;
 	jv doc;
 
+	doc = hl_tpl_artifact(c->lab, name, node, art);
 	snprintf(rel, sizeof(rel), "layers/L1/artifacts/%s/%s/%s.json", name,
 	    node, art);
-	if (strchr(art, '/') || asprintf(&path, "%s/%s", c->lab->root,
-	    rel) < 0) {
-		rw_add(c, id, "warn", jv_null(), "artifact '%s' is not a name",
-		    art);
-		return;
-	}
-	hl_diag_init(&d);
-	doc = access(path, F_OK) == 0 ? hl_yamldoc_load(path, rel, &d, &pt) :
-	    jv_invalid();
-	free(path);
-	hl_pos_table_free(pt);
-	hl_diag_free(&d);
 	if (jv_get_kind(doc) == JV_KIND_OBJECT)
 		vmid = num(doc, "vmid");
 	jv_free(doc);
@@ -494,7 +443,7 @@ check_artifact(struct rw *c, const char *id, const char *name,
 static void
 check_templates(struct rw *c, jv vms)
 {
-	jv channels = load_channels(c->lab), seen = jv_array();
+	jv channels = hl_tpl_channels(c->lab), seen = jv_array();
 
 	jv_array_foreach(c->hosts, i, h) {
 		jv t = hl_json_get(jv_copy(h), "template");
@@ -508,7 +457,8 @@ check_templates(struct rw *c, jv vms)
 			    node);
 			if (!has_str(jv_copy(seen), id)) {
 				seen = jv_array_append(seen, jv_string(id));
-				art = channel_artifact(channels, name, ch, node);
+				art = hl_tpl_channel_artifact(channels, name,
+				    ch, node);
 				if (art == NULL)
 					rw_add(c, id, "warn", jv_null(), "no "
 					    "artifact of %s on channel %s for "

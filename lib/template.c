@@ -117,6 +117,43 @@ node_artifacts(const struct hl_lab *lab, const char *name, const char *node,
 }
 
 jv
+hl_tpl_artifact(const struct hl_lab *lab, const char *name, const char *node,
+    const char *id)
+{
+	char rel[4096], path[8192];
+	jv a;
+
+	if (strchr(id, '/') || strchr(name, '/') || strchr(node, '/') ||
+	    id[0] == '.')
+		return jv_null();
+	snprintf(rel, sizeof(rel), "layers/L1/artifacts/%s/%s/%s.json", name,
+	    node, id);
+	snprintf(path, sizeof(path), "%s/%s", lab->root, rel);
+	if (access(path, F_OK) != 0)
+		return jv_null();
+	a = load_json(path, rel);
+	if (jv_get_kind(a) == JV_KIND_OBJECT) {
+		a = jv_object_set(a, jv_string("id"), jv_string(id));
+		a = jv_object_set(a, jv_string("node"), jv_string(node));
+		a = jv_object_set(a, jv_string("file"), jv_string(rel));
+	}
+	return a;
+}
+
+char *
+hl_tpl_channel_artifact(jv channels, const char *name, const char *channel,
+    const char *node)
+{
+	jv v = hl_json_get(hl_json_get(hl_json_get(jv_copy(channels), name),
+	    channel), node);
+	char *out = jv_get_kind(v) == JV_KIND_STRING ?
+	    strdup(jv_string_value(v)) : NULL;
+
+	jv_free(v);
+	return out;
+}
+
+jv
 hl_tpl_channels(const struct hl_lab *lab)
 {
 	char path[4096];
@@ -474,6 +511,7 @@ write_artifact(struct build *b, jv *out)
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	a = jv_object_set(a, jv_string("id"), jv_string(b->id));
 	a = jv_object_set(a, jv_string("template"), jv_string(b->name));
 	a = jv_object_set(a, jv_string("node"), jv_string(b->node));
 	a = jv_object_set(a, jv_string("vmid"), jv_number(b->vmid));

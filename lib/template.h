@@ -47,6 +47,29 @@ jv hl_tpl_artifacts(const struct hl_lab *lab, const char *name,
 int hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
     jv *doc);
 
+/* One artifact (layers/L1/artifacts/NAME/NODE/ID.json) with id, node and
+ * file added, or null. */
+jv hl_tpl_artifact(const struct hl_lab *lab, const char *name,
+    const char *node, const char *id);
+
+/* The artifact id channel points to for node, or NULL (malloc'ed). */
+char *hl_tpl_channel_artifact(jv channels, const char *name,
+    const char *channel, const char *node);
+
+/*
+ * Point channel at an artifact (the one named, else the newest) on node,
+ * or without node on every node that has an artifact of its definition
+ * digest; rollback: the artifact before the current one.  Both write
+ * layers/L1/channels.yaml and commit it with the artifacts unless commit
+ * is 0.  *doc {template, channel, nodes, previous, commit}; the exit
+ * status is returned.
+ */
+int hl_tpl_promote(const struct hl_lab *lab, const char *name,
+    const char *node, const char *channel, const char *artifact, int commit,
+    jv *doc);
+int hl_tpl_rollback(const struct hl_lab *lab, const char *name,
+    const char *node, const char *channel, int commit, jv *doc);
+
 /* layers/L1/channels.yaml: {NAME: {CHANNEL: {NODE: ARTIFACT}}}, or {}. */
 jv hl_tpl_channels(const struct hl_lab *lab);
 

@@ -2,6 +2,8 @@
  * hl-template: L1, OS templates as versioned artifacts, per node.
  *
  *   hl-template build NAME [--node N | --all-nodes] [--force]
+ *   hl-template promote NAME [--node N] [--channel C] [ARTIFACT]
+ *   hl-template rollback NAME [--node N] [--channel C]
  *   hl-template list [NAME]
  *
  * One JSON document on stdout; progress on stderr.  See
@@ -29,6 +31,8 @@
 
 static const char usage[] =
 "usage: hl-template build NAME [--node N | --all-nodes] [options]\n"
+"       hl-template promote NAME [--node N] [--channel C] [ARTIFACT] [options]\n"
+"       hl-template rollback NAME [--node N] [--channel C] [options]\n"
 "       hl-template list [NAME] [options]\n"
 "\n"
 "build  build template NAME (layers/L1/templates/NAME.yaml) on a node:\n"
@@ -37,6 +41,11 @@ static const char usage[] =
 "       convert it to a template, and record the artifact in\n"
 "       layers/L1/artifacts/NAME/NODE/ID.json.  The same definition\n"
 "       already built there is left alone unless --force.\n"
+"promote  point channel C (default stable) at ARTIFACT (default: the\n"
+"       newest); without --node, at that definition's newest artifact on\n"
+"       every node that has one.  Writes layers/L1/channels.yaml and\n"
+"       commits it with the artifacts (--no-commit to skip)\n"
+"rollback  point the channel back at the artifact before the current one\n"
 "list   the templates' artifacts, whether each template still exists and\n"
 "       which VMs came from it; prints {templates, meta}\n"
 "\n"
@@ -44,6 +53,8 @@ static const char usage[] =
 "      --node N         build on node N (default: lab.yaml defaults.node)\n"
 "      --all-nodes      build on every node a host using NAME is placed on\n"
 "      --force          build even when this definition is built there\n"
+"      --channel C      promote, rollback: stable (default) or canary\n"
+"      --no-commit      promote, rollback: write channels.yaml, no commit\n"
 "      --timeout S      wait at most S seconds for the guest agent (900)\n"
 "      --allow-dirty    build though the specs have uncommitted changes\n"
 "      --insecure       do not verify the endpoint's TLS identity\n"
@@ -53,12 +64,12 @@ HL_EXIT_TABLE;
 
 enum {
 	OPT_NODE = 0x200, OPT_ALL, OPT_FORCE, OPT_TIMEOUT, OPT_DIRTY,
-	OPT_INSECURE,
+	OPT_INSECURE, OPT_CHANNEL, OPT_NOCOMMIT,
 };
 
 struct args {
-	const char *node;
-	int all, force, dirty, insecure;
+	const char *node, *channel;
+	int all, force, dirty, insecure, nocommit;
 	double timeout;
 };
 
@@ -123,6 +134,21 @@ build_nodes(const struct hl_lab *lab, const char *name, const struct args *a)
 	return hl_json_sorted_unique(out);
 }
 
+/* A refusal for a mutating verb, or 0: dirty specs, the lock. */
+static int
+may_change(struct hl_run *run, const struct hl_lab *lab, const struct args *a,
+    struct hl_err *e)
+{
+	if (!a->dirty && (jv_get_kind(run->git) != JV_KIND_OBJECT ||
+	    jv_get_kind(hl_json_get(jv_copy(run->git), "dirty")) ==
+	    JV_KIND_TRUE))
+		return hl_err_set(e, HL_EXIT_REFUSED, jv_get_kind(run->git) ==
+		    JV_KIND_OBJECT ? "the specs have uncommitted changes: "
+		    "commit them, or --allow-dirty" : "the lab is not in a Git "
+		    "repository: --allow-dirty to go on anyway");
+	return take_lock(lab->root, e);
+}
+
 static int
 build(struct hl_run *run, const struct hl_lab *lab, const char *name,
     const struct args *a, jv *doc)
@@ -141,15 +167,8 @@ build(struct hl_run *run, const struct hl_lab *lab, const char *name,
 		    "layers/L1/templates/%s.yaml", name, name);
 		goto fail;
 	}
-	if (!a->dirty && (jv_get_kind(run->git) != JV_KIND_OBJECT ||
-	    jv_get_kind(hl_json_get(jv_copy(run->git), "dirty")) ==
-	    JV_KIND_TRUE)) {
-		hl_err_set(&e, HL_EXIT_REFUSED, jv_get_kind(run->git) ==
-		    JV_KIND_OBJECT ? "the specs have uncommitted changes: "
-		    "commit them, or --allow-dirty" : "the lab is not in a Git "
-		    "repository: --allow-dirty to build anyway");
+	if (may_change(run, lab, a, &e) < 0)
 		goto fail;
-	}
 	nodes = build_nodes(lab, name, a);
 	if (jv_array_length(jv_copy(nodes)) == 0) {
 		jv_free(nodes);
@@ -157,8 +176,7 @@ build(struct hl_run *run, const struct hl_lab *lab, const char *name,
 		    "'%s'" : "no node: give --node or set defaults.node", name);
 		goto fail;
 	}
-	if (take_lock(lab->root, &e) < 0 || hl_pve_cfg_load(&cfg, lab,
-	    &e) < 0) {
+	if (hl_pve_cfg_load(&cfg, lab, &e) < 0) {
 		jv_free(nodes);
 		goto fail;
 	}
@@ -203,6 +221,28 @@ fail:
 	return e.code;
 }
 
+static int
+channel_verb(struct hl_run *run, const struct hl_lab *lab, const char *verb,
+    char **names, int n, const struct args *a, jv *doc)
+{
+	struct hl_err e = { 0 };
+	const char *ch = a->channel ? a->channel : "stable";
+
+	if (!jv_object_has(jv_copy(lab->templates), jv_string(names[0])))
+		hl_err_set(&e, HL_EXIT_LAB, "no template '%s'", names[0]);
+	else if (may_change(run, lab, a, &e) == 0)
+		return strcmp(verb, "promote") == 0 ?
+		    hl_tpl_promote(lab, names[0], a->node, ch,
+		    n > 1 ? names[1] : NULL, !a->nocommit, doc) :
+		    hl_tpl_rollback(lab, names[0], a->node, ch, !a->nocommit,
+		    doc);
+	fprintf(stderr, "hl-template: %s\n", e.msg);
+	*doc = jv_object_set(jv_object(), jv_string("error"), jv_object_set(
+	    jv_object_set(jv_object(), jv_string("message"),
+	    jv_string(e.msg)), jv_string("code"), jv_number(e.code)));
+	return e.code;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -213,11 +253,14 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "allow-dirty", no_argument, NULL, OPT_DIRTY },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "channel", required_argument, NULL, OPT_CHANNEL },
+		{ "no-commit", no_argument, NULL, OPT_NOCOMMIT },
 		{ 0 } };
 	struct hl_run run;
 	struct hl_err e = { 0 };
 	struct hl_lab *lab = NULL;
 	struct args a = { 0 };
+	int mutating;
 	char *root = NULL, *end;
 	const char *verb;
 	int opt, code;
@@ -251,6 +294,16 @@ main(int argc, char **argv)
 		case OPT_INSECURE:
 			a.insecure = 1;
 			break;
+		case OPT_CHANNEL:
+			if (strcmp(optarg, "stable") != 0 &&
+			    strcmp(optarg, "canary") != 0)
+				return hl_run_usage(&run, "--channel is stable "
+				    "or canary");
+			a.channel = optarg;
+			break;
+		case OPT_NOCOMMIT:
+			a.nocommit = 1;
+			break;
 		case OPT_TIMEOUT:
 			a.timeout = strtod(optarg, &end);
 			if (*end || a.timeout <= 0)
@@ -262,13 +315,23 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return hl_run_usage(&run, "missing verb (build or list)");
+		return hl_run_usage(&run, "missing verb (build, promote, "
+		    "rollback or list)");
 	verb = argv[optind++];
-	if (strcmp(verb, "build") != 0 && strcmp(verb, "list") != 0)
-		return hl_run_usage(&run, "unknown verb '%s' (build or list)",
-		    verb);
-	if (strcmp(verb, "build") == 0 && argc - optind != 1)
-		return hl_run_usage(&run, "build takes one template name");
+	if (strcmp(verb, "build") != 0 && strcmp(verb, "list") != 0 &&
+	    strcmp(verb, "promote") != 0 && strcmp(verb, "rollback") != 0)
+		return hl_run_usage(&run, "unknown verb '%s' (build, promote, "
+		    "rollback or list)", verb);
+	mutating = strcmp(verb, "list") != 0;
+	if ((strcmp(verb, "build") == 0 || strcmp(verb, "rollback") == 0) &&
+	    argc - optind != 1)
+		return hl_run_usage(&run, "%s takes one template name", verb);
+	if (strcmp(verb, "promote") == 0 && (argc - optind < 1 ||
+	    argc - optind > 2))
+		return hl_run_usage(&run, "promote takes a template name and "
+		    "maybe an artifact");
+	if (a.all && strcmp(verb, "build") != 0)
+		return hl_run_usage(&run, "--all-nodes is for build");
 	if (strcmp(verb, "list") == 0 && argc - optind > 1)
 		return hl_run_usage(&run, "list takes at most one template name");
 	if (a.node && a.all)
@@ -298,6 +361,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(verb, "build") == 0)
 		code = build(&run, lab, argv[optind], &a, &doc);
+	else if (mutating)
+		code = channel_verb(&run, lab, verb, argv + optind,
+		    argc - optind, &a, &doc);
 	else
 		code = hl_tpl_list(lab, argc > optind ? argv[optind] : NULL,
 		    a.insecure, &doc);

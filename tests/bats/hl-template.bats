@@ -200,3 +200,52 @@ vms() {
 	[ "$status" = 0 ]
 	jq -e '[.templates[] | .node] == ["pve1", "pve2"] and all(.templates[]; .action == "exists")' <<<"$output"
 }
+
+@test "hl-template: promote points stable at the newest artifact on every node and commits only its own files" {
+	echo "operator's note" > "$LAB/NOTES"
+	git -C "$LAB" add NOTES
+	head=$(git -C "$LAB" rev-parse HEAD)
+	tpl 0 promote debian-12
+	jq -e '.template == "debian-12" and .channel == "stable" and (.nodes | keys) == ["pve1", "pve2"]
+		and .previous.pve1 == null and (.commit | length) == 40' <<<"$output"
+	commit=$(jq -r .commit <<<"$output")
+	[ "$(git -C "$LAB" rev-parse HEAD)" = "$commit" ]
+	[ "$(git -C "$LAB" rev-parse HEAD~1)" = "$head" ]
+	# the commit holds channels.yaml and the two artifacts, not the staged note
+	run git -C "$LAB" show --name-only --format=%an:%s HEAD
+	[[ ${lines[0]} == *"hl-template: promote debian-12 to stable"* ]]
+	[[ $output == *"layers/L1/channels.yaml"* && $output == *"layers/L1/artifacts/debian-12/pve1/"* ]]
+	[[ $output != *NOTES* ]]
+	[ "$(git -C "$LAB" diff --cached --name-only)" = NOTES ]
+	git -C "$LAB" reset -q NOTES
+	rm "$LAB/NOTES"
+	grep -q "^debian-12:" "$LAB/layers/L1/channels.yaml"
+	tpl 0 list debian-12
+	jq -e '.templates[0].channels.stable | keys == ["pve1", "pve2"]' <<<"$output"
+	# runway resolves the same channel to the template on each node
+	run --separate-stderr hl-validate -C "$LAB" runway web01
+	jq -e 'any(.checks[]; .id == "template:debian-12@stable/pve1" and .status == "ok")' <<<"$output"
+}
+
+@test "hl-template: rollback goes back to the artifact before; with nothing older it refuses" {
+	tpl 1 rollback debian-12 --node pve2
+	[[ $stderr == *"no artifact of debian-12 on pve2 is older than"* ]]
+	tpl 0 build debian-12 --node pve1 --force --timeout 120
+	newer=$(jq -r '.templates[0].artifact.id' <<<"$output")
+	git -C "$LAB" add layers && git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm "built"
+	tpl 0 promote debian-12 --node pve1
+	[ "$(jq -r .nodes.pve1 <<<"$output")" = "$newer" ]
+	old=$(jq -r .previous.pve1 <<<"$output")
+	tpl 0 rollback debian-12 --node pve1
+	[ "$(jq -r .nodes.pve1 <<<"$output")" = "$old" ]
+	[ "$(jq -r .previous.pve1 <<<"$output")" = "$newer" ]
+	grep -q "pve1: $old" "$LAB/layers/L1/channels.yaml"
+	[ -z "$(git -C "$LAB" status --porcelain layers)" ]
+	# --no-commit writes and leaves the commit to the operator
+	head=$(git -C "$LAB" rev-parse HEAD)
+	tpl 0 promote debian-12 --node pve1 --channel canary --no-commit
+	[ "$(git -C "$LAB" rev-parse HEAD)" = "$head" ]
+	jq -e '.commit == null' <<<"$output"
+	grep -q "canary:" "$LAB/layers/L1/channels.yaml"
+	git -C "$LAB" checkout -q layers/L1/channels.yaml
+}
