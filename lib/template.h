@@ -70,6 +70,16 @@ int hl_tpl_promote(const struct hl_lab *lab, const char *name,
 int hl_tpl_rollback(const struct hl_lab *lab, const char *name,
     const char *node, const char *channel, int commit, jv *doc);
 
+/*
+ * The templates and artifact files of only (or every template) that no
+ * channel points to, no VM depends on (linked clones), and that are not
+ * among the keep newest of their node.  Without yes: listed, exit 6.
+ * With yes: the templates destroyed, the files removed and committed
+ * unless commit is 0.  *doc {gc: [...], applied, commit}.
+ */
+int hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
+    int keep, int yes, int commit, jv *doc);
+
 /* layers/L1/channels.yaml: {NAME: {CHANNEL: {NODE: ARTIFACT}}}, or {}. */
 jv hl_tpl_channels(const struct hl_lab *lab);
 

@@ -5,6 +5,7 @@
  *   hl-template promote NAME [--node N] [--channel C] [ARTIFACT]
  *   hl-template rollback NAME [--node N] [--channel C]
  *   hl-template list [NAME]
+ *   hl-template gc [NAME] [--keep N] [--yes]
  *
  * One JSON document on stdout; progress on stderr.  See
  * docs/hl-template.md.
@@ -34,6 +35,7 @@ static const char usage[] =
 "       hl-template promote NAME [--node N] [--channel C] [ARTIFACT] [options]\n"
 "       hl-template rollback NAME [--node N] [--channel C] [options]\n"
 "       hl-template list [NAME] [options]\n"
+"       hl-template gc [NAME] [--keep N] [--yes] [options]\n"
 "\n"
 "build  build template NAME (layers/L1/templates/NAME.yaml) on a node:\n"
 "       download its source to the node's import storage (checksum\n"
@@ -48,13 +50,18 @@ static const char usage[] =
 "rollback  point the channel back at the artifact before the current one\n"
 "list   the templates' artifacts, whether each template still exists and\n"
 "       which VMs came from it; prints {templates, meta}\n"
+"gc     templates and artifact files no channel points to, no VM depends\n"
+"       on (a linked clone keeps its base) and not among the --keep newest\n"
+"       of their node (default 1): listed, exit 6; removed with --yes\n"
 "\n"
 "options:\n"
 "      --node N         build on node N (default: lab.yaml defaults.node)\n"
 "      --all-nodes      build on every node a host using NAME is placed on\n"
 "      --force          build even when this definition is built there\n"
 "      --channel C      promote, rollback: stable (default) or canary\n"
-"      --no-commit      promote, rollback: write channels.yaml, no commit\n"
+"      --no-commit      promote, rollback, gc: change the files, no commit\n"
+"      --keep N         gc: keep the N newest artifacts per node (1)\n"
+"      --yes            gc: remove what it lists\n"
 "      --timeout S      wait at most S seconds for the guest agent (900)\n"
 "      --allow-dirty    build though the specs have uncommitted changes\n"
 "      --insecure       do not verify the endpoint's TLS identity\n"
@@ -64,12 +71,12 @@ HL_EXIT_TABLE;
 
 enum {
 	OPT_NODE = 0x200, OPT_ALL, OPT_FORCE, OPT_TIMEOUT, OPT_DIRTY,
-	OPT_INSECURE, OPT_CHANNEL, OPT_NOCOMMIT,
+	OPT_INSECURE, OPT_CHANNEL, OPT_NOCOMMIT, OPT_KEEP, OPT_YES,
 };
 
 struct args {
 	const char *node, *channel;
-	int all, force, dirty, insecure, nocommit;
+	int all, force, dirty, insecure, nocommit, keep, yes;
 	double timeout;
 };
 
@@ -222,6 +229,36 @@ fail:
 }
 
 static int
+gc(struct hl_run *run, const struct hl_lab *lab, const char *name,
+    const struct args *a, jv *doc)
+{
+	struct hl_pve_cfg cfg;
+	struct hl_pve *p = NULL;
+	struct hl_err e = { 0 };
+	int code;
+
+	if (name && !jv_object_has(jv_copy(lab->templates), jv_string(name)))
+		hl_err_set(&e, HL_EXIT_LAB, "no template '%s'", name);
+	else if (may_change(run, lab, a, &e) == 0 &&
+	    hl_pve_cfg_load(&cfg, lab, &e) == 0) {
+		cfg.insecure = a->insecure;
+		if (hl_pve_open(&p, &cfg, &e) == 0) {
+			code = hl_tpl_gc(p, lab, name, a->keep, a->yes,
+			    !a->nocommit, doc);
+			hl_pve_close(p);
+			hl_pve_cfg_free(&cfg);
+			return code;
+		}
+		hl_pve_cfg_free(&cfg);
+	}
+	fprintf(stderr, "hl-template: %s\n", e.msg);
+	*doc = jv_object_set(jv_object(), jv_string("error"), jv_object_set(
+	    jv_object_set(jv_object(), jv_string("message"),
+	    jv_string(e.msg)), jv_string("code"), jv_number(e.code)));
+	return e.code;
+}
+
+static int
 channel_verb(struct hl_run *run, const struct hl_lab *lab, const char *verb,
     char **names, int n, const struct args *a, jv *doc)
 {
@@ -255,11 +292,13 @@ main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
 		{ "channel", required_argument, NULL, OPT_CHANNEL },
 		{ "no-commit", no_argument, NULL, OPT_NOCOMMIT },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "yes", no_argument, NULL, OPT_YES },
 		{ 0 } };
 	struct hl_run run;
 	struct hl_err e = { 0 };
 	struct hl_lab *lab = NULL;
-	struct args a = { 0 };
+	struct args a = { .keep = 1 };
 	int mutating;
 	char *root = NULL, *end;
 	const char *verb;
@@ -304,6 +343,15 @@ main(int argc, char **argv)
 		case OPT_NOCOMMIT:
 			a.nocommit = 1;
 			break;
+		case OPT_YES:
+			a.yes = 1;
+			break;
+		case OPT_KEEP:
+			a.keep = (int)strtol(optarg, &end, 10);
+			if (*end || a.keep < 0 || a.keep > 1000)
+				return hl_run_usage(&run, "--keep needs a count "
+				    "of 0 or more");
+			break;
 		case OPT_TIMEOUT:
 			a.timeout = strtod(optarg, &end);
 			if (*end || a.timeout <= 0)
@@ -319,9 +367,12 @@ main(int argc, char **argv)
 		    "rollback or list)");
 	verb = argv[optind++];
 	if (strcmp(verb, "build") != 0 && strcmp(verb, "list") != 0 &&
-	    strcmp(verb, "promote") != 0 && strcmp(verb, "rollback") != 0)
+	    strcmp(verb, "promote") != 0 && strcmp(verb, "rollback") != 0 &&
+	    strcmp(verb, "gc") != 0)
 		return hl_run_usage(&run, "unknown verb '%s' (build, promote, "
-		    "rollback or list)", verb);
+		    "rollback, list or gc)", verb);
+	if (strcmp(verb, "gc") == 0 && argc - optind > 1)
+		return hl_run_usage(&run, "gc takes at most one template name");
 	mutating = strcmp(verb, "list") != 0;
 	if ((strcmp(verb, "build") == 0 || strcmp(verb, "rollback") == 0) &&
 	    argc - optind != 1)
@@ -361,6 +412,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(verb, "build") == 0)
 		code = build(&run, lab, argv[optind], &a, &doc);
+	else if (strcmp(verb, "gc") == 0)
+		code = gc(&run, lab, argc > optind ? argv[optind] : NULL, &a,
+		    &doc);
 	else if (mutating)
 		code = channel_verb(&run, lab, verb, argv + optind,
 		    argc - optind, &a, &doc);

@@ -249,3 +249,29 @@ vms() {
 	grep -q "canary:" "$LAB/layers/L1/channels.yaml"
 	git -C "$LAB" checkout -q layers/L1/channels.yaml
 }
+
+@test "hl-template: gc lists what nothing needs (exit 6), spares linked clones' bases, removes with --yes and commits" {
+	# the newest on pve1 is kept by default
+	tpl 0 gc debian-12
+	jq -e '.gc == [] and .applied == false' <<<"$output"
+	tpl 6 gc debian-12 --keep 0
+	jq -e '.gc | length == 1 and .[0].node == "pve1" and .[0].exists' <<<"$output"
+	id=$(jq -r '.gc[0].id' <<<"$output")
+	vmid=$(jq -r '.gc[0].vmid' <<<"$output")
+	[[ $stderr == *"--yes to do it"* ]]
+	# a linked clone keeps its base
+	api POST "/nodes/pve1/qemu/$vmid/clone" -d newid=700 -d name=linked
+	wait_task "$(jq -r .data <<<"$output")"
+	tpl 0 gc debian-12 --keep 0
+	jq -e '.gc == []' <<<"$output"
+	api DELETE /nodes/pve1/qemu/700
+	wait_task "$(jq -r .data <<<"$output")"
+	tpl 0 gc debian-12 --keep 0 --yes
+	jq -e --arg id "$id" '.applied and (.gc | map(.id)) == [$id] and (.commit | length) == 40' <<<"$output"
+	[ ! -e "$LAB/layers/L1/artifacts/debian-12/pve1/$id.json" ]
+	api GET "/nodes/pve1/qemu/$vmid/status/current"
+	[ "$status" = 500 ]
+	[ -z "$(git -C "$LAB" status --porcelain layers)" ]
+	run git -C "$LAB" log -1 --format=%s
+	[ "$output" = "hl-template: gc debian-12" ]
+}
