@@ -29,6 +29,10 @@ runway *SELECTORS:
 template NAME *ARGS:
     {{bin}}/hl-template build "$@"
 
+# L1: point a template's channel at its newest artifact (and commit), e.g. just promote debian-12
+promote NAME *ARGS:
+    {{bin}}/hl-template promote "$@"
+
 # Run the test suite
 test:
     make test

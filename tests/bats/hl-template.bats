@@ -123,6 +123,18 @@ vms() {
 	[ ! -d "$copy/layers/L1/artifacts/debian-12/pve2" ]
 }
 
+@test "hl-template: an unreachable source URL fails the download task and leaves nothing" {
+	copy="$BATS_TEST_TMPDIR/lab"
+	cp -r "$LAB" "$copy"
+	sed -i 's|^    url: {from: .hl/sim-mirror.env, key: HL_SIM_MIRROR_URL}$|    url: http://127.0.0.1:9/nothing.qcow2|' "$copy/lab.yaml"
+	grep -q '127.0.0.1:9/nothing' "$copy/lab.yaml"
+	before=$(vms)
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty
+	[ "$status" = 5 ]
+	[[ $stderr == *":download:"*"failed: download failed:"* ]]
+	[ "$(vms)" = "$before" ]
+}
+
 @test "hl-template: an import storage that is missing or not a file storage is refused before anything is made" {
 	copy="$BATS_TEST_TMPDIR/lab"
 	cp -r "$LAB" "$copy"
