@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "run.h"
 #include "pve.h"
 #include "pve_impl.h"
 
@@ -58,23 +59,6 @@ hl_pve_task_timeout(const char *upid)
 			if (strcmp(type, timeouts[i].type) == 0)
 				return timeouts[i].seconds;
 	return 600;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-nap(double s)
-{
-	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
-
-	nanosleep(&ts, NULL);
 }
 
 /* The path of a task endpoint: /nodes/NODE/tasks/<escaped UPID>/what. */
@@ -136,7 +120,7 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 {
 	char node[128];
 	struct hl_buf path = { 0 };
-	double t0 = now(), wait = 0.2, last_note = t0;
+	double t0 = hl_clock(), wait = 0.2, last_note = t0;
 	int rc = -1, odd = 0;
 
 	if (upid_field(upid, 1, node, sizeof(node)) < 0)
@@ -154,7 +138,7 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 		if (hl_pve_call(p, HL_PVE_READ, "GET", hl_buf_str(&path),
 		    jv_null(), &st, &status, &ce) < 0) {
 			/* 400 "no such task" right after the fork: keep on */
-			if (status != 400 || now() - t0 > 10) {
+			if (status != 400 || hl_clock() - t0 > 10) {
 				*e = ce;
 				break;
 			}
@@ -191,17 +175,17 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 			}
 		}
 		jv_free(st);
-		if (now() - t0 >= timeout_s) {
+		if (hl_clock() - t0 >= timeout_s) {
 			hl_err_set(e, HL_EXIT_FAILED, "task %s did not finish "
 			    "within %.0f s", upid, timeout_s);
 			break;
 		}
-		if (progress && now() - last_note >= 5) {
+		if (progress && hl_clock() - last_note >= 5) {
 			fprintf(stderr, "waiting for %s (%.0f s)\n", upid,
-			    now() - t0);
-			last_note = now();
+			    hl_clock() - t0);
+			last_note = hl_clock();
 		}
-		nap(wait);
+		hl_sleep(wait);
 		wait = wait * 1.5 > 2 ? 2 : wait * 1.5;
 	}
 	hl_buf_free(&path);

@@ -151,3 +151,29 @@ hl_run_fail(struct hl_run *r, int code, const char *msg)
 	return hl_run_finish(r, jv_object_set(jv_object(), jv_string("error"),
 	    err), code);
 }
+
+jv
+hl_error_doc(const char *tool, const struct hl_err *e)
+{
+	fprintf(stderr, "%s: %s\n", tool, e->msg);
+	return jv_object_set(jv_object(), jv_string("error"), jv_object_set(
+	    jv_object_set(jv_object(), jv_string("message"),
+	    jv_string(e->msg)), jv_string("code"), jv_number(e->code)));
+}
+
+double
+hl_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void
+hl_sleep(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+
+	nanosleep(&ts, NULL);
+}

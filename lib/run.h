@@ -10,6 +10,7 @@
 #include <jv.h>
 
 #include "diag.h"
+#include "err.h"
 
 enum hl_run_flags {
 	HL_RUN_PRETTY = 1 << 0,		/* --pretty, or stdout is a TTY */
@@ -68,6 +69,14 @@ void hl_run_report(struct hl_run *r, const struct hl_diag *d);
  * 7 when the output could not be written.
  */
 int hl_run_finish(struct hl_run *r, jv doc, int code);
+
+/* {error: {message, code}} for e, the message also on stderr as
+ * "TOOL: MESSAGE". */
+jv hl_error_doc(const char *tool, const struct hl_err *e);
+
+/* Seconds on a monotonic clock; sleep for s seconds. */
+double hl_clock(void);
+void hl_sleep(double s);
 
 /* A failure document {error: {message, code}} and the same on stderr. */
 int hl_run_fail(struct hl_run *r, int code, const char *msg);

@@ -613,6 +613,8 @@ hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 		rc = 0;
 		goto out;
 	}
+	jv_free(artifact);	/* --force: built again */
+	artifact = jv_null();
 	if (tb_storages(&b) < 0 || source(&b) < 0 || fetch(&b) < 0 ||
 	    pick_vmid(&b) < 0 || create(&b) < 0)
 		goto fail;

@@ -11,18 +11,10 @@
 
 #include "git.h"
 #include "json.h"
+#include "run.h"
 #include "template_impl.h"
 
 #define CHANNELS "layers/L1/channels.yaml"
-
-static jv
-fail_doc(struct hl_err *e)
-{
-	fprintf(stderr, "hl-template: %s\n", e->msg);
-	return jv_object_set(jv_object(), jv_string("error"), jv_object_set(
-	    jv_object_set(jv_object(), jv_string("message"),
-	    jv_string(e->msg)), jv_string("code"), jv_number(e->code)));
-}
 
 /* channels.yaml from channels (borrowed), keys sorted. */
 static int
@@ -133,19 +125,75 @@ result(const char *name, const char *channel, jv nodes, jv previous,
 	    jv_string(hex) : jv_null());
 }
 
+/* What promote and rollback change: the channels, the nodes moved (and
+ * where they pointed), the files to commit. */
+struct move {
+	jv channels, nodes, previous;
+	const char *files[66];
+	int n;
+};
+
+static void
+move_init(struct move *m, const struct hl_lab *lab)
+{
+	m->channels = hl_tpl_channels(lab);
+	m->nodes = jv_object();
+	m->previous = jv_object();
+	m->files[0] = CHANNELS;
+	m->n = 1;
+}
+
+static void
+move_file(struct move *m, const char *name, const char *node, const char *id)
+{
+	char f[1024];
+
+	snprintf(f, sizeof(f), "layers/L1/artifacts/%s/%s/%s.json", name, node,
+	    id);
+	if (m->n < 65)
+		m->files[m->n++] = strdup(f);
+	m->files[m->n] = NULL;
+}
+
+/* Save and commit the move when ok, else report e; free it; the status. */
+static int
+move_finish(const struct hl_lab *lab, const char *name, const char *channel,
+    int commit, const char *msg, struct move *m, int ok, struct hl_err *e,
+    jv *doc)
+{
+	char hex[64] = "";
+	int code = HL_EXIT_OK;
+
+	m->files[m->n] = NULL;
+	if (ok && save(lab, m->channels, m->files, commit, msg, hex, e) < 0)
+		ok = 0;
+	if (ok) {
+		*doc = result(name, channel, m->nodes, m->previous, hex);
+		m->nodes = m->previous = jv_null();
+	} else {
+		code = e->code;
+		*doc = hl_error_doc("hl-template", e);
+	}
+	while (m->n > 1)
+		free((char *)m->files[--m->n]);
+	jv_free(m->nodes);
+	jv_free(m->previous);
+	jv_free(m->channels);
+	return code;
+}
+
 int
 hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
     const char *channel, const char *artifact, int commit, jv *doc)
 {
-	jv arts = hl_tpl_artifacts(lab, name, node), chosen = jv_null();
-	jv channels = hl_tpl_channels(lab), nodes = jv_object(),
-	    previous = jv_object(), targets;
+	jv arts = hl_tpl_artifacts(lab, name, node), chosen = jv_null(), targets;
 	struct hl_err e = { 0 };
-	const char *files[66] = { CHANNELS };
-	char msg[512], hex[64] = "";
-	int n = 1, code = HL_EXIT_OK;
+	struct move m;
+	char msg[512];
 	const char *digest;
+	int code;
 
+	move_init(&m, lab);
 	/* the artifact named, else the newest */
 	jv_array_foreach(arts, i, a) {
 		const char *id = hl_json_get_str(a, "id");
@@ -163,7 +211,9 @@ hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
 		    : "%s%s%s has no artifact: hl-template build it first",
 		    artifact ? artifact : name, artifact ? name : "",
 		    node ? " on " : "", node ? node : "");
-		goto fail;
+		code = move_finish(lab, name, channel, commit, NULL, &m, 0, &e,
+		    doc);
+		goto out;
 	}
 	digest = hl_json_get_str(chosen, "digest");
 	/* on every node that has it: its newest artifact of that digest */
@@ -171,52 +221,36 @@ hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
 		const char *id = hl_json_get_str(a, "id"),
 		    *an = hl_json_get_str(a, "node"),
 		    *d = hl_json_get_str(a, "digest");
-		const char *have = hl_json_get_str(nodes, an);
+		const char *have = hl_json_get_str(m.nodes, an);
 
 		if (d && digest && strcmp(d, digest) == 0 &&
 		    (!artifact || !node || strcmp(id, artifact) == 0) &&
 		    (!have || strcmp(id, have) > 0))
-			nodes = jv_object_set(nodes, jv_string(an),
+			m.nodes = jv_object_set(m.nodes, jv_string(an),
 			    jv_string(id));
 		jv_free(a);
 	}
-	targets = jv_copy(nodes);
+	targets = jv_copy(m.nodes);
 	jv_object_foreach(targets, k, id) {
-		char *old = hl_tpl_channel_artifact(channels, name, channel,
+		char *old = hl_tpl_channel_artifact(m.channels, name, channel,
 		    jv_string_value(k));
-		char f[1024];
 
-		previous = jv_object_set(previous, jv_copy(k), old ?
+		m.previous = jv_object_set(m.previous, jv_copy(k), old ?
 		    jv_string(old) : jv_null());
 		free(old);
-		channels = set_channel(channels, name, channel,
+		m.channels = set_channel(m.channels, name, channel,
 		    jv_string_value(k), jv_string_value(id));
-		snprintf(f, sizeof(f), "layers/L1/artifacts/%s/%s/%s.json",
-		    name, jv_string_value(k), jv_string_value(id));
-		if (n < 65)
-			files[n++] = strdup(f);
+		move_file(&m, name, jv_string_value(k), jv_string_value(id));
 		jv_free(k);
 		jv_free(id);
 	}
 	jv_free(targets);
 	snprintf(msg, sizeof(msg), "hl-template: promote %s to %s (%s)", name,
 	    channel, hl_json_get_str(chosen, "id"));
-	if (save(lab, channels, files, commit, msg, hex, &e) < 0)
-		goto fail;
-	*doc = result(name, channel, nodes, previous, hex);
-	nodes = previous = jv_null();
-	goto out;
-fail:
-	code = e.code;
-	*doc = fail_doc(&e);
+	code = move_finish(lab, name, channel, commit, msg, &m, 1, &e, doc);
 out:
-	while (n > 1)
-		free((char *)files[--n]);
-	jv_free(nodes);
-	jv_free(previous);
 	jv_free(chosen);
 	jv_free(arts);
-	jv_free(channels);
 	return code;
 }
 
@@ -224,77 +258,65 @@ int
 hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
     const char *channel, int commit, jv *doc)
 {
-	jv channels = hl_tpl_channels(lab), nodes = jv_object(),
-	    previous = jv_object();
-	jv cur = hl_json_get(hl_json_get(jv_copy(channels), name), channel);
 	struct hl_err e = { 0 };
-	const char *files[66] = { CHANNELS };
-	char msg[512], hex[64] = "";
-	int n = 1, code = HL_EXIT_OK;
+	struct move m;
+	char msg[512];
+	jv cur;
+	int ok = 1, code;
 
+	move_init(&m, lab);
+	cur = hl_json_get(hl_json_get(jv_copy(m.channels), name), channel);
 	if (jv_get_kind(cur) != JV_KIND_OBJECT ||
 	    (node && !hl_json_get_str(cur, node))) {
 		hl_err_set(&e, HL_EXIT_NO, "channel %s of %s points to nothing"
 		    "%s%s: nothing to roll back", channel, name,
 		    node ? " on " : "", node ? node : "");
-		goto fail;
+		ok = 0;
 	}
-	jv_object_foreach(cur, k, id) {
-		const char *kn = jv_string_value(k), *now = hl_json_str(id);
-		jv arts;
-		char *older = NULL, f[1024];
+	if (ok)
+		jv_object_foreach(cur, k, id) {
+			const char *kn = jv_string_value(k),
+			    *now = hl_json_str(id);
+			char *older = NULL;
+			jv arts;
 
-		if (node && strcmp(node, kn) != 0) {
-			jv_free(k);
-			jv_free(id);
-			continue;
-		}
-		arts = hl_tpl_artifacts(lab, name, kn);
-		jv_array_foreach(arts, i, a) {
-			const char *aid = hl_json_get_str(a, "id");
-
-			if (now && aid && strcmp(aid, now) < 0) {
-				free(older);
-				older = strdup(aid);
+			if (!ok || (node && strcmp(node, kn) != 0)) {
+				jv_free(k);
+				jv_free(id);
+				continue;
 			}
-			jv_free(a);
-		}
-		jv_free(arts);
-		if (older == NULL) {
-			hl_err_set(&e, HL_EXIT_NO, "no artifact of %s on %s is "
-			    "older than %s: nothing to roll back to", name, kn,
-			    now ? now : "?");
+			arts = hl_tpl_artifacts(lab, name, kn);
+			jv_array_foreach(arts, i, a) {
+				const char *aid = hl_json_get_str(a, "id");
+
+				if (now && aid && strcmp(aid, now) < 0) {
+					free(older);
+					older = strdup(aid);
+				}
+				jv_free(a);
+			}
+			jv_free(arts);
+			if (older == NULL) {
+				hl_err_set(&e, HL_EXIT_NO, "no artifact of %s on "
+				    "%s is older than %s: nothing to roll back "
+				    "to", name, kn, now ? now : "?");
+				ok = 0;
+			} else {
+				m.previous = jv_object_set(m.previous,
+				    jv_copy(k), jv_copy(id));
+				m.nodes = jv_object_set(m.nodes, jv_copy(k),
+				    jv_string(older));
+				m.channels = set_channel(m.channels, name,
+				    channel, kn, older);
+				move_file(&m, name, kn, older);
+			}
+			free(older);
 			jv_free(k);
 			jv_free(id);
-			goto fail;
 		}
-		previous = jv_object_set(previous, jv_copy(k), jv_copy(id));
-		nodes = jv_object_set(nodes, jv_copy(k), jv_string(older));
-		channels = set_channel(channels, name, channel, kn, older);
-		snprintf(f, sizeof(f), "layers/L1/artifacts/%s/%s/%s.json",
-		    name, kn, older);
-		if (n < 65)
-			files[n++] = strdup(f);
-		free(older);
-		jv_free(k);
-		jv_free(id);
-	}
 	snprintf(msg, sizeof(msg), "hl-template: roll %s back on %s", name,
 	    channel);
-	if (save(lab, channels, files, commit, msg, hex, &e) < 0)
-		goto fail;
-	*doc = result(name, channel, nodes, previous, hex);
-	nodes = previous = jv_null();
-	goto out;
-fail:
-	code = e.code;
-	*doc = fail_doc(&e);
-out:
-	while (n > 1)
-		free((char *)files[--n]);
+	code = move_finish(lab, name, channel, commit, msg, &m, ok, &e, doc);
 	jv_free(cur);
-	jv_free(nodes);
-	jv_free(previous);
-	jv_free(channels);
 	return code;
 }

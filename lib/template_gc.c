@@ -10,6 +10,7 @@
 
 #include "git.h"
 #include "json.h"
+#include "run.h"
 #include "template_impl.h"
 
 /* Whether any VM on node uses a disk of template vmid as its base. */
@@ -219,10 +220,7 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 	goto out;
 fail:
 	code = e.code;
-	fprintf(stderr, "hl-template: %s\n", e.msg);
-	*doc = jv_object_set(jv_object(), jv_string("error"), jv_object_set(
-	    jv_object_set(jv_object(), jv_string("message"),
-	    jv_string(e.msg)), jv_string("code"), jv_number(e.code)));
+	*doc = hl_error_doc("hl-template", &e);
 out:
 	while (n > 0)
 		free((char *)files[--n]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "run.h"
 #include "template_impl.h"
 
 /* Managed VMs and templates: {vms: [...resources], configs: [...]}. */
@@ -78,23 +79,16 @@ hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
 
 	*doc = jv_null();
 	if (only && !jv_object_has(jv_copy(lab->templates), jv_string(only))) {
-		*doc = jv_object_set(jv_object(), jv_string("error"),
-		    jv_object_set(jv_object_set(jv_object(), jv_string(
-		    "message"), jv_string("no such template")), jv_string(
-		    "code"), jv_number(HL_EXIT_LAB)));
-		fprintf(stderr, "hl-template: no template '%s'\n", only);
+		hl_err_set(&e, HL_EXIT_LAB, "no template '%s'", only);
+		*doc = hl_error_doc("hl-template", &e);
 		jv_free(out);
 		return HL_EXIT_LAB;
 	}
 	if (cluster_view(lab, insecure, &vms, &descs, &e) < 0) {
-		fprintf(stderr, "hl-template: %s\n", e.msg);
 		jv_free(vms);
 		jv_free(descs);
 		jv_free(out);
-		*doc = jv_object_set(jv_object(), jv_string("error"),
-		    jv_object_set(jv_object_set(jv_object(), jv_string(
-		    "message"), jv_string(e.msg)), jv_string("code"),
-		    jv_number(e.code)));
+		*doc = hl_error_doc("hl-template", &e);
 		return e.code;
 	}
 	channels = hl_tpl_channels(lab);

@@ -10,27 +10,11 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "run.h"
 #include "ssh.h"
 #include "template_impl.h"
 
 #define AGENT_TIMEOUT 900
-
-static void
-nap(double s)
-{
-	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
-
-	nanosleep(&ts, NULL);
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- what is there -------------------------------------------------------- */
 
@@ -105,7 +89,7 @@ tb_existing(struct build *b, jv *artifact)
 				    hl_json_get_str(conf, "lock") == NULL)
 					break;
 				jv_free(conf);
-				nap(0.5);
+				hl_sleep(0.5);
 			}
 			if (jv_get_kind(conf) == JV_KIND_OBJECT) {
 				const char *desc = hl_json_get_str(conf,
@@ -294,11 +278,11 @@ static int
 wait_agent(struct build *b, double timeout)
 {
 	char path[256];
-	double t0 = now();
+	double t0 = hl_clock();
 
 	tb_vm_path(b, path, sizeof(path), "/agent/file-read?file=%2Fvar%2Flib"
 	    "%2Fcloud%2Finstance%2Fboot-finished");
-	while (now() - t0 < timeout) {
+	while (hl_clock() - t0 < timeout) {
 		struct hl_err e2;
 		jv d;
 
@@ -312,7 +296,7 @@ wait_agent(struct build *b, double timeout)
 			*b->e = e2;
 			return -1;
 		}
-		nap(2);
+		hl_sleep(2);
 	}
 	return hl_err_set(b->e, HL_EXIT_FAILED, "the guest agent of VM %d on "
 	    "%s did not answer within %.0f s (vendor-data installs "
@@ -326,7 +310,7 @@ guest_exec(struct build *b, jv argv, const char *what)
 {
 	char path[256], st[300];
 	jv r;
-	double pid, t0 = now();
+	double pid, t0 = hl_clock();
 
 	tb_vm_path(b, path, sizeof(path), "/agent/exec");
 	if (hl_pve_call(b->p, HL_PVE_ONCE, "POST", path, jv_object_set(
@@ -338,7 +322,7 @@ guest_exec(struct build *b, jv argv, const char *what)
 	jv_free(r);
 	tb_vm_path(b, path, sizeof(path), "/agent/exec-status");
 	snprintf(st, sizeof(st), "%s?pid=%.0f", path, pid);
-	while (now() - t0 < 300) {
+	while (hl_clock() - t0 < 300) {
 		if (hl_pve_get(b->p, st, &r, b->e) < 0) {
 			jv_free(r);
 			return -1;
@@ -353,7 +337,7 @@ guest_exec(struct build *b, jv argv, const char *what)
 			return 0;
 		}
 		jv_free(r);
-		nap(0.5);
+		hl_sleep(0.5);
 	}
 	return hl_err_set(b->e, HL_EXIT_FAILED, "%s in VM %d did not end",
 	    what, b->vmid);

@@ -221,10 +221,7 @@ build(struct hl_run *run, const struct hl_lab *lab, const char *name,
 	return code;
 fail:
 	jv_free(results);
-	fprintf(stderr, "hl-template: %s\n", e.msg);
-	*doc = jv_object_set(jv_object(), jv_string("error"), jv_object_set(
-	    jv_object_set(jv_object(), jv_string("message"),
-	    jv_string(e.msg)), jv_string("code"), jv_number(e.code)));
+	*doc = hl_error_doc("hl-template", &e);
 	return e.code;
 }
 
@@ -251,10 +248,7 @@ gc(struct hl_run *run, const struct hl_lab *lab, const char *name,
 		}
 		hl_pve_cfg_free(&cfg);
 	}
-	fprintf(stderr, "hl-template: %s\n", e.msg);
-	*doc = jv_object_set(jv_object(), jv_string("error"), jv_object_set(
-	    jv_object_set(jv_object(), jv_string("message"),
-	    jv_string(e.msg)), jv_string("code"), jv_number(e.code)));
+	*doc = hl_error_doc("hl-template", &e);
 	return e.code;
 }
 
@@ -273,10 +267,7 @@ channel_verb(struct hl_run *run, const struct hl_lab *lab, const char *verb,
 		    n > 1 ? names[1] : NULL, !a->nocommit, doc) :
 		    hl_tpl_rollback(lab, names[0], a->node, ch, !a->nocommit,
 		    doc);
-	fprintf(stderr, "hl-template: %s\n", e.msg);
-	*doc = jv_object_set(jv_object(), jv_string("error"), jv_object_set(
-	    jv_object_set(jv_object(), jv_string("message"),
-	    jv_string(e.msg)), jv_string("code"), jv_number(e.code)));
+	*doc = hl_error_doc("hl-template", &e);
 	return e.code;
 }
 

@@ -89,10 +89,7 @@ runway(const struct hl_lab *lab, const unsigned char *picked, int insecure,
 		hl_pve_cfg_free(&cfg);
 	}
 	*code = e.code;
-	fprintf(stderr, "hl-validate: %s\n", e.msg);
-	return jv_object_set(jv_object(), jv_string("error"),
-	    jv_object_set(jv_object_set(jv_object(), jv_string("message"),
-	    jv_string(e.msg)), jv_string("code"), jv_number(e.code)));
+	return hl_error_doc("hl-validate", &e);
 }
 
 int

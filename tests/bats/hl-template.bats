@@ -148,6 +148,25 @@ vms() {
 	[[ $stderr == *"the import storage 'local-lvm' on pve1 is of type lvmthin: it must be a file storage"* ]]
 }
 
+@test "hl-template: a missing snippets storage is refused before anything is made; agent: builtin needs none and skips prepare" {
+	copy="$BATS_TEST_TMPDIR/lab"
+	cp -r "$LAB" "$copy"
+	sed -i 's/^  snippets: local$/  snippets: tank/' "$copy/layers/L1/templates/debian-12.yaml"
+	before=$(vms)
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty --force
+	[ "$status" = 5 ]
+	[[ $stderr == *"the snippets storage 'tank' does not exist on node pve2"* ]]
+	[ "$(vms)" = "$before" ]
+	sed -i 's/^agent: install$/agent: builtin/' "$copy/layers/L1/templates/debian-12.yaml"
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty
+	[ "$status" = 0 ]
+	jq -e '.templates[0].action == "built" and ([.templates[0].artifact.upids[] | select(test(":qmstart:"))] | length) == 0' <<<"$output"
+	vmid=$(jq -r '.templates[0].artifact.vmid' <<<"$output")
+	[[ $stderr != *"uploading the vendor-data"* ]]
+	api DELETE "/nodes/pve2/qemu/$vmid"
+	wait_task "$(jq -r .data <<<"$output")"
+}
+
 @test "hl-template: a node SSH host key other than the pinned one: refused (4), nothing uploaded, the VM removed" {
 	copy="$BATS_TEST_TMPDIR/lab"
 	cp -r "$LAB" "$copy"
