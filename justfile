@@ -33,6 +33,14 @@ template NAME *ARGS:
 promote NAME *ARGS:
     {{bin}}/hl-template promote "$@"
 
+# L2: what would change to make every VM as declared (read-only)
+plan *SELECTORS:
+    {{bin}}/hl-vm plan "$@"
+
+# L2: each VM's existence, node, power, address and provenance
+status *SELECTORS:
+    {{bin}}/hl-vm status "$@"
+
 # Run the test suite
 test:
     make test

@@ -699,3 +699,15 @@ hl_pve_num(jv v, double *out)
 	*out = d;
 	return 0;
 }
+
+double
+hl_pve_get_num(jv o, const char *key, double dflt)
+{
+	jv v = hl_json_get(jv_copy(o), key);
+	double d = dflt;
+
+	if (hl_pve_num(v, &d) < 0)
+		d = dflt;
+	jv_free(v);
+	return d;
+}

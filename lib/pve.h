@@ -131,4 +131,7 @@ double hl_pve_task_timeout(const char *upid);
  */
 int hl_pve_num(jv v, double *out);
 
+/* o[key] as a number (hl_pve_num), or dflt; o borrowed. */
+double hl_pve_get_num(jv o, const char *key, double dflt);
+
 #endif

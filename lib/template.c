@@ -193,13 +193,7 @@ hl_tpl_artifacts(const struct hl_lab *lab, const char *name, const char *node)
 double
 tb_num(jv o, const char *k, double dflt)
 {
-	jv v = hl_json_get(jv_copy(o), k);
-	double d = dflt;
-
-	if (hl_pve_num(v, &d) < 0)
-		d = dflt;
-	jv_free(v);
-	return d;
+	return hl_pve_get_num(o, k, dflt);
 }
 
 void

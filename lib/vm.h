@@ -1,0 +1,30 @@
+/*
+ * L2: does each VM exist with the infrastructure the specs declare?
+ * (docs/hl-vm.md).  The desired configuration comes from the specs; the
+ * actual one from Proxmox (one /cluster/resources call, managed VMs found
+ * by the hl-<labid> tag and their name, their configs read in one batch).
+ * Only the fields hl owns are compared.
+ */
+#ifndef HL_VM_H
+#define HL_VM_H
+
+#include <jv.h>
+
+#include "pve.h"
+#include "spec.h"
+
+/*
+ * The plan for the picked VM hosts: *doc {hosts: [{name, action:
+ * create|update|noop|blocked, reason, changes: [{field, from, to,
+ * reboot_needed, rotates_host_keys}], template_drift}]}.  Returns 0, 1
+ * when exit_code is set and changes are pending, or the error's status.
+ */
+int hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, int exit_code, jv *doc);
+
+/* *doc {hosts: [{name, exists, node, vmid, power, ip, spec_commit,
+ * head_commit, template_artifact, channel_artifact}]}; the status. */
+int hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, const char *head, jv *doc);
+
+#endif

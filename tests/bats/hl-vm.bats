@@ -1,0 +1,133 @@
+#!/usr/bin/env bats
+# hl-vm plan and status against the simulator: the example lab, VMs made
+# through the API as hl-vm apply will make them (tag hl-demo, the host's
+# name, the description marker), then changed to see each kind of drift.
+
+load test_helper
+load sim_helper
+
+setup_file() {
+	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	export TOP
+	VLAB="$BATS_FILE_TMPDIR/lab"
+	mkdir -p "$VLAB/.hl"
+	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$VLAB/"
+	ssh-keygen -q -t ed25519 -N '' -f "$VLAB/.hl/id_ed25519"
+	"$TOP/sim/hl-sim" start --lab "$VLAB" --config "$TOP/tests/sim/config.json" \
+		> "$BATS_FILE_TMPDIR/start.out" 2>&1
+	export VLAB
+}
+
+teardown_file() {
+	"$TOP/sim/hl-sim" stop --lab "$VLAB" 2>/dev/null || true
+}
+
+setup() {
+	common_setup
+	LAB=$VLAB
+	SIMLAB=$VLAB
+	sim_env
+}
+
+vm() {
+	local want=$1
+	shift
+	run --separate-stderr hl-vm -C "$LAB" "$@"
+	if [ "$status" != "$want" ]; then
+		echo "hl-vm exited $status, not $want: $output $stderr" >&2
+		return 1
+	fi
+}
+
+# web01 as hl-vm apply makes it: the example lab's values, tag and marker
+make_web01() {
+	local key
+	key=$(cat "$LAB/.hl/id_ed25519.pub")
+	api POST /nodes/pve1/qemu -d vmid=201 -d name=web01 --data-urlencode "tags=web;hl-demo" \
+		-d cores=2 -d memory=1024 --data-urlencode net0=virtio,bridge=vmbr0 \
+		--data-urlencode "ipconfig0=ip=10.77.0.21/24,gw=10.77.0.1" -d nameserver=10.77.0.1 \
+		-d searchdomain=demo.lab -d ciuser=debian \
+		--data-urlencode "sshkeys=$(jq -rn --arg k "$key" '$k|@uri')" -d scsi0=local-lvm:8 \
+		--data-urlencode "description=hl: lab=demo host=web01 persona=web artifact=20261129T100000Z spec=0123abcd"
+	wait_task "$(jq -r .data <<<"$output")"
+}
+
+change() {
+	api PUT /nodes/pve1/qemu/201/config "$@"
+	[ "$status" = 200 ]
+}
+
+@test "hl-vm plan: nothing exists yet, so every host is a create; --exit-code says changes are pending" {
+	vm 0 plan
+	jq -e '[.hosts[] | .name] == ["db01", "web01", "web02"] and all(.hosts[]; .action == "create")' <<<"$output"
+	vm 1 plan --exit-code
+	vm 0 plan web01
+	jq -e '.hosts | length == 1' <<<"$output"
+	run hl-vm -C "$LAB" plan '@no such'
+	[ "$status" = 2 ]
+	run hl-vm -C "$LAB" status --exit-code
+	[ "$status" = 2 ]
+}
+
+@test "hl-vm: a VM made as declared is a noop, and status reads its marker" {
+	make_web01
+	vm 0 plan --exit-code web01
+	jq -e '.hosts[0] | .action == "noop" and .changes == [] and .node == "pve1" and .vmid == 201' <<<"$output"
+	vm 0 status web01
+	jq -e '.hosts[0] | .exists and .node == "pve1" and .vmid == 201 and .power == "stopped"
+		and .spec_commit == "0123abcd" and .template_artifact == "20261129T100000Z"
+		and .channel_artifact == null and .ip == null' <<<"$output"
+	vm 0 status web02
+	jq -e '.hosts[0] | .exists == false and .vmid == null' <<<"$output"
+}
+
+@test "hl-vm plan: only the fields hl owns count; tags compare as sets without hl's; a MAC PVE made is no drift" {
+	change --data-urlencode "tags=hl-demo;web;" -d onboot=1 -d balloon=0
+	vm 0 plan --exit-code web01
+	jq -e '.hosts[0].action == "noop"' <<<"$output"
+	change --data-urlencode "tags=hl-demo;db"
+	vm 1 plan --exit-code web01
+	jq -e '.hosts[0].changes == [{"field": "tags", "from": ["db"], "to": ["web"], "reboot_needed": false, "rotates_host_keys": false}]' <<<"$output"
+	change --data-urlencode "tags=web;hl-demo"
+	api GET /nodes/pve1/qemu/201/config
+	jq -e '.data.net0 | test("virtio=BC:24:11")' <<<"$output"
+}
+
+@test "hl-vm plan: memory is an update needing a reboot; new SSH keys rotate the host keys" {
+	change -d memory=2048
+	ssh-keygen -q -t ed25519 -N '' -f "$BATS_TEST_TMPDIR/k"
+	change --data-urlencode "sshkeys=$(jq -rn --arg k "$(cat "$BATS_TEST_TMPDIR/k.pub")" '$k|@uri')"
+	vm 1 plan --exit-code web01
+	jq -e '.hosts[0].action == "update"' <<<"$output"
+	jq -e '.hosts[0].changes[] | select(.field == "memory_mib") | .from == 2048 and .to == 1024 and .reboot_needed and (.rotates_host_keys | not)' <<<"$output"
+	jq -e '.hosts[0].changes[] | select(.field == "ssh_keys") | .rotates_host_keys and (.to | length) == 1' <<<"$output"
+	change -d memory=1024 --data-urlencode "sshkeys=$(jq -rn --arg k "$(cat "$LAB/.hl/id_ed25519.pub")" '$k|@uri')"
+	vm 0 plan --exit-code web01
+}
+
+@test "hl-vm plan: a smaller declared disk is blocked, a larger one an update" {
+	change -d scsi0=local-lvm:vm-201-disk-0,size=32G
+	vm 1 plan --exit-code web01
+	jq -e '.hosts[0] | .action == "blocked" and (.reason | test("disks only grow"))' <<<"$output"
+	change -d scsi0=local-lvm:vm-201-disk-0,size=4G
+	vm 1 plan --exit-code web01
+	jq -e '.hosts[0] | .action == "update" and (.changes[] | select(.field == "disk_gib") | .from == 4 and .to == 8)' <<<"$output"
+	change -d scsi0=local-lvm:vm-201-disk-0,size=8G
+}
+
+@test "hl-vm plan: a newly promoted template is reported as drift, not a replacement" {
+	mkdir -p "$LAB/layers/L1"
+	printf 'debian-12:\n  stable:\n    pve1: 20261129T120000Z\n' > "$LAB/layers/L1/channels.yaml"
+	vm 0 plan --exit-code web01
+	jq -e '.hosts[0] | .action == "noop" and .template_drift == "built from artifact 20261129T100000Z; stable is now 20261129T120000Z"' <<<"$output"
+	vm 0 status web01
+	jq -e '.hosts[0].channel_artifact == "20261129T120000Z"' <<<"$output"
+	rm "$LAB/layers/L1/channels.yaml"
+}
+
+@test "hl-vm: a VM of another lab or without the tag is not this host's" {
+	api POST /nodes/pve2/qemu -d vmid=202 -d name=web02 --data-urlencode "tags=hl-other"
+	wait_task "$(jq -r .data <<<"$output")"
+	vm 0 plan web02
+	jq -e '.hosts[0].action == "create"' <<<"$output"
+}

@@ -1,0 +1,150 @@
+/*
+ * hl-vm: L2, every VM exactly as declared.
+ *
+ *   hl-vm plan [SELECTOR...] [--exit-code]
+ *   hl-vm status [SELECTOR...]
+ *
+ * One JSON document on stdout.  See docs/hl-vm.md.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exit.h"
+#include "git.h"
+#include "json.h"
+#include "lab.h"
+#include "pve.h"
+#include "run.h"
+#include "select.h"
+#include "spec.h"
+#include "vm.h"
+
+static const char usage[] =
+"usage: hl-vm plan [SELECTOR...] [--exit-code] [options]\n"
+"       hl-vm status [SELECTOR...] [options]\n"
+"\n"
+"plan    compare each selected host's VM with its specs: create, update\n"
+"        (field by field, with reboot_needed and rotates_host_keys), noop\n"
+"        or blocked (a smaller disk, another node); template drift is\n"
+"        reported, never a replacement; prints {hosts, meta}\n"
+"status  whether each VM exists, where, its power, address, and which\n"
+"        commit and template artifact it was made from; prints {hosts, meta}\n"
+"\n"
+"SELECTOR: a host name, @TAG, persona:NAME or all (default: all)\n"
+"\n"
+"options:\n"
+"      --exit-code      plan: exit 1 when changes are pending\n"
+"      --insecure       do not verify the endpoint's TLS identity\n"
+HL_RUN_OPTIONS_HELP
+"\n"
+HL_EXIT_TABLE;
+
+enum { OPT_EXIT_CODE = 0x200, OPT_INSECURE };
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = { HL_RUN_LONGOPTS,
+		{ "exit-code", no_argument, NULL, OPT_EXIT_CODE },
+		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ 0 } };
+	struct hl_run run;
+	struct hl_err e = { 0 };
+	struct hl_lab *lab = NULL;
+	struct hl_pve_cfg cfg;
+	struct hl_pve *p = NULL;
+	unsigned char *picked = NULL;
+	char *root = NULL, **sels;
+	const char *verb, *why = NULL;
+	int opt, nsels, i, code, exit_code = 0, insecure = 0;
+	jv doc;
+
+	hl_run_init(&run, "hl-vm");
+	while ((opt = getopt_long(argc, argv, "C:h", longopts, NULL)) != -1) {
+		switch (hl_run_option(&run, opt, optarg)) {
+		case 1:
+			continue;
+		case -1:
+			return HL_EXIT_USAGE;
+		}
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			return fclose(stdout) == 0 ? HL_EXIT_OK :
+			    HL_EXIT_INTERNAL;
+		}
+		if (opt == OPT_EXIT_CODE)
+			exit_code = 1;
+		else if (opt == OPT_INSECURE)
+			insecure = 1;
+		else
+			return hl_run_usage(&run, "unknown option");
+	}
+	if (optind >= argc)
+		return hl_run_usage(&run, "missing verb (plan or status)");
+	verb = argv[optind++];
+	if (strcmp(verb, "plan") != 0 && strcmp(verb, "status") != 0)
+		return hl_run_usage(&run, "unknown verb '%s' (plan or status)",
+		    verb);
+	if (exit_code && strcmp(verb, "plan") != 0)
+		return hl_run_usage(&run, "--exit-code is for plan");
+	sels = argv + optind;
+	nsels = argc - optind;
+	for (i = 0; i < nsels; i++)
+		if (!hl_select_check(sels[i], &why))
+			return hl_run_usage(&run, "bad selector '%s': %s",
+			    sels[i], why);
+
+	if (hl_lab_find(run.lab_dir, &root, &e) < 0) {
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto done;
+	}
+	jv_free(run.git);
+	run.git = hl_git_state(root, &e);
+	if (!jv_is_valid(run.git))
+		run.git = jv_null();
+	if (hl_spec_load(root, &lab, &e) < 0) {
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto done;
+	}
+	jv_free(run.lab);
+	run.lab = jv_copy(lab->id);
+	picked = calloc(lab->nhosts + 1, 1);
+	if (picked == NULL) {
+		code = hl_run_fail(&run, HL_EXIT_INTERNAL, "out of memory");
+		goto done;
+	}
+	hl_select(lab, sels, nsels, picked, &lab->diag);
+	hl_diag_finish(&lab->diag);
+	if (hl_diag_count(&lab->diag, HL_DIAG_ERROR)) {
+		hl_run_report(&run, &lab->diag);
+		code = hl_run_fail(&run, HL_EXIT_NO, "the specs have problems: "
+		    "run hl-validate specs");
+		goto done;
+	}
+	if (hl_pve_cfg_load(&cfg, lab, &e) < 0) {
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto done;
+	}
+	cfg.insecure = insecure;
+	if (hl_pve_open(&p, &cfg, &e) < 0) {
+		hl_pve_cfg_free(&cfg);
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto done;
+	}
+	if (strcmp(verb, "plan") == 0)
+		code = hl_vm_plan(p, lab, picked, exit_code, &doc);
+	else
+		code = hl_vm_status(p, lab, picked, hl_json_get_str(run.git,
+		    "commit"), &doc);
+	hl_pve_close(p);
+	hl_pve_cfg_free(&cfg);
+	code = hl_run_finish(&run, doc, code);
+done:
+	free(picked);
+	free(root);
+	hl_spec_free(lab);
+	hl_run_free(&run);
+	return code;
+}
