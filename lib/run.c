@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "exit.h"
@@ -176,4 +179,34 @@ hl_sleep(double s)
 	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
 
 	nanosleep(&ts, NULL);
+}
+
+int
+hl_run_mutate(struct hl_run *r, const char *root, int allow_dirty,
+    struct hl_err *e)
+{
+	jv dirty = jv_get_kind(r->git) == JV_KIND_OBJECT ?
+	    jv_object_get(jv_copy(r->git), jv_string("dirty")) : jv_null();
+	char path[4096];
+	int fd, is_dirty = jv_get_kind(dirty) == JV_KIND_TRUE;
+
+	jv_free(dirty);
+	if (!allow_dirty && (jv_get_kind(r->git) != JV_KIND_OBJECT || is_dirty))
+		return hl_err_set(e, HL_EXIT_REFUSED, jv_get_kind(r->git) ==
+		    JV_KIND_OBJECT ? "the specs have uncommitted changes: "
+		    "commit them, or --allow-dirty" : "the lab is not in a Git "
+		    "repository: --allow-dirty to go on anyway");
+	snprintf(path, sizeof(path), "%s/.hl", root);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/.hl/lock", root);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return hl_err_set(e, HL_EXIT_INTERNAL, "%s: %s", path,
+		    strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return hl_err_set(e, HL_EXIT_REFUSED, "another hl run holds "
+		    ".hl/lock: wait for it");
+	}
+	return 0;		/* the descriptor stays open until exit */
 }

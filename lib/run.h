@@ -78,6 +78,14 @@ jv hl_error_doc(const char *tool, const struct hl_err *e);
 double hl_clock(void);
 void hl_sleep(double s);
 
+/*
+ * Before a mutating verb (DESIGN.md 2.2): refuse (6) when the specs have
+ * uncommitted changes or the lab is outside Git, unless allow_dirty; then
+ * hold .hl/lock until exit, refusing (6) when another run holds it.
+ */
+int hl_run_mutate(struct hl_run *r, const char *root, int allow_dirty,
+    struct hl_err *e);
+
 /* A failure document {error: {message, code}} and the same on stderr. */
 int hl_run_fail(struct hl_run *r, int code, const char *msg);
 

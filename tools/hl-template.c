@@ -10,14 +10,10 @@
  * One JSON document on stdout; progress on stderr.  See
  * docs/hl-template.md.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "exit.h"
@@ -89,26 +85,6 @@ worse(int a, int b)
 	return rank[b] > rank[a] ? b : a;
 }
 
-/* Hold .hl/lock for the rest of the run; -1 when another run holds it. */
-static int
-take_lock(const char *root, struct hl_err *e)
-{
-	char path[4096];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/.hl", root);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/.hl/lock", root);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return hl_err_set(e, HL_EXIT_INTERNAL, "%s: %s", path,
-		    strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-		return hl_err_set(e, HL_EXIT_REFUSED, "another hl run holds "
-		    ".hl/lock: wait for it");
-	return 0;		/* the descriptor stays open until exit */
-}
-
 /* The nodes to build on. */
 static jv
 build_nodes(const struct hl_lab *lab, const char *name, const struct args *a)
@@ -146,14 +122,7 @@ static int
 may_change(struct hl_run *run, const struct hl_lab *lab, const struct args *a,
     struct hl_err *e)
 {
-	if (!a->dirty && (jv_get_kind(run->git) != JV_KIND_OBJECT ||
-	    jv_get_kind(hl_json_get(jv_copy(run->git), "dirty")) ==
-	    JV_KIND_TRUE))
-		return hl_err_set(e, HL_EXIT_REFUSED, jv_get_kind(run->git) ==
-		    JV_KIND_OBJECT ? "the specs have uncommitted changes: "
-		    "commit them, or --allow-dirty" : "the lab is not in a Git "
-		    "repository: --allow-dirty to go on anyway");
-	return take_lock(lab->root, e);
+	return hl_run_mutate(run, lab->root, a->dirty, e);
 }
 
 static int
