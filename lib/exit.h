@@ -27,9 +27,17 @@ enum hl_exit {
 "  6  refused for safety\n" \
 "  7  internal error\n"
 
-/*
- * Across several hosts the worst wins: 7 > 4 > 5 > 6 > 3 > 1 > 0 (the
- * first tool that acts on several hosts adds the helper).
- */
+/* Across several hosts the worst wins: 7 > 4 > 5 > 6 > 3 > 1 > 0. */
+static inline int
+hl_exit_worse(int a, int b)
+{
+	static const int rank[] = { 0, 1, 0, 3, 6, 5, 4, 7 };
+
+	if (a < 0 || a > 7)
+		return a;
+	if (b < 0 || b > 7)
+		return b;
+	return rank[b] > rank[a] ? b : a;
+}
 
 #endif

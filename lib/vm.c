@@ -10,6 +10,7 @@
 #include "run.h"
 #include "template.h"
 #include "vm.h"
+#include "vm_impl.h"
 
 /* The fields hl owns, and what changing each means for a running VM. */
 static const struct field {
@@ -109,7 +110,7 @@ gib(const char *size)
 
 /* ---- desired and actual, as the same fields --------------------------- */
 
-static jv
+jv
 desired(const struct hl_lab *lab, jv h)
 {
 	jv o = jv_object(), v;
@@ -247,13 +248,7 @@ actual(const struct hl_lab *lab, jv conf)
 
 /* ---- the cluster's side ------------------------------------------------ */
 
-struct view {
-	jv vms;			/* /cluster/resources?type=vm */
-	jv managed;		/* host name -> resource */
-	jv configs;		/* host name -> config */
-};
-
-static int
+int
 read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
     struct hl_err *e)
 {
@@ -324,7 +319,7 @@ read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
 	return 0;
 }
 
-static void
+void
 free_view(struct view *v)
 {
 	jv_free(v->vms);
@@ -333,7 +328,7 @@ free_view(struct view *v)
 }
 
 /* The value after "key=" in a description marker, or NULL (malloc'ed). */
-static char *
+char *
 marker(const char *desc, const char *key)
 {
 	char want[64];
@@ -351,7 +346,7 @@ marker(const char *desc, const char *key)
 
 /* ---- plan ------------------------------------------------------------- */
 
-static jv
+jv
 plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
     int *pending)
 {
@@ -494,7 +489,7 @@ hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
 /* ---- status -------------------------------------------------------------- */
 
 /* The first global IPv4 address an agent reply lists, or NULL. */
-static const char *
+const char *
 agent_ip(jv reply)
 {
 	jv list = hl_json_get(jv_copy(reply), "result");

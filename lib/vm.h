@@ -27,4 +27,19 @@ int hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
 int hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, const char *head, jv *doc);
 
+struct hl_vm_opts {
+	double timeout;		/* the agent wait, seconds (0: 600) */
+	const char *commit;	/* the spec commit, for the marker */
+};
+
+/*
+ * Apply the plan of the picked hosts: create what is missing (a clone of
+ * the host's template, configured, grown, started, its host keys read
+ * into .hl/known_hosts); a noop stays; blocked is refused (6).  One
+ * host's failure does not stop the others.  *doc {hosts: [{name, node,
+ * vmid, action: created|noop|failed, ip | error}]}; the worst status.
+ */
+int hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, const struct hl_vm_opts *o, jv *doc);
+
 #endif

@@ -76,15 +76,6 @@ struct args {
 	double timeout;
 };
 
-/* Worst first: 7 > 4 > 5 > 6 > 3 > 1 > 0 (DESIGN.md 2.2). */
-static int
-worse(int a, int b)
-{
-	static const int rank[] = { 0, 1, 0, 3, 6, 5, 4, 7 };
-
-	return rank[b] > rank[a] ? b : a;
-}
-
 /* The nodes to build on. */
 static jv
 build_nodes(const struct hl_lab *lab, const char *name, const struct args *a)
@@ -176,7 +167,7 @@ build(struct hl_run *run, const struct hl_lab *lab, const char *name,
 			    jv_object(), jv_string("message"),
 			    jv_string(be.msg)), jv_string("code"),
 			    jv_number(be.code)));
-			code = worse(code, be.code);
+			code = hl_exit_worse(code, be.code);
 		}
 		r = jv_object_set(r, jv_string("name"), jv_string(name));
 		r = jv_object_set(r, jv_string("node"), jv_copy(n));

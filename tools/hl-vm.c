@@ -3,6 +3,7 @@
  *
  *   hl-vm plan [SELECTOR...] [--exit-code]
  *   hl-vm status [SELECTOR...]
+ *   hl-vm apply [SELECTOR...] [--timeout S]
  *
  * One JSON document on stdout.  See docs/hl-vm.md.
  */
@@ -24,6 +25,7 @@
 static const char usage[] =
 "usage: hl-vm plan [SELECTOR...] [--exit-code] [options]\n"
 "       hl-vm status [SELECTOR...] [options]\n"
+"       hl-vm apply [SELECTOR...] [--timeout S] [options]\n"
 "\n"
 "plan    compare each selected host's VM with its specs: create, update\n"
 "        (field by field, with reboot_needed and rotates_host_keys), noop\n"
@@ -31,17 +33,23 @@ static const char usage[] =
 "        reported, never a replacement; prints {hosts, meta}\n"
 "status  whether each VM exists, where, its power, address, and which\n"
 "        commit and template artifact it was made from; prints {hosts, meta}\n"
+"apply   create the missing VMs: a full clone of the host's template on\n"
+"        its node, configured, the disk grown, started; the agent and\n"
+"        cloud-init waited for; its SSH host keys into .hl/known_hosts.\n"
+"        Updates are shown by plan and not applied yet\n"
 "\n"
 "SELECTOR: a host name, @TAG, persona:NAME or all (default: all)\n"
 "\n"
 "options:\n"
 "      --exit-code      plan: exit 1 when changes are pending\n"
+"      --timeout S      apply: wait at most S seconds for the agent (600)\n"
+"      --allow-dirty    apply though the specs have uncommitted changes\n"
 "      --insecure       do not verify the endpoint's TLS identity\n"
 HL_RUN_OPTIONS_HELP
 "\n"
 HL_EXIT_TABLE;
 
-enum { OPT_EXIT_CODE = 0x200, OPT_INSECURE };
+enum { OPT_EXIT_CODE = 0x200, OPT_INSECURE, OPT_TIMEOUT, OPT_DIRTY };
 
 int
 main(int argc, char **argv)
@@ -49,7 +57,12 @@ main(int argc, char **argv)
 	static const struct option longopts[] = { HL_RUN_LONGOPTS,
 		{ "exit-code", no_argument, NULL, OPT_EXIT_CODE },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "allow-dirty", no_argument, NULL, OPT_DIRTY },
 		{ 0 } };
+	struct hl_vm_opts vo = { 0 };
+	int dirty = 0;
+	char *end;
 	struct hl_run run;
 	struct hl_err e = { 0 };
 	struct hl_lab *lab = NULL;
@@ -78,15 +91,24 @@ main(int argc, char **argv)
 			exit_code = 1;
 		else if (opt == OPT_INSECURE)
 			insecure = 1;
+		else if (opt == OPT_DIRTY)
+			dirty = 1;
+		else if (opt == OPT_TIMEOUT) {
+			vo.timeout = strtod(optarg, &end);
+			if (*end || vo.timeout <= 0)
+				return hl_run_usage(&run, "--timeout needs a "
+				    "number of seconds above 0");
+		}
 		else
 			return hl_run_usage(&run, "unknown option");
 	}
 	if (optind >= argc)
-		return hl_run_usage(&run, "missing verb (plan or status)");
+		return hl_run_usage(&run, "missing verb (plan, status or apply)");
 	verb = argv[optind++];
-	if (strcmp(verb, "plan") != 0 && strcmp(verb, "status") != 0)
-		return hl_run_usage(&run, "unknown verb '%s' (plan or status)",
-		    verb);
+	if (strcmp(verb, "plan") != 0 && strcmp(verb, "status") != 0 &&
+	    strcmp(verb, "apply") != 0)
+		return hl_run_usage(&run, "unknown verb '%s' (plan, status or "
+		    "apply)", verb);
 	if (exit_code && strcmp(verb, "plan") != 0)
 		return hl_run_usage(&run, "--exit-code is for plan");
 	sels = argv + optind;
@@ -123,6 +145,11 @@ main(int argc, char **argv)
 		    "run hl-validate specs");
 		goto done;
 	}
+	if (strcmp(verb, "apply") == 0 &&
+	    hl_run_mutate(&run, lab->root, dirty, &e) < 0) {
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto done;
+	}
 	if (hl_pve_cfg_load(&cfg, lab, &e) < 0) {
 		code = hl_run_fail(&run, e.code, e.msg);
 		goto done;
@@ -133,8 +160,11 @@ main(int argc, char **argv)
 		code = hl_run_fail(&run, e.code, e.msg);
 		goto done;
 	}
+	vo.commit = hl_json_get_str(run.git, "commit");
 	if (strcmp(verb, "plan") == 0)
 		code = hl_vm_plan(p, lab, picked, exit_code, &doc);
+	else if (strcmp(verb, "apply") == 0)
+		code = hl_vm_apply(p, lab, picked, &vo, &doc);
 	else
 		code = hl_vm_status(p, lab, picked, hl_json_get_str(run.git,
 		    "commit"), &doc);

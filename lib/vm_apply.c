@@ -1,0 +1,401 @@
+/*
+ * hl-vm apply: make each VM as its plan says.  create: a full clone of the
+ * host's template on its node with the marker in the clone call, then its
+ * configuration, the disk grown, started, the agent and cloud-init waited
+ * for, and its SSH host keys read through the agent into .hl/known_hosts.
+ * update: in place; what needs a reboot waits for --reboot.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "json.h"
+#include "run.h"
+#include "template.h"
+#include "vm.h"
+#include "vm_impl.h"
+
+#define AGENT_TIMEOUT 600
+
+struct host {
+	struct hl_pve *p;
+	const struct hl_lab *lab;
+	const struct hl_vm_opts *o;
+	jv h;			/* the host's configuration */
+	const char *name, *node;
+	int vmid;
+	struct hl_err *e;
+};
+
+static int
+task(struct host *x, const char *method, const char *path, jv params,
+    enum hl_pve_kind kind)
+{
+	jv upid;
+	int rc;
+
+	if (hl_pve_call(x->p, kind, method, path, params, &upid, NULL,
+	    x->e) < 0) {
+		jv_free(upid);
+		return -1;
+	}
+	rc = jv_get_kind(upid) == JV_KIND_STRING ? hl_pve_task_wait(x->p,
+	    jv_string_value(upid), 0, 1, x->e) : 0;
+	jv_free(upid);
+	return rc;
+}
+
+static void
+vm_path(struct host *x, char *out, size_t len, const char *rest)
+{
+	snprintf(out, len, "/nodes/%s/qemu/%d%s", x->node, x->vmid, rest);
+}
+
+/* The VM's configuration from the specs, as PVE's options. */
+static jv
+options(struct host *x, int with_mac, const char *mac)
+{
+	jv want = desired(x->lab, x->h), o = jv_object(), keys, tags;
+	struct hl_buf b = { 0 };
+	const char *br = hl_json_get_str(want, "bridge");
+	double vlan = hl_pve_get_num(want, "vlan", -1);
+
+	o = jv_object_set(o, jv_string("cores"), hl_json_get(jv_copy(want),
+	    "cores"));
+	o = jv_object_set(o, jv_string("memory"), hl_json_get(jv_copy(want),
+	    "memory_mib"));
+	hl_buf_adds(&b, "virtio");
+	if (with_mac && (mac || hl_json_get_str(want, "mac")))
+		hl_buf_printf(&b, "=%s", mac ? mac : hl_json_get_str(want,
+		    "mac"));
+	hl_buf_printf(&b, ",bridge=%s", br ? br : "vmbr0");
+	if (vlan > 0)
+		hl_buf_printf(&b, ",tag=%.0f", vlan);
+	o = jv_object_set(o, jv_string("net0"), jv_string(hl_buf_str(&b)));
+	hl_buf_free(&b);
+	o = jv_object_set(o, jv_string("ipconfig0"), hl_json_get(jv_copy(want),
+	    "ip"));
+	if (hl_json_get_str(want, "nameserver"))
+		o = jv_object_set(o, jv_string("nameserver"), hl_json_get(
+		    jv_copy(want), "nameserver"));
+	if (hl_json_get_str(want, "searchdomain"))
+		o = jv_object_set(o, jv_string("searchdomain"), hl_json_get(
+		    jv_copy(want), "searchdomain"));
+	if (hl_json_get_str(want, "user"))
+		o = jv_object_set(o, jv_string("ciuser"), hl_json_get(
+		    jv_copy(want), "user"));
+	keys = hl_json_get(jv_copy(want), "ssh_keys");
+	jv_array_foreach(keys, i, k) {
+		hl_buf_printf(&b, "%s\n", jv_string_value(k));
+		jv_free(k);
+	}
+	jv_free(keys);
+	if (b.len)
+		o = jv_object_set(o, jv_string("sshkeys"),
+		    jv_string(hl_buf_str(&b)));
+	hl_buf_free(&b);
+	hl_buf_printf(&b, "hl-%s", hl_json_str(x->lab->id));
+	tags = hl_json_get(jv_copy(want), "tags");
+	jv_array_foreach(tags, i, t) {
+		hl_buf_printf(&b, ";%s", jv_string_value(t));
+		jv_free(t);
+	}
+	jv_free(tags);
+	o = jv_object_set(o, jv_string("tags"), jv_string(hl_buf_str(&b)));
+	hl_buf_free(&b);
+	o = jv_object_set(o, jv_string("ciupgrade"), jv_false());
+	o = jv_object_set(o, jv_string("agent"), jv_string("enabled=1"));
+	jv_free(want);
+	return o;
+}
+
+static void
+description(struct host *x, const char *artifact, char *out, size_t len)
+{
+	snprintf(out, len, "hl: lab=%s host=%s persona=%s artifact=%s spec=%s",
+	    hl_json_str(x->lab->id), x->name, hl_json_get_str(x->h, "persona"),
+	    artifact ? artifact : "none", x->o->commit ? x->o->commit : "none");
+}
+
+/* Until cloud-init finished, seen through the agent. */
+static int
+wait_booted(struct host *x)
+{
+	char path[300];
+	double t0 = hl_clock(), timeout = x->o->timeout > 0 ? x->o->timeout :
+	    AGENT_TIMEOUT;
+
+	vm_path(x, path, sizeof(path), "/agent/file-read?file=%2Fvar%2Flib"
+	    "%2Fcloud%2Finstance%2Fboot-finished");
+	while (hl_clock() - t0 < timeout) {
+		struct hl_err e2;
+		jv d;
+
+		if (hl_pve_get(x->p, path, &d, &e2) == 0) {
+			jv_free(d);
+			return 0;
+		}
+		jv_free(d);
+		hl_sleep(2);
+	}
+	return hl_err_set(x->e, HL_EXIT_FAILED, "%s (VM %d on %s): no guest "
+	    "agent within %.0f s; the template must carry qemu-guest-agent "
+	    "(agent: install builds it in)", x->name, x->vmid, x->node,
+	    timeout);
+}
+
+/* The guest's SSH host keys into .hl/known_hosts under its alias. */
+static int
+read_host_keys(struct host *x)
+{
+	static const char *const files[] = { "ssh_host_ed25519_key.pub",
+		"ssh_host_ecdsa_key.pub", "ssh_host_rsa_key.pub" };
+	char path[4200], tmp[4300], api[400];
+	struct hl_buf keep = { 0 }, add = { 0 };
+	FILE *f;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		struct hl_err e2;
+		jv d;
+		char line[8192], type[64], blob[8000];
+
+		snprintf(api, sizeof(api), "/nodes/%s/qemu/%d/agent/file-read?"
+		    "file=%%2Fetc%%2Fssh%%2F%s", x->node, x->vmid, files[i]);
+		if (hl_pve_get(x->p, api, &d, &e2) == 0 &&
+		    hl_json_get_str(d, "content") &&
+		    sscanf(hl_json_get_str(d, "content"), "%63s %7999s", type,
+		    blob) == 2) {
+			snprintf(line, sizeof(line), "%s %s %s\n", x->name, type,
+			    blob);
+			hl_buf_adds(&add, line);
+		}
+		jv_free(d);
+	}
+	if (add.len == 0)
+		return hl_err_set(x->e, HL_EXIT_FAILED, "%s: the agent read no "
+		    "SSH host key", x->name);
+	snprintf(path, sizeof(path), "%s/.hl/known_hosts", x->lab->root);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(path, "r");
+	if (f) {
+		char line[8192];
+
+		n = strlen(x->name);
+		while (fgets(line, sizeof(line), f))
+			if (!(strncmp(line, x->name, n) == 0 && line[n] == ' '))
+				hl_buf_adds(&keep, line);
+		fclose(f);
+	}
+	f = fopen(tmp, "w");
+	if (f == NULL || fputs(hl_buf_str(&keep), f) == EOF ||
+	    fputs(hl_buf_str(&add), f) == EOF || fclose(f) != 0 ||
+	    rename(tmp, path) != 0) {
+		hl_buf_free(&keep);
+		hl_buf_free(&add);
+		return hl_err_set(x->e, HL_EXIT_INTERNAL, "%s: cannot write",
+		    path);
+	}
+	hl_buf_free(&keep);
+	hl_buf_free(&add);
+	return 0;
+}
+
+static jv
+address(struct host *x)
+{
+	char path[300];
+	struct hl_err e2;
+	jv d, out = jv_null();
+
+	vm_path(x, path, sizeof(path), "/agent/network-get-interfaces");
+	if (hl_pve_get(x->p, path, &d, &e2) == 0 && agent_ip(d))
+		out = jv_string(agent_ip(d));
+	jv_free(d);
+	return out;
+}
+
+/* Stop and destroy what a failed create made. */
+static void
+discard(struct host *x)
+{
+	char path[300];
+	struct hl_err ignore, *keep = x->e;
+
+	x->e = &ignore;
+	vm_path(x, path, sizeof(path), "/status/stop");
+	task(x, "POST", path, jv_null(), HL_PVE_ONCE);
+	snprintf(path, sizeof(path), "/nodes/%s/qemu/%d?purge=1&"
+	    "destroy-unreferenced-disks=1", x->node, x->vmid);
+	task(x, "DELETE", path, jv_null(), HL_PVE_ONCE);
+	x->e = keep;
+	fprintf(stderr, "hl-vm: %s: removed the half-made VM %d\n", x->name,
+	    x->vmid);
+}
+
+static int
+create(struct host *x, jv channels, jv vms, jv *res)
+{
+	jv tpl = hl_json_get(jv_copy(x->h), "template"), a, params, d;
+	const char *tname = hl_json_get_str(tpl, "name"),
+	    *ch = hl_json_get_str(tpl, "channel");
+	char *art = tname ? hl_tpl_channel_artifact(channels, tname, ch,
+	    x->node) : NULL, path[300], desc[600];
+	double tvmid = -1, disk = hl_pve_get_num(x->h, "disk_gib", 0);
+	int status = 0, found = 0;
+
+	/* the vmid: free, or held by a VM hl does not manage for this host */
+	snprintf(path, sizeof(path), "/cluster/nextid?vmid=%d", x->vmid);
+	if (hl_pve_call(x->p, HL_PVE_READ, "GET", path, jv_null(), &d,
+	    &status, x->e) < 0) {
+		jv_free(d);
+		jv_free(tpl);
+		free(art);
+		if (status == 400)
+			return hl_err_set(x->e, HL_EXIT_REFUSED, "%s: vmid %d "
+			    "is held by a VM hl does not manage for it",
+			    x->name, x->vmid);
+		return -1;
+	}
+	jv_free(d);
+	a = art ? hl_tpl_artifact(x->lab, tname, x->node, art) : jv_null();
+	tvmid = hl_pve_get_num(a, "vmid", -1);
+	jv_array_foreach(vms, i, v) {
+		const char *n = hl_json_get_str(v, "node");
+
+		if (n && strcmp(n, x->node) == 0 &&
+		    hl_pve_get_num(v, "vmid", -2) == tvmid &&
+		    hl_pve_get_num(v, "template", 0) == 1)
+			found = 1;
+		jv_free(v);
+	}
+	jv_free(a);
+	if (!found) {
+		hl_err_set(x->e, HL_EXIT_FAILED, "%s: no template of %s@%s on "
+		    "%s (hl-template build and promote it)", x->name,
+		    tname ? tname : "?", ch ? ch : "stable", x->node);
+		jv_free(tpl);
+		free(art);
+		return -1;
+	}
+	description(x, art, desc, sizeof(desc));
+	free(art);
+	jv_free(tpl);
+	/* the clone carries the template's hl-<labid> tag, and the marker */
+	params = jv_object_set(jv_object(), jv_string("newid"),
+	    jv_number(x->vmid));
+	params = jv_object_set(params, jv_string("name"), jv_string(x->name));
+	params = jv_object_set(params, jv_string("full"), jv_true());
+	params = jv_object_set(params, jv_string("description"),
+	    jv_string(desc));
+	if (hl_json_get_str(x->h, "storage"))
+		params = jv_object_set(params, jv_string("storage"),
+		    hl_json_get(jv_copy(x->h), "storage"));
+	if (hl_json_get_str(x->h, "pool"))
+		params = jv_object_set(params, jv_string("pool"),
+		    hl_json_get(jv_copy(x->h), "pool"));
+	snprintf(path, sizeof(path), "/nodes/%s/qemu/%.0f/clone", x->node,
+	    tvmid);
+	fprintf(stderr, "hl-vm: %s: cloning template %.0f to VM %d on %s\n",
+	    x->name, tvmid, x->vmid, x->node);
+	if (task(x, "POST", path, params, HL_PVE_ONCE) < 0)
+		return -1;
+	vm_path(x, path, sizeof(path), "/config");
+	if (task(x, "POST", path, options(x, 1, NULL), HL_PVE_WRITE) < 0)
+		goto fail;
+	if (disk > 0) {
+		vm_path(x, path, sizeof(path), "/resize");
+		{
+			char size[32];
+
+			snprintf(size, sizeof(size), "%.0fG", disk);
+			/* a disk as large or larger already: PVE's no-op */
+			params = jv_object_set(jv_object_set(jv_object(),
+			    jv_string("disk"), jv_string("scsi0")),
+			    jv_string("size"), jv_string(size));
+			if (task(x, "PUT", path, params, HL_PVE_WRITE) < 0 &&
+			    !strstr(x->e->msg, "shrinking"))
+				goto fail;
+		}
+	}
+	vm_path(x, path, sizeof(path), "/status/start");
+	if (task(x, "POST", path, jv_null(), HL_PVE_ONCE) < 0 ||
+	    wait_booted(x) < 0 || read_host_keys(x) < 0)
+		goto fail;
+	*res = jv_object_set(jv_object_set(jv_object(), jv_string("action"),
+	    jv_string("created")), jv_string("ip"), address(x));
+	return 0;
+fail:
+	discard(x);
+	return -1;
+}
+
+int
+hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, const struct hl_vm_opts *o, jv *doc)
+{
+	struct view v = { jv_null(), jv_null(), jv_null() };
+	struct hl_err e = { 0 };
+	jv hosts = jv_array(), channels = hl_tpl_channels(lab);
+	int code = HL_EXIT_OK;
+	size_t i;
+
+	if (read_view(p, lab, &v, &e) < 0) {
+		free_view(&v);
+		jv_free(hosts);
+		jv_free(channels);
+		*doc = hl_error_doc("hl-vm", &e);
+		return e.code;
+	}
+	for (i = 0; i < lab->nhosts; i++) {
+		struct host x = { p, lab, o, jv_null(), NULL, NULL, 0, &e };
+		jv plan, res = jv_null();
+		const char *action;
+		int pending = 0, rc = 0;
+
+		if (!picked[i] || lab->hosts[i].external)
+			continue;
+		x.h = hl_spec_host_json(lab, &lab->hosts[i]);
+		x.name = lab->hosts[i].name;
+		x.node = hl_json_get_str(x.h, "node");
+		x.vmid = (int)hl_pve_get_num(x.h, "vmid", 0);
+		plan = plan_host(lab, x.h, &v, channels, &pending);
+		action = hl_json_get_str(plan, "action");
+		memset(&e, 0, sizeof(e));
+		if (action && strcmp(action, "create") == 0)
+			rc = create(&x, channels, v.vms, &res);
+		else if (action && strcmp(action, "noop") == 0)
+			res = jv_object_set(jv_object(), jv_string("action"),
+			    jv_string("noop"));
+		else
+			rc = hl_err_set(&e, action && strcmp(action,
+			    "blocked") == 0 ? HL_EXIT_REFUSED : HL_EXIT_NO,
+			    "%s: %s", x.name, action && strcmp(action,
+			    "blocked") == 0 ? hl_json_get_str(plan, "reason") :
+			    "updates are applied by the next version of "
+			    "hl-vm apply");
+		if (rc < 0) {
+			fprintf(stderr, "hl-vm: %s\n", e.msg);
+			jv_free(res);
+			res = jv_object_set(jv_object_set(jv_object(),
+			    jv_string("action"), jv_string("failed")),
+			    jv_string("error"), jv_object_set(jv_object_set(
+			    jv_object(), jv_string("message"), jv_string(e.msg)),
+			    jv_string("code"), jv_number(e.code)));
+			code = hl_exit_worse(code, e.code);
+		}
+		res = jv_object_set(res, jv_string("name"), jv_string(x.name));
+		res = jv_object_set(res, jv_string("node"), x.node ?
+		    jv_string(x.node) : jv_null());
+		res = jv_object_set(res, jv_string("vmid"), jv_number(x.vmid));
+		hosts = jv_array_append(hosts, res);
+		jv_free(plan);
+		jv_free(x.h);
+	}
+	free_view(&v);
+	jv_free(channels);
+	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	return code;
+}

@@ -1,0 +1,33 @@
+/* Inside L2: shared by vm.c (plan, status) and vm_apply.c. */
+#ifndef HL_VM_IMPL_H
+#define HL_VM_IMPL_H
+
+#include <jv.h>
+
+#include "pve.h"
+#include "spec.h"
+
+struct view {
+	jv vms;			/* /cluster/resources?type=vm */
+	jv managed;		/* host name -> resource */
+	jv configs;		/* host name -> config */
+};
+
+int read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
+    struct hl_err *e);
+void free_view(struct view *v);
+
+/* The desired fields of host h (plan's field names). */
+jv desired(const struct hl_lab *lab, jv h);
+
+/* One host's plan entry; *pending set when it is not a noop. */
+jv plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
+    int *pending);
+
+/* key=VALUE of an "hl: ..." description marker (malloc'ed), or NULL. */
+char *marker(const char *desc, const char *key);
+
+/* The first global IPv4 address in an agent network reply (borrowed). */
+const char *agent_ip(jv reply);
+
+#endif
