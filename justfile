@@ -37,6 +37,10 @@ promote NAME *ARGS:
 plan *SELECTORS:
     {{bin}}/hl-vm plan "$@"
 
+# L2: create the missing VMs from their templates
+apply *SELECTORS:
+    {{bin}}/hl-vm apply "$@"
+
 # L2: each VM's existence, node, power, address and provenance
 status *SELECTORS:
     {{bin}}/hl-vm status "$@"

@@ -130,4 +130,80 @@ change() {
 	wait_task "$(jq -r .data <<<"$output")"
 	vm 0 plan web02
 	jq -e '.hosts[0].action == "create"' <<<"$output"
+	api DELETE /nodes/pve2/qemu/202
+	wait_task "$(jq -r .data <<<"$output")"
+}
+
+# The apply tests need a Git lab and a template: built and promoted on pve2
+apply_lab() {
+	if [ ! -d "$LAB/.git" ]; then
+		printf '.hl/\n' > "$LAB/.gitignore"
+		git -C "$LAB" init -q
+		git -C "$LAB" add -A
+		git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm lab
+	fi
+	if ! grep -q 'pve2:' "$LAB/layers/L1/channels.yaml" 2>/dev/null; then
+		run -0 hl-template -C "$LAB" build debian-12 --node pve2 --timeout 120
+		git -C "$LAB" add -A
+		git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm built
+		run -0 hl-template -C "$LAB" promote debian-12 --node pve2
+	fi
+}
+
+@test "hl-vm apply: creates web02 and db01 on pve2; strict ssh with .hl/known_hosts reaches each; the next plan is all noop" {
+	apply_lab
+	vm 0 apply web02 db01 --timeout 120
+	jq -e '[.hosts[] | {name, action, ip}] == [{"name": "db01", "action": "created", "ip": "10.77.0.31"},
+		{"name": "web02", "action": "created", "ip": "10.77.0.22"}]' <<<"$output"
+	for h in web02:10.77.0.22 db01:10.77.0.31; do
+		run ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/.hl/known_hosts" \
+			-o GlobalKnownHostsFile=/dev/null -o HostKeyAlias="${h%%:*}" -o BatchMode=yes \
+			-o ConnectTimeout=10 -i "$LAB/.hl/id_ed25519" "debian@${h#*:}" hostname
+		[ "$status" = 0 ]
+		[ "$output" = "${h%%:*}" ]
+	done
+	# db01's declared MAC is the guest's
+	api GET /nodes/pve2/qemu/211/config
+	jq -e '.data.net0 | test("BC:24:11:4D:00:31"; "i")' <<<"$output"
+	vm 0 plan --exit-code web02 db01
+	jq -e 'all(.hosts[]; .action == "noop")' <<<"$output"
+	vm 0 status web02
+	jq -e '.hosts[0] | .power == "running" and .ip == "10.77.0.22" and (.spec_commit | length) == 40
+		and .template_artifact == .channel_artifact' <<<"$output"
+}
+
+@test "hl-vm apply: a vmid held by a VM hl does not manage is refused (6)" {
+	apply_lab
+	# hl's web02 from the test before goes first
+	api POST /nodes/pve2/qemu/202/status/stop
+	wait_task "$(jq -r .data <<<"$output")" 30
+	api DELETE /nodes/pve2/qemu/202
+	wait_task "$(jq -r .data <<<"$output")" 30
+	api POST /nodes/pve1/qemu -d vmid=202 -d name=squatter
+	wait_task "$(jq -r .data <<<"$output")"
+	vm 6 apply web02
+	jq -e '.hosts[0] | .action == "failed" and (.error.message | test("vmid 202 is held by a VM hl does not manage"))' <<<"$output"
+	api DELETE /nodes/pve1/qemu/202
+	wait_task "$(jq -r .data <<<"$output")"
+}
+
+@test "hl-vm apply: a template without the agent fails within the timeout, the VM removed; dirty specs refused" {
+	apply_lab
+	copy="$BATS_TEST_TMPDIR/lab"
+	cp -r "$LAB" "$copy"
+	sed -i 's/^agent: install$/agent: builtin/' "$copy/layers/L1/templates/debian-12.yaml"
+	sed -i 's/^vmids: {first: 9000, last: 9099}$/vmids: {first: 9100, last: 9199}/' "$copy/layers/L1/templates/debian-12.yaml"
+	run -0 hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty
+	run -0 hl-template -C "$copy" promote debian-12 --node pve2 --no-commit --allow-dirty
+	run --separate-stderr hl-vm -C "$copy" apply web02 --timeout 15
+	[ "$status" = 6 ]
+	[[ $stderr == *"uncommitted changes"* ]]
+	SECONDS=0
+	run --separate-stderr hl-vm -C "$copy" apply web02 --timeout 15 --allow-dirty
+	[ "$status" = 5 ]
+	[ "$SECONDS" -lt 60 ]
+	[[ $stderr == *"web02 (VM 202 on pve2): no guest agent within 15 s"* ]]
+	[[ $stderr == *"removed the half-made VM 202"* ]]
+	api GET /nodes/pve2/qemu/202/status/current
+	[ "$status" = 500 ]
 }
