@@ -41,6 +41,10 @@ plan *SELECTORS:
 apply *SELECTORS:
     {{bin}}/hl-vm apply "$@"
 
+# L2: destroy the hosts' VMs hl made (needs selectors, and --yes to act)
+destroy +ARGS:
+    {{bin}}/hl-vm destroy "$@"
+
 # L2: each VM's existence, node, power, address and provenance
 status *SELECTORS:
     {{bin}}/hl-vm status "$@"

@@ -42,4 +42,14 @@ struct hl_vm_opts {
 int hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, const struct hl_vm_opts *o, jv *doc);
 
+/*
+ * Destroy the picked hosts' VMs, only those hl made for them (tag and
+ * description marker naming this lab and host): stop, delete with purge,
+ * their .hl/known_hosts lines dropped.  Without yes: listed, exit 6.
+ * *doc {hosts: [{name, node, vmid, action: destroyed|would_destroy|
+ * absent|failed}]}; the worst status.
+ */
+int hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, int yes, jv *doc);
+
 #endif

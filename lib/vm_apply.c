@@ -399,3 +399,128 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
 	return code;
 }
+
+/* Drop the host's lines from .hl/known_hosts. */
+static void
+forget_keys(const struct hl_lab *lab, const char *name)
+{
+	char path[4200], tmp[4300], line[8192];
+	struct hl_buf keep = { 0 };
+	size_t n = strlen(name);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/.hl/known_hosts", lab->root);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!(strncmp(line, name, n) == 0 && line[n] == ' '))
+			hl_buf_adds(&keep, line);
+	fclose(f);
+	f = fopen(tmp, "w");
+	if (f && fputs(hl_buf_str(&keep), f) != EOF && fclose(f) == 0)
+		rename(tmp, path);
+	else if (f)
+		fclose(f);
+	hl_buf_free(&keep);
+}
+
+int
+hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, int yes, jv *doc)
+{
+	struct view v = { jv_null(), jv_null(), jv_null() };
+	struct hl_err e = { 0 };
+	jv hosts = jv_array();
+	int code = HL_EXIT_OK;
+	size_t i;
+
+	if (read_view(p, lab, &v, &e) < 0) {
+		free_view(&v);
+		jv_free(hosts);
+		*doc = hl_error_doc("hl-vm", &e);
+		return e.code;
+	}
+	for (i = 0; i < lab->nhosts; i++) {
+		struct host x = { p, lab, NULL, jv_null(), lab->hosts[i].name,
+		    NULL, 0, &e };
+		jv res = hl_json_get(jv_copy(v.managed), x.name), conf, out;
+		char *owner = NULL, *host = NULL;
+		const char *action = "absent";
+		int rc = 0;
+
+		if (!picked[i] || lab->hosts[i].external) {
+			jv_free(res);
+			continue;
+		}
+		memset(&e, 0, sizeof(e));
+		conf = hl_json_get(jv_copy(v.configs), x.name);
+		if (jv_get_kind(res) == JV_KIND_OBJECT) {
+			x.node = hl_json_get_str(res, "node");
+			x.vmid = (int)hl_pve_get_num(res, "vmid", 0);
+			owner = marker(hl_json_get_str(conf, "description"),
+			    "lab");
+			host = marker(hl_json_get_str(conf, "description"),
+			    "host");
+			/* tag and marker both: hl made it for this host */
+			if (!owner || !host || strcmp(owner, hl_json_str(
+			    lab->id)) != 0 || strcmp(host, x.name) != 0)
+				rc = hl_err_set(&e, HL_EXIT_REFUSED, "%s: VM %d "
+				    "has no marker of this lab and host: not "
+				    "hl's to destroy", x.name, x.vmid);
+			else if (!yes)
+				action = "would_destroy";
+			else {
+				char path[300];
+
+				vm_path(&x, path, sizeof(path), "/status/stop");
+				if (task(&x, "POST", path, jv_null(),
+				    HL_PVE_ONCE) == 0) {
+					snprintf(path, sizeof(path), "/nodes/%s/"
+					    "qemu/%d?purge=1&destroy-"
+					    "unreferenced-disks=1", x.node,
+					    x.vmid);
+					rc = task(&x, "DELETE", path, jv_null(),
+					    HL_PVE_ONCE);
+				} else {
+					rc = -1;
+				}
+				if (rc == 0) {
+					forget_keys(lab, x.name);
+					action = "destroyed";
+				}
+			}
+		}
+		out = jv_object_set(jv_object(), jv_string("name"),
+		    jv_string(x.name));
+		out = jv_object_set(out, jv_string("node"), x.node ?
+		    jv_string(x.node) : jv_null());
+		out = jv_object_set(out, jv_string("vmid"), x.vmid ?
+		    jv_number(x.vmid) : jv_null());
+		if (rc < 0) {
+			fprintf(stderr, "hl-vm: %s\n", e.msg);
+			out = jv_object_set(out, jv_string("action"),
+			    jv_string("failed"));
+			out = jv_object_set(out, jv_string("error"),
+			    jv_string(e.msg));
+			code = hl_exit_worse(code, e.code);
+		} else {
+			out = jv_object_set(out, jv_string("action"),
+			    jv_string(action));
+			if (strcmp(action, "would_destroy") == 0)
+				code = hl_exit_worse(code, HL_EXIT_REFUSED);
+		}
+		hosts = jv_array_append(hosts, out);
+		free(owner);
+		free(host);
+		jv_free(conf);
+		jv_free(res);
+	}
+	if (!yes && code == HL_EXIT_REFUSED)
+		fprintf(stderr, "hl-vm: destroy would remove the listed VMs: "
+		    "--yes to do it\n");
+	free_view(&v);
+	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	return code;
+}

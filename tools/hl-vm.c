@@ -4,6 +4,7 @@
  *   hl-vm plan [SELECTOR...] [--exit-code]
  *   hl-vm status [SELECTOR...]
  *   hl-vm apply [SELECTOR...] [--timeout S]
+ *   hl-vm destroy SELECTOR... [--yes]
  *
  * One JSON document on stdout.  See docs/hl-vm.md.
  */
@@ -26,6 +27,7 @@ static const char usage[] =
 "usage: hl-vm plan [SELECTOR...] [--exit-code] [options]\n"
 "       hl-vm status [SELECTOR...] [options]\n"
 "       hl-vm apply [SELECTOR...] [--timeout S] [options]\n"
+"       hl-vm destroy SELECTOR... [--yes] [options]\n"
 "\n"
 "plan    compare each selected host's VM with its specs: create, update\n"
 "        (field by field, with reboot_needed and rotates_host_keys), noop\n"
@@ -37,19 +39,23 @@ static const char usage[] =
 "        its node, configured, the disk grown, started; the agent and\n"
 "        cloud-init waited for; its SSH host keys into .hl/known_hosts.\n"
 "        Updates are shown by plan and not applied yet\n"
+"destroy stop and delete (purge) the selected hosts' VMs that hl made for\n"
+"        them (tag and marker); without --yes, list them and exit 6\n"
 "\n"
 "SELECTOR: a host name, @TAG, persona:NAME or all (default: all)\n"
 "\n"
 "options:\n"
 "      --exit-code      plan: exit 1 when changes are pending\n"
 "      --timeout S      apply: wait at most S seconds for the agent (600)\n"
-"      --allow-dirty    apply though the specs have uncommitted changes\n"
+"      --allow-dirty    apply, destroy: go on with uncommitted spec changes\n"
+"      --yes            destroy: do it\n"
 "      --insecure       do not verify the endpoint's TLS identity\n"
 HL_RUN_OPTIONS_HELP
 "\n"
 HL_EXIT_TABLE;
 
-enum { OPT_EXIT_CODE = 0x200, OPT_INSECURE, OPT_TIMEOUT, OPT_DIRTY };
+enum { OPT_EXIT_CODE = 0x200, OPT_INSECURE, OPT_TIMEOUT, OPT_DIRTY,
+	OPT_YES };
 
 int
 main(int argc, char **argv)
@@ -59,9 +65,10 @@ main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "allow-dirty", no_argument, NULL, OPT_DIRTY },
+		{ "yes", no_argument, NULL, OPT_YES },
 		{ 0 } };
 	struct hl_vm_opts vo = { 0 };
-	int dirty = 0;
+	int dirty = 0, yes = 0;
 	char *end;
 	struct hl_run run;
 	struct hl_err e = { 0 };
@@ -93,6 +100,8 @@ main(int argc, char **argv)
 			insecure = 1;
 		else if (opt == OPT_DIRTY)
 			dirty = 1;
+		else if (opt == OPT_YES)
+			yes = 1;
 		else if (opt == OPT_TIMEOUT) {
 			vo.timeout = strtod(optarg, &end);
 			if (*end || vo.timeout <= 0)
@@ -106,9 +115,12 @@ main(int argc, char **argv)
 		return hl_run_usage(&run, "missing verb (plan, status or apply)");
 	verb = argv[optind++];
 	if (strcmp(verb, "plan") != 0 && strcmp(verb, "status") != 0 &&
-	    strcmp(verb, "apply") != 0)
-		return hl_run_usage(&run, "unknown verb '%s' (plan, status or "
-		    "apply)", verb);
+	    strcmp(verb, "apply") != 0 && strcmp(verb, "destroy") != 0)
+		return hl_run_usage(&run, "unknown verb '%s' (plan, status, "
+		    "apply or destroy)", verb);
+	if (strcmp(verb, "destroy") == 0 && optind >= argc)
+		return hl_run_usage(&run, "destroy needs selectors (all, to "
+		    "mean all)");
 	if (exit_code && strcmp(verb, "plan") != 0)
 		return hl_run_usage(&run, "--exit-code is for plan");
 	sels = argv + optind;
@@ -145,7 +157,7 @@ main(int argc, char **argv)
 		    "run hl-validate specs");
 		goto done;
 	}
-	if (strcmp(verb, "apply") == 0 &&
+	if ((strcmp(verb, "apply") == 0 || strcmp(verb, "destroy") == 0) &&
 	    hl_run_mutate(&run, lab->root, dirty, &e) < 0) {
 		code = hl_run_fail(&run, e.code, e.msg);
 		goto done;
@@ -165,6 +177,8 @@ main(int argc, char **argv)
 		code = hl_vm_plan(p, lab, picked, exit_code, &doc);
 	else if (strcmp(verb, "apply") == 0)
 		code = hl_vm_apply(p, lab, picked, &vo, &doc);
+	else if (strcmp(verb, "destroy") == 0)
+		code = hl_vm_destroy(p, lab, picked, yes, &doc);
 	else
 		code = hl_vm_status(p, lab, picked, hl_json_get_str(run.git,
 		    "commit"), &doc);

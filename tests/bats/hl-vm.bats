@@ -207,3 +207,26 @@ apply_lab() {
 	api GET /nodes/pve2/qemu/202/status/current
 	[ "$status" = 500 ]
 }
+
+@test "hl-vm destroy: lists without --yes (6); with it stops and purges hl's VM and its known_hosts lines; a VM without the marker is refused" {
+	apply_lab
+	grep -q '^db01 ' "$LAB/.hl/known_hosts"
+	vm 6 destroy db01
+	jq -e '.hosts[0] | .action == "would_destroy" and .vmid == 211' <<<"$output"
+	api GET /nodes/pve2/qemu/211/status/current
+	[ "$status" = 200 ]
+	vm 0 destroy db01 --yes
+	jq -e '.hosts[0].action == "destroyed"' <<<"$output"
+	api GET /nodes/pve2/qemu/211/status/current
+	[ "$status" = 500 ]
+	! grep -q '^db01 ' "$LAB/.hl/known_hosts"
+	# tagged for this lab and named so, but not made by hl for the host
+	api POST /nodes/pve2/qemu -d vmid=202 -d name=web02 --data-urlencode "tags=hl-demo"
+	wait_task "$(jq -r .data <<<"$output")"
+	vm 6 destroy web02 --yes
+	jq -e '.hosts[0] | .action == "failed" and (.error | test("no marker of this lab and host"))' <<<"$output"
+	api GET /nodes/pve2/qemu/202/status/current
+	[ "$status" = 200 ]
+	run hl-vm -C "$LAB" destroy
+	[ "$status" = 2 ]
+}
