@@ -29,6 +29,7 @@ int hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
 
 struct hl_vm_opts {
 	double timeout;		/* the agent wait, seconds (0: 600) */
+	int reboot;		/* apply changes that need a reboot now */
 	const char *commit;	/* the spec commit, for the marker */
 };
 

@@ -332,6 +332,113 @@ fail:
 	return -1;
 }
 
+/* Whether the plan's changes hold a field, or any with flag set. */
+static int
+changed(jv changes, const char *field, const char *flag)
+{
+	int hit = 0;
+
+	jv_array_foreach(changes, i, c) {
+		const char *f = hl_json_get_str(c, "field");
+		jv b = flag ? hl_json_get(jv_copy(c), flag) : jv_true();
+
+		if (f && (field ? strcmp(f, field) == 0 : 1) &&
+		    jv_get_kind(b) == JV_KIND_TRUE)
+			hit = 1;
+		jv_free(b);
+		jv_free(c);
+	}
+	return hit;
+}
+
+/* Apply an update in place; what needs a reboot waits for --reboot. */
+static int
+update(struct host *x, jv plan, jv conf, jv *res)
+{
+	jv changes = hl_json_get(jv_copy(plan), "changes"), all, params;
+	static const struct {
+		const char *field, *option;
+	} map[] = {
+		{ "cores", "cores" }, { "memory_mib", "memory" },
+		{ "bridge", "net0" }, { "vlan", "net0" }, { "mac", "net0" },
+		{ "ip", "ipconfig0" }, { "nameserver", "nameserver" },
+		{ "searchdomain", "searchdomain" }, { "user", "ciuser" },
+		{ "ssh_keys", "sshkeys" }, { "tags", "tags" },
+	};
+	jv net = jv_null();
+	char path[300], desc[600], *art;
+	const char *mac = NULL, *net0 = hl_json_get_str(conf, "net0"), *st;
+	size_t i;
+	int running, reboot = 0, rotates = 0;
+
+	/* the VM's own MAC stays unless one is declared */
+	if (net0 && strncmp(net0, "virtio=", 7) == 0) {
+		net = jv_string_sized(net0 + 7, (int)strcspn(net0 + 7, ","));
+		mac = jv_string_value(net);
+	}
+	all = options(x, 1, mac);
+	params = jv_object();
+	for (i = 0; i < sizeof(map) / sizeof(*map); i++)
+		if (changed(changes, map[i].field, NULL))
+			params = jv_object_set(params, jv_string(map[i].option),
+			    hl_json_get(jv_copy(all), map[i].option));
+	jv_free(all);
+	art = marker(hl_json_get_str(conf, "description"), "artifact");
+	description(x, art, desc, sizeof(desc));
+	free(art);
+	params = jv_object_set(params, jv_string("description"),
+	    jv_string(desc));
+	vm_path(x, path, sizeof(path), "/config");
+	if (task(x, "POST", path, params, HL_PVE_WRITE) < 0)
+		goto fail;
+	if (changed(changes, "disk_gib", NULL)) {
+		char size[32];
+
+		snprintf(size, sizeof(size), "%.0fG", hl_pve_get_num(x->h,
+		    "disk_gib", 0));
+		vm_path(x, path, sizeof(path), "/resize");
+		if (task(x, "PUT", path, jv_object_set(jv_object_set(
+		    jv_object(), jv_string("disk"), jv_string("scsi0")),
+		    jv_string("size"), jv_string(size)), HL_PVE_WRITE) < 0)
+			goto fail;
+	}
+	vm_path(x, path, sizeof(path), "/status/current");
+	if (hl_pve_get(x->p, path, &all, x->e) < 0) {
+		jv_free(all);
+		goto fail;
+	}
+	st = hl_json_get_str(all, "status");
+	running = st && strcmp(st, "running") == 0;
+	jv_free(all);
+	reboot = running && changed(changes, NULL, "reboot_needed");
+	rotates = changed(changes, NULL, "rotates_host_keys");
+	*res = jv_object_set(jv_object_set(jv_object(), jv_string("action"),
+	    jv_string("updated")), jv_string("changes"), jv_copy(changes));
+	if (reboot && x->o->reboot) {
+		fprintf(stderr, "hl-vm: %s: rebooting VM %d for its changes\n",
+		    x->name, x->vmid);
+		vm_path(x, path, sizeof(path), "/status/reboot");
+		if (task(x, "POST", path, jv_null(), HL_PVE_ONCE) < 0 ||
+		    wait_booted(x) < 0 || (rotates && read_host_keys(x) < 0)) {
+			jv_free(*res);
+			*res = jv_null();
+			goto fail;
+		}
+		*res = jv_object_set(*res, jv_string("reboot"),
+		    jv_string("done"));
+	} else {
+		*res = jv_object_set(*res, jv_string("reboot"), jv_string(
+		    reboot ? "pending: --reboot applies it" : "not needed"));
+	}
+	jv_free(net);
+	jv_free(changes);
+	return 0;
+fail:
+	jv_free(net);
+	jv_free(changes);
+	return -1;
+}
+
 int
 hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, const struct hl_vm_opts *o, jv *doc)
@@ -369,13 +476,16 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 		else if (action && strcmp(action, "noop") == 0)
 			res = jv_object_set(jv_object(), jv_string("action"),
 			    jv_string("noop"));
-		else
-			rc = hl_err_set(&e, action && strcmp(action,
-			    "blocked") == 0 ? HL_EXIT_REFUSED : HL_EXIT_NO,
-			    "%s: %s", x.name, action && strcmp(action,
-			    "blocked") == 0 ? hl_json_get_str(plan, "reason") :
-			    "updates are applied by the next version of "
-			    "hl-vm apply");
+		else if (action && strcmp(action, "update") == 0) {
+			jv conf = hl_json_get(jv_copy(v.configs), x.name);
+
+			x.vmid = (int)hl_pve_get_num(plan, "vmid", x.vmid);
+			rc = update(&x, plan, conf, &res);
+			jv_free(conf);
+		} else
+			rc = hl_err_set(&e, HL_EXIT_REFUSED, "%s: %s", x.name,
+			    hl_json_get_str(plan, "reason") ?
+			    hl_json_get_str(plan, "reason") : "blocked");
 		if (rc < 0) {
 			fprintf(stderr, "hl-vm: %s\n", e.msg);
 			jv_free(res);

@@ -3,7 +3,7 @@
  *
  *   hl-vm plan [SELECTOR...] [--exit-code]
  *   hl-vm status [SELECTOR...]
- *   hl-vm apply [SELECTOR...] [--timeout S]
+ *   hl-vm apply [SELECTOR...] [--reboot] [--timeout S]
  *   hl-vm destroy SELECTOR... [--yes]
  *
  * One JSON document on stdout.  See docs/hl-vm.md.
@@ -26,7 +26,7 @@
 static const char usage[] =
 "usage: hl-vm plan [SELECTOR...] [--exit-code] [options]\n"
 "       hl-vm status [SELECTOR...] [options]\n"
-"       hl-vm apply [SELECTOR...] [--timeout S] [options]\n"
+"       hl-vm apply [SELECTOR...] [--reboot] [--timeout S] [options]\n"
 "       hl-vm destroy SELECTOR... [--yes] [options]\n"
 "\n"
 "plan    compare each selected host's VM with its specs: create, update\n"
@@ -38,7 +38,8 @@ static const char usage[] =
 "apply   create the missing VMs: a full clone of the host's template on\n"
 "        its node, configured, the disk grown, started; the agent and\n"
 "        cloud-init waited for; its SSH host keys into .hl/known_hosts.\n"
-"        Updates are shown by plan and not applied yet\n"
+"        Updates in place; what needs a reboot waits for --reboot, which\n"
+"        reboots and re-reads host keys a change rotated\n"
 "destroy stop and delete (purge) the selected hosts' VMs that hl made for\n"
 "        them (tag and marker); without --yes, list them and exit 6\n"
 "\n"
@@ -49,13 +50,14 @@ static const char usage[] =
 "      --timeout S      apply: wait at most S seconds for the agent (600)\n"
 "      --allow-dirty    apply, destroy: go on with uncommitted spec changes\n"
 "      --yes            destroy: do it\n"
+"      --reboot         apply: reboot running VMs whose changes need it\n"
 "      --insecure       do not verify the endpoint's TLS identity\n"
 HL_RUN_OPTIONS_HELP
 "\n"
 HL_EXIT_TABLE;
 
 enum { OPT_EXIT_CODE = 0x200, OPT_INSECURE, OPT_TIMEOUT, OPT_DIRTY,
-	OPT_YES };
+	OPT_YES, OPT_REBOOT };
 
 int
 main(int argc, char **argv)
@@ -66,6 +68,7 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "allow-dirty", no_argument, NULL, OPT_DIRTY },
 		{ "yes", no_argument, NULL, OPT_YES },
+		{ "reboot", no_argument, NULL, OPT_REBOOT },
 		{ 0 } };
 	struct hl_vm_opts vo = { 0 };
 	int dirty = 0, yes = 0;
@@ -102,6 +105,8 @@ main(int argc, char **argv)
 			dirty = 1;
 		else if (opt == OPT_YES)
 			yes = 1;
+		else if (opt == OPT_REBOOT)
+			vo.reboot = 1;
 		else if (opt == OPT_TIMEOUT) {
 			vo.timeout = strtod(optarg, &end);
 			if (*end || vo.timeout <= 0)

@@ -172,6 +172,34 @@ apply_lab() {
 		and .template_artifact == .channel_artifact' <<<"$output"
 }
 
+@test "hl-vm apply: an update in place; what needs a reboot waits for --reboot, then host keys are read again" {
+	apply_lab
+	# without --reboot: applied to the config, the reboot left pending
+	api PUT /nodes/pve2/qemu/211/config -d memory=4096
+	vm 0 apply db01
+	jq -e '.hosts[0] | .action == "updated" and (.reboot | startswith("pending"))
+		and [.changes[].field] == ["memory_mib"]' <<<"$output"
+	api GET /nodes/pve2/qemu/211/pending
+	jq -e '.data | any(.key == "memory" and (.pending | tonumber) == 2048)' <<<"$output"
+	# with --reboot: a new user is a new cloud-init instance, so the
+	# guest's host keys rotate and are read again
+	sed -i 's/^memory: 2G$/memory: 2G\nuser: dbadmin/' "$LAB/personas/db.yaml"
+	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "db01: user dbadmin"
+	before=$(grep '^db01 ssh-ed25519' "$LAB/.hl/known_hosts")
+	vm 0 apply db01 --reboot --timeout 120
+	jq -e '.hosts[0] | .action == "updated" and .reboot == "done"
+		and ([.changes[].field] | sort) == ["user"]
+		and all(.changes[]; .rotates_host_keys)' <<<"$output"
+	after=$(grep '^db01 ssh-ed25519' "$LAB/.hl/known_hosts")
+	[ -n "$after" ] && [ "$after" != "$before" ]
+	run ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/.hl/known_hosts" \
+		-o GlobalKnownHostsFile=/dev/null -o HostKeyAlias=db01 -o BatchMode=yes \
+		-o ConnectTimeout=10 -i "$LAB/.hl/id_ed25519" dbadmin@10.77.0.31 hostname
+	[ "$status" = 0 ]
+	[ "$output" = db01 ]
+	vm 0 plan --exit-code db01
+}
+
 @test "hl-vm apply: a vmid held by a VM hl does not manage is refused (6)" {
 	apply_lab
 	# hl's web02 from the test before goes first
