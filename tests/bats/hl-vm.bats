@@ -143,19 +143,24 @@ apply_lab() {
 		git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm lab
 	fi
 	if ! grep -q 'pve2:' "$LAB/layers/L1/channels.yaml" 2>/dev/null; then
-		run -0 hl-template -C "$LAB" build debian-12 --node pve2 --timeout 120
+		run -0 hl-template -C "$LAB" build debian-12 --all-nodes --timeout 120
 		git -C "$LAB" add -A
 		git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm built
-		run -0 hl-template -C "$LAB" promote debian-12 --node pve2
+		run -0 hl-template -C "$LAB" promote debian-12
 	fi
 }
 
-@test "hl-vm apply: creates web02 and db01 on pve2; strict ssh with .hl/known_hosts reaches each; the next plan is all noop" {
+@test "hl-vm apply: creates hosts on two nodes; strict ssh with .hl/known_hosts reaches each; the next plan is all noop" {
 	apply_lab
-	vm 0 apply web02 db01 --timeout 120
-	jq -e '[.hosts[] | {name, action, ip}] == [{"name": "db01", "action": "created", "ip": "10.77.0.31"},
-		{"name": "web02", "action": "created", "ip": "10.77.0.22"}]' <<<"$output"
-	for h in web02:10.77.0.22 db01:10.77.0.31; do
+	# the fake web01 of the plan tests goes first: hl's own will replace it
+	api DELETE /nodes/pve1/qemu/201
+	wait_task "$(jq -r .data <<<"$output")"
+	vm 0 apply web01 web02 db01 --timeout 120
+	jq -e '[.hosts[] | {name, node, action, ip}] == [
+		{"name": "db01", "node": "pve2", "action": "created", "ip": "10.77.0.31"},
+		{"name": "web01", "node": "pve1", "action": "created", "ip": "10.77.0.21"},
+		{"name": "web02", "node": "pve2", "action": "created", "ip": "10.77.0.22"}]' <<<"$output"
+	for h in web01:10.77.0.21 web02:10.77.0.22 db01:10.77.0.31; do
 		run ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/.hl/known_hosts" \
 			-o GlobalKnownHostsFile=/dev/null -o HostKeyAlias="${h%%:*}" -o BatchMode=yes \
 			-o ConnectTimeout=10 -i "$LAB/.hl/id_ed25519" "debian@${h#*:}" hostname
@@ -165,11 +170,22 @@ apply_lab() {
 	# db01's declared MAC is the guest's
 	api GET /nodes/pve2/qemu/211/config
 	jq -e '.data.net0 | test("BC:24:11:4D:00:31"; "i")' <<<"$output"
-	vm 0 plan --exit-code web02 db01
+	vm 0 plan --exit-code web01 web02 db01
 	jq -e 'all(.hosts[]; .action == "noop")' <<<"$output"
 	vm 0 status web02
 	jq -e '.hosts[0] | .power == "running" and .ip == "10.77.0.22" and (.spec_commit | length) == 40
 		and .template_artifact == .channel_artifact' <<<"$output"
+	# a newly promoted template is drift to report, not a replacement
+	run -0 hl-template -C "$LAB" build debian-12 --node pve1 --force --timeout 120
+	git -C "$LAB" add -A
+	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm rebuilt
+	run -0 hl-template -C "$LAB" promote debian-12 --node pve1
+	vm 0 plan --exit-code web01
+	jq -e '.hosts[0] | .action == "noop" and (.template_drift | test("^built from artifact [0-9T]+Z; stable is now [0-9T]+Z$"))' <<<"$output"
+	api POST /nodes/pve1/qemu/201/status/stop
+	wait_task "$(jq -r .data <<<"$output")" 30
+	api DELETE /nodes/pve1/qemu/201
+	wait_task "$(jq -r .data <<<"$output")" 30
 }
 
 @test "hl-vm apply: an update in place; what needs a reboot waits for --reboot, then host keys are read again" {
