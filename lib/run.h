@@ -86,6 +86,17 @@ void hl_sleep(double s);
 int hl_run_mutate(struct hl_run *r, const char *root, int allow_dirty,
     struct hl_err *e);
 
+struct hl_lab;
+
+/*
+ * The lab a tool acts on: found (-C, HL_LAB, upwards), its Git state into
+ * r->git, its specs, which must be valid, and (picked not NULL) the hosts
+ * sels picks.  Returns 0, or -1 with the failure printed and *code set;
+ * the caller frees *lab and *picked either way.
+ */
+int hl_run_lab(struct hl_run *r, char *const *sels, int nsels,
+    struct hl_lab **lab, unsigned char **picked, int *code);
+
 /* A failure document {error: {message, code}} and the same on stderr. */
 int hl_run_fail(struct hl_run *r, int code, const char *msg);
 

@@ -17,9 +17,7 @@
 #include <unistd.h>
 
 #include "exit.h"
-#include "git.h"
 #include "json.h"
-#include "lab.h"
 #include "pve.h"
 #include "run.h"
 #include "spec.h"
@@ -247,11 +245,10 @@ main(int argc, char **argv)
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ 0 } };
 	struct hl_run run;
-	struct hl_err e = { 0 };
 	struct hl_lab *lab = NULL;
 	struct args a = { .keep = 1 };
 	int mutating;
-	char *root = NULL, *end;
+	char *end;
 	const char *verb;
 	int opt, code;
 	jv doc;
@@ -340,27 +337,8 @@ main(int argc, char **argv)
 		return hl_run_usage(&run, "--node and --all-nodes exclude each "
 		    "other");
 
-	if (hl_lab_find(run.lab_dir, &root, &e) < 0) {
-		code = hl_run_fail(&run, e.code, e.msg);
+	if (hl_run_lab(&run, NULL, 0, &lab, NULL, &code) < 0)
 		goto done;
-	}
-	jv_free(run.git);
-	run.git = hl_git_state(root, &e);
-	if (!jv_is_valid(run.git))
-		run.git = jv_null();
-	if (hl_spec_load(root, &lab, &e) < 0) {
-		code = hl_run_fail(&run, e.code, e.msg);
-		goto done;
-	}
-	jv_free(run.lab);
-	run.lab = jv_copy(lab->id);
-	hl_diag_finish(&lab->diag);
-	if (hl_diag_count(&lab->diag, HL_DIAG_ERROR)) {
-		hl_run_report(&run, &lab->diag);
-		code = hl_run_fail(&run, HL_EXIT_NO, "the specs have problems: "
-		    "run hl-validate specs");
-		goto done;
-	}
 	if (strcmp(verb, "build") == 0)
 		code = build(&run, lab, argv[optind], &a, &doc);
 	else if (strcmp(verb, "gc") == 0)
@@ -374,7 +352,6 @@ main(int argc, char **argv)
 		    a.insecure, &doc);
 	code = hl_run_finish(&run, doc, code);
 done:
-	free(root);
 	hl_spec_free(lab);
 	hl_run_free(&run);
 	return code;

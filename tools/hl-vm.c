@@ -14,9 +14,7 @@
 #include <string.h>
 
 #include "exit.h"
-#include "git.h"
 #include "json.h"
-#include "lab.h"
 #include "pve.h"
 #include "run.h"
 #include "select.h"
@@ -79,7 +77,7 @@ main(int argc, char **argv)
 	struct hl_pve_cfg cfg;
 	struct hl_pve *p = NULL;
 	unsigned char *picked = NULL;
-	char *root = NULL, **sels;
+	char **sels;
 	const char *verb, *why = NULL;
 	int opt, nsels, i, code, exit_code = 0, insecure = 0;
 	jv doc;
@@ -135,33 +133,8 @@ main(int argc, char **argv)
 			return hl_run_usage(&run, "bad selector '%s': %s",
 			    sels[i], why);
 
-	if (hl_lab_find(run.lab_dir, &root, &e) < 0) {
-		code = hl_run_fail(&run, e.code, e.msg);
+	if (hl_run_lab(&run, sels, nsels, &lab, &picked, &code) < 0)
 		goto done;
-	}
-	jv_free(run.git);
-	run.git = hl_git_state(root, &e);
-	if (!jv_is_valid(run.git))
-		run.git = jv_null();
-	if (hl_spec_load(root, &lab, &e) < 0) {
-		code = hl_run_fail(&run, e.code, e.msg);
-		goto done;
-	}
-	jv_free(run.lab);
-	run.lab = jv_copy(lab->id);
-	picked = calloc(lab->nhosts + 1, 1);
-	if (picked == NULL) {
-		code = hl_run_fail(&run, HL_EXIT_INTERNAL, "out of memory");
-		goto done;
-	}
-	hl_select(lab, sels, nsels, picked, &lab->diag);
-	hl_diag_finish(&lab->diag);
-	if (hl_diag_count(&lab->diag, HL_DIAG_ERROR)) {
-		hl_run_report(&run, &lab->diag);
-		code = hl_run_fail(&run, HL_EXIT_NO, "the specs have problems: "
-		    "run hl-validate specs");
-		goto done;
-	}
 	if ((strcmp(verb, "apply") == 0 || strcmp(verb, "destroy") == 0) &&
 	    hl_run_mutate(&run, lab->root, dirty, &e) < 0) {
 		code = hl_run_fail(&run, e.code, e.msg);
@@ -192,7 +165,6 @@ main(int argc, char **argv)
 	code = hl_run_finish(&run, doc, code);
 done:
 	free(picked);
-	free(root);
 	hl_spec_free(lab);
 	hl_run_free(&run);
 	return code;
