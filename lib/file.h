@@ -26,4 +26,13 @@ enum hl_file_status hl_file_read(const char *path, size_t cap, char **buf,
 /* A phrase for a status, to follow the file's name: "does not exist". */
 const char *hl_file_strerror(enum hl_file_status st, int err);
 
+/*
+ * Wait for an exclusive lock on path's companion "<path>.lock", for a
+ * read-modify-write of path by processes working at once.  Returns the
+ * descriptor for hl_unlock_file, or -1 when it cannot be had (the caller
+ * goes on unlocked: the lock only orders writers).
+ */
+int hl_lock_file(const char *path);
+void hl_unlock_file(int fd);
+
 #endif

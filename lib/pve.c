@@ -223,6 +223,24 @@ hl_pve_open(struct hl_pve **out, const struct hl_pve_cfg *c, struct hl_err *e)
 	return 0;
 }
 
+int
+hl_pve_forked(struct hl_pve *p, struct hl_err *e)
+{
+	/*
+	 * The parent's connections are its own: cleaning them up here would
+	 * end its TLS sessions on the shared sockets, so they are left as
+	 * they are (the child exits soon) and new ones made.
+	 */
+	p->share = curl_share_init();
+	if (p->share)
+		curl_share_setopt(p->share, CURLSHOPT_SHARE,
+		    CURL_LOCK_DATA_CONNECT);
+	p->easy = curl_easy_init();
+	if (p->share == NULL || p->easy == NULL)
+		return hl_err_set(e, HL_EXIT_INTERNAL, "out of memory");
+	return 0;
+}
+
 void
 hl_pve_close(struct hl_pve *p)
 {

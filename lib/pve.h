@@ -113,6 +113,12 @@ struct hl_pve_req {
 void hl_pve_get_all(struct hl_pve *p, struct hl_pve_req *reqs, size_t n);
 
 /*
+ * In a child process after fork(): new connections, the parent's left
+ * untouched.  The child should then leave with _exit(), not hl_pve_close.
+ */
+int hl_pve_forked(struct hl_pve *p, struct hl_err *e);
+
+/*
  * Wait for a task: poll the node in the UPID with backoff until it stops,
  * for at most timeout_s seconds (<= 0: the task type's default).  Progress
  * on stderr when progress is set.  Returns 0 when it ended OK or with

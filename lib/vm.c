@@ -248,36 +248,95 @@ actual(const struct hl_lab *lab, jv conf)
 
 /* ---- the cluster's side ------------------------------------------------ */
 
+/* GET each path into out[name], in one batch; a failed read fails all. */
+static int
+read_batch(struct hl_pve *p, jv names, jv paths, jv *out, struct hl_err *e)
+{
+	int n = jv_array_length(jv_copy(paths)), i, rc = 0;
+	struct hl_pve_req *r = calloc(n + 1, sizeof(*r));
+
+	if (r == NULL)
+		return hl_err_set(e, HL_EXIT_INTERNAL, "out of memory");
+	for (i = 0; i < n; i++) {
+		jv path = jv_array_get(jv_copy(paths), i);
+
+		r[i].path = strdup(jv_string_value(path));
+		jv_free(path);
+	}
+	hl_pve_get_all(p, r, n);
+	for (i = 0; i < n; i++) {
+		if (r[i].rc == 0 && rc == 0)
+			*out = jv_object_set(*out, jv_array_get(jv_copy(names),
+			    i), jv_copy(r[i].data));
+		else if (r[i].rc != 0 && rc == 0)
+			rc = hl_err_set(e, r[i].err.code ? r[i].err.code :
+			    HL_EXIT_REMOTE, "%s", r[i].err.msg);
+		jv_free(r[i].data);
+		free((char *)r[i].path);
+	}
+	free(r);
+	return rc;
+}
+
+/*
+ * A running VM's configuration as it runs: what waits in pending put back
+ * to its current value, and the cloud-init options to the ones its drive
+ * was generated from (GET .../pending and .../cloudinit).
+ */
+static jv
+current_config(jv conf, jv pending, jv ci)
+{
+	jv lists[2] = { pending, ci };
+
+	for (int l = 0; l < 2; l++) {
+		if (jv_get_kind(lists[l]) != JV_KIND_ARRAY)
+			continue;
+		jv_array_foreach(lists[l], i, it) {
+			jv key = hl_json_get(jv_copy(it), "key"),
+			    val = hl_json_get(jv_copy(it), "value");
+			int changes = jv_object_has(jv_copy(it),
+			    jv_string("pending")) || jv_object_has(jv_copy(it),
+			    jv_string("delete"));
+
+			if (jv_get_kind(key) != JV_KIND_STRING || !changes) {
+				jv_free(key);
+				jv_free(val);
+			} else if (jv_get_kind(val) == JV_KIND_NULL) {
+				jv_free(val);
+				conf = jv_object_delete(conf, key);
+			} else {
+				conf = jv_object_set(conf, key, val);
+			}
+			jv_free(it);
+		}
+	}
+	return conf;
+}
+
 int
 read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
     struct hl_err *e)
 {
-	char tag[160];
-	struct hl_pve_req *r;
-	char (*paths)[160];
-	jv names = jv_array();
-	int n, k = 0;
+	char tag[160], path[200];
+	jv names = jv_array(), paths = jv_array(), run = jv_array(),
+	    runpaths = jv_array(), extra = jv_object();
+	int rc = 0;
 
 	v->managed = jv_object();
 	v->configs = jv_object();
+	v->current = jv_object();
 	if (hl_pve_get(p, "/cluster/resources?type=vm", &v->vms, e) < 0)
-		return -1;
-	if (jv_get_kind(v->vms) != JV_KIND_ARRAY)
-		return hl_err_set(e, HL_EXIT_REMOTE, "GET /cluster/resources: "
-		    "not a list");
-	snprintf(tag, sizeof(tag), ";hl-%s;", hl_json_str(lab->id));
-	n = jv_array_length(jv_copy(v->vms));
-	r = calloc(n + 1, sizeof(*r));
-	paths = calloc(n + 1, sizeof(*paths));
-	if (r == NULL || paths == NULL) {
-		free(r);
-		free(paths);
-		jv_free(names);
-		return hl_err_set(e, HL_EXIT_INTERNAL, "out of memory");
+		goto out_err;
+	if (jv_get_kind(v->vms) != JV_KIND_ARRAY) {
+		hl_err_set(e, HL_EXIT_REMOTE, "GET /cluster/resources: not a "
+		    "list");
+		goto out_err;
 	}
+	snprintf(tag, sizeof(tag), ";hl-%s;", hl_json_str(lab->id));
 	jv_array_foreach(v->vms, i, vm) {
 		char tags[2048];
-		const char *name = hl_json_get_str(vm, "name");
+		const char *name = hl_json_get_str(vm, "name"),
+		    *st = hl_json_get_str(vm, "status");
 
 		snprintf(tags, sizeof(tags), ";%s;", hl_json_get_str(vm,
 		    "tags") ? hl_json_get_str(vm, "tags") : "");
@@ -285,38 +344,58 @@ read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
 			if (*c == ',' || *c == ' ')
 				*c = ';';
 		if (name && strstr(tags, tag) && !strstr(tags, ";hl-template;")
-		    && !jv_object_has(jv_copy(v->managed), jv_string(name))) {
-			double vmid = hl_pve_get_num(vm, "vmid", -1),
-			    tpl = hl_pve_get_num(vm, "template", 0);
-
-			if (tpl == 0) {
-				v->managed = jv_object_set(v->managed,
-				    jv_string(name), jv_copy(vm));
-				snprintf(paths[k], sizeof(paths[k]),
-				    "/nodes/%s/qemu/%.0f/config",
-				    hl_json_get_str(vm, "node"), vmid);
-				r[k].path = paths[k];
-				names = jv_array_append(names, jv_string(name));
-				k++;
+		    && hl_pve_get_num(vm, "template", 0) == 0 &&
+		    !jv_object_has(jv_copy(v->managed), jv_string(name))) {
+			v->managed = jv_object_set(v->managed,
+			    jv_string(name), jv_copy(vm));
+			snprintf(path, sizeof(path), "/nodes/%s/qemu/%.0f",
+			    hl_json_get_str(vm, "node"), hl_pve_get_num(vm,
+			    "vmid", -1));
+			names = jv_array_append(names, jv_string(name));
+			paths = jv_array_append(paths, jv_string_fmt(
+			    "%s/config", path));
+			if (st && strcmp(st, "running") == 0) {
+				run = jv_array_append(run, jv_string_fmt(
+				    "%s\n1", name));
+				run = jv_array_append(run, jv_string_fmt(
+				    "%s\n2", name));
+				runpaths = jv_array_append(runpaths,
+				    jv_string_fmt("%s/pending", path));
+				runpaths = jv_array_append(runpaths,
+				    jv_string_fmt("%s/cloudinit", path));
 			}
 		}
 		jv_free(vm);
 	}
-	hl_pve_get_all(p, r, k);
-	for (int i = 0; i < k; i++) {
-		jv name = jv_array_get(jv_copy(names), i);
+	/* the configs, and for running VMs what waits for a reboot */
+	paths = jv_array_concat(paths, jv_copy(runpaths));
+	names = jv_array_concat(names, jv_copy(run));
+	if (read_batch(p, names, paths, &extra, e) < 0)
+		goto out_err;
+	jv_object_foreach(v->managed, name, res) {
+		jv conf = hl_json_get(jv_copy(extra), jv_string_value(name));
+		char k1[300], k2[300];
 
-		if (r[i].rc == 0)
-			v->configs = jv_object_set(v->configs, name,
-			    jv_copy(r[i].data));
-		else
-			jv_free(name);
-		jv_free(r[i].data);
+		snprintf(k1, sizeof(k1), "%s\n1", jv_string_value(name));
+		snprintf(k2, sizeof(k2), "%s\n2", jv_string_value(name));
+		if (jv_object_has(jv_copy(extra), jv_string(k1)))
+			v->current = jv_object_set(v->current, jv_copy(name),
+			    current_config(jv_copy(conf), hl_json_get(
+			    jv_copy(extra), k1), hl_json_get(jv_copy(extra),
+			    k2)));
+		v->configs = jv_object_set(v->configs, name, conf);
+		jv_free(res);
 	}
-	free(r);
-	free(paths);
+	goto out;
+out_err:
+	rc = -1;
+out:
 	jv_free(names);
-	return 0;
+	jv_free(paths);
+	jv_free(run);
+	jv_free(runpaths);
+	jv_free(extra);
+	return rc;
 }
 
 void
@@ -325,6 +404,7 @@ free_view(struct view *v)
 	jv_free(v->vms);
 	jv_free(v->managed);
 	jv_free(v->configs);
+	jv_free(v->current);
 }
 
 /* The value after "key=" in a description marker, or NULL (malloc'ed). */
@@ -346,6 +426,32 @@ marker(const char *desc, const char *key)
 
 /* ---- plan ------------------------------------------------------------- */
 
+static int
+same_mac(jv a, jv b)
+{
+	return jv_get_kind(a) == JV_KIND_STRING &&
+	    jv_get_kind(b) == JV_KIND_STRING &&
+	    strcasecmp(jv_string_value(a), jv_string_value(b)) == 0;
+}
+
+/* One change; pending: already set, waiting for the VM's next boot. */
+static jv
+change(const struct field *f, jv from, jv to, int pending)
+{
+	jv c = jv_object_set(jv_object(), jv_string("field"),
+	    jv_string(f->name));
+
+	c = jv_object_set(c, jv_string("from"), from);
+	c = jv_object_set(c, jv_string("to"), to);
+	c = jv_object_set(c, jv_string("reboot_needed"), jv_bool(f->reboot ||
+	    pending));
+	c = jv_object_set(c, jv_string("rotates_host_keys"),
+	    jv_bool(f->rotates));
+	if (pending)
+		c = jv_object_set(c, jv_string("pending"), jv_true());
+	return c;
+}
+
 jv
 plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
     int *pending)
@@ -354,7 +460,7 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 	    *node = hl_json_get_str(h, "node");
 	jv out = jv_object_set(jv_object(), jv_string("name"), jv_string(name));
 	jv res = hl_json_get(jv_copy(v->managed), name), conf, want, have;
-	jv changes = jv_array(), tpl;
+	jv changes = jv_array(), tpl, cur;
 	const char *action = "noop", *rnode;
 	char *art, *chart = NULL;
 	size_t i;
@@ -372,36 +478,27 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 	rnode = hl_json_get_str(res, "node");
 	want = desired(lab, h);
 	have = actual(lab, conf);
+	cur = jv_object_has(jv_copy(v->current), jv_string(name)) ?
+	    actual(lab, hl_json_get(jv_copy(v->current), name)) : jv_null();
 	for (i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
 		jv a = hl_json_get(jv_copy(have), fields[i].name),
-		    b = hl_json_get(jv_copy(want), fields[i].name);
+		    b = hl_json_get(jv_copy(want), fields[i].name),
+		    now = jv_get_kind(cur) == JV_KIND_OBJECT ? hl_json_get(
+		    jv_copy(cur), fields[i].name) : jv_copy(a);
+		int waits = 0;
 
 		/* a MAC hl did not declare is PVE's own: never drift */
 		if (strcmp(fields[i].name, "mac") == 0 &&
-		    jv_get_kind(b) == JV_KIND_NULL) {
-			jv_free(a);
-			jv_free(b);
-			continue;
-		}
-		if (strcmp(fields[i].name, "mac") == 0 &&
-		    jv_get_kind(a) == JV_KIND_STRING &&
-		    jv_get_kind(b) == JV_KIND_STRING &&
-		    strcasecmp(jv_string_value(a), jv_string_value(b)) == 0) {
-			jv_free(a);
-			jv_free(b);
-			continue;
-		}
-		if (!jv_equal(jv_copy(a), jv_copy(b))) {
-			jv c = jv_object_set(jv_object(), jv_string("field"),
-			    jv_string(fields[i].name));
-
-			c = jv_object_set(c, jv_string("from"), jv_copy(a));
-			c = jv_object_set(c, jv_string("to"), jv_copy(b));
-			c = jv_object_set(c, jv_string("reboot_needed"),
-			    jv_bool(fields[i].reboot));
-			c = jv_object_set(c, jv_string("rotates_host_keys"),
-			    jv_bool(fields[i].rotates));
-			changes = jv_array_append(changes, c);
+		    (jv_get_kind(b) == JV_KIND_NULL ||
+		    same_mac(a, b))) {
+			waits = jv_get_kind(b) != JV_KIND_NULL &&
+			    !same_mac(now, b);
+		} else if (jv_equal(jv_copy(a), jv_copy(b))) {
+			/* set, but the running VM takes it at its next boot */
+			waits = !jv_equal(jv_copy(now), jv_copy(b));
+		} else {
+			changes = jv_array_append(changes, change(&fields[i],
+			    jv_copy(a), jv_copy(b), 0));
 			if (strcmp(fields[i].name, "disk_gib") == 0 &&
 			    jv_get_kind(a) == JV_KIND_NUMBER &&
 			    jv_get_kind(b) == JV_KIND_NUMBER &&
@@ -410,8 +507,15 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 			else if (strcmp(action, "noop") == 0)
 				action = "update";
 		}
+		if (waits) {
+			changes = jv_array_append(changes, change(&fields[i],
+			    jv_copy(now), jv_copy(b), 1));
+			if (strcmp(action, "noop") == 0)
+				action = "update";
+		}
 		jv_free(a);
 		jv_free(b);
+		jv_free(now);
 	}
 	if (strcmp(action, "blocked") == 0)
 		out = jv_object_set(out, jv_string("reason"), jv_string(
@@ -448,6 +552,7 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 	    "vmid"));
 	jv_free(want);
 	jv_free(have);
+	jv_free(cur);
 	jv_free(conf);
 	jv_free(res);
 	return jv_object_set(out, jv_string("changes"), changes);
@@ -457,7 +562,7 @@ int
 hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, int exit_code, jv *doc)
 {
-	struct view v = { jv_null(), jv_null(), jv_null() };
+	struct view v = VIEW_INIT;
 	struct hl_err e = { 0 };
 	jv hosts = jv_array(), channels = hl_tpl_channels(lab);
 	int pending = 0;
@@ -526,7 +631,7 @@ int
 hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, const char *head, jv *doc)
 {
-	struct view v = { jv_null(), jv_null(), jv_null() };
+	struct view v = VIEW_INIT;
 	struct hl_err e = { 0 };
 	jv hosts = jv_array(), channels = hl_tpl_channels(lab), names = jv_array();
 	struct hl_pve_req *r;

@@ -30,14 +30,16 @@ int hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
 struct hl_vm_opts {
 	double timeout;		/* the agent wait, seconds (0: 600) */
 	int reboot;		/* apply changes that need a reboot now */
+	int parallel;		/* hosts at a time (0: 4) */
 	const char *commit;	/* the spec commit, for the marker */
 };
 
 /*
  * Apply the plan of the picked hosts: create what is missing (a clone of
  * the host's template, configured, grown, started, its host keys read
- * into .hl/known_hosts); a noop stays; blocked is refused (6).  One
- * host's failure does not stop the others.  *doc {hosts: [{name, node,
+ * into .hl/known_hosts); a noop stays; blocked is refused (6).  Up to
+ * o->parallel hosts at a time, each in its own process; one host's
+ * failure does not stop the others.  *doc {hosts: [{name, node,
  * vmid, action: created|noop|failed, ip | error}]}; the worst status.
  */
 int hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,

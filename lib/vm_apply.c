@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fanout.h"
+#include "file.h"
 #include "json.h"
 #include "run.h"
 #include "template.h"
@@ -147,15 +149,49 @@ wait_booted(struct host *x)
 }
 
 /* The guest's SSH host keys into .hl/known_hosts under its alias. */
+/*
+ * Replace host name's lines in .hl/known_hosts with add (may be empty),
+ * under the file's lock: hosts applied at once take turns.
+ */
+static int
+replace_keys(const struct hl_lab *lab, const char *name, const char *add)
+{
+	char path[4200], tmp[4300], line[8192];
+	struct hl_buf keep = { 0 };
+	size_t n = strlen(name);
+	int lock, rc = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/.hl/known_hosts", lab->root);
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	lock = hl_lock_file(path);
+	f = fopen(path, "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (!(strncmp(line, name, n) == 0 && line[n] == ' '))
+				hl_buf_adds(&keep, line);
+		fclose(f);
+	}
+	f = fopen(tmp, "w");
+	if (f == NULL || fputs(hl_buf_str(&keep), f) == EOF ||
+	    fputs(add, f) == EOF || fclose(f) != 0 || rename(tmp, path) != 0) {
+		if (f)
+			unlink(tmp);
+		rc = -1;
+	}
+	hl_unlock_file(lock);
+	hl_buf_free(&keep);
+	return rc;
+}
+
 static int
 read_host_keys(struct host *x)
 {
 	static const char *const files[] = { "ssh_host_ed25519_key.pub",
 		"ssh_host_ecdsa_key.pub", "ssh_host_rsa_key.pub" };
-	char path[4200], tmp[4300], api[400];
-	struct hl_buf keep = { 0 }, add = { 0 };
-	FILE *f;
-	size_t i, n;
+	char api[400];
+	struct hl_buf add = { 0 };
+	size_t i;
 
 	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
 		struct hl_err e2;
@@ -177,28 +213,11 @@ read_host_keys(struct host *x)
 	if (add.len == 0)
 		return hl_err_set(x->e, HL_EXIT_FAILED, "%s: the agent read no "
 		    "SSH host key", x->name);
-	snprintf(path, sizeof(path), "%s/.hl/known_hosts", x->lab->root);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(path, "r");
-	if (f) {
-		char line[8192];
-
-		n = strlen(x->name);
-		while (fgets(line, sizeof(line), f))
-			if (!(strncmp(line, x->name, n) == 0 && line[n] == ' '))
-				hl_buf_adds(&keep, line);
-		fclose(f);
-	}
-	f = fopen(tmp, "w");
-	if (f == NULL || fputs(hl_buf_str(&keep), f) == EOF ||
-	    fputs(hl_buf_str(&add), f) == EOF || fclose(f) != 0 ||
-	    rename(tmp, path) != 0) {
-		hl_buf_free(&keep);
+	if (replace_keys(x->lab, x->name, hl_buf_str(&add)) < 0) {
 		hl_buf_free(&add);
-		return hl_err_set(x->e, HL_EXIT_INTERNAL, "%s: cannot write",
-		    path);
+		return hl_err_set(x->e, HL_EXIT_INTERNAL, "%s/.hl/known_hosts: "
+		    "cannot write", x->lab->root);
 	}
-	hl_buf_free(&keep);
 	hl_buf_free(&add);
 	return 0;
 }
@@ -326,13 +345,29 @@ create(struct host *x, jv channels, jv vms, jv *res)
 		goto fail;
 	*res = jv_object_set(jv_object_set(jv_object(), jv_string("action"),
 	    jv_string("created")), jv_string("ip"), address(x));
+	fprintf(stderr, "hl-vm: %s: VM %d is up at %s; its host keys are in "
+	    ".hl/known_hosts\n", x->name, x->vmid, hl_json_get_str(*res, "ip")
+	    ? hl_json_get_str(*res, "ip") : "an address the agent did not "
+	    "report");
 	return 0;
 fail:
 	discard(x);
 	return -1;
 }
 
-/* Whether the plan's changes hold a field, or any with flag set. */
+static jv
+failed(const char *msg, int code)
+{
+	return jv_object_set(jv_object_set(jv_object(), jv_string("action"),
+	    jv_string("failed")), jv_string("error"), jv_object_set(
+	    jv_object_set(jv_object(), jv_string("message"), jv_string(msg)),
+	    jv_string("code"), jv_number(code)));
+}
+
+/*
+ * Whether the plan's changes hold a field still to be written (flag
+ * NULL), or any change with flag set.
+ */
 static int
 changed(jv changes, const char *field, const char *flag)
 {
@@ -340,7 +375,8 @@ changed(jv changes, const char *field, const char *flag)
 
 	jv_array_foreach(changes, i, c) {
 		const char *f = hl_json_get_str(c, "field");
-		jv b = flag ? hl_json_get(jv_copy(c), flag) : jv_true();
+		jv b = flag ? hl_json_get(jv_copy(c), flag) :
+		    jv_bool(!jv_object_has(jv_copy(c), jv_string("pending")));
 
 		if (f && (field ? strcmp(f, field) == 0 : 1) &&
 		    jv_get_kind(b) == JV_KIND_TRUE)
@@ -383,14 +419,19 @@ update(struct host *x, jv plan, jv conf, jv *res)
 			params = jv_object_set(params, jv_string(map[i].option),
 			    hl_json_get(jv_copy(all), map[i].option));
 	jv_free(all);
-	art = marker(hl_json_get_str(conf, "description"), "artifact");
-	description(x, art, desc, sizeof(desc));
-	free(art);
-	params = jv_object_set(params, jv_string("description"),
-	    jv_string(desc));
-	vm_path(x, path, sizeof(path), "/config");
-	if (task(x, "POST", path, params, HL_PVE_WRITE) < 0)
-		goto fail;
+	/* the spec commit is refreshed only along with another change */
+	if (jv_object_length(jv_copy(params)) > 0) {
+		art = marker(hl_json_get_str(conf, "description"), "artifact");
+		description(x, art, desc, sizeof(desc));
+		free(art);
+		params = jv_object_set(params, jv_string("description"),
+		    jv_string(desc));
+		vm_path(x, path, sizeof(path), "/config");
+		if (task(x, "POST", path, params, HL_PVE_WRITE) < 0)
+			goto fail;
+	} else {
+		jv_free(params);
+	}
 	if (changed(changes, "disk_gib", NULL)) {
 		char size[32];
 
@@ -439,73 +480,116 @@ fail:
 	return -1;
 }
 
+struct run {
+	struct hl_pve *p;
+	const struct hl_lab *lab;
+	const struct hl_vm_opts *o;
+	struct view *v;
+	jv channels;
+	size_t *index;		/* job -> host */
+};
+
+/* One host's apply: its result, with "code" its exit status. */
+static jv
+apply_host(size_t job, int forked, void *arg)
+{
+	struct run *r = arg;
+	size_t i = r->index[job];
+	struct hl_err e = { 0 };
+	struct host x = { r->p, r->lab, r->o, jv_null(), NULL, NULL, 0, &e };
+	jv plan, res = jv_null();
+	const char *action;
+	int pending = 0, rc = 0;
+
+	x.h = hl_spec_host_json(r->lab, &r->lab->hosts[i]);
+	x.name = r->lab->hosts[i].name;
+	x.node = hl_json_get_str(x.h, "node");
+	x.vmid = (int)hl_pve_get_num(x.h, "vmid", 0);
+	plan = plan_host(r->lab, x.h, r->v, r->channels, &pending);
+	action = hl_json_get_str(plan, "action");
+	if (forked)
+		rc = hl_pve_forked(r->p, &e);
+	if (rc < 0)
+		;
+	else if (action && strcmp(action, "create") == 0)
+		rc = create(&x, r->channels, r->v->vms, &res);
+	else if (action && strcmp(action, "noop") == 0)
+		res = jv_object_set(jv_object(), jv_string("action"),
+		    jv_string("noop"));
+	else if (action && strcmp(action, "update") == 0) {
+		jv conf = hl_json_get(jv_copy(r->v->configs), x.name);
+
+		x.vmid = (int)hl_pve_get_num(plan, "vmid", x.vmid);
+		rc = update(&x, plan, conf, &res);
+		jv_free(conf);
+	} else
+		rc = hl_err_set(&e, HL_EXIT_REFUSED, "%s: %s", x.name,
+		    hl_json_get_str(plan, "reason") ?
+		    hl_json_get_str(plan, "reason") : "blocked");
+	if (rc < 0) {
+		fprintf(stderr, "hl-vm: %s\n", e.msg);
+		jv_free(res);
+		res = failed(e.msg, e.code);
+	}
+	res = jv_object_set(res, jv_string("name"), jv_string(x.name));
+	res = jv_object_set(res, jv_string("node"), x.node ?
+	    jv_string(x.node) : jv_null());
+	res = jv_object_set(res, jv_string("vmid"), jv_number(x.vmid));
+	res = jv_object_set(res, jv_string("code"), jv_number(rc < 0 ?
+	    e.code : HL_EXIT_OK));
+	jv_free(plan);
+	jv_free(x.h);
+	return res;
+}
+
 int
 hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, const struct hl_vm_opts *o, jv *doc)
 {
-	struct view v = { jv_null(), jv_null(), jv_null() };
+	struct view v = VIEW_INIT;
 	struct hl_err e = { 0 };
-	jv hosts = jv_array(), channels = hl_tpl_channels(lab);
+	struct run r = { p, lab, o, &v, hl_tpl_channels(lab), NULL };
+	jv hosts = jv_array(), results;
 	int code = HL_EXIT_OK;
-	size_t i;
+	size_t i, n = 0;
 
 	if (read_view(p, lab, &v, &e) < 0) {
 		free_view(&v);
+		jv_free(r.channels);
 		jv_free(hosts);
-		jv_free(channels);
 		*doc = hl_error_doc("hl-vm", &e);
 		return e.code;
 	}
-	for (i = 0; i < lab->nhosts; i++) {
-		struct host x = { p, lab, o, jv_null(), NULL, NULL, 0, &e };
-		jv plan, res = jv_null();
-		const char *action;
-		int pending = 0, rc = 0;
+	r.index = calloc(lab->nhosts + 1, sizeof(*r.index));
+	for (i = 0; r.index && i < lab->nhosts; i++)
+		if (picked[i] && !lab->hosts[i].external)
+			r.index[n++] = i;
+	results = hl_fanout(n, o->parallel ? o->parallel : 4, apply_host, &r);
+	jv_array_foreach(results, k, res) {
+		const struct hl_host *h = &lab->hosts[r.index[k]];
 
-		if (!picked[i] || lab->hosts[i].external)
-			continue;
-		x.h = hl_spec_host_json(lab, &lab->hosts[i]);
-		x.name = lab->hosts[i].name;
-		x.node = hl_json_get_str(x.h, "node");
-		x.vmid = (int)hl_pve_get_num(x.h, "vmid", 0);
-		plan = plan_host(lab, x.h, &v, channels, &pending);
-		action = hl_json_get_str(plan, "action");
-		memset(&e, 0, sizeof(e));
-		if (action && strcmp(action, "create") == 0)
-			rc = create(&x, channels, v.vms, &res);
-		else if (action && strcmp(action, "noop") == 0)
-			res = jv_object_set(jv_object(), jv_string("action"),
-			    jv_string("noop"));
-		else if (action && strcmp(action, "update") == 0) {
-			jv conf = hl_json_get(jv_copy(v.configs), x.name);
+		if (jv_object_has(jv_copy(res), jv_string("died"))) {
+			char msg[300];
 
-			x.vmid = (int)hl_pve_get_num(plan, "vmid", x.vmid);
-			rc = update(&x, plan, conf, &res);
-			jv_free(conf);
-		} else
-			rc = hl_err_set(&e, HL_EXIT_REFUSED, "%s: %s", x.name,
-			    hl_json_get_str(plan, "reason") ?
-			    hl_json_get_str(plan, "reason") : "blocked");
-		if (rc < 0) {
-			fprintf(stderr, "hl-vm: %s\n", e.msg);
+			snprintf(msg, sizeof(msg), "%s: its worker %s; run "
+			    "apply again to converge", h->name,
+			    hl_json_get_str(res, "died"));
+			fprintf(stderr, "hl-vm: %s\n", msg);
 			jv_free(res);
-			res = jv_object_set(jv_object_set(jv_object(),
-			    jv_string("action"), jv_string("failed")),
-			    jv_string("error"), jv_object_set(jv_object_set(
-			    jv_object(), jv_string("message"), jv_string(e.msg)),
-			    jv_string("code"), jv_number(e.code)));
-			code = hl_exit_worse(code, e.code);
+			res = jv_object_set(failed(msg, HL_EXIT_INTERNAL),
+			    jv_string("name"), jv_string(h->name));
+			res = jv_object_set(res, jv_string("code"),
+			    jv_number(HL_EXIT_INTERNAL));
 		}
-		res = jv_object_set(res, jv_string("name"), jv_string(x.name));
-		res = jv_object_set(res, jv_string("node"), x.node ?
-		    jv_string(x.node) : jv_null());
-		res = jv_object_set(res, jv_string("vmid"), jv_number(x.vmid));
-		hosts = jv_array_append(hosts, res);
-		jv_free(plan);
-		jv_free(x.h);
+		code = hl_exit_worse(code, (int)hl_pve_get_num(res, "code",
+		    HL_EXIT_INTERNAL));
+		hosts = jv_array_append(hosts, jv_object_delete(res,
+		    jv_string("code")));
 	}
+	jv_free(results);
+	free(r.index);
 	free_view(&v);
-	jv_free(channels);
+	jv_free(r.channels);
 	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
 	return code;
 }
@@ -514,33 +598,14 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 static void
 forget_keys(const struct hl_lab *lab, const char *name)
 {
-	char path[4200], tmp[4300], line[8192];
-	struct hl_buf keep = { 0 };
-	size_t n = strlen(name);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/.hl/known_hosts", lab->root);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (!(strncmp(line, name, n) == 0 && line[n] == ' '))
-			hl_buf_adds(&keep, line);
-	fclose(f);
-	f = fopen(tmp, "w");
-	if (f && fputs(hl_buf_str(&keep), f) != EOF && fclose(f) == 0)
-		rename(tmp, path);
-	else if (f)
-		fclose(f);
-	hl_buf_free(&keep);
+	replace_keys(lab, name, "");
 }
 
 int
 hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, int yes, jv *doc)
 {
-	struct view v = { jv_null(), jv_null(), jv_null() };
+	struct view v = VIEW_INIT;
 	struct hl_err e = { 0 };
 	jv hosts = jv_array();
 	int code = HL_EXIT_OK;

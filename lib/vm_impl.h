@@ -10,8 +10,10 @@
 struct view {
 	jv vms;			/* /cluster/resources?type=vm */
 	jv managed;		/* host name -> resource */
-	jv configs;		/* host name -> config */
+	jv configs;		/* host name -> config, pending applied */
+	jv current;		/* host name -> config as a running VM runs */
 };
+#define VIEW_INIT { jv_null(), jv_null(), jv_null(), jv_null() }
 
 int read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
     struct hl_err *e);

@@ -3,7 +3,7 @@
  *
  *   hl-vm plan [SELECTOR...] [--exit-code]
  *   hl-vm status [SELECTOR...]
- *   hl-vm apply [SELECTOR...] [--reboot] [--timeout S]
+ *   hl-vm apply [SELECTOR...] [--reboot] [--timeout S] [--parallel N]
  *   hl-vm destroy SELECTOR... [--yes]
  *
  * One JSON document on stdout.  See docs/hl-vm.md.
@@ -24,7 +24,8 @@
 static const char usage[] =
 "usage: hl-vm plan [SELECTOR...] [--exit-code] [options]\n"
 "       hl-vm status [SELECTOR...] [options]\n"
-"       hl-vm apply [SELECTOR...] [--reboot] [--timeout S] [options]\n"
+"       hl-vm apply [SELECTOR...] [--reboot] [--timeout S] [--parallel N]\n"
+"                   [options]\n"
 "       hl-vm destroy SELECTOR... [--yes] [options]\n"
 "\n"
 "plan    compare each selected host's VM with its specs: create, update\n"
@@ -46,6 +47,7 @@ static const char usage[] =
 "options:\n"
 "      --exit-code      plan: exit 1 when changes are pending\n"
 "      --timeout S      apply: wait at most S seconds for the agent (600)\n"
+"      --parallel N     apply: work on N hosts at a time (4)\n"
 "      --allow-dirty    apply, destroy: go on with uncommitted spec changes\n"
 "      --yes            destroy: do it\n"
 "      --reboot         apply: reboot running VMs whose changes need it\n"
@@ -55,7 +57,7 @@ HL_RUN_OPTIONS_HELP
 HL_EXIT_TABLE;
 
 enum { OPT_EXIT_CODE = 0x200, OPT_INSECURE, OPT_TIMEOUT, OPT_DIRTY,
-	OPT_YES, OPT_REBOOT };
+	OPT_YES, OPT_REBOOT, OPT_PARALLEL };
 
 int
 main(int argc, char **argv)
@@ -67,6 +69,7 @@ main(int argc, char **argv)
 		{ "allow-dirty", no_argument, NULL, OPT_DIRTY },
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "reboot", no_argument, NULL, OPT_REBOOT },
+		{ "parallel", required_argument, NULL, OPT_PARALLEL },
 		{ 0 } };
 	struct hl_vm_opts vo = { 0 };
 	int dirty = 0, yes = 0;
@@ -105,7 +108,14 @@ main(int argc, char **argv)
 			yes = 1;
 		else if (opt == OPT_REBOOT)
 			vo.reboot = 1;
-		else if (opt == OPT_TIMEOUT) {
+		else if (opt == OPT_PARALLEL) {
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || n < 1 || n > 64)
+				return hl_run_usage(&run, "--parallel needs a "
+				    "number of hosts from 1 to 64");
+			vo.parallel = (int)n;
+		} else if (opt == OPT_TIMEOUT) {
 			vo.timeout = strtod(optarg, &end);
 			if (*end || vo.timeout <= 0)
 				return hl_run_usage(&run, "--timeout needs a "
@@ -126,6 +136,10 @@ main(int argc, char **argv)
 		    "mean all)");
 	if (exit_code && strcmp(verb, "plan") != 0)
 		return hl_run_usage(&run, "--exit-code is for plan");
+	if ((vo.parallel || vo.reboot || vo.timeout) &&
+	    strcmp(verb, "apply") != 0)
+		return hl_run_usage(&run, "--parallel, --reboot and --timeout "
+		    "are for apply");
 	sels = argv + optind;
 	nsels = argc - optind;
 	for (i = 0; i < nsels; i++)

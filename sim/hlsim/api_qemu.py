@@ -285,6 +285,39 @@ def pending_get(sim, req):
         return out
 
 
+CI_KEYS = ("cicustom", "cipassword", "citype", "ciupgrade", "ciuser",
+           "nameserver", "searchdomain", "sshkeys")
+
+
+def _ci_values(conf):
+    """The options the cloud-init drive is generated from."""
+    return {k: v for k, v in conf.items()
+            if k in CI_KEYS or re.match(r"^ipconfig\d+$", k)}
+
+
+@route("GET", "/nodes/{node}/qemu/{vmid}/cloudinit")
+def cloudinit_pending(sim, req):
+    """The cloud-init values the drive was last generated from (value) and
+    the ones the next generation will use where they differ (pending), as
+    qemu-server's [special:cloudinit] section makes them."""
+    node_or_fail(sim, req["node"])
+    with sim.state.lock:
+        vm = vm_or_fail(sim, req["node"], req["vmid"])
+        now = vmconfig.masked(_ci_values(_with_pending(vm)))
+        used = vmconfig.masked(vm.get("cloudinit", {}))
+        out = []
+        for k in sorted(set(now) | set(used)):
+            item = {"key": k}
+            if k in used:
+                item["value"] = used[k]
+            if k not in now:
+                item["delete"] = 1
+            elif now[k] != used.get(k):
+                item["pending"] = now[k]
+            out.append(item)
+        return out
+
+
 def _early_checks(sim, req, vm):
     """What update_vm_api checks before it changes anything."""
     vmid = req["vmid"]
@@ -383,6 +416,10 @@ def _update(sim, req, task=None):
         raise fail(str(e))
     vmconfig.fill_macs(conf)
     vmconfig.fill_macs(pending)
+    # cleanup_pending: a pending value equal to the current one, or a
+    # pending delete of an option not set, is no change
+    pending = {k: v for k, v in pending.items() if conf.get(k) != v}
+    pdel = [k for k in pdel if k in conf]
     vm["config"], vm["pending"], vm["pending_delete"] = conf, pending, pdel
     vm["maxdisk"] = disk_size(sim, node, conf)
     sim.state.save()
@@ -722,6 +759,7 @@ def _do_start(sim, node, vmid, task):
         if vm["status"] == "running":
             raise TaskError("VM %s already running" % vmid)
         _apply_pending(vm)
+        vm["cloudinit"] = _ci_values(vm["config"])
         sim.state.save()
         conf = dict(vm["config"])
     task.log("starting VM %s" % vmid)

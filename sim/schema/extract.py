@@ -58,6 +58,7 @@ SERVED = [
     ("GET", "/nodes/{node}/qemu/{vmid}/agent/file-read"),
     ("POST", "/nodes/{node}/qemu/{vmid}/agent/exec"),
     ("GET", "/nodes/{node}/qemu/{vmid}/agent/exec-status"),
+    ("GET", "/nodes/{node}/qemu/{vmid}/cloudinit"),
     ("GET", "/nodes/{node}/qemu/{vmid}/cloudinit/dump"),
     ("GET", "/nodes/{node}/tasks"),
     ("GET", "/nodes/{node}/tasks/{upid}/status"),

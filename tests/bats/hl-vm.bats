@@ -67,6 +67,11 @@ change() {
 	[ "$status" = 2 ]
 	run hl-vm -C "$LAB" status --exit-code
 	[ "$status" = 2 ]
+	run hl-vm -C "$LAB" apply --parallel 0
+	[ "$status" = 2 ]
+	[[ "$output" == *"--parallel needs a number of hosts from 1 to 64"* ]]
+	run hl-vm -C "$LAB" plan --reboot
+	[ "$status" = 2 ]
 }
 
 @test "hl-vm: a VM made as declared is a noop, and status reads its marker" {
@@ -156,6 +161,12 @@ apply_lab() {
 	api DELETE /nodes/pve1/qemu/201
 	wait_task "$(jq -r .data <<<"$output")"
 	vm 0 apply web01 web02 db01 --timeout 120
+	# the three at once (--parallel 4 by default): every clone began
+	# before the first VM was up
+	last_clone=$(grep -n ': cloning template' <<<"$stderr" | tail -1 | cut -d: -f1)
+	first_up=$(grep -n ': VM [0-9]* is up at' <<<"$stderr" | head -1 | cut -d: -f1)
+	[ "$(grep -c ': cloning template' <<<"$stderr")" = 3 ]
+	[ "$last_clone" -lt "$first_up" ]
 	jq -e '[.hosts[] | {name, node, action, ip}] == [
 		{"name": "db01", "node": "pve2", "action": "created", "ip": "10.77.0.31"},
 		{"name": "web01", "node": "pve1", "action": "created", "ip": "10.77.0.21"},
@@ -190,22 +201,40 @@ apply_lab() {
 
 @test "hl-vm apply: an update in place; what needs a reboot waits for --reboot, then host keys are read again" {
 	apply_lab
-	# without --reboot: applied to the config, the reboot left pending
-	api PUT /nodes/pve2/qemu/211/config -d memory=4096
+	# without --reboot: written to the config, pending for the reboot
+	sed -i 's/^memory: 2G$/memory: 3G/' "$LAB/personas/db.yaml"
+	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "db01: 3G"
 	vm 0 apply db01
 	jq -e '.hosts[0] | .action == "updated" and (.reboot | startswith("pending"))
 		and [.changes[].field] == ["memory_mib"]' <<<"$output"
 	api GET /nodes/pve2/qemu/211/pending
-	jq -e '.data | any(.key == "memory" and (.pending | tonumber) == 2048)' <<<"$output"
+	jq -e '.data | any(.key == "memory" and (.value | tonumber) == 2048 and (.pending | tonumber) == 3072)' <<<"$output"
+	# plan still shows what the running VM waits for; apply again writes
+	# nothing (the marker's spec commit included) and it stays pending
+	vm 1 plan --exit-code db01
+	jq -e '.hosts[0] | .action == "update" and .changes == [{"field": "memory_mib", "from": 2048,
+		"to": 3072, "reboot_needed": true, "rotates_host_keys": false, "pending": true}]' <<<"$output"
+	api GET /nodes/pve2/qemu/211/config
+	digest=$(jq -r .data.digest <<<"$output")
+	vm 0 apply db01
+	jq -e '.hosts[0] | .action == "updated" and (.reboot | startswith("pending"))' <<<"$output"
+	api GET /nodes/pve2/qemu/211/config
+	[ "$(jq -r .data.digest <<<"$output")" = "$digest" ]
 	# with --reboot: a new user is a new cloud-init instance, so the
 	# guest's host keys rotate and are read again
-	sed -i 's/^memory: 2G$/memory: 2G\nuser: dbadmin/' "$LAB/personas/db.yaml"
+	sed -i 's/^memory: 3G$/memory: 3G\nuser: dbadmin/' "$LAB/personas/db.yaml"
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "db01: user dbadmin"
+	# a cloud-init value is in the config at once, yet the guest has the
+	# old one until it boots again: plan says so (GET .../cloudinit)
+	vm 0 apply db01
+	vm 1 plan --exit-code db01
+	jq -e '.hosts[0].changes | map(select(.pending) | .field) | sort == ["memory_mib", "user"]' <<<"$output"
+	jq -e '.hosts[0].changes[] | select(.field == "user") | .from == "debian" and .to == "dbadmin" and .rotates_host_keys' <<<"$output"
 	before=$(grep '^db01 ssh-ed25519' "$LAB/.hl/known_hosts")
 	vm 0 apply db01 --reboot --timeout 120
 	jq -e '.hosts[0] | .action == "updated" and .reboot == "done"
-		and ([.changes[].field] | sort) == ["user"]
-		and all(.changes[]; .rotates_host_keys)' <<<"$output"
+		and ([.changes[].field] | sort) == ["memory_mib", "user"]
+		and any(.changes[]; .field == "user" and .rotates_host_keys)' <<<"$output"
 	after=$(grep '^db01 ssh-ed25519' "$LAB/.hl/known_hosts")
 	[ -n "$after" ] && [ "$after" != "$before" ]
 	run ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/.hl/known_hosts" \
