@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +72,7 @@ hl_fanout(size_t n, int parallel, jv (*work)(size_t, int, void *), void *arg)
 	struct slot *slots;
 	struct pollfd *pf;
 	size_t next = 0, running = 0, i;
+	pid_t self = getpid();
 
 	if (parallel <= 1 || n <= 1) {
 		for (i = 0; i < n; i++)
@@ -107,6 +109,11 @@ hl_fanout(size_t n, int parallel, jv (*work)(size_t, int, void *), void *arg)
 			slots[k].job = next;
 			slots[k].pid = fork();
 			if (slots[k].pid == 0) {
+				/* a job dies with its run: a killed run leaves
+				 * no worker on, and .hl/lock is free again */
+				if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+				    getppid() != self)
+					_exit(1);
 				close(p[0]);
 				child(p[1], next, work, arg);
 			}

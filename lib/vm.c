@@ -343,8 +343,10 @@ read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
 		for (char *c = tags; *c; c++)
 			if (*c == ',' || *c == ' ')
 				*c = ';';
-		if (name && strstr(tags, tag) && !strstr(tags, ";hl-template;")
-		    && hl_pve_get_num(vm, "template", 0) == 0 &&
+		/* a clone still has its template's hl-template tag until its
+		 * configuration: templates are told by template=1 */
+		if (name && strstr(tags, tag) &&
+		    hl_pve_get_num(vm, "template", 0) == 0 &&
 		    !jv_object_has(jv_copy(v->managed), jv_string(name))) {
 			v->managed = jv_object_set(v->managed,
 			    jv_string(name), jv_copy(vm));
@@ -426,6 +428,22 @@ marker(const char *desc, const char *key)
 
 /* ---- plan ------------------------------------------------------------- */
 
+/* Whether conf's marker says hl was creating it for this lab's host. */
+static int
+creating(const struct hl_lab *lab, const char *name, jv conf)
+{
+	const char *desc = hl_json_get_str(conf, "description");
+	char *l = marker(desc, "lab"), *h = marker(desc, "host"),
+	    *st = marker(desc, "state");
+	int yes = l && h && st && strcmp(l, hl_json_str(lab->id)) == 0 &&
+	    strcmp(h, name) == 0 && strcmp(st, "creating") == 0;
+
+	free(l);
+	free(h);
+	free(st);
+	return yes;
+}
+
 static int
 same_mac(jv a, jv b)
 {
@@ -476,6 +494,23 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 	}
 	conf = hl_json_get(jv_copy(v->configs), name);
 	rnode = hl_json_get_str(res, "node");
+	if (creating(lab, name, conf)) {
+		/* an interrupted create: apply picks it up where it stopped */
+		*pending = 1;
+		out = jv_object_set(out, jv_string("action"),
+		    jv_string("create"));
+		out = jv_object_set(out, jv_string("resume"), jv_true());
+		out = jv_object_set(out, jv_string("reason"), jv_string_fmt(
+		    "VM %.0f was being created when its run stopped: apply "
+		    "resumes it", hl_pve_get_num(res, "vmid", -1)));
+		out = jv_object_set(out, jv_string("node"), rnode ?
+		    jv_string(rnode) : jv_null());
+		out = jv_object_set(out, jv_string("vmid"), hl_json_get(
+		    jv_copy(res), "vmid"));
+		jv_free(conf);
+		jv_free(res);
+		return jv_object_set(out, jv_string("changes"), changes);
+	}
 	want = desired(lab, h);
 	have = actual(lab, conf);
 	cur = jv_object_has(jv_copy(v->current), jv_string(name)) ?

@@ -109,16 +109,19 @@ options(struct host *x, int with_mac, const char *mac)
 	hl_buf_free(&b);
 	o = jv_object_set(o, jv_string("ciupgrade"), jv_false());
 	o = jv_object_set(o, jv_string("agent"), jv_string("enabled=1"));
+	o = jv_object_set(o, jv_string("onboot"), jv_true());
 	jv_free(want);
 	return o;
 }
 
 static void
-description(struct host *x, const char *artifact, char *out, size_t len)
+description(struct host *x, const char *artifact, int creating, char *out,
+    size_t len)
 {
-	snprintf(out, len, "hl: lab=%s host=%s persona=%s artifact=%s spec=%s",
+	snprintf(out, len, "hl: lab=%s host=%s persona=%s artifact=%s spec=%s%s",
 	    hl_json_str(x->lab->id), x->name, hl_json_get_str(x->h, "persona"),
-	    artifact ? artifact : "none", x->o->commit ? x->o->commit : "none");
+	    artifact ? artifact : "none", x->o->commit ? x->o->commit : "none",
+	    creating ? " state=creating" : "");
 }
 
 /* Until cloud-init finished, seen through the agent. */
@@ -254,24 +257,40 @@ discard(struct host *x)
 	    x->vmid);
 }
 
+/* The MAC in a config's net0, or NULL (malloc'ed). */
+static char *
+own_mac(jv conf)
+{
+	const char *net0 = hl_json_get_str(conf, "net0");
+
+	if (net0 == NULL || strncmp(net0, "virtio=", 7) != 0)
+		return NULL;
+	return strndup(net0 + 7, strcspn(net0 + 7, ","));
+}
+
+/*
+ * The clone: the vmid checked free, the host's channel template found on
+ * its node, a full clone whose call carries the name and the marker with
+ * state=creating (until finish() clears it).  *art: the artifact.
+ */
 static int
-create(struct host *x, jv channels, jv vms, jv *res)
+clone_template(struct host *x, jv channels, jv vms, char **art)
 {
 	jv tpl = hl_json_get(jv_copy(x->h), "template"), a, params, d;
 	const char *tname = hl_json_get_str(tpl, "name"),
 	    *ch = hl_json_get_str(tpl, "channel");
-	char *art = tname ? hl_tpl_channel_artifact(channels, tname, ch,
-	    x->node) : NULL, path[300], desc[600];
-	double tvmid = -1, disk = hl_pve_get_num(x->h, "disk_gib", 0);
+	char path[300], desc[600];
+	double tvmid = -1;
 	int status = 0, found = 0;
 
+	*art = tname ? hl_tpl_channel_artifact(channels, tname, ch, x->node) :
+	    NULL;
 	/* the vmid: free, or held by a VM hl does not manage for this host */
 	snprintf(path, sizeof(path), "/cluster/nextid?vmid=%d", x->vmid);
 	if (hl_pve_call(x->p, HL_PVE_READ, "GET", path, jv_null(), &d,
 	    &status, x->e) < 0) {
 		jv_free(d);
 		jv_free(tpl);
-		free(art);
 		if (status == 400)
 			return hl_err_set(x->e, HL_EXIT_REFUSED, "%s: vmid %d "
 			    "is held by a VM hl does not manage for it",
@@ -279,7 +298,7 @@ create(struct host *x, jv channels, jv vms, jv *res)
 		return -1;
 	}
 	jv_free(d);
-	a = art ? hl_tpl_artifact(x->lab, tname, x->node, art) : jv_null();
+	a = *art ? hl_tpl_artifact(x->lab, tname, x->node, *art) : jv_null();
 	tvmid = hl_pve_get_num(a, "vmid", -1);
 	jv_array_foreach(vms, i, v) {
 		const char *n = hl_json_get_str(v, "node");
@@ -296,12 +315,10 @@ create(struct host *x, jv channels, jv vms, jv *res)
 		    "%s (hl-template build and promote it)", x->name,
 		    tname ? tname : "?", ch ? ch : "stable", x->node);
 		jv_free(tpl);
-		free(art);
 		return -1;
 	}
-	description(x, art, desc, sizeof(desc));
-	free(art);
 	jv_free(tpl);
+	description(x, *art, 1, desc, sizeof(desc));
 	/* the clone carries the template's hl-<labid> tag, and the marker */
 	params = jv_object_set(jv_object(), jv_string("newid"),
 	    jv_number(x->vmid));
@@ -319,30 +336,61 @@ create(struct host *x, jv channels, jv vms, jv *res)
 	    tvmid);
 	fprintf(stderr, "hl-vm: %s: cloning template %.0f to VM %d on %s\n",
 	    x->name, tvmid, x->vmid, x->node);
-	if (task(x, "POST", path, params, HL_PVE_ONCE) < 0)
-		return -1;
+	return task(x, "POST", path, params, HL_PVE_ONCE);
+}
+
+/*
+ * From a clone to a VM in service: its configuration (the marker still
+ * saying state=creating), the disk grown, started unless it runs, the
+ * agent and cloud-init waited for, the host keys read, and the marker
+ * made final.  Every step holds when done twice, so an interrupted create
+ * resumes here.  conf: the VM's config when resuming, else null.
+ */
+static int
+finish(struct host *x, const char *art, jv conf, jv *res)
+{
+	double disk = hl_pve_get_num(x->h, "disk_gib", 0);
+	char path[300], desc[600], size[32], *mac = own_mac(conf);
+	jv params, st;
+	const char *power;
+	int running;
+
+	params = options(x, 1, mac);
+	free(mac);
+	description(x, art, 1, desc, sizeof(desc));
+	params = jv_object_set(params, jv_string("description"),
+	    jv_string(desc));
 	vm_path(x, path, sizeof(path), "/config");
-	if (task(x, "POST", path, options(x, 1, NULL), HL_PVE_WRITE) < 0)
-		goto fail;
+	if (task(x, "POST", path, params, HL_PVE_WRITE) < 0)
+		return -1;
 	if (disk > 0) {
 		vm_path(x, path, sizeof(path), "/resize");
-		{
-			char size[32];
-
-			snprintf(size, sizeof(size), "%.0fG", disk);
-			/* a disk as large or larger already: PVE's no-op */
-			params = jv_object_set(jv_object_set(jv_object(),
-			    jv_string("disk"), jv_string("scsi0")),
-			    jv_string("size"), jv_string(size));
-			if (task(x, "PUT", path, params, HL_PVE_WRITE) < 0 &&
-			    !strstr(x->e->msg, "shrinking"))
-				goto fail;
-		}
+		snprintf(size, sizeof(size), "%.0fG", disk);
+		/* a disk as large or larger already: PVE's no-op */
+		params = jv_object_set(jv_object_set(jv_object(),
+		    jv_string("disk"), jv_string("scsi0")), jv_string("size"),
+		    jv_string(size));
+		if (task(x, "PUT", path, params, HL_PVE_WRITE) < 0 &&
+		    !strstr(x->e->msg, "shrinking"))
+			return -1;
 	}
+	vm_path(x, path, sizeof(path), "/status/current");
+	if (hl_pve_get(x->p, path, &st, x->e) < 0) {
+		jv_free(st);
+		return -1;
+	}
+	power = hl_json_get_str(st, "status");
+	running = power && strcmp(power, "running") == 0;
+	jv_free(st);
 	vm_path(x, path, sizeof(path), "/status/start");
-	if (task(x, "POST", path, jv_null(), HL_PVE_ONCE) < 0 ||
+	if ((!running && task(x, "POST", path, jv_null(), HL_PVE_ONCE) < 0) ||
 	    wait_booted(x) < 0 || read_host_keys(x) < 0)
-		goto fail;
+		return -1;
+	description(x, art, 0, desc, sizeof(desc));
+	vm_path(x, path, sizeof(path), "/config");
+	if (task(x, "POST", path, jv_object_set(jv_object(),
+	    jv_string("description"), jv_string(desc)), HL_PVE_WRITE) < 0)
+		return -1;
 	*res = jv_object_set(jv_object_set(jv_object(), jv_string("action"),
 	    jv_string("created")), jv_string("ip"), address(x));
 	fprintf(stderr, "hl-vm: %s: VM %d is up at %s; its host keys are in "
@@ -350,9 +398,28 @@ create(struct host *x, jv channels, jv vms, jv *res)
 	    ? hl_json_get_str(*res, "ip") : "an address the agent did not "
 	    "report");
 	return 0;
-fail:
-	discard(x);
-	return -1;
+}
+
+/* Create the host's VM, or resume an interrupted create (conf not null). */
+static int
+create(struct host *x, jv channels, jv vms, jv conf, jv *res)
+{
+	char *art = NULL;
+	int rc;
+
+	if (jv_get_kind(conf) == JV_KIND_OBJECT) {
+		art = marker(hl_json_get_str(conf, "description"), "artifact");
+		fprintf(stderr, "hl-vm: %s: resuming the interrupted create of "
+		    "VM %d\n", x->name, x->vmid);
+	} else if (clone_template(x, channels, vms, &art) < 0) {
+		free(art);
+		return -1;
+	}
+	rc = finish(x, art, conf, res);
+	free(art);
+	if (rc < 0)
+		discard(x);
+	return rc;
 }
 
 static jv
@@ -422,7 +489,7 @@ update(struct host *x, jv plan, jv conf, jv *res)
 	/* the spec commit is refreshed only along with another change */
 	if (jv_object_length(jv_copy(params)) > 0) {
 		art = marker(hl_json_get_str(conf, "description"), "artifact");
-		description(x, art, desc, sizeof(desc));
+		description(x, art, 0, desc, sizeof(desc));
 		free(art);
 		params = jv_object_set(params, jv_string("description"),
 		    jv_string(desc));
@@ -480,6 +547,91 @@ fail:
 	return -1;
 }
 
+/*
+ * Wait out what an interrupted run left going on the host's VM (found by
+ * name or by the declared vmid): its active tasks are waited for, not
+ * dispatched again, and its lock (a clone still copying) must clear.
+ * Returns 1 when it waited (the view is stale), 0 when nothing was going
+ * on, -1 with x->e set.
+ */
+static int
+settle(struct host *x, struct view *v)
+{
+	jv res = hl_json_get(jv_copy(v->managed), x->name), tasks;
+	char path[300];
+	const char *node, *lock;
+	double t0 = hl_clock(), limit = x->o->timeout > 0 ? x->o->timeout :
+	    AGENT_TIMEOUT;
+	int vmid, waited = 0;
+
+	if (jv_get_kind(res) != JV_KIND_OBJECT) {
+		jv_free(res);
+		res = jv_null();
+		jv_array_foreach(v->vms, i, vm) {
+			if (hl_pve_get_num(vm, "vmid", -1) == x->vmid &&
+			    jv_get_kind(res) == JV_KIND_NULL)
+				res = jv_copy(vm);
+			jv_free(vm);
+		}
+	}
+	if (jv_get_kind(res) != JV_KIND_OBJECT) {
+		jv_free(res);
+		return 0;
+	}
+	node = hl_json_get_str(res, "node");
+	vmid = (int)hl_pve_get_num(res, "vmid", -1);
+	snprintf(path, sizeof(path), "/nodes/%s/tasks?vmid=%d&source=active",
+	    node ? node : "", vmid);
+	if (node && hl_pve_get(x->p, path, &tasks, x->e) == 0 &&
+	    jv_get_kind(tasks) == JV_KIND_ARRAY) {
+		jv_array_foreach(tasks, i, t) {
+			struct hl_err ignore;
+			const char *upid = hl_json_get_str(t, "upid");
+
+			if (upid) {
+				fprintf(stderr, "hl-vm: %s: waiting for the task "
+				    "%s an earlier run left\n", x->name, upid);
+				hl_pve_task_wait(x->p, upid, limit, 0, &ignore);
+				waited = 1;
+			}
+			jv_free(t);
+		}
+	}
+	jv_free(tasks);
+	lock = hl_json_get_str(res, "lock");
+	if (lock)
+		fprintf(stderr, "hl-vm: %s: VM %d is locked (%s): waiting\n",
+		    x->name, vmid, lock);
+	while (lock && node) {
+		jv conf;
+		int status = 0;
+
+		waited = 1;
+		snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/config", node,
+		    vmid);
+		if (hl_pve_call(x->p, HL_PVE_READ, "GET", path, jv_null(), &conf,
+		    &status, x->e) < 0) {
+			jv_free(conf);
+			if (status == 500 || status == 404)
+				break;	/* gone: a failed clone removes itself */
+			jv_free(res);
+			return -1;
+		}
+		lock = hl_json_get_str(conf, "lock") ? "" : NULL;
+		jv_free(conf);
+		if (lock && hl_clock() - t0 > limit) {
+			jv_free(res);
+			return hl_err_set(x->e, HL_EXIT_FAILED, "%s: VM %d is "
+			    "still locked after %.0f s with no task of hl's "
+			    "running", x->name, vmid, limit);
+		}
+		if (lock)
+			hl_sleep(1);
+	}
+	jv_free(res);
+	return waited;
+}
+
 struct run {
 	struct hl_pve *p;
 	const struct hl_lab *lab;
@@ -497,6 +649,7 @@ apply_host(size_t job, int forked, void *arg)
 	size_t i = r->index[job];
 	struct hl_err e = { 0 };
 	struct host x = { r->p, r->lab, r->o, jv_null(), NULL, NULL, 0, &e };
+	struct view own = VIEW_INIT, *v = r->v;
 	jv plan, res = jv_null();
 	const char *action;
 	int pending = 0, rc = 0;
@@ -505,19 +658,30 @@ apply_host(size_t job, int forked, void *arg)
 	x.name = r->lab->hosts[i].name;
 	x.node = hl_json_get_str(x.h, "node");
 	x.vmid = (int)hl_pve_get_num(x.h, "vmid", 0);
-	plan = plan_host(r->lab, x.h, r->v, r->channels, &pending);
-	action = hl_json_get_str(plan, "action");
 	if (forked)
 		rc = hl_pve_forked(r->p, &e);
+	/* what another run left going is waited for, then looked at anew */
+	if (rc == 0 && (rc = settle(&x, v)) > 0) {
+		v = &own;
+		rc = read_view(r->p, r->lab, v, &e);
+	}
+	plan = plan_host(r->lab, x.h, v, r->channels, &pending);
+	action = hl_json_get_str(plan, "action");
 	if (rc < 0)
 		;
-	else if (action && strcmp(action, "create") == 0)
-		rc = create(&x, r->channels, r->v->vms, &res);
+	else if (action && strcmp(action, "create") == 0) {
+		jv conf = jv_get_kind(hl_json_get(jv_copy(plan), "resume")) ==
+		    JV_KIND_TRUE ? hl_json_get(jv_copy(v->configs), x.name) :
+		    jv_null();
+
+		rc = create(&x, r->channels, v->vms, conf, &res);
+		jv_free(conf);
+	}
 	else if (action && strcmp(action, "noop") == 0)
 		res = jv_object_set(jv_object(), jv_string("action"),
 		    jv_string("noop"));
 	else if (action && strcmp(action, "update") == 0) {
-		jv conf = hl_json_get(jv_copy(r->v->configs), x.name);
+		jv conf = hl_json_get(jv_copy(v->configs), x.name);
 
 		x.vmid = (int)hl_pve_get_num(plan, "vmid", x.vmid);
 		rc = update(&x, plan, conf, &res);
@@ -539,6 +703,7 @@ apply_host(size_t job, int forked, void *arg)
 	    e.code : HL_EXIT_OK));
 	jv_free(plan);
 	jv_free(x.h);
+	free_view(&own);
 	return res;
 }
 
