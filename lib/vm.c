@@ -595,7 +595,7 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 
 int
 hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
-    const unsigned char *picked, int exit_code, jv *doc)
+    const unsigned char *picked, const struct hl_vm_plan_opts *o, jv *doc)
 {
 	struct view v = VIEW_INIT;
 	struct hl_err e = { 0 };
@@ -620,10 +620,21 @@ hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
 		    &pending));
 		jv_free(h);
 	}
+	if (o->save && saved_write(o->save, saved_make(lab, jv_copy(hosts),
+	    &v, channels, o->head), &e) < 0) {
+		free_view(&v);
+		jv_free(hosts);
+		jv_free(channels);
+		*doc = hl_error_doc("hl-vm", &e);
+		return e.code;
+	}
 	free_view(&v);
 	jv_free(channels);
 	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
-	return exit_code && pending ? HL_EXIT_NO : HL_EXIT_OK;
+	if (o->save)
+		*doc = jv_object_set(*doc, jv_string("saved"),
+		    jv_string(o->save));
+	return o->exit_code && pending ? HL_EXIT_NO : HL_EXIT_OK;
 }
 
 /* ---- status -------------------------------------------------------------- */

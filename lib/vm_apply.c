@@ -31,22 +31,54 @@ struct host {
 	struct hl_err *e;
 };
 
+/*
+ * A call whose reply may be a task, and that task waited for.  A call that
+ * failed without PVE's say (5xx, 595, a dropped connection) may or may
+ * not have happened: a config write or resize is sent again (the same
+ * values again change nothing), a create-like call only when done() says
+ * it did not take effect.  A task that ran and failed is never repeated.
+ */
+static int
+task_check(struct host *x, const char *method, const char *path, jv params,
+    enum hl_pve_kind kind, int (*done)(struct host *))
+{
+	jv upid;
+	int rc = -1, attempt, status;
+
+	for (attempt = 0; attempt < 4; attempt++) {
+		status = 0;
+		if (hl_pve_call(x->p, kind, method, path, jv_copy(params),
+		    &upid, &status, x->e) == 0) {
+			rc = jv_get_kind(upid) == JV_KIND_STRING ?
+			    hl_pve_task_wait(x->p, jv_string_value(upid), 0, 1,
+			    x->e) : 0;
+			jv_free(upid);
+			break;
+		}
+		jv_free(upid);
+		if ((status && status < 500) || hl_pve_last_fail(x->p) ==
+		    HL_PVE_FAIL_TLS || hl_pve_last_fail(x->p) ==
+		    HL_PVE_FAIL_AUTH || attempt == 3)
+			break;
+		if (kind == HL_PVE_ONCE && done == NULL)
+			break;
+		if (kind == HL_PVE_ONCE && done(x)) {
+			rc = 0;
+			break;
+		}
+		fprintf(stderr, "hl-vm: %s: %s %s again after: %s\n", x->name,
+		    method, path, x->e->msg);
+		hl_sleep(0.2 * (1 << attempt));
+	}
+	jv_free(params);
+	return rc;
+}
+
 static int
 task(struct host *x, const char *method, const char *path, jv params,
     enum hl_pve_kind kind)
 {
-	jv upid;
-	int rc;
-
-	if (hl_pve_call(x->p, kind, method, path, params, &upid, NULL,
-	    x->e) < 0) {
-		jv_free(upid);
-		return -1;
-	}
-	rc = jv_get_kind(upid) == JV_KIND_STRING ? hl_pve_task_wait(x->p,
-	    jv_string_value(upid), 0, 1, x->e) : 0;
-	jv_free(upid);
-	return rc;
+	return task_check(x, method, path, params, kind, NULL);
 }
 
 static void
@@ -257,6 +289,61 @@ discard(struct host *x)
 	    x->vmid);
 }
 
+/* Whether the VM runs (a start that answered with an error did happen). */
+static int
+started(struct host *x)
+{
+	char path[300];
+	struct hl_err e2;
+	jv st;
+	int yes;
+
+	vm_path(x, path, sizeof(path), "/status/current");
+	yes = hl_pve_get(x->p, path, &st, &e2) == 0 && hl_json_get_str(st,
+	    "status") && strcmp(hl_json_get_str(st, "status"), "running") == 0;
+	jv_free(st);
+	return yes;
+}
+
+/*
+ * Whether a clone whose call answered with an error happened after all:
+ * the VM exists, and once its lock clears, carries this host's marker.
+ */
+static int
+cloned(struct host *x)
+{
+	char path[300];
+	double t0 = hl_clock();
+
+	vm_path(x, path, sizeof(path), "/config");
+	while (hl_clock() - t0 < AGENT_TIMEOUT) {
+		struct hl_err e2;
+		jv conf;
+		char *l, *h;
+		int status = 0, yes;
+
+		if (hl_pve_call(x->p, HL_PVE_READ, "GET", path, jv_null(), &conf,
+		    &status, &e2) < 0) {
+			jv_free(conf);
+			return 0;
+		}
+		if (hl_json_get_str(conf, "lock")) {
+			jv_free(conf);
+			hl_sleep(1);
+			continue;
+		}
+		l = marker(hl_json_get_str(conf, "description"), "lab");
+		h = marker(hl_json_get_str(conf, "description"), "host");
+		yes = l && h && strcmp(l, hl_json_str(x->lab->id)) == 0 &&
+		    strcmp(h, x->name) == 0;
+		free(l);
+		free(h);
+		jv_free(conf);
+		return yes;
+	}
+	return 0;
+}
+
 /* The MAC in a config's net0, or NULL (malloc'ed). */
 static char *
 own_mac(jv conf)
@@ -336,7 +423,7 @@ clone_template(struct host *x, jv channels, jv vms, char **art)
 	    tvmid);
 	fprintf(stderr, "hl-vm: %s: cloning template %.0f to VM %d on %s\n",
 	    x->name, tvmid, x->vmid, x->node);
-	return task(x, "POST", path, params, HL_PVE_ONCE);
+	return task_check(x, "POST", path, params, HL_PVE_ONCE, cloned);
 }
 
 /*
@@ -383,7 +470,8 @@ finish(struct host *x, const char *art, jv conf, jv *res)
 	running = power && strcmp(power, "running") == 0;
 	jv_free(st);
 	vm_path(x, path, sizeof(path), "/status/start");
-	if ((!running && task(x, "POST", path, jv_null(), HL_PVE_ONCE) < 0) ||
+	if ((!running && task_check(x, "POST", path, jv_null(), HL_PVE_ONCE,
+	    started) < 0) ||
 	    wait_booted(x) < 0 || read_host_keys(x) < 0)
 		return -1;
 	description(x, art, 0, desc, sizeof(desc));
@@ -715,6 +803,7 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 	struct hl_err e = { 0 };
 	struct run r = { p, lab, o, &v, hl_tpl_channels(lab), NULL };
 	jv hosts = jv_array(), results;
+	unsigned char *mine;
 	int code = HL_EXIT_OK;
 	size_t i, n = 0;
 
@@ -725,10 +814,24 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 		*doc = hl_error_doc("hl-vm", &e);
 		return e.code;
 	}
+	mine = calloc(lab->nhosts + 1, 1);
+	if (mine && jv_get_kind(o->saved) == JV_KIND_OBJECT &&
+	    saved_check(lab, o->saved, &v, r.channels, o->commit, mine,
+	    &e) < 0) {
+		free(mine);
+		free_view(&v);
+		jv_free(r.channels);
+		jv_free(hosts);
+		*doc = hl_error_doc("hl-vm", &e);
+		return e.code;
+	}
+	if (mine && jv_get_kind(o->saved) != JV_KIND_OBJECT)
+		memcpy(mine, picked, lab->nhosts);
 	r.index = calloc(lab->nhosts + 1, sizeof(*r.index));
-	for (i = 0; r.index && i < lab->nhosts; i++)
-		if (picked[i] && !lab->hosts[i].external)
+	for (i = 0; r.index && mine && i < lab->nhosts; i++)
+		if (mine[i] && !lab->hosts[i].external)
 			r.index[n++] = i;
+	free(mine);
 	results = hl_fanout(n, o->parallel ? o->parallel : 4, apply_host, &r);
 	jv_array_foreach(results, k, res) {
 		const struct hl_host *h = &lab->hosts[r.index[k]];

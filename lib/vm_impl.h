@@ -32,4 +32,13 @@ char *marker(const char *desc, const char *key);
 /* The first global IPv4 address in an agent network reply (borrowed). */
 const char *agent_ip(jv reply);
 
+/* Saved plans (vm_saved.c). */
+jv saved_make(const struct hl_lab *lab, jv hosts, struct view *v,
+    jv channels, const char *head);
+int saved_write(const char *path, jv saved, struct hl_err *e);
+/* Refuse (HL_EXIT_REFUSED, reasons on stderr) when what saved recorded
+ * no longer holds; else picked marks the plan's hosts. */
+int saved_check(const struct hl_lab *lab, jv saved, struct view *v,
+    jv channels, const char *head, unsigned char *picked, struct hl_err *e);
+
 #endif

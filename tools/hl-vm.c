@@ -1,9 +1,10 @@
 /*
  * hl-vm: L2, every VM exactly as declared.
  *
- *   hl-vm plan [SELECTOR...] [--exit-code]
+ *   hl-vm plan [SELECTOR...] [--exit-code] [-o FILE]
  *   hl-vm status [SELECTOR...]
- *   hl-vm apply [SELECTOR...] [--reboot] [--timeout S] [--parallel N]
+ *   hl-vm apply [SELECTOR... | --plan FILE] [--reboot] [--timeout S]
+ *       [--parallel N]
  *   hl-vm destroy SELECTOR... [--yes]
  *
  * One JSON document on stdout.  See docs/hl-vm.md.
@@ -22,10 +23,10 @@
 #include "vm.h"
 
 static const char usage[] =
-"usage: hl-vm plan [SELECTOR...] [--exit-code] [options]\n"
+"usage: hl-vm plan [SELECTOR...] [--exit-code] [-o FILE] [options]\n"
 "       hl-vm status [SELECTOR...] [options]\n"
-"       hl-vm apply [SELECTOR...] [--reboot] [--timeout S] [--parallel N]\n"
-"                   [options]\n"
+"       hl-vm apply [SELECTOR... | --plan FILE] [--reboot] [--timeout S]\n"
+"                   [--parallel N] [options]\n"
 "       hl-vm destroy SELECTOR... [--yes] [options]\n"
 "\n"
 "plan    compare each selected host's VM with its specs: create, update\n"
@@ -46,6 +47,10 @@ static const char usage[] =
 "\n"
 "options:\n"
 "      --exit-code      plan: exit 1 when changes are pending\n"
+"  -o, --out FILE       plan: also save it, with what it was made from\n"
+"                       (spec commit, channels, each VM's config digest)\n"
+"      --plan FILE      apply: apply exactly that saved plan; refused (6)\n"
+"                       when HEAD, a channel or a VM moved since\n"
 "      --timeout S      apply: wait at most S seconds for the agent (600)\n"
 "      --parallel N     apply: work on N hosts at a time (4)\n"
 "      --allow-dirty    apply, destroy: go on with uncommitted spec changes\n"
@@ -57,7 +62,7 @@ HL_RUN_OPTIONS_HELP
 HL_EXIT_TABLE;
 
 enum { OPT_EXIT_CODE = 0x200, OPT_INSECURE, OPT_TIMEOUT, OPT_DIRTY,
-	OPT_YES, OPT_REBOOT, OPT_PARALLEL };
+	OPT_YES, OPT_REBOOT, OPT_PARALLEL, OPT_PLAN };
 
 int
 main(int argc, char **argv)
@@ -70,8 +75,12 @@ main(int argc, char **argv)
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "reboot", no_argument, NULL, OPT_REBOOT },
 		{ "parallel", required_argument, NULL, OPT_PARALLEL },
+		{ "out", required_argument, NULL, 'o' },
+		{ "plan", required_argument, NULL, OPT_PLAN },
 		{ 0 } };
 	struct hl_vm_opts vo = { 0 };
+	struct hl_vm_plan_opts po = { 0 };
+	const char *plan_file = NULL;
 	int dirty = 0, yes = 0;
 	char *end;
 	struct hl_run run;
@@ -82,11 +91,11 @@ main(int argc, char **argv)
 	unsigned char *picked = NULL;
 	char **sels;
 	const char *verb, *why = NULL;
-	int opt, nsels, i, code, exit_code = 0, insecure = 0;
+	int opt, nsels, i, code, insecure = 0;
 	jv doc;
 
 	hl_run_init(&run, "hl-vm");
-	while ((opt = getopt_long(argc, argv, "C:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "C:ho:", longopts, NULL)) != -1) {
 		switch (hl_run_option(&run, opt, optarg)) {
 		case 1:
 			continue;
@@ -99,7 +108,11 @@ main(int argc, char **argv)
 			    HL_EXIT_INTERNAL;
 		}
 		if (opt == OPT_EXIT_CODE)
-			exit_code = 1;
+			po.exit_code = 1;
+		else if (opt == 'o')
+			po.save = optarg;
+		else if (opt == OPT_PLAN)
+			plan_file = optarg;
 		else if (opt == OPT_INSECURE)
 			insecure = 1;
 		else if (opt == OPT_DIRTY)
@@ -134,8 +147,11 @@ main(int argc, char **argv)
 	if (strcmp(verb, "destroy") == 0 && optind >= argc)
 		return hl_run_usage(&run, "destroy needs selectors (all, to "
 		    "mean all)");
-	if (exit_code && strcmp(verb, "plan") != 0)
-		return hl_run_usage(&run, "--exit-code is for plan");
+	if ((po.exit_code || po.save) && strcmp(verb, "plan") != 0)
+		return hl_run_usage(&run, "--exit-code and -o are for plan");
+	if (plan_file && (strcmp(verb, "apply") != 0 || optind < argc))
+		return hl_run_usage(&run, "--plan is for apply, without "
+		    "selectors: the saved plan names its hosts");
 	if ((vo.parallel || vo.reboot || vo.timeout) &&
 	    strcmp(verb, "apply") != 0)
 		return hl_run_usage(&run, "--parallel, --reboot and --timeout "
@@ -165,8 +181,20 @@ main(int argc, char **argv)
 		goto done;
 	}
 	vo.commit = hl_json_get_str(run.git, "commit");
+	po.head = vo.commit;
+	vo.saved = jv_null();
+	if (po.save && (vo.commit == NULL || jv_get_kind(hl_json_get(jv_copy(
+	    run.git), "dirty")) != JV_KIND_FALSE)) {
+		code = hl_run_fail(&run, HL_EXIT_REFUSED, "plan -o saves plans "
+		    "of committed specs only: commit first");
+		goto close;
+	}
+	if (plan_file && hl_vm_plan_read(plan_file, &vo.saved, &e) < 0) {
+		code = hl_run_fail(&run, e.code, e.msg);
+		goto close;
+	}
 	if (strcmp(verb, "plan") == 0)
-		code = hl_vm_plan(p, lab, picked, exit_code, &doc);
+		code = hl_vm_plan(p, lab, picked, &po, &doc);
 	else if (strcmp(verb, "apply") == 0)
 		code = hl_vm_apply(p, lab, picked, &vo, &doc);
 	else if (strcmp(verb, "destroy") == 0)
@@ -174,9 +202,11 @@ main(int argc, char **argv)
 	else
 		code = hl_vm_status(p, lab, picked, hl_json_get_str(run.git,
 		    "commit"), &doc);
+	code = hl_run_finish(&run, doc, code);
+close:
+	jv_free(vo.saved);
 	hl_pve_close(p);
 	hl_pve_cfg_free(&cfg);
-	code = hl_run_finish(&run, doc, code);
 done:
 	free(picked);
 	hl_spec_free(lab);

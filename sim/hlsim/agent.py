@@ -13,6 +13,7 @@ import base64
 import json
 import socket
 import threading
+import time
 
 from . import vmconfig
 from .errors import fail
@@ -79,6 +80,9 @@ def _available(sim, req):
             raise fail("VM %s is not running" % req["vmid"])
         # agent disabled: the VM has no agent channel, nothing can answer
         channel = enabled(vm["config"])
+        late = (sim.faults.get("agent_late_ms") or 0) / 1000.0
+        if late and time.time() - vm.get("started", 0) < late:
+            raise fail("QEMU guest agent is not running")
     g = sim.guests.get(req["vmid"]) if sim.guests and channel else None
     path = g.agent_socket() if g else None
     if path:

@@ -1,7 +1,7 @@
 """Fault injection, and the admin endpoint outside /api2 that sets it.
 
 Faults are what real clusters do to clients (NOTES.md section 5): 5xx at a
-rate, lock "got timeout", slow tasks, nextid collisions, dropped
+rate, lock "got timeout", slow tasks, a late agent, nextid collisions, dropped
 connections, 595 proxy errors, a node offline, a storage full, a bridge
 missing, the Nth call of a kind failing.  The admin endpoint also seeds
 stopped VMs and shows the request log (never a token).
@@ -25,6 +25,8 @@ KEYS = {
     "proxy_rate": 0.0,          # share answered 595 (proxy to node failed)
     "lock_timeout_rate": 0.0,   # share of config writes failing "got timeout"
     "task_ms": None,            # every task's duration (slow tasks)
+    "agent_late_ms": 0,         # the agent answers only this long after
+                                #   its VM started
     "nextid_collisions": 0,     # next N create/clone calls: "already exists"
     "fail": [],                 # [{"method", "path", "nth", "status",
                                 #   "message"}]; with "body": that raw
