@@ -36,7 +36,8 @@ struct host {
  * failed without PVE's say (5xx, 595, a dropped connection) may or may
  * not have happened: a config write or resize is sent again (the same
  * values again change nothing), a create-like call only when done() says
- * it did not take effect.  A task that ran and failed is never repeated.
+ * it did not take effect.  A task that failed is repeated only when it
+ * was a write that never got the config lock ("got timeout").
  */
 static int
 task_check(struct host *x, const char *method, const char *path, jv params,
@@ -53,7 +54,15 @@ task_check(struct host *x, const char *method, const char *path, jv params,
 			    hl_pve_task_wait(x->p, jv_string_value(upid), 0, 1,
 			    x->e) : 0;
 			jv_free(upid);
-			break;
+			/* a write whose task never got the config lock
+			 * changed nothing: it goes again */
+			if (rc == 0 || kind != HL_PVE_WRITE || attempt == 3 ||
+			    !strstr(x->e->msg, "got timeout"))
+				break;
+			fprintf(stderr, "hl-vm: %s: %s %s again after: %s\n",
+			    x->name, method, path, x->e->msg);
+			hl_sleep(0.2 * (1 << attempt));
+			continue;
 		}
 		jv_free(upid);
 		if ((status && status < 500) || hl_pve_last_fail(x->p) ==
