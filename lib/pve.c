@@ -613,7 +613,9 @@ hl_pve_get_all(struct hl_pve *p, struct hl_pve_req *reqs, size_t n)
 	}
 	if (m == NULL || h == NULL || x == NULL || urls == NULL)
 		goto out;
-	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	/* 16 at once hide a far cluster's latency (20 ms x 500 reads: 0.6 s,
+	 * not 2.5 s at 4); pveproxy keeps each in its event loop */
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
 	p->seen_fp[0] = '\0';
 	for (attempt = 0; attempt < ATTEMPTS && left > 0; attempt++) {
 		int running = 1;

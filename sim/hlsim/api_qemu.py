@@ -836,22 +836,34 @@ def reboot(sim, req):
     return _power(sim, req, "qmreboot", work)
 
 
-def seed_vms(sim, count, node, first, storage):
-    """Stopped VMs whose disks exist in name only (lazy), for benchmarks."""
+def seed_vms(sim, count, node, first, storage, vms=None):
+    """Stopped VMs whose disks exist in name only (lazy), for benchmarks:
+    count from vmid first (named seed-N), or as vms lists them."""
     made = []
     with sim.state.lock:
-        vmid = first
-        while len(made) < count:
-            if sim.state.vm(vmid) is None:
-                conf = {"name": "seed-%d" % vmid, "cores": 1, "memory": 512,
-                        "scsi0": "%s:vm-%d-disk-0,size=8G" % (storage, vmid),
-                        "net0": "virtio,bridge=vmbr0", "tags": "seed"}
-                vmconfig.add_defaults(conf, vmid)
-                sim.state.vms[str(vmid)] = {
-                    "node": node, "status": "stopped", "config": conf,
-                    "pending": {}, "pending_delete": [], "maxdisk": 8 << 30}
-                made.append(vmid)
-            vmid += 1
+        if vms is None:
+            vms, vmid = [], first
+            while len(vms) < count:
+                if sim.state.vm(vmid) is None:
+                    vms.append({"vmid": vmid})
+                vmid += 1
+        for want in vms:
+            vmid = int(want["vmid"])
+            if sim.state.vm(vmid) is not None:
+                raise ApiError(400, "VM %d already exists" % vmid)
+            where_ = want.get("node", node)
+            node_or_fail(sim, where_)
+            conf = {"name": want.get("name", "seed-%d" % vmid),
+                    "cores": int(want.get("cores", 1)),
+                    "memory": int(want.get("memory", 512)),
+                    "scsi0": "%s:vm-%d-disk-0,size=8G" % (storage, vmid),
+                    "net0": "virtio,bridge=vmbr0",
+                    "tags": vmconfig.normalize_tags(want.get("tags", "seed"))}
+            vmconfig.add_defaults(conf, vmid)
+            sim.state.vms[str(vmid)] = {
+                "node": where_, "status": "stopped", "config": conf,
+                "pending": {}, "pending_delete": [], "maxdisk": 8 << 30}
+            made.append(vmid)
         sim.state.save()
     return made
 

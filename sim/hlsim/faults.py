@@ -25,6 +25,7 @@ KEYS = {
     "proxy_rate": 0.0,          # share answered 595 (proxy to node failed)
     "lock_timeout_rate": 0.0,   # share of config writes failing "got timeout"
     "task_ms": None,            # every task's duration (slow tasks)
+    "latency_ms": 0,            # added to every API request (a far cluster)
     "agent_late_ms": 0,         # the agent answers only this long after
                                 #   its VM started
     "nextid_collisions": 0,     # next N create/clone calls: "already exists"

@@ -11,6 +11,7 @@ import email.policy
 import http.server
 import json
 import re
+import socket
 import socketserver
 import ssl
 import sys
@@ -56,6 +57,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):     # the request log is the sim's own
         pass
+
+    def setup(self):
+        # headers and body go out in two writes: without TCP_NODELAY the
+        # body waits for the client's delayed ACK (40 ms a reply), which
+        # pveproxy never makes anyone wait
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self):
         self.dispatch("GET")
@@ -183,6 +191,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if url.path.startswith("/sim/"):
                 return faults.admin(self, sim, method, url)
+            latency = sim.faults.get("latency_ms")
+            if latency and url.path.startswith("/api2/"):
+                time.sleep(latency / 1000.0)
             fault = sim.faults.before(method, url.path)
             if fault == "drop":
                 self.close_connection = True

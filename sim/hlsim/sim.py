@@ -51,9 +51,14 @@ class Sim:
         """The full API token value for .hl/sim.env."""
         return "%s=%s" % (tokenid, self.auth.token_secrets[tokenid])
 
-    def seed(self, count=1, node="pve1", first=1000, storage="local-lvm"):
-        """Stopped VMs with lazy disks (nothing allocated), for benchmarks."""
+    def seed(self, count=1, node="pve1", first=1000, storage="local-lvm",
+             vms=None):
+        """Stopped VMs with lazy disks (nothing allocated), for benchmarks:
+        count of them from vmid first, or the listed vms ({vmid, name,
+        node, tags, cores, memory})."""
         from .api_qemu import seed_vms
+        if vms is not None:
+            return seed_vms(self, 0, node, 0, storage, vms)
         return seed_vms(self, int(count), node, int(first), storage)
 
 
