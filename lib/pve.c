@@ -731,3 +731,54 @@ hl_pve_get_num(jv o, const char *key, double dflt)
 	jv_free(v);
 	return d;
 }
+
+int
+hl_pve_get_map(struct hl_pve *p, jv keys, jv paths, jv *out, struct hl_err *e)
+{
+	int n = jv_array_length(jv_copy(paths)), i, rc = 0;
+	struct hl_pve_req *r = calloc(n + 1, sizeof(*r));
+
+	if (r == NULL) {
+		jv_free(keys);
+		jv_free(paths);
+		return hl_err_set(e, HL_EXIT_INTERNAL, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		jv path = jv_array_get(jv_copy(paths), i);
+
+		r[i].path = jv_get_kind(path) == JV_KIND_STRING ?
+		    strdup(jv_string_value(path)) : NULL;
+		jv_free(path);
+		if (r[i].path == NULL)
+			rc = -1;
+	}
+	if (rc == 0)
+		hl_pve_get_all(p, r, n);
+	else
+		hl_err_set(e, HL_EXIT_INTERNAL, "out of memory");
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && r[i].rc == 0)
+			*out = jv_object_set(*out, jv_array_get(jv_copy(keys),
+			    i), jv_copy(r[i].data));
+		else if (rc == 0)
+			rc = hl_err_set(e, r[i].err.code ? r[i].err.code :
+			    HL_EXIT_REMOTE, "%s", r[i].err.msg);
+		jv_free(r[i].data);
+		free((char *)r[i].path);
+	}
+	free(r);
+	jv_free(keys);
+	jv_free(paths);
+	return rc;
+}
+
+int
+hl_pve_vms(struct hl_pve *p, jv *vms, struct hl_err *e)
+{
+	if (hl_pve_get(p, "/cluster/resources?type=vm", vms, e) < 0)
+		return -1;
+	if (jv_get_kind(*vms) != JV_KIND_ARRAY)
+		return hl_err_set(e, HL_EXIT_REMOTE, "GET /cluster/resources: "
+		    "not a list");
+	return 0;
+}

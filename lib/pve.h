@@ -113,6 +113,18 @@ struct hl_pve_req {
 void hl_pve_get_all(struct hl_pve *p, struct hl_pve_req *reqs, size_t n);
 
 /*
+ * GET each of paths (a jv array of strings) together; *out (an object)
+ * gets each reply under the key at the same index of keys.  keys and
+ * paths are consumed.  Returns 0, or -1 with e from the first read that
+ * failed for good: a batch is whole or it fails.
+ */
+int hl_pve_get_map(struct hl_pve *p, jv keys, jv paths, jv *out,
+    struct hl_err *e);
+
+/* GET /cluster/resources?type=vm into *vms, a list, or -1 with e. */
+int hl_pve_vms(struct hl_pve *p, jv *vms, struct hl_err *e);
+
+/*
  * In a child process after fork(): new connections, the parent's left
  * untouched.  The child should then leave with _exit(), not hl_pve_close.
  */

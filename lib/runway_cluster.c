@@ -103,17 +103,6 @@ users_of(struct rw *c, const char *key, const char *val, struct hl_buf *b)
 	}
 }
 
-static double
-num(jv o, const char *k)
-{
-	jv v = hl_json_get(jv_copy(o), k);
-	double d = 0;
-
-	hl_pve_num(v, &d);
-	jv_free(v);
-	return d;
-}
-
 /* Borrowing list (an array of objects): the one whose key is val. */
 static jv
 find(jv list, const char *key, const char *val)
@@ -316,19 +305,19 @@ check_storage(struct rw *c, const char *node, const char *storage, jv needs,
 	th = hl_json_get(jv_copy(c->lab->runway), "storage");
 	if (jv_get_kind(th) == JV_KIND_OBJECT) {
 		if (jv_object_has(jv_copy(th), jv_string("min_free_gib")))
-			min_gib = num(th, "min_free_gib");
+			min_gib = hl_pve_get_num(th, "min_free_gib", 0);
 		if (jv_object_has(jv_copy(th), jv_string("min_free_percent")))
-			min_pct = num(th, "min_free_percent");
+			min_pct = hl_pve_get_num(th, "min_free_percent", 0);
 	}
 	jv_free(th);
 	content = hl_json_get_str(s, "content");
 	type = hl_json_get_str(s, "type");
-	total = num(s, "total");
-	avail = num(s, "avail");
+	total = hl_pve_get_num(s, "total", 0);
+	avail = hl_pve_get_num(s, "avail", 0);
 	data = jv_object_set(jv_object(), jv_string("type"),
 	    jv_string(type ? type : ""));
 	data = jv_object_set(data, jv_string("shared"),
-	    jv_bool(num(s, "shared") != 0));
+	    jv_bool(hl_pve_get_num(s, "shared", 0) != 0));
 	data = jv_object_set(data, jv_string("total"), jv_number(total));
 	data = jv_object_set(data, jv_string("avail"), jv_number(avail));
 	data = jv_object_set(data, jv_string("needs"), jv_copy(needs));
@@ -342,7 +331,7 @@ check_storage(struct rw *c, const char *node, const char *storage, jv needs,
 			    jv_string_value(need));
 		jv_free(need);
 	}
-	if (num(s, "active") == 0)
+	if (hl_pve_get_num(s, "active", 0) == 0)
 		rw_add(c, id, "fail", data, "storage '%s' on %s is not active",
 		    storage, node);
 	else if (lack.len)
@@ -362,7 +351,7 @@ check_storage(struct rw *c, const char *node, const char *storage, jv needs,
 	else
 		rw_add(c, id, "ok", data, "storage '%s' on %s: active, %s, "
 		    "%.1f GiB free%s", storage, node, content ? content : "",
-		    avail / (1 << 30), num(s, "shared") ? ", shared" : "");
+		    avail / (1 << 30), hl_pve_get_num(s, "shared", 0) ? ", shared" : "");
 	hl_buf_free(&lack);
 	jv_free(needs);
 	jv_free(s);
@@ -384,10 +373,10 @@ check_bridge(struct rw *c, const char *node, const char *bridge, int vlan,
 	if (jv_get_kind(b) == JV_KIND_NULL)
 		rw_add(c, id, "fail", jv_null(), "bridge '%s' does not exist on "
 		    "node %s", bridge, node);
-	else if (num(b, "active") == 0)
+	else if (hl_pve_get_num(b, "active", 0) == 0)
 		rw_add(c, id, "fail", jv_null(), "bridge '%s' on %s is not "
 		    "active", bridge, node);
-	else if (vlan && num(b, "bridge_vlan_aware") == 0)
+	else if (vlan && hl_pve_get_num(b, "bridge_vlan_aware", 0) == 0)
 		rw_add(c, id, "fail", jv_null(), "bridge '%s' on %s is not "
 		    "VLAN-aware, and a host sets a VLAN tag", bridge, node);
 	else
@@ -416,7 +405,7 @@ check_artifact(struct rw *c, const char *id, const char *name,
 	snprintf(rel, sizeof(rel), "layers/L1/artifacts/%s/%s/%s.json", name,
 	    node, art);
 	if (jv_get_kind(doc) == JV_KIND_OBJECT)
-		vmid = num(doc, "vmid");
+		vmid = hl_pve_get_num(doc, "vmid", 0);
 	jv_free(doc);
 	if (vmid < 0) {
 		rw_add(c, id, "warn", jv_null(), "%s is missing or names no "
@@ -426,7 +415,8 @@ check_artifact(struct rw *c, const char *id, const char *name,
 	jv_array_foreach(vms, i, v) {
 		const char *n = hl_json_get_str(v, "node");
 
-		if (num(v, "vmid") == vmid && num(v, "template") == 1 && n &&
+		if (hl_pve_get_num(v, "vmid", 0) == vmid &&
+		    hl_pve_get_num(v, "template", 0) == 1 && n &&
 		    strcmp(n, node) == 0)
 			found = 1;
 		jv_free(v);
@@ -481,7 +471,7 @@ static void
 check_vmid(struct rw *c, jv h, struct hl_pve_req *r, jv vms)
 {
 	const char *name = hl_json_get_str(h, "name");
-	double vmid = num(h, "vmid");
+	double vmid = hl_pve_get_num(h, "vmid", 0);
 	char id[300], tag[200];
 	jv vm = jv_null();
 
@@ -497,7 +487,7 @@ check_vmid(struct rw *c, jv h, struct hl_pve_req *r, jv vms)
 	snprintf(tag, sizeof(tag), "hl-%s", hl_json_str(c->lab->id) ?
 	    hl_json_str(c->lab->id) : "");
 	jv_array_foreach(vms, i, v) {
-		if (num(v, "vmid") == vmid && jv_get_kind(vm) == JV_KIND_NULL)
+		if (hl_pve_get_num(v, "vmid", 0) == vmid && jv_get_kind(vm) == JV_KIND_NULL)
 			vm = jv_copy(v);
 		jv_free(v);
 	}
@@ -626,7 +616,7 @@ rw_cluster_checks(struct rw *c)
 		char fmt[100];
 
 		snprintf(fmt, sizeof(fmt), "/cluster/nextid?vmid=%.0f",
-		    num(h, "vmid"));
+		    hl_pve_get_num(h, "vmid", 0));
 		want(&b, "%s", fmt, NULL);
 		jv_free(h);
 	}

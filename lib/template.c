@@ -190,12 +190,6 @@ hl_tpl_artifacts(const struct hl_lab *lab, const char *name, const char *node)
 
 /* ---- calls -------------------------------------------------------------- */
 
-double
-tb_num(jv o, const char *k, double dflt)
-{
-	return hl_pve_get_num(o, k, dflt);
-}
-
 void
 tb_log(struct build *b, const char *fmt, ...)
 {
@@ -398,8 +392,8 @@ pick_vmid(struct build *b)
 	double first = 0, last = -1;
 	int v;
 
-	first = tb_num(r, "first", 0);
-	last = tb_num(r, "last", -1);
+	first = hl_pve_get_num(r, "first", 0);
+	last = hl_pve_get_num(r, "last", -1);
 	jv_free(r);
 	for (v = (int)first; v <= (int)last; v++) {
 		char path[64];
@@ -447,8 +441,8 @@ create(struct build *b)
 	char buf[1024], name[64];
 	double cores, mem;
 
-	cores = tb_num(vm, "cores", 1);
-	mem = tb_num(vm, "memory", 1024);
+	cores = hl_pve_get_num(vm, "cores", 1);
+	mem = hl_pve_get_num(vm, "memory", 1024);
 	snprintf(name, sizeof(name), "%s-%.8s", b->name, b->digest);
 	p = jv_object_set(p, jv_string("vmid"), jv_number(b->vmid));
 	p = jv_object_set(p, jv_string("name"), jv_string(name));

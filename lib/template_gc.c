@@ -43,44 +43,22 @@ has_linked_clone(jv configs, const char *node, double vmid)
 static int
 view(struct hl_pve *p, jv *vms, jv *configs, struct hl_err *e)
 {
-	struct hl_pve_req *r;
-	char (*paths)[128];
-	int n, k = 0;
+	jv paths = jv_array();
 
 	*configs = jv_object();
-	if (hl_pve_get(p, "/cluster/resources?type=vm", vms, e) < 0)
+	if (hl_pve_vms(p, vms, e) < 0) {
+		jv_free(paths);
 		return -1;
-	if (jv_get_kind(*vms) != JV_KIND_ARRAY)
-		return hl_err_set(e, HL_EXIT_REMOTE, "GET /cluster/resources: "
-		    "not a list");
-	n = jv_array_length(jv_copy(*vms));
-	r = calloc(n + 1, sizeof(*r));
-	paths = calloc(n + 1, sizeof(*paths));
-	if (r == NULL || paths == NULL) {
-		free(r);
-		free(paths);
-		return hl_err_set(e, HL_EXIT_INTERNAL, "out of memory");
 	}
 	jv_array_foreach(*vms, i, v) {
-		if (tb_num(v, "template", 0) == 0 && hl_json_get_str(v, "node")) {
-			snprintf(paths[k], sizeof(paths[k]),
+		if (hl_pve_get_num(v, "template", 0) == 0 && hl_json_get_str(v, "node"))
+			paths = jv_array_append(paths, jv_string_fmt(
 			    "/nodes/%s/qemu/%.0f/config", hl_json_get_str(v,
-			    "node"), tb_num(v, "vmid", 0));
-			r[k].path = paths[k];
-			k++;
-		}
+			    "node"), hl_pve_get_num(v, "vmid", 0)));
 		jv_free(v);
 	}
-	hl_pve_get_all(p, r, k);
-	for (int i = 0; i < k; i++) {
-		if (r[i].rc == 0)
-			*configs = jv_object_set(*configs, jv_string(r[i].path),
-			    jv_copy(r[i].data));
-		jv_free(r[i].data);
-	}
-	free(r);
-	free(paths);
-	return 0;
+	/* a config not read could hide a linked clone: no guessing */
+	return hl_pve_get_map(p, jv_copy(paths), paths, configs, e);
 }
 
 static int
@@ -91,8 +69,8 @@ template_on(jv vms, const char *node, double vmid)
 	jv_array_foreach(vms, i, v) {
 		const char *n = hl_json_get_str(v, "node");
 
-		if (n && strcmp(n, node) == 0 && tb_num(v, "vmid", -1) == vmid &&
-		    tb_num(v, "template", 0) == 1)
+		if (n && strcmp(n, node) == 0 && hl_pve_get_num(v, "vmid", -1) == vmid &&
+		    hl_pve_get_num(v, "template", 0) == 1)
 			found = 1;
 		jv_free(v);
 	}
@@ -126,7 +104,7 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 		jv_array_foreach(arts, i, a) {
 			const char *id = hl_json_get_str(a, "id"),
 			    *node = hl_json_get_str(a, "node");
-			double vmid = tb_num(a, "vmid", -1);
+			double vmid = hl_pve_get_num(a, "vmid", -1);
 			int newer = 0, pointed = 0;
 
 			/* how many artifacts of this node are newer */
@@ -188,7 +166,7 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 		if (exists) {
 			struct build b = { .p = p, .lab = lab, .node = node,
 			    .e = &e, .upids = jv_array(),
-			    .vmid = (int)tb_num(g, "vmid", 0) };
+			    .vmid = (int)hl_pve_get_num(g, "vmid", 0) };
 			struct hl_tpl_opts o = { 0 };
 			char vpath[256];
 

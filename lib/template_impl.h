@@ -33,7 +33,6 @@ void tb_vm_path(struct build *b, char *out, size_t len, const char *rest);
 void tb_discard(struct build *b);
 void tb_now_id(char *out, size_t len);
 int tb_mkdirs(const char *dir);
-double tb_num(jv o, const char *k, double dflt);
 
 /* 1 when this digest is built on the node (*artifact set), 0 when not
  * (an interrupted build's VM removed first), -1 on error. */

@@ -8,66 +8,62 @@
 #include "run.h"
 #include "template_impl.h"
 
-/* Managed VMs and templates: {vms: [...resources], configs: [...]}. */
+/* The description in the config read from path, or "". */
+static const char *
+desc_of(jv configs, const char *path)
+{
+	jv conf = hl_json_get(jv_copy(configs), path);
+	const char *d = hl_json_get_str(conf, "description");
+
+	jv_free(conf);	/* d stays valid: configs holds the value */
+	return d ? d : "";
+}
+
+/* Every VM, and the configs of those tagged hl-<labid> by their path. */
 static int
 cluster_view(const struct hl_lab *lab, int insecure, jv *vms, jv *descs,
     struct hl_err *e)
 {
 	struct hl_pve_cfg cfg;
 	struct hl_pve *p;
-	struct hl_pve_req *r;
+	jv paths = jv_array();
 	char tag[160];
-	int n = 0, k = 0;
+	int rc;
 
 	*vms = jv_array();
 	*descs = jv_object();
-	if (hl_pve_cfg_load(&cfg, lab, e) < 0)
+	if (hl_pve_cfg_load(&cfg, lab, e) < 0) {
+		jv_free(paths);
 		return -1;
+	}
 	cfg.insecure = insecure;
 	if (hl_pve_open(&p, &cfg, e) < 0) {
 		hl_pve_cfg_free(&cfg);
+		jv_free(paths);
 		return -1;
 	}
 	jv_free(*vms);
-	if (hl_pve_get(p, "/cluster/resources?type=vm", vms, e) < 0 ||
-	    jv_get_kind(*vms) != JV_KIND_ARRAY) {
-		hl_pve_close(p);
-		hl_pve_cfg_free(&cfg);
-		return -1;
-	}
+	rc = hl_pve_vms(p, vms, e);
 	snprintf(tag, sizeof(tag), ";hl-%s;", hl_json_str(lab->id));
-	n = jv_array_length(jv_copy(*vms));
-	r = calloc(n + 1, sizeof(*r));
-	char (*paths)[128] = calloc(n + 1, sizeof(*paths));
-	jv_array_foreach(*vms, i, v) {
-		char tags[1024];
+	if (rc == 0) {
+		jv_array_foreach(*vms, i, v) {
+			char tags[1024];
 
-		snprintf(tags, sizeof(tags), ";%s;", hl_json_get_str(v,
-		    "tags") ? hl_json_get_str(v, "tags") : "");
-		if (strstr(tags, tag) && r && paths) {
-			snprintf(paths[k], sizeof(paths[k]),
-			    "/nodes/%s/qemu/%.0f/config", hl_json_get_str(v,
-			    "node"), tb_num(v, "vmid", 0));
-			r[k].path = paths[k];
-			k++;
+			snprintf(tags, sizeof(tags), ";%s;", hl_json_get_str(v,
+			    "tags") ? hl_json_get_str(v, "tags") : "");
+			if (strstr(tags, tag))
+				paths = jv_array_append(paths, jv_string_fmt(
+				    "/nodes/%s/qemu/%.0f/config",
+				    hl_json_get_str(v, "node"), hl_pve_get_num(v, "vmid",
+				    0)));
+			jv_free(v);
 		}
-		jv_free(v);
+		rc = hl_pve_get_map(p, jv_copy(paths), jv_copy(paths), descs, e);
 	}
-	if (r && k)
-		hl_pve_get_all(p, r, k);
-	for (int i = 0; r && i < k; i++) {
-		const char *d = hl_json_get_str(r[i].data, "description");
-
-		if (r[i].rc == 0 && d)
-			*descs = jv_object_set(*descs, jv_string(r[i].path),
-			    jv_string(d));
-		jv_free(r[i].data);
-	}
-	free(r);
-	free(paths);
+	jv_free(paths);
 	hl_pve_close(p);
 	hl_pve_cfg_free(&cfg);
-	return 0;
+	return rc;
 }
 
 int
@@ -105,7 +101,7 @@ hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
 		jv_array_foreach(arts, i, a) {
 			const char *node = hl_json_get_str(a, "node"),
 			    *id = hl_json_get_str(a, "id");
-			double vmid = tb_num(a, "vmid", -1);
+			double vmid = hl_pve_get_num(a, "vmid", -1);
 			int exists = 0;
 			jv clones = jv_array();
 			char mark[200];
@@ -117,17 +113,16 @@ hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
 				char path[128];
 
 				if (vn && node && strcmp(vn, node) == 0 &&
-				    tb_num(v, "vmid", -2) == vmid &&
-				    tb_num(v, "template", 0) == 1)
+				    hl_pve_get_num(v, "vmid", -2) == vmid &&
+				    hl_pve_get_num(v, "template", 0) == 1)
 					exists = 1;
 				snprintf(path, sizeof(path),
 				    "/nodes/%s/qemu/%.0f/config", vn ? vn : "",
-				    tb_num(v, "vmid", 0));
-				if (tb_num(v, "template", 0) == 0 && id &&
-				    strstr(hl_json_get_str(descs, path) ?
-				    hl_json_get_str(descs, path) : "", mark))
+				    hl_pve_get_num(v, "vmid", 0));
+				if (hl_pve_get_num(v, "template", 0) == 0 && id &&
+				    strstr(desc_of(descs, path), mark))
 					clones = jv_array_append(clones,
-					    jv_number(tb_num(v, "vmid", 0)));
+					    jv_number(hl_pve_get_num(v, "vmid", 0)));
 				jv_free(v);
 			}
 			a = jv_object_set(a, jv_string("exists"),

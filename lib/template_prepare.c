@@ -55,9 +55,9 @@ tb_existing(struct build *b, jv *artifact)
 			jv_array_foreach(vms, k, v) {
 				const char *node = hl_json_get_str(v, "node");
 
-				if (!found && tb_num(v, "vmid", -1) ==
-				    tb_num(a, "vmid", -2) &&
-				    tb_num(v, "template", 0) == 1 && node &&
+				if (!found && hl_pve_get_num(v, "vmid", -1) ==
+				    hl_pve_get_num(a, "vmid", -2) &&
+				    hl_pve_get_num(v, "template", 0) == 1 && node &&
 				    strcmp(node, b->node) == 0) {
 					*artifact = jv_copy(a);
 					found = 1;
@@ -73,11 +73,11 @@ tb_existing(struct build *b, jv *artifact)
 	jv_array_foreach(vms, k, v) {
 		const char *node = hl_json_get_str(v, "node"),
 		    *tags = hl_json_get_str(v, "tags");
-		int vmid = (int)tb_num(v, "vmid", 0);
+		int vmid = (int)hl_pve_get_num(v, "vmid", 0);
 
 		if (!found && node && strcmp(node, b->node) == 0 &&
 		    has_tag(tags, tag) && has_tag(tags, "hl-template") &&
-		    tb_num(v, "template", 0) == 0) {
+		    hl_pve_get_num(v, "template", 0) == 0) {
 			char path[128];
 			jv conf;
 
@@ -237,7 +237,7 @@ upload(struct build *b, const char *file)
 	t.address = hl_json_get_str(ssh, "address");
 	t.host_key = hl_json_get_str(ssh, "host_key");
 	t.user = hl_json_get_str(ssh, "user");
-	t.port = (int)tb_num(ssh, "port", 22);
+	t.port = (int)hl_pve_get_num(ssh, "port", 22);
 	if (t.user == NULL)
 		t.user = "root";
 	snprintf(ident, sizeof(ident), "%s/.hl/id_ed25519", b->lab->root);
@@ -318,7 +318,7 @@ guest_exec(struct build *b, jv argv, const char *what)
 		jv_free(r);
 		return -1;
 	}
-	pid = tb_num(r, "pid", -1);
+	pid = hl_pve_get_num(r, "pid", -1);
 	jv_free(r);
 	tb_vm_path(b, path, sizeof(path), "/agent/exec-status");
 	snprintf(st, sizeof(st), "%s?pid=%.0f", path, pid);
@@ -327,8 +327,8 @@ guest_exec(struct build *b, jv argv, const char *what)
 			jv_free(r);
 			return -1;
 		}
-		if (tb_num(r, "exited", 0) == 1) {
-			int code = (int)tb_num(r, "exitcode", -1);
+		if (hl_pve_get_num(r, "exited", 0) == 1) {
+			int code = (int)hl_pve_get_num(r, "exitcode", -1);
 
 			jv_free(r);
 			if (code != 0)

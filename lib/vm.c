@@ -110,6 +110,18 @@ gib(const char *size)
 
 /* ---- desired and actual, as the same fields --------------------------- */
 
+/* ipconfig0's comparable text: "ip=dhcp" or "ip=A/N[,gw=G]"; null: no ip. */
+static jv
+ipconfig(const char *ip, const char *gw)
+{
+	if (ip == NULL)
+		return jv_null();
+	if (strcmp(ip, "dhcp") == 0)
+		return jv_string("ip=dhcp");
+	return gw ? jv_string_fmt("ip=%s,gw=%s", ip, gw) :
+	    jv_string_fmt("ip=%s", ip);
+}
+
 jv
 desired(const struct hl_lab *lab, jv h)
 {
@@ -128,13 +140,7 @@ desired(const struct hl_lab *lab, jv h)
 	    "vlan"));
 	v = hl_json_get(jv_copy(h), "mac");
 	o = jv_object_set(o, jv_string("mac"), v);
-	if (ip && strcmp(ip, "dhcp") != 0)
-		hl_buf_printf(&b, "ip=%s%s%s", ip, gw ? ",gw=" : "",
-		    gw ? gw : "");
-	else
-		hl_buf_adds(&b, "ip=dhcp");
-	o = jv_object_set(o, jv_string("ip"), jv_string(hl_buf_str(&b)));
-	hl_buf_free(&b);
+	o = jv_object_set(o, jv_string("ip"), ipconfig(ip ? ip : "dhcp", gw));
 	v = hl_json_get(jv_copy(h), "dns");
 	if (jv_get_kind(v) == JV_KIND_ARRAY) {
 		jv_array_foreach(v, i, d) {
@@ -201,20 +207,8 @@ actual(const struct hl_lab *lab, jv conf)
 	o = jv_object_set(o, jv_string("mac"), s ? jv_string(s) : jv_null());
 	jv_free(net);
 	ipc = props(hl_json_get_str(conf, "ipconfig0"), NULL);
-	{
-		struct hl_buf b = { 0 };
-		const char *ip = hl_json_get_str(ipc, "ip"),
-		    *gw = hl_json_get_str(ipc, "gw");
-
-		if (ip && strcmp(ip, "dhcp") != 0)
-			hl_buf_printf(&b, "ip=%s%s%s", ip, gw ? ",gw=" : "",
-			    gw ? gw : "");
-		else if (ip)
-			hl_buf_adds(&b, "ip=dhcp");
-		o = jv_object_set(o, jv_string("ip"), b.len ?
-		    jv_string(hl_buf_str(&b)) : jv_null());
-		hl_buf_free(&b);
-	}
+	o = jv_object_set(o, jv_string("ip"), ipconfig(hl_json_get_str(ipc,
+	    "ip"), hl_json_get_str(ipc, "gw")));
 	jv_free(ipc);
 	o = jv_object_set(o, jv_string("nameserver"), hl_json_get(
 	    jv_copy(conf), "nameserver"));
@@ -247,36 +241,6 @@ actual(const struct hl_lab *lab, jv conf)
 }
 
 /* ---- the cluster's side ------------------------------------------------ */
-
-/* GET each path into out[name], in one batch; a failed read fails all. */
-static int
-read_batch(struct hl_pve *p, jv names, jv paths, jv *out, struct hl_err *e)
-{
-	int n = jv_array_length(jv_copy(paths)), i, rc = 0;
-	struct hl_pve_req *r = calloc(n + 1, sizeof(*r));
-
-	if (r == NULL)
-		return hl_err_set(e, HL_EXIT_INTERNAL, "out of memory");
-	for (i = 0; i < n; i++) {
-		jv path = jv_array_get(jv_copy(paths), i);
-
-		r[i].path = strdup(jv_string_value(path));
-		jv_free(path);
-	}
-	hl_pve_get_all(p, r, n);
-	for (i = 0; i < n; i++) {
-		if (r[i].rc == 0 && rc == 0)
-			*out = jv_object_set(*out, jv_array_get(jv_copy(names),
-			    i), jv_copy(r[i].data));
-		else if (r[i].rc != 0 && rc == 0)
-			rc = hl_err_set(e, r[i].err.code ? r[i].err.code :
-			    HL_EXIT_REMOTE, "%s", r[i].err.msg);
-		jv_free(r[i].data);
-		free((char *)r[i].path);
-	}
-	free(r);
-	return rc;
-}
 
 /*
  * A running VM's configuration as it runs: what waits in pending put back
@@ -325,13 +289,8 @@ read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
 	v->managed = jv_object();
 	v->configs = jv_object();
 	v->current = jv_object();
-	if (hl_pve_get(p, "/cluster/resources?type=vm", &v->vms, e) < 0)
+	if (hl_pve_vms(p, &v->vms, e) < 0)
 		goto out_err;
-	if (jv_get_kind(v->vms) != JV_KIND_ARRAY) {
-		hl_err_set(e, HL_EXIT_REMOTE, "GET /cluster/resources: not a "
-		    "list");
-		goto out_err;
-	}
 	snprintf(tag, sizeof(tag), ";hl-%s;", hl_json_str(lab->id));
 	jv_array_foreach(v->vms, i, vm) {
 		char tags[2048];
@@ -372,7 +331,7 @@ read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
 	/* the configs, and for running VMs what waits for a reboot */
 	paths = jv_array_concat(paths, jv_copy(runpaths));
 	names = jv_array_concat(names, jv_copy(run));
-	if (read_batch(p, names, paths, &extra, e) < 0)
+	if (hl_pve_get_map(p, jv_copy(names), jv_copy(paths), &extra, e) < 0)
 		goto out_err;
 	jv_object_foreach(v->managed, name, res) {
 		jv conf = hl_json_get(jv_copy(extra), jv_string_value(name));

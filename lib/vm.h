@@ -48,12 +48,15 @@ struct hl_vm_opts {
 
 /*
  * Apply the plan of the picked hosts (with o->saved: the saved plan's
- * hosts, refused (6) when anything it recorded no longer holds): create what is missing (a clone of
- * the host's template, configured, grown, started, its host keys read
- * into .hl/known_hosts); a noop stays; blocked is refused (6).  Up to
- * o->parallel hosts at a time, each in its own process; one host's
- * failure does not stop the others.  *doc {hosts: [{name, node,
- * vmid, action: created|noop|failed, ip | error}]}; the worst status.
+ * hosts, refused (6) when anything it recorded no longer holds).  Create
+ * what is missing (a clone of the host's template, configured, grown,
+ * started, its host keys read into .hl/known_hosts), or resume a create
+ * an interrupted run left; update in place; a noop stays; blocked is
+ * refused (6).  What an earlier run left going on a VM is waited for
+ * first.  Up to o->parallel hosts at a time, each in its own process;
+ * one host's failure does not stop the others.  *doc {hosts: [{name,
+ * node, vmid, action: created|updated|noop|failed, ip | changes and
+ * reboot | error}]}; the worst status.
  */
 int hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, const struct hl_vm_opts *o, jv *doc);

@@ -11,12 +11,8 @@ setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export TOP
 	TLAB="$BATS_FILE_TMPDIR/lab"
-	mkdir -p "$TLAB/.hl"
-	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$TLAB/"
+	example_lab "$TLAB"
 	printf '.hl/\n' > "$TLAB/.gitignore"
-	ssh-keygen -q -t ed25519 -N '' -f "$TLAB/.hl/id_ed25519"
-	"$TOP/sim/hl-sim" start --lab "$TLAB" --config "$TOP/tests/sim/config.json" \
-		> "$BATS_FILE_TMPDIR/start.out" 2>&1
 	git -C "$TLAB" init -q
 	git -C "$TLAB" -c user.name=t -c user.email=t@t add -A
 	git -C "$TLAB" -c user.name=t -c user.email=t@t commit -qm lab

@@ -10,8 +10,7 @@ setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export TOP
 	VLAB="$BATS_FILE_TMPDIR/lab"
-	mkdir -p "$VLAB/.hl"
-	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$VLAB/"
+	example_lab "$VLAB"
 	# five more hosts on pve1, for the faults test
 	{
 		printf 'template: debian-12\ncores: 1\nmemory: 512M\ndisk: 8G\ntags: [many]\n\nhosts:\n'
@@ -19,9 +18,6 @@ setup_file() {
 			printf '  m%d:\n    vmid: 30%d\n    node: pve1\n    ip: 10.77.0.4%d/24\n' "$n" "$n" "$n"
 		done
 	} > "$VLAB/personas/many.yaml"
-	ssh-keygen -q -t ed25519 -N '' -f "$VLAB/.hl/id_ed25519"
-	"$TOP/sim/hl-sim" start --lab "$VLAB" --config "$TOP/tests/sim/config.json" \
-		> "$BATS_FILE_TMPDIR/start.out" 2>&1
 	export VLAB
 	(
 		export PATH="$TOP/bin:$PATH"

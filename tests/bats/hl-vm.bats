@@ -10,11 +10,7 @@ setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export TOP
 	VLAB="$BATS_FILE_TMPDIR/lab"
-	mkdir -p "$VLAB/.hl"
-	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$VLAB/"
-	ssh-keygen -q -t ed25519 -N '' -f "$VLAB/.hl/id_ed25519"
-	"$TOP/sim/hl-sim" start --lab "$VLAB" --config "$TOP/tests/sim/config.json" \
-		> "$BATS_FILE_TMPDIR/start.out" 2>&1
+	example_lab "$VLAB"
 	export VLAB
 }
 
