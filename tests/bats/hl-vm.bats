@@ -25,14 +25,9 @@ setup() {
 	sim_env
 }
 
+# vm WANT ARGS...: hl-vm on the lab, which must exit WANT
 vm() {
-	local want=$1
-	shift
-	run --separate-stderr hl-vm -C "$LAB" "$@"
-	if [ "$status" != "$want" ]; then
-		echo "hl-vm exited $status, not $want: $output $stderr" >&2
-		return 1
-	fi
+	expect_exit "$1" hl-vm -C "$LAB" "${@:2}"
 }
 
 # web01 as hl-vm apply makes it: the example lab's values, tag and marker

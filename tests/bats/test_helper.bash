@@ -78,3 +78,15 @@ assert_errors() {
 		return 1
 	}
 }
+
+# expect_exit WANT CMD...: run CMD ($output its stdout, $stderr apart) and
+# fail, showing both, unless it exits WANT
+expect_exit() {
+	local want=$1
+	shift
+	run --separate-stderr "$@"
+	if [ "$status" != "$want" ]; then
+		echo "$1 exited $status, not $want: $output $stderr" >&2
+		return 1
+	fi
+}
