@@ -309,8 +309,7 @@ source(struct build *b)
 /* The import file name: a checksum prefix, then the source's name with an
  * extension PVE's import content takes (.img is qcow2 in cloud images). */
 static void
-import_name(struct build *b, const char *url, const char *sum, char *out,
-    size_t len)
+import_name(const char *url, const char *sum, char *out, size_t len)
 {
 	const char *base = strrchr(url, '/'), *hex = strchr(sum, ':');
 	char name[256];
@@ -331,7 +330,6 @@ import_name(struct build *b, const char *url, const char *sum, char *out,
 	    strcmp(name + k - 5, ".vmdk") == 0)))
 		snprintf(name + (k > 200 ? 200 : k), 16, ".qcow2");
 	snprintf(out, len, "%.16s-%s", hex ? hex + 1 : sum, name);
-	(void)b;
 }
 
 /* The import volume on the node, downloaded unless it is already there. */
@@ -346,7 +344,7 @@ fetch(struct build *b)
 	jv list, params;
 	int have = 0;
 
-	import_name(b, url, sum, file, sizeof(file));
+	import_name(url, sum, file, sizeof(file));
 	snprintf(b->import_vol, sizeof(b->import_vol), "%s:import/%s",
 	    b->import_storage, file);
 	snprintf(path, sizeof(path), "/nodes/%s/storage/%s/content?content="
