@@ -33,12 +33,12 @@ template NAME *ARGS:
 promote NAME *ARGS:
     {{bin}}/hl-template promote "$@"
 
-# L2: what would change to make every VM as declared (read-only)
-plan *SELECTORS:
+# L2: what would change to make every VM as declared (read-only; -o FILE saves it)
+plan *ARGS:
     {{bin}}/hl-vm plan "$@"
 
-# L2: create the missing VMs from their templates
-apply *SELECTORS:
+# L2: make every VM as declared: create, resume, update (--plan FILE: a saved plan)
+apply *ARGS:
     {{bin}}/hl-vm apply "$@"
 
 # L2: destroy the hosts' VMs hl made (needs selectors, and --yes to act)
