@@ -253,8 +253,10 @@ current_config(jv conf, jv pending, jv ci)
 	jv lists[2] = { pending, ci };
 
 	for (int l = 0; l < 2; l++) {
-		if (jv_get_kind(lists[l]) != JV_KIND_ARRAY)
+		if (jv_get_kind(lists[l]) != JV_KIND_ARRAY) {
+			jv_free(lists[l]);
 			continue;
+		}
 		jv_array_foreach(lists[l], i, it) {
 			jv key = hl_json_get(jv_copy(it), "key"),
 			    val = hl_json_get(jv_copy(it), "value");
@@ -273,6 +275,7 @@ current_config(jv conf, jv pending, jv ci)
 			}
 			jv_free(it);
 		}
+		jv_free(lists[l]);
 	}
 	return conf;
 }
@@ -472,8 +475,13 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 	}
 	want = desired(lab, h);
 	have = actual(lab, conf);
-	cur = jv_object_has(jv_copy(v->current), jv_string(name)) ?
-	    actual(lab, hl_json_get(jv_copy(v->current), name)) : jv_null();
+	cur = hl_json_get(jv_copy(v->current), name);
+	if (jv_get_kind(cur) == JV_KIND_OBJECT) {
+		jv running = cur;
+
+		cur = actual(lab, running);
+		jv_free(running);
+	}
 	for (i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
 		jv a = hl_json_get(jv_copy(have), fields[i].name),
 		    b = hl_json_get(jv_copy(want), fields[i].name),

@@ -96,6 +96,7 @@ saved_make(const struct hl_lab *lab, jv hosts, struct view *v, jv channels,
 		    "expect"), expect_of(v, name)));
 		jv_free(h);
 	}
+	jv_free(hosts);
 	out = jv_object_set(out, jv_string("channels"),
 	    hl_json_sorted_unique(rec));
 	return jv_object_set(out, jv_string("hosts"), list);

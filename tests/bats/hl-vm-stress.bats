@@ -142,6 +142,8 @@ no_active_tasks() {
 @test "hl-vm apply: kill -9 at each step of a create, then a re-run converges: one VM, no lock, marker final, no task sent twice" {
 	# slow tasks widen each step; the kill lands just after the request
 	# that starts it was answered
+	# a test before that stopped half-way may have left web01
+	run hl-vm -C "$LAB" destroy web01 --yes
 	faults '{"task_ms": 2500}'
 	local point count
 	for point in "POST /api2/json/nodes/pve1/qemu/[0-9]*/clone" \
@@ -164,8 +166,8 @@ no_active_tasks() {
 		wait "$pid" || true
 		# the run is gone, and so are its workers: the lock is free
 		flock -n "$LAB/.hl/lock" true
-		clones=$(requests | grep -c '^POST /api2/json/nodes/pve1/qemu/[0-9]*/clone ')
-		starts=$(requests | grep -c '^POST /api2/json/nodes/pve1/qemu/201/status/start ')
+		clones=$(requests | grep -c '^POST /api2/json/nodes/pve1/qemu/[0-9]*/clone ' || true)
+		starts=$(requests | grep -c '^POST /api2/json/nodes/pve1/qemu/201/status/start ' || true)
 		vm 0 apply web01 --timeout 120
 		jq -e '.hosts[0] | .name == "web01" and (.action == "created")' <<<"$output"
 		in_service web01 201
@@ -191,6 +193,7 @@ no_active_tasks() {
 }
 
 @test "hl-vm apply: five hosts under 5xx, dropped connections, 595s, lock timeouts, slow tasks, a late agent and nextid collisions converge with no duplicate and no lock" {
+	run hl-vm -C "$LAB" destroy @many --yes
 	faults '{"error_rate": 0.1, "drop_rate": 0.03, "proxy_rate": 0.03, "lock_timeout_rate": 0.2,
 		"task_ms": 800, "agent_late_ms": 5000, "nextid_collisions": 2, "seed": 7}'
 	local i try first
