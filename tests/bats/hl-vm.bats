@@ -58,6 +58,11 @@ change() {
 	[ "$status" = 2 ]
 	run hl-vm -C "$LAB" status --exit-code
 	[ "$status" = 2 ]
+	# --help names every option the tool takes
+	run -0 hl-vm --help
+	for o in --exit-code --out --plan --timeout --parallel --allow-dirty --yes --reboot --insecure; do
+		[[ "$output" == *"$o "* ]]
+	done
 	run hl-vm -C "$LAB" apply --parallel 0
 	[ "$status" = 2 ]
 	[[ "$output" == *"--parallel needs a number of hosts from 1 to 64"* ]]
