@@ -131,6 +131,14 @@ int hl_pve_vms(struct hl_pve *p, jv *vms, struct hl_err *e);
 int hl_pve_forked(struct hl_pve *p, struct hl_err *e);
 
 /*
+ * Wait until cloud-init finished in VM vmid (its boot-finished file read
+ * through the guest agent), at most timeout_s seconds: 0 when it did, 1
+ * on timeout, -1 with e when the endpoint's identity or the token fails.
+ */
+int hl_pve_wait_booted(struct hl_pve *p, const char *node, int vmid,
+    double timeout_s, struct hl_err *e);
+
+/*
  * Wait for a task: poll the node in the UPID with backoff until it stops,
  * for at most timeout_s seconds (<= 0: the task type's default).  Progress
  * on stderr when progress is set.  Returns 0 when it ended OK or with

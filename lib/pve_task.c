@@ -191,3 +191,30 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 	hl_buf_free(&path);
 	return rc;
 }
+
+int
+hl_pve_wait_booted(struct hl_pve *p, const char *node, int vmid,
+    double timeout_s, struct hl_err *e)
+{
+	char path[300];
+	double t0 = hl_clock();
+
+	snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/agent/file-read?"
+	    "file=%%2Fvar%%2Flib%%2Fcloud%%2Finstance%%2Fboot-finished", node,
+	    vmid);
+	while (hl_clock() - t0 < timeout_s) {
+		jv d;
+
+		if (hl_pve_get(p, path, &d, e) == 0) {
+			jv_free(d);
+			return 0;
+		}
+		jv_free(d);
+		/* a wrong identity or token does not heal by waiting */
+		if (hl_pve_last_fail(p) == HL_PVE_FAIL_TLS ||
+		    hl_pve_last_fail(p) == HL_PVE_FAIL_AUTH)
+			return -1;
+		hl_sleep(2);
+	}
+	return 1;
+}

@@ -277,27 +277,10 @@ upload(struct build *b, const char *file)
 static int
 wait_agent(struct build *b, double timeout)
 {
-	char path[256];
-	double t0 = hl_clock();
+	int rc = hl_pve_wait_booted(b->p, b->node, b->vmid, timeout, b->e);
 
-	tb_vm_path(b, path, sizeof(path), "/agent/file-read?file=%2Fvar%2Flib"
-	    "%2Fcloud%2Finstance%2Fboot-finished");
-	while (hl_clock() - t0 < timeout) {
-		struct hl_err e2;
-		jv d;
-
-		if (hl_pve_get(b->p, path, &d, &e2) == 0) {
-			jv_free(d);
-			return 0;
-		}
-		jv_free(d);
-		if (e2.code == HL_EXIT_REMOTE && hl_pve_last_fail(b->p) !=
-		    HL_PVE_FAIL_API) {
-			*b->e = e2;
-			return -1;
-		}
-		hl_sleep(2);
-	}
+	if (rc <= 0)
+		return rc;
 	return hl_err_set(b->e, HL_EXIT_FAILED, "the guest agent of VM %d on "
 	    "%s did not answer within %.0f s (vendor-data installs "
 	    "qemu-guest-agent: is the apt proxy or the network reachable from "

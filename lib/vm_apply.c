@@ -169,23 +169,11 @@ description(struct host *x, const char *artifact, int creating, char *out,
 static int
 wait_booted(struct host *x)
 {
-	char path[300];
-	double t0 = hl_clock(), timeout = x->o->timeout > 0 ? x->o->timeout :
-	    AGENT_TIMEOUT;
+	double timeout = x->o->timeout > 0 ? x->o->timeout : AGENT_TIMEOUT;
+	int rc = hl_pve_wait_booted(x->p, x->node, x->vmid, timeout, x->e);
 
-	vm_path(x, path, sizeof(path), "/agent/file-read?file=%2Fvar%2Flib"
-	    "%2Fcloud%2Finstance%2Fboot-finished");
-	while (hl_clock() - t0 < timeout) {
-		struct hl_err e2;
-		jv d;
-
-		if (hl_pve_get(x->p, path, &d, &e2) == 0) {
-			jv_free(d);
-			return 0;
-		}
-		jv_free(d);
-		hl_sleep(2);
-	}
+	if (rc <= 0)
+		return rc;
 	return hl_err_set(x->e, HL_EXIT_FAILED, "%s (VM %d on %s): no guest "
 	    "agent within %.0f s; the template must carry qemu-guest-agent "
 	    "(agent: install builds it in)", x->name, x->vmid, x->node,
