@@ -553,18 +553,14 @@ update(struct host *x, jv plan, jv conf, jv *res)
 		{ "searchdomain", "searchdomain" }, { "user", "ciuser" },
 		{ "ssh_keys", "sshkeys" }, { "tags", "tags" },
 	};
-	jv net = jv_null();
-	char path[300], desc[600], *art;
-	const char *mac = NULL, *net0 = hl_json_get_str(conf, "net0"), *st;
+	char path[300], desc[600], *art, *mac = own_mac(conf);
+	const char *st;
 	size_t i;
 	int running, reboot = 0, rotates = 0;
 
 	/* the VM's own MAC stays unless one is declared */
-	if (net0 && strncmp(net0, "virtio=", 7) == 0) {
-		net = jv_string_sized(net0 + 7, (int)strcspn(net0 + 7, ","));
-		mac = jv_string_value(net);
-	}
 	all = options(x, 1, mac);
+	free(mac);
 	params = jv_object();
 	for (i = 0; i < sizeof(map) / sizeof(*map); i++)
 		if (changed(changes, map[i].field, NULL))
@@ -623,11 +619,9 @@ update(struct host *x, jv plan, jv conf, jv *res)
 		*res = jv_object_set(*res, jv_string("reboot"), jv_string(
 		    reboot ? "pending: --reboot applies it" : "not needed"));
 	}
-	jv_free(net);
 	jv_free(changes);
 	return 0;
 fail:
-	jv_free(net);
 	jv_free(changes);
 	return -1;
 }
@@ -642,7 +636,7 @@ fail:
 static int
 settle(struct host *x, struct view *v)
 {
-	jv res = hl_json_get(jv_copy(v->managed), x->name), tasks;
+	jv res = hl_json_get(jv_copy(v->managed), x->name), tasks = jv_null();
 	char path[300];
 	const char *node, *lock;
 	double t0 = hl_clock(), limit = x->o->timeout > 0 ? x->o->timeout :
