@@ -59,6 +59,10 @@ int hl_pve_open(struct hl_pve **p, const struct hl_pve_cfg *c,
     struct hl_err *e);
 void hl_pve_close(struct hl_pve *p);
 
+/* hl_pve_cfg_load for lab, --insecure applied, then hl_pve_open. */
+int hl_pve_connect(struct hl_pve **p, const struct hl_lab *lab, int insecure,
+    struct hl_err *e);
+
 /* What went wrong with the last call, for checks that tell them apart. */
 enum hl_pve_fail {
 	HL_PVE_FAIL_NONE,

@@ -163,3 +163,19 @@ hl_pve_cfg_free(struct hl_pve_cfg *c)
 	free(c->cluster);
 	memset(c, 0, sizeof(*c));
 }
+
+int
+hl_pve_connect(struct hl_pve **p, const struct hl_lab *lab, int insecure,
+    struct hl_err *e)
+{
+	struct hl_pve_cfg cfg;
+	int rc;
+
+	*p = NULL;
+	if (hl_pve_cfg_load(&cfg, lab, e) < 0)
+		return -1;
+	cfg.insecure = insecure;
+	rc = hl_pve_open(p, &cfg, e);	/* the client keeps its own copy */
+	hl_pve_cfg_free(&cfg);
+	return rc;
+}

@@ -24,7 +24,6 @@ static int
 cluster_view(const struct hl_lab *lab, int insecure, jv *vms, jv *descs,
     struct hl_err *e)
 {
-	struct hl_pve_cfg cfg;
 	struct hl_pve *p;
 	jv paths = jv_array();
 	char tag[160];
@@ -32,13 +31,7 @@ cluster_view(const struct hl_lab *lab, int insecure, jv *vms, jv *descs,
 
 	*vms = jv_array();
 	*descs = jv_object();
-	if (hl_pve_cfg_load(&cfg, lab, e) < 0) {
-		jv_free(paths);
-		return -1;
-	}
-	cfg.insecure = insecure;
-	if (hl_pve_open(&p, &cfg, e) < 0) {
-		hl_pve_cfg_free(&cfg);
+	if (hl_pve_connect(&p, lab, insecure, e) < 0) {
 		jv_free(paths);
 		return -1;
 	}
@@ -62,7 +55,6 @@ cluster_view(const struct hl_lab *lab, int insecure, jv *vms, jv *descs,
 	}
 	jv_free(paths);
 	hl_pve_close(p);
-	hl_pve_cfg_free(&cfg);
 	return rc;
 }
 

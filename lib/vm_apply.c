@@ -628,15 +628,16 @@ fail:
 
 /*
  * Wait out what an interrupted run left going on the host's VM (found by
- * name or by the declared vmid): its active tasks are waited for, not
- * dispatched again, and its lock (a clone still copying) must clear.
+ * name or by the declared vmid): its tasks among active (node -> the
+ * node's active tasks) are waited for, not dispatched again, and its
+ * lock (a clone still copying) must clear.
  * Returns 1 when it waited (the view is stale), 0 when nothing was going
  * on, -1 with x->e set.
  */
 static int
-settle(struct host *x, struct view *v)
+settle(struct host *x, struct view *v, jv active)
 {
-	jv res = hl_json_get(jv_copy(v->managed), x->name), tasks = jv_null();
+	jv res = hl_json_get(jv_copy(v->managed), x->name), tasks;
 	char path[300];
 	const char *node, *lock;
 	double t0 = hl_clock(), limit = x->o->timeout > 0 ? x->o->timeout :
@@ -659,15 +660,14 @@ settle(struct host *x, struct view *v)
 	}
 	node = hl_json_get_str(res, "node");
 	vmid = (int)hl_pve_get_num(res, "vmid", -1);
-	snprintf(path, sizeof(path), "/nodes/%s/tasks?vmid=%d&source=active",
-	    node ? node : "", vmid);
-	if (node && hl_pve_get(x->p, path, &tasks, x->e) == 0 &&
-	    jv_get_kind(tasks) == JV_KIND_ARRAY) {
+	tasks = node ? hl_json_get(jv_copy(active), node) : jv_null();
+	if (jv_get_kind(tasks) == JV_KIND_ARRAY) {
 		jv_array_foreach(tasks, i, t) {
 			struct hl_err ignore;
-			const char *upid = hl_json_get_str(t, "upid");
+			const char *upid = hl_json_get_str(t, "upid"),
+			    *id = hl_json_get_str(t, "id");
 
-			if (upid) {
+			if (upid && id && atoi(id) == vmid) {
 				fprintf(stderr, "hl-vm: %s: waiting for the task "
 				    "%s an earlier run left\n", x->name, upid);
 				hl_pve_task_wait(x->p, upid, limit, 0, &ignore);
@@ -711,6 +711,32 @@ settle(struct host *x, struct view *v)
 	return waited;
 }
 
+/* The active tasks of the nodes the picked hosts live on: node -> list. */
+static int
+active_tasks(struct hl_pve *p, const struct hl_lab *lab, const size_t *index,
+    size_t n, jv *active, struct hl_err *e)
+{
+	jv nodes = jv_array(), paths = jv_array();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		jv h = hl_spec_host_json(lab, &lab->hosts[index[i]]);
+
+		if (hl_json_get_str(h, "node"))
+			nodes = jv_array_append(nodes, hl_json_get(jv_copy(h),
+			    "node"));
+		jv_free(h);
+	}
+	nodes = hl_json_sorted_unique(nodes);
+	jv_array_foreach(nodes, k, node) {
+		paths = jv_array_append(paths, jv_string_fmt(
+		    "/nodes/%s/tasks?source=active&limit=1000",
+		    jv_string_value(node)));
+		jv_free(node);
+	}
+	return hl_pve_get_map(p, nodes, paths, active, e);
+}
+
 struct run {
 	struct hl_pve *p;
 	const struct hl_lab *lab;
@@ -718,6 +744,7 @@ struct run {
 	struct view *v;
 	jv channels;
 	size_t *index;		/* job -> host */
+	jv active;		/* node -> its active tasks, read once */
 };
 
 /* One host's apply: its result, with "code" its exit status. */
@@ -740,7 +767,7 @@ apply_host(size_t job, int forked, void *arg)
 	if (forked)
 		rc = hl_pve_forked(r->p, &e);
 	/* what another run left going is waited for, then looked at anew */
-	if (rc == 0 && (rc = settle(&x, v)) > 0) {
+	if (rc == 0 && (rc = settle(&x, v, r->active)) > 0) {
 		v = &own;
 		rc = read_view(r->p, r->lab, v, &e);
 	}
@@ -792,7 +819,8 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 {
 	struct view v = VIEW_INIT;
 	struct hl_err e = { 0 };
-	struct run r = { p, lab, o, &v, hl_tpl_channels(lab), NULL };
+	struct run r = { p, lab, o, &v, hl_tpl_channels(lab), NULL,
+	    jv_object() };
 	jv hosts = jv_array(), results;
 	unsigned char *mine;
 	int code = HL_EXIT_OK;
@@ -823,6 +851,15 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 		if (mine[i] && !lab->hosts[i].external)
 			r.index[n++] = i;
 	free(mine);
+	if (active_tasks(p, lab, r.index, n, &r.active, &e) < 0) {
+		free(r.index);
+		free_view(&v);
+		jv_free(r.channels);
+		jv_free(r.active);
+		jv_free(hosts);
+		*doc = hl_error_doc("hl-vm", &e);
+		return e.code;
+	}
 	results = hl_fanout(n, o->parallel ? o->parallel : 4, apply_host, &r);
 	jv_array_foreach(results, k, res) {
 		const struct hl_host *h = &lab->hosts[r.index[k]];
@@ -849,6 +886,7 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 	free(r.index);
 	free_view(&v);
 	jv_free(r.channels);
+	jv_free(r.active);
 	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
 	return code;
 }

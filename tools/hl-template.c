@@ -118,7 +118,6 @@ static int
 build(struct hl_run *run, const struct hl_lab *lab, const char *name,
     const struct args *a, jv *doc)
 {
-	struct hl_pve_cfg cfg;
 	struct hl_pve *p = NULL;
 	struct hl_err e = { 0 };
 	struct hl_tpl_opts o = { a->force, a->timeout, 1,
@@ -141,13 +140,7 @@ build(struct hl_run *run, const struct hl_lab *lab, const char *name,
 		    "'%s'" : "no node: give --node or set defaults.node", name);
 		goto fail;
 	}
-	if (hl_pve_cfg_load(&cfg, lab, &e) < 0) {
-		jv_free(nodes);
-		goto fail;
-	}
-	cfg.insecure = a->insecure;
-	if (hl_pve_open(&p, &cfg, &e) < 0) {
-		hl_pve_cfg_free(&cfg);
+	if (hl_pve_connect(&p, lab, a->insecure, &e) < 0) {
 		jv_free(nodes);
 		goto fail;
 	}
@@ -174,7 +167,6 @@ build(struct hl_run *run, const struct hl_lab *lab, const char *name,
 	}
 	jv_free(nodes);
 	hl_pve_close(p);
-	hl_pve_cfg_free(&cfg);
 	*doc = jv_object_set(jv_object(), jv_string("templates"), results);
 	return code;
 fail:
@@ -187,7 +179,6 @@ static int
 gc(struct hl_run *run, const struct hl_lab *lab, const char *name,
     const struct args *a, jv *doc)
 {
-	struct hl_pve_cfg cfg;
 	struct hl_pve *p = NULL;
 	struct hl_err e = { 0 };
 	int code;
@@ -195,16 +186,11 @@ gc(struct hl_run *run, const struct hl_lab *lab, const char *name,
 	if (name && !jv_object_has(jv_copy(lab->templates), jv_string(name)))
 		hl_err_set(&e, HL_EXIT_LAB, "no template '%s'", name);
 	else if (may_change(run, lab, a, &e) == 0 &&
-	    hl_pve_cfg_load(&cfg, lab, &e) == 0) {
-		cfg.insecure = a->insecure;
-		if (hl_pve_open(&p, &cfg, &e) == 0) {
-			code = hl_tpl_gc(p, lab, name, a->keep, a->yes,
-			    !a->nocommit, doc);
-			hl_pve_close(p);
-			hl_pve_cfg_free(&cfg);
-			return code;
-		}
-		hl_pve_cfg_free(&cfg);
+	    hl_pve_connect(&p, lab, a->insecure, &e) == 0) {
+		code = hl_tpl_gc(p, lab, name, a->keep, a->yes, !a->nocommit,
+		    doc);
+		hl_pve_close(p);
+		return code;
 	}
 	*doc = hl_error_doc("hl-template", &e);
 	return e.code;

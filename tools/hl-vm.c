@@ -89,7 +89,6 @@ main(int argc, char **argv)
 	struct hl_run run;
 	struct hl_err e = { 0 };
 	struct hl_lab *lab = NULL;
-	struct hl_pve_cfg cfg;
 	struct hl_pve *p = NULL;
 	unsigned char *picked = NULL;
 	char **sels;
@@ -173,13 +172,7 @@ main(int argc, char **argv)
 		code = hl_run_fail(&run, e.code, e.msg);
 		goto done;
 	}
-	if (hl_pve_cfg_load(&cfg, lab, &e) < 0) {
-		code = hl_run_fail(&run, e.code, e.msg);
-		goto done;
-	}
-	cfg.insecure = insecure;
-	if (hl_pve_open(&p, &cfg, &e) < 0) {
-		hl_pve_cfg_free(&cfg);
+	if (hl_pve_connect(&p, lab, insecure, &e) < 0) {
 		code = hl_run_fail(&run, e.code, e.msg);
 		goto done;
 	}
@@ -209,7 +202,6 @@ main(int argc, char **argv)
 close:
 	jv_free(vo.saved);
 	hl_pve_close(p);
-	hl_pve_cfg_free(&cfg);
 done:
 	free(picked);
 	hl_spec_free(lab);
