@@ -820,7 +820,7 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 	struct view v = VIEW_INIT;
 	struct hl_err e = { 0 };
 	struct run r = { p, lab, o, &v, hl_tpl_channels(lab), NULL,
-	    jv_object() };
+	    jv_null() };
 	jv hosts = jv_array(), results;
 	unsigned char *mine;
 	int code = HL_EXIT_OK;
@@ -851,6 +851,7 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 		if (mine[i] && !lab->hosts[i].external)
 			r.index[n++] = i;
 	free(mine);
+	r.active = jv_object();
 	if (active_tasks(p, lab, r.index, n, &r.active, &e) < 0) {
 		free(r.index);
 		free_view(&v);
