@@ -22,7 +22,8 @@ endif
 LDLIBS   = $(shell pkg-config --libs $(PKGS)) -ljq
 
 B        = build
-LIB_SRC  = $(wildcard lib/*.c)
+LIB_SRC  = $(wildcard lib/*/*.c)
+LIB_HDR  = $(wildcard lib/*/*.h)
 TOOL_SRC = $(wildcard tools/hl-*.c)
 TOOLS    = $(patsubst tools/%.c,bin/%,$(TOOL_SRC))
 # Test drivers over lib/ (tests/c/): built for make test, not installed.
@@ -38,9 +39,9 @@ HASH := \#
 VERSION_H := $(shell mkdir -p $(B) && v='$(HASH)define HL_VERSION "$(VERSION)"' && \
 	{ echo "$$v" | cmp -s - $(B)/version.h || echo "$$v" > $(B)/version.h; } && \
 	echo $(B)/version.h)
-$(B)/lib/run.o $(B)/lib/pve.o: $(VERSION_H)
+$(patsubst %.c,$(B)/%.o,$(shell grep -l '"version.h"' $(LIB_SRC) $(TOOL_SRC))): $(VERSION_H)
 
-$(B)/%.o: %.c $(wildcard lib/*.h)
+$(B)/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HL_CFLAGS) -c -o $@ $<
 

@@ -16,12 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "exit.h"
-#include "json.h"
-#include "pve.h"
-#include "run.h"
-#include "spec.h"
-#include "template.h"
+#include "core/exit.h"
+#include "core/json.h"
+#include "pve/pve.h"
+#include "cli/run.h"
+#include "spec/spec.h"
+#include "template/template.h"
 #include "version.h"
 
 static const char usage[] =

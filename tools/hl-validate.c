@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exit.h"
-#include "git.h"
-#include "lab.h"
-#include "pve.h"
-#include "run.h"
-#include "runway.h"
-#include "select.h"
-#include "spec.h"
+#include "core/exit.h"
+#include "state/git.h"
+#include "spec/lab.h"
+#include "pve/pve.h"
+#include "cli/run.h"
+#include "runway/runway.h"
+#include "spec/select.h"
+#include "spec/spec.h"
 
 static const char usage[] =
 "usage: hl-validate specs [SELECTOR...] [options]\n"

@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exit.h"
-#include "json.h"
-#include "pve.h"
-#include "run.h"
-#include "select.h"
-#include "spec.h"
-#include "vm.h"
+#include "core/exit.h"
+#include "core/json.h"
+#include "pve/pve.h"
+#include "cli/run.h"
+#include "spec/select.h"
+#include "spec/spec.h"
+#include "vm/vm.h"
 
 static const char usage[] =
 "usage: hl-vm plan [SELECTOR...] [--exit-code] [-o FILE] [options]\n"

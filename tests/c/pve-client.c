@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pve.h"
+#include "pve/pve.h"
 
 static jv
 params(int argc, char **argv)

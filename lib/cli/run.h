@@ -1,0 +1,103 @@
+/*
+ * What every tool does around its verb (DESIGN.md 2.2): the common
+ * options, the lab, the one JSON document on stdout with its "meta", and
+ * progress or diagnostics on stderr.
+ */
+#ifndef HL_RUN_H
+#define HL_RUN_H
+
+#include <time.h>
+#include <jv.h>
+
+#include "core/diag.h"
+#include "core/err.h"
+
+enum hl_run_flags {
+	HL_RUN_PRETTY = 1 << 0,		/* --pretty, or stdout is a TTY */
+	HL_RUN_PROGRESS_JSON = 1 << 1,	/* --progress=json */
+};
+
+struct hl_run {
+	const char *tool;	/* "hl-validate" */
+	unsigned flags;
+	const char *lab_dir;	/* -C DIR */
+	struct timespec t0;
+	jv lab;			/* the lab id, or null */
+	jv git;			/* {commit, dirty} or null */
+};
+
+/* Long options every tool takes; getopt_long returns these values. */
+enum {
+	HL_OPT_PRETTY = 0x100,
+	HL_OPT_PROGRESS,
+	HL_OPT_VERSION,
+};
+
+#define HL_RUN_LONGOPTS \
+	{ "lab", required_argument, NULL, 'C' }, \
+	{ "pretty", no_argument, NULL, HL_OPT_PRETTY }, \
+	{ "progress", required_argument, NULL, HL_OPT_PROGRESS }, \
+	{ "version", no_argument, NULL, HL_OPT_VERSION }, \
+	{ "help", no_argument, NULL, 'h' }
+
+#define HL_RUN_OPTIONS_HELP \
+"  -C, --lab DIR        the lab root (default: $HL_LAB, else the nearest\n" \
+"                       directory upwards holding lab.yaml)\n" \
+"      --pretty         indent the JSON output (the default on a terminal)\n" \
+"      --progress=MODE  stderr as human lines or json (NDJSON)\n" \
+"  -h, --help           show this help\n" \
+"      --version        show the version\n"
+
+void hl_run_init(struct hl_run *r, const char *tool);
+void hl_run_free(struct hl_run *r);
+
+/*
+ * Handle a common option; returns 1 when opt was one (--version prints and
+ * exits 0), 0 when it is the tool's own, -1 on a bad argument (reported).
+ */
+int hl_run_option(struct hl_run *r, int opt, const char *arg);
+
+/* A usage error: one line and a hint, exit status 2. */
+int hl_run_usage(struct hl_run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Report each problem of d on stderr: "FILE:LINE:COL: error: MESSAGE". */
+void hl_run_report(struct hl_run *r, const struct hl_diag *d);
+
+/*
+ * Print doc (consumed) with meta added, close stdout, and return code, or
+ * 7 when the output could not be written.
+ */
+int hl_run_finish(struct hl_run *r, jv doc, int code);
+
+/* {error: {message, code}} for e, the message also on stderr as
+ * "TOOL: MESSAGE". */
+jv hl_error_doc(const char *tool, const struct hl_err *e);
+
+/* Seconds on a monotonic clock; sleep for s seconds. */
+double hl_clock(void);
+void hl_sleep(double s);
+
+/*
+ * Before a mutating verb (DESIGN.md 2.2): refuse (6) when the specs have
+ * uncommitted changes or the lab is outside Git, unless allow_dirty; then
+ * hold .hl/lock until exit, refusing (6) when another run holds it.
+ */
+int hl_run_mutate(struct hl_run *r, const char *root, int allow_dirty,
+    struct hl_err *e);
+
+struct hl_lab;
+
+/*
+ * The lab a tool acts on: found (-C, HL_LAB, upwards), its Git state into
+ * r->git, its specs, which must be valid, and (picked not NULL) the hosts
+ * sels picks.  Returns 0, or -1 with the failure printed and *code set;
+ * the caller frees *lab and *picked either way.
+ */
+int hl_run_lab(struct hl_run *r, char *const *sels, int nsels,
+    struct hl_lab **lab, unsigned char **picked, int *code);
+
+/* A failure document {error: {message, code}} and the same on stderr. */
+int hl_run_fail(struct hl_run *r, int code, const char *msg);
+
+#endif

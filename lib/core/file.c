@@ -1,0 +1,125 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/file.h"
+
+enum hl_file_status
+hl_file_read(const char *path, size_t cap, char **bufp, size_t *lenp)
+{
+	enum hl_file_status st = HL_FILE_ERROR;
+	struct stat sb;
+	char *buf = NULL;
+	size_t n = 0, size;
+	int fd, saved;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? HL_FILE_MISSING :
+		    HL_FILE_ERROR;
+	if (fstat(fd, &sb) < 0)
+		goto done;
+	if (!S_ISREG(sb.st_mode)) {
+		st = HL_FILE_NOT_REGULAR;
+		goto done;
+	}
+	if ((unsigned long long)sb.st_size > cap) {
+		st = HL_FILE_TOO_BIG;
+		goto done;
+	}
+	/* Sized by fstat; grown if the file grows meanwhile, up to the cap. */
+	size = (size_t)sb.st_size + 1;
+	buf = malloc(size + 1);
+	if (buf == NULL)
+		goto done;
+	for (;;) {
+		ssize_t r;
+
+		if (n == size) {
+			char *p;
+
+			if (size > cap) {
+				st = HL_FILE_TOO_BIG;
+				goto done;
+			}
+			size = size * 2 > cap + 1 ? cap + 1 : size * 2;
+			p = realloc(buf, size + 1);
+			if (p == NULL)
+				goto done;
+			buf = p;
+		}
+		r = read(fd, buf + n, size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto done;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > cap) {
+		st = HL_FILE_TOO_BIG;
+		goto done;
+	}
+	buf[n] = '\0';
+	*bufp = buf;
+	*lenp = n;
+	buf = NULL;
+	st = HL_FILE_OK;
+done:
+	saved = errno;
+	if (buf)
+		explicit_bzero(buf, n);	/* it may have held a secret */
+	free(buf);
+	close(fd);
+	errno = saved;
+	return st;
+}
+
+const char *
+hl_file_strerror(enum hl_file_status st, int err)
+{
+	switch (st) {
+	case HL_FILE_OK:
+		return "is fine";
+	case HL_FILE_MISSING:
+		return "does not exist";
+	case HL_FILE_NOT_REGULAR:
+		return "is not a regular file";
+	case HL_FILE_TOO_BIG:
+		return "is too large";
+	default:
+		return strerror(err);
+	}
+}
+
+int
+hl_lock_file(const char *path)
+{
+	char lock[4200];
+	int fd;
+
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+void
+hl_unlock_file(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

@@ -1,0 +1,167 @@
+/*
+ * The one Proxmox VE client every tool uses (DESIGN.md 2.2, 2.4;
+ * shared/pve-api/NOTES.md).  libcurl, HTTPS only, connections reused.
+ *
+ * Trust: a pinned certificate fingerprint is checked inside the TLS
+ * handshake of every connection (an OpenSSL verify callback; TLS session
+ * resumption is off so no connection skips it), before a request carrying
+ * the token is written.  Else the CA file, else the system CA store.
+ * --insecure only when asked, with a warning.
+ *
+ * Requests as PVE expects them: form-encoded POST/PUT bodies, GET/DELETE
+ * parameters in the query string only, booleans as 1/0, repeated keys
+ * for arrays, sshkeys URL-encoded before the form encoding.  Replies are
+ * {"data": ...}; an error reads "<what>: <status> <reason>", then the
+ * errors map and the message.
+ *
+ * Retries, bounded with backoff: reads on transport errors and 5xx;
+ * writes only on PVE's "got timeout" (a lock not taken: nothing done);
+ * never a create or clone, never a 401 or 403.
+ *
+ * The token is kept in one header and wiped when the client closes; it is
+ * never put in a message.  libcurl's verbose output is never enabled.
+ */
+#ifndef HL_PVE_H
+#define HL_PVE_H
+
+#include <stddef.h>
+#include <jv.h>
+
+#include "core/err.h"
+
+struct hl_lab;
+
+struct hl_pve_cfg {
+	char *endpoint;		/* https://HOST[:PORT] */
+	char *cafile;		/* or NULL */
+	char *fingerprint;	/* "AA:BB:..." (SHA-256), or NULL */
+	char *token;		/* "USER@REALM!ID=SECRET" */
+	char *cluster;		/* the cluster name lab.yaml expects, or NULL */
+	int insecure;		/* --insecure: no TLS verification */
+};
+
+/*
+ * The connection settings: lab.yaml's pve section, overridden by
+ * HL_PVE_ENDPOINT, HL_PVE_CAFILE and HL_PVE_FINGERPRINT; the token from
+ * the variable lab.yaml names (pve.token_env, default HL_PVE_TOKEN) or
+ * HL_PVE_TOKEN_FILE (refused when group or others may read it).
+ * Returns 0, or -1 with e (HL_EXIT_LAB for a missing setting, HL_EXIT_REMOTE
+ * for an unusable token file).
+ */
+int hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
+    struct hl_err *e);
+void hl_pve_cfg_free(struct hl_pve_cfg *c);
+
+struct hl_pve;
+
+/* A client for c (copied).  Returns 0, or -1 with e. */
+int hl_pve_open(struct hl_pve **p, const struct hl_pve_cfg *c,
+    struct hl_err *e);
+void hl_pve_close(struct hl_pve *p);
+
+/* hl_pve_cfg_load for lab, --insecure applied, then hl_pve_open. */
+int hl_pve_connect(struct hl_pve **p, const struct hl_lab *lab, int insecure,
+    struct hl_err *e);
+
+/* What went wrong with the last call, for checks that tell them apart. */
+enum hl_pve_fail {
+	HL_PVE_FAIL_NONE,
+	HL_PVE_FAIL_CONNECT,	/* not reached: DNS, refused, timeout */
+	HL_PVE_FAIL_TLS,	/* reached, but its identity did not verify */
+	HL_PVE_FAIL_AUTH,	/* 401 or 403 */
+	HL_PVE_FAIL_REPLY,	/* an answer that is not PVE's JSON */
+	HL_PVE_FAIL_API,	/* PVE's own error reply */
+};
+
+/* How the last hl_pve_call failed. */
+enum hl_pve_fail hl_pve_last_fail(const struct hl_pve *p);
+
+/* How a call may be retried. */
+enum hl_pve_kind {
+	HL_PVE_READ,		/* GET: transport errors and 5xx */
+	HL_PVE_WRITE,		/* config writes: "got timeout" only */
+	HL_PVE_ONCE,		/* create, clone, start...: never */
+};
+
+/*
+ * One call: METHOD path (below /api2/json, e.g. "/nodes/pve1/status"),
+ * params a jv object (consumed; strings, numbers, booleans, arrays of
+ * them) or jv_null().  *data gets the reply's "data" (the caller frees
+ * it).  Returns 0, or -1 with e: HL_EXIT_REMOTE when the endpoint cannot
+ * be reached, fails TLS, answers 401 or 403, or answers something that is
+ * not PVE's JSON; HL_EXIT_FAILED for any other error reply (e->msg then
+ * holds PVE's message); HL_EXIT_REFUSED when, before the first call that
+ * is not a GET, /cluster/status names another cluster than cfg->cluster
+ * (nothing is sent).  *status gets the HTTP status when not NULL.
+ */
+int hl_pve_call(struct hl_pve *p, enum hl_pve_kind kind, const char *method,
+    const char *path, jv params, jv *data, int *status, struct hl_err *e);
+
+/* GET path: hl_pve_call(p, HL_PVE_READ, "GET", path, jv_null(), ...). */
+int hl_pve_get(struct hl_pve *p, const char *path, jv *data,
+    struct hl_err *e);
+
+/*
+ * Many GETs at once through curl multi: a check over many hosts costs a
+ * few round trips, not one per host.  Each request's result lands in its
+ * own data, status and err (rc 0 or -1), as from hl_pve_call.
+ */
+struct hl_pve_req {
+	const char *path;	/* may carry a query: "/cluster/nextid?vmid=9" */
+	jv data;
+	int status;
+	int rc;
+	enum hl_pve_fail fail;
+	struct hl_err err;
+};
+void hl_pve_get_all(struct hl_pve *p, struct hl_pve_req *reqs, size_t n);
+
+/*
+ * GET each of paths (a jv array of strings) together; *out (an object)
+ * gets each reply under the key at the same index of keys.  keys and
+ * paths are consumed.  Returns 0, or -1 with e from the first read that
+ * failed for good: a batch is whole or it fails.
+ */
+int hl_pve_get_map(struct hl_pve *p, jv keys, jv paths, jv *out,
+    struct hl_err *e);
+
+/* GET /cluster/resources?type=vm into *vms, a list, or -1 with e. */
+int hl_pve_vms(struct hl_pve *p, jv *vms, struct hl_err *e);
+
+/*
+ * In a child process after fork(): new connections, the parent's left
+ * untouched.  The child should then leave with _exit(), not hl_pve_close.
+ */
+int hl_pve_forked(struct hl_pve *p, struct hl_err *e);
+
+/*
+ * Wait until cloud-init finished in VM vmid (its boot-finished file read
+ * through the guest agent), at most timeout_s seconds: 0 when it did, 1
+ * on timeout, -1 with e when the endpoint's identity or the token fails.
+ */
+int hl_pve_wait_booted(struct hl_pve *p, const char *node, int vmid,
+    double timeout_s, struct hl_err *e);
+
+/*
+ * Wait for a task: poll the node in the UPID with backoff until it stops,
+ * for at most timeout_s seconds (<= 0: the task type's default).  Progress
+ * on stderr when progress is set.  Returns 0 when it ended OK or with
+ * warnings, -1 with e: HL_EXIT_FAILED with the task's exit status and its
+ * last log lines, or on timeout naming the UPID.
+ */
+int hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
+    int progress, struct hl_err *e);
+
+/* The default timeout of a task type ("qmclone": 1800 s, ...). */
+double hl_pve_task_timeout(const char *upid);
+
+/*
+ * A reply value as a number: PVE sends some numbers as JSON strings
+ * (nextid).  Returns 0 with *out, -1 when v is neither.
+ */
+int hl_pve_num(jv v, double *out);
+
+/* o[key] as a number (hl_pve_num), or dflt; o borrowed. */
+double hl_pve_get_num(jv o, const char *key, double dflt);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Internal to schema.c (the walker) and schema_keys.c (the keys of each
+ * spec file and the checks of their values).  Nothing else includes this.
+ */
+#ifndef HL_SCHEMA_IMPL_H
+#define HL_SCHEMA_IMPL_H
+
+#include <jv.h>
+
+#include "core/buf.h"
+#include "spec/schema.h"
+
+struct walk;
+struct rule;
+
+typedef jv (*check_fn)(struct walk *w, const struct rule *r, jv v);
+
+enum rule_kind { K_SCALAR, K_MAP, K_DICT, K_LIST };
+
+enum rule_flags {
+	R_REQ = 1 << 0,		/* required */
+	R_REF = 1 << 1,		/* may be {from: .hl/FILE, key: NAME} */
+};
+
+struct rule {
+	const char *key;		/* NULL ends a table */
+	enum rule_kind kind;
+	unsigned flags;
+	const struct rule *sub;		/* MAP: its keys; DICT, LIST: the item */
+	check_fn check;			/* SCALAR: the value; DICT: each key */
+	long min, max;			/* integers */
+	const char *const *choices;	/* enumerations */
+};
+
+struct walk {
+	struct hl_schema_ctx *c;
+	struct hl_pos_table *pt;
+	struct hl_buf path;
+	struct hl_pos kpos;	/* the current key */
+	struct hl_pos pos;	/* the current value */
+	const char *ref;	/* "NAME in FILE" while checking a .hl/ value */
+};
+
+/* Report a problem at pos, under the walk's current path. */
+void hl_schema_err(struct walk *w, struct hl_pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * How a value appears in a message: quoted, or, for a value read from .hl/,
+ * named and not shown (those files sit beside a token).
+ */
+const char *hl_schema_shown(struct walk *w, const char *s, char *buf,
+    size_t n);
+
+/* "a mapping", "a list", "nothing", ... for v's kind. */
+const char *hl_schema_kind(jv v);
+
+/* Checks the walker itself needs, for {from: FILE, key: NAME}. */
+jv hl_schema_c_path(struct walk *w, const struct rule *r, jv v);
+jv hl_schema_c_env(struct walk *w, const struct rule *r, jv v);
+
+/* The keys of each file. */
+extern const struct rule hl_schema_lab[];
+extern const struct rule hl_schema_persona[];
+extern const struct rule hl_schema_template[];
+extern const struct rule hl_schema_runway[];
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * Reaching machines over SSH with the host key pinned (DESIGN.md 2.4):
+ * each command runs without a shell and without HL_PVE_* in its
+ * environment, with StrictHostKeyChecking=yes and only the pinned key
+ * known.
+ */
+#ifndef HL_SSH_H
+#define HL_SSH_H
+
+#include "core/buf.h"
+#include "core/err.h"
+
+/* The environment without HL_PVE_* (the token among them) and the
+ * variables hl_child_env_drop named, for children. */
+char **hl_child_env(void);
+
+/* Also keep name (the variable lab.yaml's pve.token_env names) from
+ * children. */
+void hl_child_env_drop(const char *name);
+
+/* Run argv (no shell); its stdout (at most 64 KiB) into b; its exit
+ * status, or -1 when it could not run. */
+int hl_run_capture(char *const argv[], struct hl_buf *b);
+
+/* Whether ssh-keyscan output scan holds the pinned key (a key line
+ * "TYPE BASE64" or a "SHA256:..." fingerprint). */
+int hl_ssh_key_in(const char *scan, const char *pinned);
+
+/* A node to reach: lab.yaml's nodes.<n>.ssh. */
+struct hl_ssh_target {
+	const char *address;
+	int port;
+	const char *user;
+	const char *host_key;	/* pinned: a key line or SHA256:... */
+	const char *identity;	/* a private key file, or NULL */
+};
+
+/*
+ * Copy the local file to remote on t over SFTP, with only the pinned key
+ * trusted (a fingerprint is resolved by ssh-keyscan and checked first).
+ * Returns 0, or -1 with e: HL_EXIT_REMOTE when the host cannot be reached
+ * or its key is not the pinned one (nothing is sent then).
+ */
+int hl_sftp_put(const struct hl_ssh_target *t, const char *local,
+    const char *remote, struct hl_err *e);
+
+#endif

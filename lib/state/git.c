@@ -1,0 +1,211 @@
+#include <string.h>
+#include <git2.h>
+
+#include "core/buf.h"
+#include "state/git.h"
+
+const char *const hl_git_spec_paths[] = { "lab.yaml", "personas",
+	"layers/L1/templates", "layers/L3", "layers/L4", NULL };
+
+static const char *
+git_reason(void)
+{
+	const git_error *ge = git_error_last();
+
+	return ge && ge->message ? ge->message : "unknown error";
+}
+
+jv
+hl_git_state(const char *root, struct hl_err *e)
+{
+	git_repository *repo = NULL;
+	git_status_list *st = NULL;
+	git_status_options opts;
+	struct hl_buf specs[8] = { { 0 } };
+	char *paths[8];
+	const char *workdir;
+	git_oid head;
+	jv out = jv_invalid(), commit;
+	size_t i, n = 0, wlen;
+	int rc;
+
+	git_libgit2_init();
+	git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
+	rc = git_repository_open_ext(&repo, root, 0, NULL);
+	if (rc == GIT_ENOTFOUND) {
+		out = jv_null();
+		goto done;
+	}
+	if (rc < 0) {
+		hl_err_set(e, HL_EXIT_LAB, "cannot open the Git repository of "
+		    "'%s': %s", root, git_reason());
+		goto done;
+	}
+	workdir = git_repository_workdir(repo);
+	if (workdir == NULL) {
+		out = jv_null();	/* a bare repository holds no lab */
+		goto done;
+	}
+	/* The lab may sit below the top of the repository. */
+	wlen = strlen(workdir);
+	for (i = 0; hl_git_spec_paths[i]; i++) {
+		if (strncmp(root, workdir, wlen - 1) == 0 && strlen(root) >= wlen)
+			hl_buf_printf(&specs[i], "%s/", root + wlen);
+		hl_buf_adds(&specs[i], hl_git_spec_paths[i]);
+		paths[n++] = specs[i].s;
+	}
+	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED |
+	    GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+	    GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	opts.pathspec.strings = paths;
+	opts.pathspec.count = n;
+	if (git_status_list_new(&st, repo, &opts) < 0) {
+		hl_err_set(e, HL_EXIT_LAB, "cannot read the Git status of '%s': "
+		    "%s", root, git_reason());
+		goto done;
+	}
+	rc = git_reference_name_to_id(&head, repo, "HEAD");
+	if (rc == 0) {
+		char hex[GIT_OID_HEXSZ + 1];
+
+		git_oid_tostr(hex, sizeof(hex), &head);
+		commit = jv_string(hex);
+	} else if (rc == GIT_ENOTFOUND || git_repository_head_unborn(repo) == 1) {
+		commit = jv_null();
+	} else {
+		hl_err_set(e, HL_EXIT_LAB, "cannot read HEAD of '%s': %s", root,
+		    git_reason());
+		goto done;
+	}
+	out = jv_object_set(jv_object(), jv_string("commit"), commit);
+	out = jv_object_set(out, jv_string("dirty"),
+	    jv_bool(git_status_list_entrycount(st) > 0));
+done:
+	for (i = 0; i < n; i++)
+		hl_buf_free(&specs[i]);
+	git_status_list_free(st);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return out;
+}
+
+/*
+ * One commit of hl's own paths on top of HEAD (DESIGN.md 2.2): a tree made
+ * from HEAD's with only those paths changed (never the operator's staged
+ * changes), the branch moved only if it still points where HEAD did
+ * (compare-and-swap), the index updated for those paths alone.
+ */
+int
+hl_git_commit(const char *root, const char *const *paths, const char *msg,
+    char *out_hex, struct hl_err *e)
+{
+	git_repository *repo = NULL;
+	git_reference *head = NULL, *moved = NULL;
+	git_commit *parent = NULL;
+	git_tree *tree = NULL, *newtree = NULL;
+	git_index *index = NULL;
+	git_signature *sig = NULL;
+	git_tree_update upd[64];
+	struct hl_buf rel[64] = { { 0 } };
+	git_oid blobs[64], tree_id, commit_id;
+	const char *workdir;
+	size_t n = 0, wlen, i;
+	int rc = -1;
+
+	git_libgit2_init();
+	if (git_repository_open_ext(&repo, root, 0, NULL) < 0) {
+		hl_err_set(e, HL_EXIT_REFUSED, "the lab is not in a Git "
+		    "repository: --no-commit to skip the commit");
+		goto done;
+	}
+	workdir = git_repository_workdir(repo);
+	if (git_repository_head_detached(repo) == 1 ||
+	    git_repository_head(&head, repo) < 0) {
+		hl_err_set(e, HL_EXIT_REFUSED, "HEAD is detached or unborn: "
+		    "check out a branch to commit");
+		goto done;
+	}
+	if (git_repository_state(repo) != GIT_REPOSITORY_STATE_NONE) {
+		hl_err_set(e, HL_EXIT_REFUSED, "a rebase, merge or the like is "
+		    "in progress: finish it first");
+		goto done;
+	}
+	if (git_commit_lookup(&parent, repo, git_reference_target(head)) < 0 ||
+	    git_commit_tree(&tree, parent) < 0 ||
+	    git_repository_index(&index, repo) < 0)
+		goto fail;
+	wlen = workdir ? strlen(workdir) : 0;
+	for (i = 0; paths[i] && n < 64; i++, n++) {
+		struct hl_buf full = { 0 };
+		FILE *f;
+
+		/* the path inside the repository */
+		if (wlen && strncmp(root, workdir, wlen - 1) == 0 &&
+		    strlen(root) >= wlen)
+			hl_buf_printf(&rel[n], "%s/", root + wlen);
+		hl_buf_adds(&rel[n], paths[i]);
+		hl_buf_printf(&full, "%s/%s", root, paths[i]);
+		memset(&upd[n], 0, sizeof(upd[n]));
+		upd[n].path = hl_buf_str(&rel[n]);
+		f = fopen(hl_buf_str(&full), "r");
+		if (f) {
+			fclose(f);
+			if (git_blob_create_from_disk(&blobs[n], repo,
+			    hl_buf_str(&full)) < 0) {
+				hl_buf_free(&full);
+				goto fail;
+			}
+			upd[n].action = GIT_TREE_UPDATE_UPSERT;
+			upd[n].id = blobs[n];
+			upd[n].filemode = GIT_FILEMODE_BLOB;
+		} else {
+			upd[n].action = GIT_TREE_UPDATE_REMOVE;
+		}
+		hl_buf_free(&full);
+	}
+	if (git_tree_create_updated(&tree_id, repo, tree, n, upd) < 0 ||
+	    git_tree_lookup(&newtree, repo, &tree_id) < 0)
+		goto fail;
+	if (git_signature_default(&sig, repo) < 0 &&
+	    git_signature_now(&sig, "hl", "hl@localhost") < 0)
+		goto fail;
+	if (git_commit_create(&commit_id, repo, NULL, sig, sig, NULL, msg,
+	    newtree, 1, (const git_commit **)&parent) < 0)
+		goto fail;
+	/* compare-and-swap: only if the branch is still where we read it */
+	if (git_reference_create_matching(&moved, repo, git_reference_name(head),
+	    &commit_id, 1, git_reference_target(head), msg) < 0) {
+		hl_err_set(e, HL_EXIT_REFUSED, "the branch moved while hl "
+		    "committed: run it again");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (upd[i].action == GIT_TREE_UPDATE_UPSERT) {
+			git_index_add_bypath(index, upd[i].path);
+		} else {
+			git_index_remove_bypath(index, upd[i].path);
+		}
+	}
+	if (git_index_write(index) < 0)
+		goto fail;
+	if (out_hex)
+		git_oid_tostr(out_hex, GIT_OID_HEXSZ + 1, &commit_id);
+	rc = 0;
+	goto done;
+fail:
+	hl_err_set(e, HL_EXIT_INTERNAL, "git: %s", git_reason());
+done:
+	for (i = 0; i < 64; i++)
+		hl_buf_free(&rel[i]);
+	git_signature_free(sig);
+	git_index_free(index);
+	git_tree_free(newtree);
+	git_tree_free(tree);
+	git_commit_free(parent);
+	git_reference_free(moved);
+	git_reference_free(head);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}

@@ -1,0 +1,322 @@
+/*
+ * Channels: which artifact of a template each channel (stable, canary)
+ * points to, per node, in layers/L1/channels.yaml.  promote and rollback
+ * move them, gc removes what nothing needs; each commits its own files
+ * only (DESIGN.md 2.2).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state/git.h"
+#include "core/json.h"
+#include "cli/run.h"
+#include "template/template_impl.h"
+
+#define CHANNELS "layers/L1/channels.yaml"
+
+/* channels.yaml from channels (borrowed), keys sorted. */
+static int
+write_channels(const struct hl_lab *lab, jv channels, struct hl_err *e)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+	jv names;
+
+	snprintf(path, sizeof(path), "%s/layers/L1", lab->root);
+	tb_mkdirs(path);
+	snprintf(path, sizeof(path), "%s/%s", lab->root, CHANNELS);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return hl_err_set(e, HL_EXIT_INTERNAL, "%s: cannot write", tmp);
+	fprintf(f, "# Written by hl-template (promote, rollback, gc): the "
+	    "artifact each\n# channel of each template points to, per "
+	    "node.\n");
+	names = jv_keys(jv_copy(channels));
+	jv_array_foreach(names, i, name) {
+		jv chs = hl_json_get(jv_copy(channels), jv_string_value(name));
+		jv chk = jv_get_kind(chs) == JV_KIND_OBJECT ?
+		    jv_keys(jv_copy(chs)) : jv_array();
+
+		fprintf(f, "%s:\n", jv_string_value(name));
+		jv_array_foreach(chk, k, ch) {
+			jv nodes = hl_json_get(jv_copy(chs),
+			    jv_string_value(ch));
+			jv nk = jv_get_kind(nodes) == JV_KIND_OBJECT ?
+			    jv_keys(jv_copy(nodes)) : jv_array();
+
+			fprintf(f, "  %s:\n", jv_string_value(ch));
+			jv_array_foreach(nk, m, n) {
+				jv id = hl_json_get(jv_copy(nodes),
+				    jv_string_value(n));
+
+				if (hl_json_str(id))
+					fprintf(f, "    %s: %s\n",
+					    jv_string_value(n),
+					    hl_json_str(id));
+				jv_free(id);
+				jv_free(n);
+			}
+			jv_free(nk);
+			jv_free(nodes);
+			jv_free(ch);
+		}
+		jv_free(chk);
+		jv_free(chs);
+		jv_free(name);
+	}
+	jv_free(names);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return hl_err_set(e, HL_EXIT_INTERNAL, "%s: cannot write",
+		    path);
+	return 0;
+}
+
+/* Set channels[name][channel][node] = id (a string, or null to drop). */
+static jv
+set_channel(jv channels, const char *name, const char *channel,
+    const char *node, const char *id)
+{
+	jv chs = hl_json_get(jv_copy(channels), name);
+	jv nodes;
+
+	if (jv_get_kind(chs) != JV_KIND_OBJECT) {
+		jv_free(chs);
+		chs = jv_object();
+	}
+	nodes = hl_json_get(jv_copy(chs), channel);
+	if (jv_get_kind(nodes) != JV_KIND_OBJECT) {
+		jv_free(nodes);
+		nodes = jv_object();
+	}
+	nodes = id ? jv_object_set(nodes, jv_string(node), jv_string(id)) :
+	    jv_object_delete(nodes, jv_string(node));
+	chs = jv_object_set(chs, jv_string(channel), nodes);
+	return jv_object_set(channels, jv_string(name), chs);
+}
+
+/* Write channels, then commit them and files (NULL-terminated) unless
+ * commit is 0; *hex gets the commit. */
+static int
+save(const struct hl_lab *lab, jv channels, const char **files, int commit,
+    const char *msg, char *hex, struct hl_err *e)
+{
+	hex[0] = '\0';
+	if (write_channels(lab, channels, e) < 0)
+		return -1;
+	if (!commit)
+		return 0;
+	return hl_git_commit(lab->root, files, msg, hex, e);
+}
+
+static jv
+result(const char *name, const char *channel, jv nodes, jv previous,
+    const char *hex)
+{
+	jv o = jv_object_set(jv_object(), jv_string("template"),
+	    jv_string(name));
+
+	o = jv_object_set(o, jv_string("channel"), jv_string(channel));
+	o = jv_object_set(o, jv_string("nodes"), nodes);
+	o = jv_object_set(o, jv_string("previous"), previous);
+	return jv_object_set(o, jv_string("commit"), hex[0] ?
+	    jv_string(hex) : jv_null());
+}
+
+/* What promote and rollback change: the channels, the nodes moved (and
+ * where they pointed), the files to commit. */
+struct move {
+	jv channels, nodes, previous;
+	const char *files[66];
+	int n;
+};
+
+static void
+move_init(struct move *m, const struct hl_lab *lab)
+{
+	m->channels = hl_tpl_channels(lab);
+	m->nodes = jv_object();
+	m->previous = jv_object();
+	m->files[0] = CHANNELS;
+	m->n = 1;
+}
+
+static void
+move_file(struct move *m, const char *name, const char *node, const char *id)
+{
+	char f[1024];
+
+	snprintf(f, sizeof(f), "layers/L1/artifacts/%s/%s/%s.json", name, node,
+	    id);
+	if (m->n < 65)
+		m->files[m->n++] = strdup(f);
+	m->files[m->n] = NULL;
+}
+
+/* Save and commit the move when ok, else report e; free it; the status. */
+static int
+move_finish(const struct hl_lab *lab, const char *name, const char *channel,
+    int commit, const char *msg, struct move *m, int ok, struct hl_err *e,
+    jv *doc)
+{
+	char hex[64] = "";
+	int code = HL_EXIT_OK;
+
+	m->files[m->n] = NULL;
+	if (ok && save(lab, m->channels, m->files, commit, msg, hex, e) < 0)
+		ok = 0;
+	if (ok) {
+		*doc = result(name, channel, m->nodes, m->previous, hex);
+		m->nodes = m->previous = jv_null();
+	} else {
+		code = e->code;
+		*doc = hl_error_doc("hl-template", e);
+	}
+	while (m->n > 1)
+		free((char *)m->files[--m->n]);
+	jv_free(m->nodes);
+	jv_free(m->previous);
+	jv_free(m->channels);
+	return code;
+}
+
+int
+hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
+    const char *channel, const char *artifact, int commit, jv *doc)
+{
+	jv arts = hl_tpl_artifacts(lab, name, node), chosen = jv_null(), targets;
+	struct hl_err e = { 0 };
+	struct move m;
+	char msg[512];
+	const char *digest;
+	int code;
+
+	move_init(&m, lab);
+	/* the artifact named, else the newest */
+	jv_array_foreach(arts, i, a) {
+		const char *id = hl_json_get_str(a, "id");
+
+		if (artifact ? strcmp(id, artifact) == 0 :
+		    (jv_get_kind(chosen) == JV_KIND_NULL ||
+		    strcmp(id, hl_json_get_str(chosen, "id")) > 0)) {
+			jv_free(chosen);
+			chosen = jv_copy(a);
+		}
+		jv_free(a);
+	}
+	if (jv_get_kind(chosen) == JV_KIND_NULL) {
+		hl_err_set(&e, HL_EXIT_NO, artifact ? "no artifact '%s' of %s%s%s"
+		    : "%s%s%s has no artifact: hl-template build it first",
+		    artifact ? artifact : name, artifact ? name : "",
+		    node ? " on " : "", node ? node : "");
+		code = move_finish(lab, name, channel, commit, NULL, &m, 0, &e,
+		    doc);
+		goto out;
+	}
+	digest = hl_json_get_str(chosen, "digest");
+	/* on every node that has it: its newest artifact of that digest */
+	jv_array_foreach(arts, i, a) {
+		const char *id = hl_json_get_str(a, "id"),
+		    *an = hl_json_get_str(a, "node"),
+		    *d = hl_json_get_str(a, "digest");
+		const char *have = hl_json_get_str(m.nodes, an);
+
+		if (d && digest && strcmp(d, digest) == 0 &&
+		    (!artifact || !node || strcmp(id, artifact) == 0) &&
+		    (!have || strcmp(id, have) > 0))
+			m.nodes = jv_object_set(m.nodes, jv_string(an),
+			    jv_string(id));
+		jv_free(a);
+	}
+	targets = jv_copy(m.nodes);
+	jv_object_foreach(targets, k, id) {
+		char *old = hl_tpl_channel_artifact(m.channels, name, channel,
+		    jv_string_value(k));
+
+		m.previous = jv_object_set(m.previous, jv_copy(k), old ?
+		    jv_string(old) : jv_null());
+		free(old);
+		m.channels = set_channel(m.channels, name, channel,
+		    jv_string_value(k), jv_string_value(id));
+		move_file(&m, name, jv_string_value(k), jv_string_value(id));
+		jv_free(k);
+		jv_free(id);
+	}
+	jv_free(targets);
+	snprintf(msg, sizeof(msg), "hl-template: promote %s to %s (%s)", name,
+	    channel, hl_json_get_str(chosen, "id"));
+	code = move_finish(lab, name, channel, commit, msg, &m, 1, &e, doc);
+out:
+	jv_free(chosen);
+	jv_free(arts);
+	return code;
+}
+
+int
+hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
+    const char *channel, int commit, jv *doc)
+{
+	struct hl_err e = { 0 };
+	struct move m;
+	char msg[512];
+	jv cur;
+	int ok = 1, code;
+
+	move_init(&m, lab);
+	cur = hl_json_get(hl_json_get(jv_copy(m.channels), name), channel);
+	if (jv_get_kind(cur) != JV_KIND_OBJECT ||
+	    (node && !hl_json_get_str(cur, node))) {
+		hl_err_set(&e, HL_EXIT_NO, "channel %s of %s points to nothing"
+		    "%s%s: nothing to roll back", channel, name,
+		    node ? " on " : "", node ? node : "");
+		ok = 0;
+	}
+	if (ok)
+		jv_object_foreach(cur, k, id) {
+			const char *kn = jv_string_value(k),
+			    *now = hl_json_str(id);
+			char *older = NULL;
+			jv arts;
+
+			if (!ok || (node && strcmp(node, kn) != 0)) {
+				jv_free(k);
+				jv_free(id);
+				continue;
+			}
+			arts = hl_tpl_artifacts(lab, name, kn);
+			jv_array_foreach(arts, i, a) {
+				const char *aid = hl_json_get_str(a, "id");
+
+				if (now && aid && strcmp(aid, now) < 0) {
+					free(older);
+					older = strdup(aid);
+				}
+				jv_free(a);
+			}
+			jv_free(arts);
+			if (older == NULL) {
+				hl_err_set(&e, HL_EXIT_NO, "no artifact of %s on "
+				    "%s is older than %s: nothing to roll back "
+				    "to", name, kn, now ? now : "?");
+				ok = 0;
+			} else {
+				m.previous = jv_object_set(m.previous,
+				    jv_copy(k), jv_copy(id));
+				m.nodes = jv_object_set(m.nodes, jv_copy(k),
+				    jv_string(older));
+				m.channels = set_channel(m.channels, name,
+				    channel, kn, older);
+				move_file(&m, name, kn, older);
+			}
+			free(older);
+			jv_free(k);
+			jv_free(id);
+		}
+	snprintf(msg, sizeof(msg), "hl-template: roll %s back on %s", name,
+	    channel);
+	code = move_finish(lab, name, channel, commit, msg, &m, ok, &e, doc);
+	jv_free(cur);
+	return code;
+}

@@ -1,0 +1,376 @@
+/*
+ * Template builds, the parts around the VM: what is already built (or
+ * half-built by an interrupted run), the storages, and the prepare step
+ * for images without the guest agent (DESIGN.md 2.4).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/json.h"
+#include "cli/run.h"
+#include "ssh/ssh.h"
+#include "template/template_impl.h"
+
+#define AGENT_TIMEOUT 900
+
+/* ---- what is there -------------------------------------------------------- */
+
+/* Whether the ;-joined tag list holds tag. */
+static int
+has_tag(const char *tags, const char *tag)
+{
+	char padded[1024], want[200];
+
+	snprintf(padded, sizeof(padded), ";%s;", tags ? tags : "");
+	snprintf(want, sizeof(want), ";%s;", tag);
+	return strstr(padded, want) != NULL;
+}
+
+int
+tb_existing(struct build *b, jv *artifact)
+{
+	jv arts = hl_tpl_artifacts(b->lab, b->name, b->node), vms;
+	char tag[150], mark[200];
+	int found = 0, n, i;
+
+	if (hl_pve_get(b->p, "/cluster/resources?type=vm", &vms, b->e) < 0) {
+		jv_free(arts);
+		jv_free(vms);
+		return -1;
+	}
+	if (jv_get_kind(vms) != JV_KIND_ARRAY) {
+		jv_free(vms);
+		vms = jv_array();
+	}
+	/* newest first: the one to report */
+	n = jv_array_length(jv_copy(arts));
+	for (i = n - 1; i >= 0 && !found; i--) {
+		jv a = jv_array_get(jv_copy(arts), i);
+		const char *d = hl_json_get_str(a, "digest");
+
+		if (d && strcmp(d, b->digest) == 0) {
+			jv_array_foreach(vms, k, v) {
+				const char *node = hl_json_get_str(v, "node");
+
+				if (!found && hl_pve_get_num(v, "vmid", -1) ==
+				    hl_pve_get_num(a, "vmid", -2) &&
+				    hl_pve_get_num(v, "template", 0) == 1 && node &&
+				    strcmp(node, b->node) == 0) {
+					*artifact = jv_copy(a);
+					found = 1;
+				}
+				jv_free(v);
+			}
+		}
+		jv_free(a);
+	}
+	/* VMs a killed build of this digest left: not a template yet */
+	snprintf(tag, sizeof(tag), "hl-%s", hl_json_str(b->lab->id));
+	snprintf(mark, sizeof(mark), "digest=%s", b->digest);
+	jv_array_foreach(vms, k, v) {
+		const char *node = hl_json_get_str(v, "node"),
+		    *tags = hl_json_get_str(v, "tags");
+		int vmid = (int)hl_pve_get_num(v, "vmid", 0);
+
+		if (!found && node && strcmp(node, b->node) == 0 &&
+		    has_tag(tags, tag) && has_tag(tags, "hl-template") &&
+		    hl_pve_get_num(v, "template", 0) == 0) {
+			char path[128];
+			jv conf;
+
+			snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/config",
+			    b->node, vmid);
+			/* a task a killed run started may still hold it */
+			for (int t = 0; t < 120; t++) {
+				if (hl_pve_get(b->p, path, &conf, b->e) < 0 ||
+				    hl_json_get_str(conf, "lock") == NULL)
+					break;
+				jv_free(conf);
+				hl_sleep(0.5);
+			}
+			if (jv_get_kind(conf) == JV_KIND_OBJECT) {
+				const char *desc = hl_json_get_str(conf,
+				    "description");
+
+				if (desc && strstr(desc, mark)) {
+					tb_log(b, "VM %d is an interrupted build "
+					    "of this definition: removing it",
+					    vmid);
+					b->vmid = vmid;
+					tb_discard(b);
+					b->vmid = 0;
+				}
+			}
+			jv_free(conf);
+		}
+		jv_free(v);
+	}
+	jv_free(vms);
+	jv_free(arts);
+	return found;
+}
+
+/* ---- storages ------------------------------------------------------------ */
+
+static int
+is_file_type(const char *t)
+{
+	static const char *const types[] = { "dir", "nfs", "cifs", "cephfs",
+		"glusterfs", "btrfs", NULL };
+
+	for (int i = 0; types[i]; i++)
+		if (strcmp(t, types[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+need(struct build *b, jv list, const char *storage, const char *content,
+    int file, const char *what)
+{
+	jv found = jv_null();
+	const char *c, *t;
+	char pad[300], w[40];
+	int rc = 0;
+
+	jv_array_foreach(list, i, s) {
+		const char *id = hl_json_get_str(s, "storage");
+
+		if (id && strcmp(id, storage) == 0 &&
+		    jv_get_kind(found) == JV_KIND_NULL)
+			found = jv_copy(s);
+		jv_free(s);
+	}
+	c = hl_json_get_str(found, "content");
+	t = hl_json_get_str(found, "type");
+	snprintf(pad, sizeof(pad), ",%s,", c ? c : "");
+	snprintf(w, sizeof(w), ",%s,", content);
+	if (jv_get_kind(found) == JV_KIND_NULL)
+		rc = hl_err_set(b->e, HL_EXIT_FAILED, "the %s storage '%s' does "
+		    "not exist on node %s", what, storage, b->node);
+	else if (file && (!t || !is_file_type(t)))
+		rc = hl_err_set(b->e, HL_EXIT_FAILED, "the %s storage '%s' on "
+		    "%s is of type %s: it must be a file storage", what, storage,
+		    b->node, t ? t : "unknown");
+	else if (strstr(pad, w) == NULL)
+		rc = hl_err_set(b->e, HL_EXIT_FAILED, "the %s storage '%s' on "
+		    "%s does not hold content type %s", what, storage, b->node,
+		    content);
+	jv_free(found);
+	return rc;
+}
+
+int
+tb_storages(struct build *b)
+{
+	char path[256];
+	jv list;
+	const char *agent = hl_json_get_str(b->def, "agent");
+	int rc;
+
+	snprintf(path, sizeof(path), "/nodes/%s/storage", b->node);
+	if (hl_pve_get(b->p, path, &list, b->e) < 0) {
+		jv_free(list);
+		return -1;
+	}
+	if (jv_get_kind(list) != JV_KIND_ARRAY) {
+		jv_free(list);
+		return hl_err_set(b->e, HL_EXIT_REMOTE, "GET %s: not a list",
+		    path);
+	}
+	rc = need(b, list, b->import_storage, "import", 1, "import");
+	if (rc == 0)
+		rc = need(b, list, b->disk_storage, "images", 0, "disk");
+	if (rc == 0 && agent && strcmp(agent, "install") == 0) {
+		if (!b->snippets_storage[0])
+			rc = hl_err_set(b->e, HL_EXIT_FAILED, "template %s has "
+			    "agent: install but no snippets storage", b->name);
+		else
+			rc = need(b, list, b->snippets_storage, "snippets", 1,
+			    "snippets");
+	}
+	jv_free(list);
+	return rc;
+}
+
+/* ---- prepare ---------------------------------------------------------------- */
+
+/* The vendor-data that installs and starts the agent. */
+static int
+write_snippet(struct build *b, const char *path)
+{
+	jv spec = hl_json_get(jv_copy(b->lab->spec), "apt_proxy");
+	FILE *f = fopen(path, "w");
+	int rc = 0;
+
+	if (f == NULL)
+		return hl_err_set(b->e, HL_EXIT_INTERNAL, "%s: cannot write",
+		    path);
+	fprintf(f, "#cloud-config\n"
+	    "# hl-template: the prepare step of template %s (lab %s)\n",
+	    b->name, hl_json_str(b->lab->id));
+	if (jv_get_kind(spec) == JV_KIND_STRING)
+		fprintf(f, "apt:\n  proxy: \"%s\"\n", jv_string_value(spec));
+	fprintf(f, "package_update: true\npackages:\n  - qemu-guest-agent\n"
+	    "runcmd:\n  - [sh, -c, \"systemctl enable --now qemu-guest-agent "
+	    ">/dev/null 2>&1 || true\"]\n");
+	if (fclose(f) != 0)
+		rc = hl_err_set(b->e, HL_EXIT_INTERNAL, "%s: cannot write",
+		    path);
+	jv_free(spec);
+	return rc;
+}
+
+static int
+upload(struct build *b, const char *file)
+{
+	jv node = hl_json_get(hl_json_get(jv_copy(b->lab->spec), "nodes"),
+	    b->node);
+	jv ssh = hl_json_get(jv_copy(node), "ssh");
+	struct hl_ssh_target t = { 0 };
+	char local[] = "/tmp/hl-snippet.XXXXXX", remote[512], ident[4200];
+	int fd, rc;
+
+	t.address = hl_json_get_str(ssh, "address");
+	t.host_key = hl_json_get_str(ssh, "host_key");
+	t.user = hl_json_get_str(ssh, "user");
+	t.port = (int)hl_pve_get_num(ssh, "port", 22);
+	if (t.user == NULL)
+		t.user = "root";
+	snprintf(ident, sizeof(ident), "%s/.hl/id_ed25519", b->lab->root);
+	if (access(ident, R_OK) == 0)
+		t.identity = ident;
+	if (t.address == NULL || t.host_key == NULL) {
+		jv_free(ssh);
+		jv_free(node);
+		return hl_err_set(b->e, HL_EXIT_LAB, "lab.yaml gives node %s no "
+		    "SSH address or host key (nodes.%s.ssh)", b->node, b->node);
+	}
+	if (strcmp(b->snippets_storage, "local") == 0)
+		snprintf(remote, sizeof(remote), "/var/lib/vz/snippets/%s",
+		    file);
+	else
+		snprintf(remote, sizeof(remote), "/mnt/pve/%s/snippets/%s",
+		    b->snippets_storage, file);
+	fd = mkstemp(local);
+	if (fd < 0) {
+		jv_free(ssh);
+		jv_free(node);
+		return hl_err_set(b->e, HL_EXIT_INTERNAL, "mkstemp failed");
+	}
+	close(fd);
+	rc = write_snippet(b, local);
+	if (rc == 0) {
+		tb_log(b, "uploading the vendor-data to %s:%s", b->node, remote);
+		rc = hl_sftp_put(&t, local, remote, b->e);
+	}
+	unlink(local);
+	jv_free(ssh);
+	jv_free(node);
+	return rc;
+}
+
+/* Until cloud-init finished (seen through the agent), or the timeout. */
+static int
+wait_agent(struct build *b, double timeout)
+{
+	int rc = hl_pve_wait_booted(b->p, b->node, b->vmid, timeout, b->e);
+
+	if (rc <= 0)
+		return rc;
+	return hl_err_set(b->e, HL_EXIT_FAILED, "the guest agent of VM %d on "
+	    "%s did not answer within %.0f s (vendor-data installs "
+	    "qemu-guest-agent: is the apt proxy or the network reachable from "
+	    "the guest?)", b->vmid, b->node, timeout);
+}
+
+/* Run argv in the guest through the agent; 0 when it exited 0. */
+static int
+guest_exec(struct build *b, jv argv, const char *what)
+{
+	char path[256], st[300];
+	jv r;
+	double pid, t0 = hl_clock();
+
+	tb_vm_path(b, path, sizeof(path), "/agent/exec");
+	if (hl_pve_call(b->p, HL_PVE_ONCE, "POST", path, jv_object_set(
+	    jv_object(), jv_string("command"), argv), &r, NULL, b->e) < 0) {
+		jv_free(r);
+		return -1;
+	}
+	pid = hl_pve_get_num(r, "pid", -1);
+	jv_free(r);
+	tb_vm_path(b, path, sizeof(path), "/agent/exec-status");
+	snprintf(st, sizeof(st), "%s?pid=%.0f", path, pid);
+	while (hl_clock() - t0 < 300) {
+		if (hl_pve_get(b->p, st, &r, b->e) < 0) {
+			jv_free(r);
+			return -1;
+		}
+		if (hl_pve_get_num(r, "exited", 0) == 1) {
+			int code = (int)hl_pve_get_num(r, "exitcode", -1);
+
+			jv_free(r);
+			if (code != 0)
+				return hl_err_set(b->e, HL_EXIT_FAILED, "%s in VM "
+				    "%d exited %d", what, b->vmid, code);
+			return 0;
+		}
+		jv_free(r);
+		hl_sleep(0.5);
+	}
+	return hl_err_set(b->e, HL_EXIT_FAILED, "%s in VM %d did not end",
+	    what, b->vmid);
+}
+
+int
+tb_prepare(struct build *b)
+{
+	char file[200], path[256], ci[400];
+	double timeout = b->o->timeout > 0 ? b->o->timeout : AGENT_TIMEOUT;
+	jv clean;
+
+	snprintf(file, sizeof(file), "hl-%s-%s-agent.yaml",
+	    hl_json_str(b->lab->id), b->name);
+	if (upload(b, file) < 0)
+		return -1;
+	snprintf(ci, sizeof(ci), "vendor=%s:snippets/%s", b->snippets_storage,
+	    file);
+	tb_vm_path(b, path, sizeof(path), "/config");
+	if (hl_pve_call(b->p, HL_PVE_WRITE, "PUT", path, jv_object_set(
+	    jv_object(), jv_string("cicustom"), jv_string(ci)), &clean, NULL,
+	    b->e) < 0) {
+		jv_free(clean);
+		return -1;
+	}
+	jv_free(clean);
+	tb_vm_path(b, path, sizeof(path), "/status/start");
+	tb_log(b, "booting VM %d once to install the guest agent", b->vmid);
+	if (tb_task(b, "POST", path, jv_null(), 0) < 0 ||
+	    wait_agent(b, timeout) < 0)
+		return -1;
+	tb_log(b, "agent up; cloud-init clean");
+	clean = jv_array();
+	clean = jv_array_append(clean, jv_string("cloud-init"));
+	clean = jv_array_append(clean, jv_string("clean"));
+	clean = jv_array_append(clean, jv_string("--machine-id"));
+	clean = jv_array_append(clean, jv_string("--logs"));
+	if (guest_exec(b, clean, "cloud-init clean") < 0)
+		return -1;
+	tb_vm_path(b, path, sizeof(path), "/status/shutdown");
+	if (tb_task(b, "POST", path, jv_object_set(jv_object(),
+	    jv_string("forceStop"), jv_true()), 0) < 0)
+		return -1;
+	tb_vm_path(b, path, sizeof(path), "/config");
+	if (hl_pve_call(b->p, HL_PVE_WRITE, "PUT", path, jv_object_set(
+	    jv_object(), jv_string("delete"), jv_string("cicustom")), &clean,
+	    NULL, b->e) < 0) {
+		jv_free(clean);
+		return -1;
+	}
+	jv_free(clean);
+	return 0;
+}

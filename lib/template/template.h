@@ -1,0 +1,86 @@
+/*
+ * L1: OS templates as versioned artifacts, per node (docs/hl-template.md).
+ *
+ * A build downloads the definition's source (through the lab's mirror
+ * map) to the node's import storage under a checksum-prefixed name,
+ * creates a VM importing it with a cloud-init drive, the agent, a serial
+ * console, tag hl-<labid> and the description marker, prepares it (agent:
+ * install: vendor-data over SFTP, one boot, cloud-init clean), converts it
+ * to a template and records the artifact in
+ * layers/L1/artifacts/<name>/<node>/<id>.json.
+ */
+#ifndef HL_TEMPLATE_H
+#define HL_TEMPLATE_H
+
+#include <jv.h>
+
+#include "pve/pve.h"
+#include "spec/spec.h"
+
+struct hl_tpl_opts {
+	int force;		/* build even when the digest is built */
+	double timeout;		/* agent and task waits, seconds (0: defaults) */
+	int progress;		/* progress lines on stderr */
+	const char *commit;	/* the spec commit, recorded in the artifact */
+	const char *version;	/* the tool's version, recorded too */
+};
+
+/*
+ * Build template name on node.  Returns 0 with *out {node, action:
+ * built|exists, artifact, vmid, ...}, or -1 with e (5: a task, the agent,
+ * a timeout; 4: the node's SSH; 6: another cluster; 1: the definition or
+ * storages do not allow it).  What a failed build made is removed.
+ */
+int hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
+    const char *node, const struct hl_tpl_opts *o, jv *out, struct hl_err *e);
+
+/* The definition's digest: SHA-256 of its normalised JSON (64 hex). */
+void hl_tpl_digest(const struct hl_lab *lab, const char *name, char *out);
+
+/* Every artifact of name on node (or every node when NULL), oldest first:
+ * [{id, node, ...the artifact file}]. */
+jv hl_tpl_artifacts(const struct hl_lab *lab, const char *name,
+    const char *node);
+
+/* hl-template list: *doc {templates: [{name, artifacts: [{..., exists,
+ * clones}], channels}]}; returns the exit status. */
+int hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
+    jv *doc);
+
+/* One artifact (layers/L1/artifacts/NAME/NODE/ID.json) with id, node and
+ * file added, or null. */
+jv hl_tpl_artifact(const struct hl_lab *lab, const char *name,
+    const char *node, const char *id);
+
+/* The artifact id channel points to for node, or NULL (malloc'ed). */
+char *hl_tpl_channel_artifact(jv channels, const char *name,
+    const char *channel, const char *node);
+
+/*
+ * Point channel at an artifact (the one named, else the newest) on node,
+ * or without node on every node that has an artifact of its definition
+ * digest; rollback: the artifact before the current one.  Both write
+ * layers/L1/channels.yaml and commit it with the artifacts unless commit
+ * is 0.  *doc {template, channel, nodes, previous, commit}; the exit
+ * status is returned.
+ */
+int hl_tpl_promote(const struct hl_lab *lab, const char *name,
+    const char *node, const char *channel, const char *artifact, int commit,
+    jv *doc);
+int hl_tpl_rollback(const struct hl_lab *lab, const char *name,
+    const char *node, const char *channel, int commit, jv *doc);
+
+/*
+ * The templates and artifact files of only (or every template) that no
+ * channel points to, no VM depends on (linked clones), and that are not
+ * among the keep newest of their node.  Without yes: listed, exit 6.
+ * With yes: the templates destroyed, the files removed and committed
+ * unless commit is 0.  *doc {gc: [...], applied, commit}.
+ */
+int hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
+    int keep, int yes, int commit, jv *doc);
+
+/* layers/L1/channels.yaml: {NAME: {CHANNEL: {NODE: ARTIFACT}}}, or {}. */
+jv hl_tpl_channels(const struct hl_lab *lab);
+
+#endif

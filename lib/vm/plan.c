@@ -1,0 +1,748 @@
+/* L2 plan and status (vm.h): desired from the specs, actual from Proxmox. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/file.h"
+#include "core/json.h"
+#include "cli/run.h"
+#include "template/template.h"
+#include "vm/vm.h"
+#include "vm/vm_impl.h"
+
+/* The fields hl owns, and what changing each means for a running VM. */
+static const struct field {
+	const char *name;
+	int reboot;		/* applies at the next boot */
+	int rotates;		/* a new cloud-init instance: new host keys */
+} fields[] = {
+	{ "cores", 1, 0 }, { "memory_mib", 1, 0 }, { "bridge", 0, 0 },
+	{ "vlan", 0, 0 }, { "mac", 0, 1 }, { "ip", 1, 1 },
+	{ "nameserver", 1, 1 }, { "searchdomain", 1, 1 }, { "user", 1, 1 },
+	{ "ssh_keys", 1, 1 }, { "tags", 0, 0 }, { "disk_gib", 0, 0 },
+};
+
+/* ---- property strings ------------------------------------------------- */
+
+/* "k=v,k2=v2" -> {k: v}; a bare first item is stored under first. */
+static jv
+props(const char *s, const char *first)
+{
+	jv o = jv_object();
+	char *copy = strdup(s ? s : ""), *item, *save = NULL;
+
+	for (item = copy ? strtok_r(copy, ",", &save) : NULL; item;
+	    item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+
+		if (eq) {
+			*eq = '\0';
+			o = jv_object_set(o, jv_string(item), jv_string(eq + 1));
+		} else if (first) {
+			o = jv_object_set(o, jv_string(first), jv_string(item));
+		}
+	}
+	free(copy);
+	return o;
+}
+
+static char *
+urldecode(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (; *s; s++) {
+		if (*s == '%' && isxdigit((unsigned char)s[1]) &&
+		    isxdigit((unsigned char)s[2])) {
+			char hex[3] = { s[1], s[2], 0 };
+
+			*o++ = (char)strtol(hex, NULL, 16);
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Keys, one per line, trimmed, sorted: comparable text. */
+static jv
+keyset(const char *text)
+{
+	jv arr = jv_array();
+	char *copy = strdup(text ? text : ""), *line, *save = NULL;
+
+	for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line && *line != '#') {
+			size_t n = strlen(line);
+
+			while (n && strchr(" \t\r", line[n - 1]))
+				line[--n] = '\0';
+			arr = jv_array_append(arr, jv_string(line));
+		}
+	}
+	free(copy);
+	return hl_json_sorted_unique(arr);
+}
+
+static double
+gib(const char *size)
+{
+	char *end;
+	double v = strtod(size ? size : "0", &end);
+
+	switch (*end) {
+	case 'T': return v * 1024;
+	case 'G': return v;
+	case 'M': return v / 1024;
+	case 'K': return v / (1024 * 1024);
+	default: return v / (1024.0 * 1024 * 1024);
+	}
+}
+
+/* ---- desired and actual, as the same fields --------------------------- */
+
+/* ipconfig0's comparable text: "ip=dhcp" or "ip=A/N[,gw=G]"; null: no ip. */
+static jv
+ipconfig(const char *ip, const char *gw)
+{
+	if (ip == NULL)
+		return jv_null();
+	if (strcmp(ip, "dhcp") == 0)
+		return jv_string("ip=dhcp");
+	return gw ? jv_string_fmt("ip=%s,gw=%s", ip, gw) :
+	    jv_string_fmt("ip=%s", ip);
+}
+
+jv
+desired(const struct hl_lab *lab, jv h)
+{
+	jv o = jv_object(), v;
+	const char *ip = hl_json_get_str(h, "ip"),
+	    *gw = hl_json_get_str(h, "gateway");
+	struct hl_buf b = { 0 };
+
+	o = jv_object_set(o, jv_string("cores"), hl_json_get(jv_copy(h),
+	    "cores"));
+	o = jv_object_set(o, jv_string("memory_mib"), hl_json_get(jv_copy(h),
+	    "memory_mib"));
+	o = jv_object_set(o, jv_string("bridge"), hl_json_get(jv_copy(h),
+	    "bridge"));
+	o = jv_object_set(o, jv_string("vlan"), hl_json_get(jv_copy(h),
+	    "vlan"));
+	v = hl_json_get(jv_copy(h), "mac");
+	o = jv_object_set(o, jv_string("mac"), v);
+	o = jv_object_set(o, jv_string("ip"), ipconfig(ip ? ip : "dhcp", gw));
+	v = hl_json_get(jv_copy(h), "dns");
+	if (jv_get_kind(v) == JV_KIND_ARRAY) {
+		jv_array_foreach(v, i, d) {
+			hl_buf_printf(&b, "%s%s", b.len ? " " : "",
+			    jv_string_value(d));
+			jv_free(d);
+		}
+		o = jv_object_set(o, jv_string("nameserver"),
+		    jv_string(hl_buf_str(&b)));
+		hl_buf_free(&b);
+	} else {
+		o = jv_object_set(o, jv_string("nameserver"), jv_null());
+	}
+	jv_free(v);
+	o = jv_object_set(o, jv_string("searchdomain"), hl_json_get(jv_copy(h),
+	    "search_domain"));
+	o = jv_object_set(o, jv_string("user"), hl_json_get(jv_copy(h),
+	    "user"));
+	v = hl_json_get(jv_copy(h), "ssh_keys");
+	if (jv_get_kind(v) == JV_KIND_ARRAY) {
+		jv_array_foreach(v, i, f) {
+			char path[4096];
+			char *text = NULL;
+			size_t n = 0;
+
+			snprintf(path, sizeof(path), "%s/%s", lab->root,
+			    jv_string_value(f));
+			if (hl_file_read(path, 1 << 20, &text, &n) == HL_FILE_OK)
+				hl_buf_printf(&b, "%s\n", text);
+			free(text);
+			jv_free(f);
+		}
+	}
+	jv_free(v);
+	o = jv_object_set(o, jv_string("ssh_keys"), keyset(hl_buf_str(&b)));
+	hl_buf_free(&b);
+	o = jv_object_set(o, jv_string("tags"), hl_json_sorted_unique(
+	    hl_json_get(jv_copy(h), "tags")));
+	o = jv_object_set(o, jv_string("disk_gib"), hl_json_get(jv_copy(h),
+	    "disk_gib"));
+	return o;
+}
+
+static jv
+actual(const struct hl_lab *lab, jv conf)
+{
+	jv o = jv_object(), net, ipc, tags = jv_array();
+	const char *s, *tag_text = hl_json_get_str(conf, "tags");
+	char hl_tag[160], *keys;
+	double d;
+
+	snprintf(hl_tag, sizeof(hl_tag), "hl-%s", hl_json_str(lab->id));
+	d = hl_pve_get_num(conf, "cores", 1);
+	o = jv_object_set(o, jv_string("cores"), jv_number(d));
+	d = hl_pve_get_num(conf, "memory", 512);
+	o = jv_object_set(o, jv_string("memory_mib"), jv_number(d));
+	net = props(hl_json_get_str(conf, "net0"), NULL);
+	o = jv_object_set(o, jv_string("bridge"), hl_json_get(jv_copy(net),
+	    "bridge"));
+	s = hl_json_get_str(net, "tag");
+	o = jv_object_set(o, jv_string("vlan"), s ? jv_number(atof(s)) :
+	    jv_null());
+	s = hl_json_get_str(net, "virtio");
+	o = jv_object_set(o, jv_string("mac"), s ? jv_string(s) : jv_null());
+	jv_free(net);
+	ipc = props(hl_json_get_str(conf, "ipconfig0"), NULL);
+	o = jv_object_set(o, jv_string("ip"), ipconfig(hl_json_get_str(ipc,
+	    "ip"), hl_json_get_str(ipc, "gw")));
+	jv_free(ipc);
+	o = jv_object_set(o, jv_string("nameserver"), hl_json_get(
+	    jv_copy(conf), "nameserver"));
+	o = jv_object_set(o, jv_string("searchdomain"), hl_json_get(
+	    jv_copy(conf), "searchdomain"));
+	o = jv_object_set(o, jv_string("user"), hl_json_get(jv_copy(conf),
+	    "ciuser"));
+	keys = urldecode(hl_json_get_str(conf, "sshkeys") ?
+	    hl_json_get_str(conf, "sshkeys") : "");
+	o = jv_object_set(o, jv_string("ssh_keys"), keyset(keys));
+	free(keys);
+	if (tag_text) {
+		char *copy = strdup(tag_text), *t, *save = NULL;
+
+		for (t = copy ? strtok_r(copy, ";, ", &save) : NULL; t;
+		    t = strtok_r(NULL, ";, ", &save))
+			if (strcmp(t, hl_tag) != 0)
+				tags = jv_array_append(tags, jv_string(t));
+		free(copy);
+	}
+	o = jv_object_set(o, jv_string("tags"), hl_json_sorted_unique(tags));
+	{
+		jv disk = props(hl_json_get_str(conf, "scsi0"), "file");
+
+		o = jv_object_set(o, jv_string("disk_gib"), jv_number(gib(
+		    hl_json_get_str(disk, "size"))));
+		jv_free(disk);
+	}
+	return o;
+}
+
+/* ---- the cluster's side ------------------------------------------------ */
+
+/*
+ * A running VM's configuration as it runs: what waits in pending put back
+ * to its current value, and the cloud-init options to the ones its drive
+ * was generated from (GET .../pending and .../cloudinit).
+ */
+static jv
+current_config(jv conf, jv pending, jv ci)
+{
+	jv lists[2] = { pending, ci };
+
+	for (int l = 0; l < 2; l++) {
+		if (jv_get_kind(lists[l]) != JV_KIND_ARRAY) {
+			jv_free(lists[l]);
+			continue;
+		}
+		jv_array_foreach(lists[l], i, it) {
+			jv key = hl_json_get(jv_copy(it), "key"),
+			    val = hl_json_get(jv_copy(it), "value");
+			int changes = jv_object_has(jv_copy(it),
+			    jv_string("pending")) || jv_object_has(jv_copy(it),
+			    jv_string("delete"));
+
+			if (jv_get_kind(key) != JV_KIND_STRING || !changes) {
+				jv_free(key);
+				jv_free(val);
+			} else if (jv_get_kind(val) == JV_KIND_NULL) {
+				jv_free(val);
+				conf = jv_object_delete(conf, key);
+			} else {
+				conf = jv_object_set(conf, key, val);
+			}
+			jv_free(it);
+		}
+		jv_free(lists[l]);
+	}
+	return conf;
+}
+
+int
+read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
+    struct hl_err *e)
+{
+	char tag[160], path[200];
+	jv names = jv_array(), paths = jv_array(), run = jv_array(),
+	    runpaths = jv_array(), extra = jv_object();
+	int rc = 0;
+
+	v->managed = jv_object();
+	v->configs = jv_object();
+	v->current = jv_object();
+	if (hl_pve_vms(p, &v->vms, e) < 0)
+		goto out_err;
+	snprintf(tag, sizeof(tag), ";hl-%s;", hl_json_str(lab->id));
+	jv_array_foreach(v->vms, i, vm) {
+		char tags[2048];
+		const char *name = hl_json_get_str(vm, "name"),
+		    *st = hl_json_get_str(vm, "status");
+
+		snprintf(tags, sizeof(tags), ";%s;", hl_json_get_str(vm,
+		    "tags") ? hl_json_get_str(vm, "tags") : "");
+		for (char *c = tags; *c; c++)
+			if (*c == ',' || *c == ' ')
+				*c = ';';
+		/* a clone still has its template's hl-template tag until its
+		 * configuration: templates are told by template=1 */
+		if (name && strstr(tags, tag) &&
+		    hl_pve_get_num(vm, "template", 0) == 0 &&
+		    !jv_object_has(jv_copy(v->managed), jv_string(name))) {
+			v->managed = jv_object_set(v->managed,
+			    jv_string(name), jv_copy(vm));
+			snprintf(path, sizeof(path), "/nodes/%s/qemu/%.0f",
+			    hl_json_get_str(vm, "node"), hl_pve_get_num(vm,
+			    "vmid", -1));
+			names = jv_array_append(names, jv_string(name));
+			paths = jv_array_append(paths, jv_string_fmt(
+			    "%s/config", path));
+			if (st && strcmp(st, "running") == 0) {
+				run = jv_array_append(run, jv_string_fmt(
+				    "%s\n1", name));
+				run = jv_array_append(run, jv_string_fmt(
+				    "%s\n2", name));
+				runpaths = jv_array_append(runpaths,
+				    jv_string_fmt("%s/pending", path));
+				runpaths = jv_array_append(runpaths,
+				    jv_string_fmt("%s/cloudinit", path));
+			}
+		}
+		jv_free(vm);
+	}
+	/* the configs, and for running VMs what waits for a reboot */
+	paths = jv_array_concat(paths, jv_copy(runpaths));
+	names = jv_array_concat(names, jv_copy(run));
+	if (hl_pve_get_map(p, jv_copy(names), jv_copy(paths), &extra, e) < 0)
+		goto out_err;
+	jv_object_foreach(v->managed, name, res) {
+		jv conf = hl_json_get(jv_copy(extra), jv_string_value(name));
+		char k1[300], k2[300];
+
+		snprintf(k1, sizeof(k1), "%s\n1", jv_string_value(name));
+		snprintf(k2, sizeof(k2), "%s\n2", jv_string_value(name));
+		if (jv_object_has(jv_copy(extra), jv_string(k1)))
+			v->current = jv_object_set(v->current, jv_copy(name),
+			    current_config(jv_copy(conf), hl_json_get(
+			    jv_copy(extra), k1), hl_json_get(jv_copy(extra),
+			    k2)));
+		v->configs = jv_object_set(v->configs, name, conf);
+		jv_free(res);
+	}
+	goto out;
+out_err:
+	rc = -1;
+out:
+	jv_free(names);
+	jv_free(paths);
+	jv_free(run);
+	jv_free(runpaths);
+	jv_free(extra);
+	return rc;
+}
+
+void
+free_view(struct view *v)
+{
+	jv_free(v->vms);
+	jv_free(v->managed);
+	jv_free(v->configs);
+	jv_free(v->current);
+}
+
+/* The value after "key=" in a description marker, or NULL (malloc'ed). */
+char *
+marker(const char *desc, const char *key)
+{
+	char want[64];
+	const char *at;
+
+	if (desc == NULL || strncmp(desc, "hl:", 3) != 0)
+		return NULL;
+	snprintf(want, sizeof(want), " %s=", key);
+	at = strstr(desc, want);
+	if (at == NULL)
+		return NULL;
+	at += strlen(want);
+	return strndup(at, strcspn(at, " \n"));
+}
+
+/* ---- plan ------------------------------------------------------------- */
+
+/* Whether conf's marker says hl was creating it for this lab's host. */
+static int
+creating(const struct hl_lab *lab, const char *name, jv conf)
+{
+	const char *desc = hl_json_get_str(conf, "description");
+	char *l = marker(desc, "lab"), *h = marker(desc, "host"),
+	    *st = marker(desc, "state");
+	int yes = l && h && st && strcmp(l, hl_json_str(lab->id)) == 0 &&
+	    strcmp(h, name) == 0 && strcmp(st, "creating") == 0;
+
+	free(l);
+	free(h);
+	free(st);
+	return yes;
+}
+
+static int
+same_mac(jv a, jv b)
+{
+	return jv_get_kind(a) == JV_KIND_STRING &&
+	    jv_get_kind(b) == JV_KIND_STRING &&
+	    strcasecmp(jv_string_value(a), jv_string_value(b)) == 0;
+}
+
+/* One change; pending: already set, waiting for the VM's next boot. */
+static jv
+change(const struct field *f, jv from, jv to, int pending)
+{
+	jv c = jv_object_set(jv_object(), jv_string("field"),
+	    jv_string(f->name));
+
+	c = jv_object_set(c, jv_string("from"), from);
+	c = jv_object_set(c, jv_string("to"), to);
+	c = jv_object_set(c, jv_string("reboot_needed"), jv_bool(f->reboot ||
+	    pending));
+	c = jv_object_set(c, jv_string("rotates_host_keys"),
+	    jv_bool(f->rotates));
+	if (pending)
+		c = jv_object_set(c, jv_string("pending"), jv_true());
+	return c;
+}
+
+jv
+plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
+    int *pending)
+{
+	const char *name = hl_json_get_str(h, "name"),
+	    *node = hl_json_get_str(h, "node");
+	jv out = jv_object_set(jv_object(), jv_string("name"), jv_string(name));
+	jv res = hl_json_get(jv_copy(v->managed), name), conf, want, have;
+	jv changes = jv_array(), tpl, cur;
+	const char *action = "noop", *rnode;
+	char *art, *chart = NULL;
+	size_t i;
+
+	if (jv_get_kind(res) == JV_KIND_NULL) {
+		*pending = 1;
+		out = jv_object_set(out, jv_string("action"),
+		    jv_string("create"));
+		out = jv_object_set(out, jv_string("reason"),
+		    jv_string("no VM of this lab is named so"));
+		jv_free(res);
+		return jv_object_set(out, jv_string("changes"), changes);
+	}
+	conf = hl_json_get(jv_copy(v->configs), name);
+	rnode = hl_json_get_str(res, "node");
+	if (creating(lab, name, conf)) {
+		/* an interrupted create: apply picks it up where it stopped */
+		*pending = 1;
+		out = jv_object_set(out, jv_string("action"),
+		    jv_string("create"));
+		out = jv_object_set(out, jv_string("resume"), jv_true());
+		out = jv_object_set(out, jv_string("reason"), jv_string_fmt(
+		    "VM %.0f was being created when its run stopped: apply "
+		    "resumes it", hl_pve_get_num(res, "vmid", -1)));
+		out = jv_object_set(out, jv_string("node"), rnode ?
+		    jv_string(rnode) : jv_null());
+		out = jv_object_set(out, jv_string("vmid"), hl_json_get(
+		    jv_copy(res), "vmid"));
+		jv_free(conf);
+		jv_free(res);
+		return jv_object_set(out, jv_string("changes"), changes);
+	}
+	want = desired(lab, h);
+	have = actual(lab, conf);
+	cur = hl_json_get(jv_copy(v->current), name);
+	if (jv_get_kind(cur) == JV_KIND_OBJECT) {
+		jv running = cur;
+
+		cur = actual(lab, running);
+		jv_free(running);
+	}
+	for (i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
+		jv a = hl_json_get(jv_copy(have), fields[i].name),
+		    b = hl_json_get(jv_copy(want), fields[i].name),
+		    now = jv_get_kind(cur) == JV_KIND_OBJECT ? hl_json_get(
+		    jv_copy(cur), fields[i].name) : jv_copy(a);
+		int waits = 0;
+
+		/* a MAC hl did not declare is PVE's own: never drift */
+		if (strcmp(fields[i].name, "mac") == 0 &&
+		    (jv_get_kind(b) == JV_KIND_NULL ||
+		    same_mac(a, b))) {
+			waits = jv_get_kind(b) != JV_KIND_NULL &&
+			    !same_mac(now, b);
+		} else if (jv_equal(jv_copy(a), jv_copy(b))) {
+			/* set, but the running VM takes it at its next boot */
+			waits = !jv_equal(jv_copy(now), jv_copy(b));
+		} else {
+			changes = jv_array_append(changes, change(&fields[i],
+			    jv_copy(a), jv_copy(b), 0));
+			if (strcmp(fields[i].name, "disk_gib") == 0 &&
+			    jv_get_kind(a) == JV_KIND_NUMBER &&
+			    jv_get_kind(b) == JV_KIND_NUMBER &&
+			    jv_number_value(b) < jv_number_value(a))
+				action = "blocked";
+			else if (strcmp(action, "noop") == 0)
+				action = "update";
+		}
+		if (waits) {
+			changes = jv_array_append(changes, change(&fields[i],
+			    jv_copy(now), jv_copy(b), 1));
+			if (strcmp(action, "noop") == 0)
+				action = "update";
+		}
+		jv_free(a);
+		jv_free(b);
+		jv_free(now);
+	}
+	if (strcmp(action, "blocked") == 0)
+		out = jv_object_set(out, jv_string("reason"), jv_string(
+		    "the declared disk is smaller than the VM's: disks only "
+		    "grow"));
+	if (rnode && node && strcmp(rnode, node) != 0) {
+		action = "blocked";
+		out = jv_object_set(out, jv_string("reason"), jv_string(
+		    "the VM is on another node than the one declared"));
+	}
+	if (strcmp(action, "noop") != 0)
+		*pending = 1;
+	/* template drift: reported, never a replacement */
+	art = marker(hl_json_get_str(conf, "description"), "artifact");
+	tpl = hl_json_get(jv_copy(h), "template");
+	if (art && hl_json_get_str(tpl, "name") && rnode)
+		chart = hl_tpl_channel_artifact(channels, hl_json_get_str(tpl,
+		    "name"), hl_json_get_str(tpl, "channel"), rnode);
+	if (art && chart && strcmp(art, chart) != 0) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "built from artifact %s; %s is now "
+		    "%s", art, hl_json_get_str(tpl, "channel"), chart);
+		out = jv_object_set(out, jv_string("template_drift"),
+		    jv_string(msg));
+	}
+	free(art);
+	free(chart);
+	jv_free(tpl);
+	out = jv_object_set(out, jv_string("action"), jv_string(action));
+	out = jv_object_set(out, jv_string("node"), rnode ? jv_string(rnode) :
+	    jv_null());
+	out = jv_object_set(out, jv_string("vmid"), hl_json_get(jv_copy(res),
+	    "vmid"));
+	jv_free(want);
+	jv_free(have);
+	jv_free(cur);
+	jv_free(conf);
+	jv_free(res);
+	return jv_object_set(out, jv_string("changes"), changes);
+}
+
+int
+hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, const struct hl_vm_plan_opts *o, jv *doc)
+{
+	struct view v = VIEW_INIT;
+	struct hl_err e = { 0 };
+	jv hosts = jv_array(), channels = hl_tpl_channels(lab);
+	int pending = 0;
+	size_t i;
+
+	if (read_view(p, lab, &v, &e) < 0) {
+		free_view(&v);
+		jv_free(hosts);
+		jv_free(channels);
+		*doc = hl_error_doc("hl-vm", &e);
+		return e.code;
+	}
+	for (i = 0; i < lab->nhosts; i++) {
+		jv h;
+
+		if (!picked[i] || lab->hosts[i].external)
+			continue;
+		h = hl_spec_host_json(lab, &lab->hosts[i]);
+		hosts = jv_array_append(hosts, plan_host(lab, h, &v, channels,
+		    &pending));
+		jv_free(h);
+	}
+	if (o->save && saved_write(o->save, saved_make(lab, jv_copy(hosts),
+	    &v, channels, o->head), &e) < 0) {
+		free_view(&v);
+		jv_free(hosts);
+		jv_free(channels);
+		*doc = hl_error_doc("hl-vm", &e);
+		return e.code;
+	}
+	free_view(&v);
+	jv_free(channels);
+	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	if (o->save)
+		*doc = jv_object_set(*doc, jv_string("saved"),
+		    jv_string(o->save));
+	return o->exit_code && pending ? HL_EXIT_NO : HL_EXIT_OK;
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+/* The first global IPv4 address an agent reply lists, or NULL. */
+const char *
+agent_ip(jv reply)
+{
+	jv list = hl_json_get(jv_copy(reply), "result");
+	const char *out = NULL;
+
+	if (jv_get_kind(list) == JV_KIND_ARRAY)
+		jv_array_foreach(list, i, iface) {
+			const char *n = hl_json_get_str(iface, "name");
+			jv addrs = hl_json_get(jv_copy(iface), "ip-addresses");
+
+			if (n && strcmp(n, "lo") != 0 &&
+			    jv_get_kind(addrs) == JV_KIND_ARRAY)
+				jv_array_foreach(addrs, k, a) {
+					const char *t = hl_json_get_str(a,
+					    "ip-address-type"),
+					    *ip = hl_json_get_str(a,
+					    "ip-address");
+
+					if (!out && t && ip && strcmp(t,
+					    "ipv4") == 0 && strncmp(ip, "127.",
+					    4) != 0 && strncmp(ip, "169.254.",
+					    8) != 0)
+						out = ip;
+					jv_free(a);
+				}
+			jv_free(addrs);
+			jv_free(iface);
+		}
+	jv_free(list);
+	return out;	/* lives on in reply */
+}
+
+int
+hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, const char *head, jv *doc)
+{
+	struct view v = VIEW_INIT;
+	struct hl_err e = { 0 };
+	jv hosts = jv_array(), channels = hl_tpl_channels(lab), names = jv_array();
+	struct hl_pve_req *r;
+	char (*paths)[200];
+	size_t i;
+	int k = 0;
+
+	if (read_view(p, lab, &v, &e) < 0) {
+		free_view(&v);
+		jv_free(hosts);
+		jv_free(channels);
+		jv_free(names);
+		*doc = hl_error_doc("hl-vm", &e);
+		return e.code;
+	}
+	r = calloc(lab->nhosts + 1, sizeof(*r));
+	paths = calloc(lab->nhosts + 1, sizeof(*paths));
+	for (i = 0; r && paths && i < lab->nhosts; i++) {
+		jv res = hl_json_get(jv_copy(v.managed), lab->hosts[i].name);
+		const char *st = hl_json_get_str(res, "status");
+
+		if (picked[i] && st && strcmp(st, "running") == 0) {
+			double vmid = hl_pve_get_num(res, "vmid", 0);
+
+			snprintf(paths[k], sizeof(paths[k]), "/nodes/%s/qemu/"
+			    "%.0f/agent/network-get-interfaces",
+			    hl_json_get_str(res, "node"), vmid);
+			r[k].path = paths[k];
+			names = jv_array_append(names,
+			    jv_string(lab->hosts[i].name));
+			k++;
+		}
+		jv_free(res);
+	}
+	if (r && k)
+		hl_pve_get_all(p, r, k);
+	for (i = 0; i < lab->nhosts; i++) {
+		const char *name = lab->hosts[i].name;
+		jv res, conf, o, h, tpl;
+		char *spec, *art, *chart = NULL;
+		const char *ip = NULL;
+
+		if (!picked[i] || lab->hosts[i].external)
+			continue;
+		res = hl_json_get(jv_copy(v.managed), name);
+		conf = hl_json_get(jv_copy(v.configs), name);
+		for (int j = 0; j < k; j++) {
+			jv n = jv_array_get(jv_copy(names), j);
+
+			if (strcmp(jv_string_value(n), name) == 0 &&
+			    r[j].rc == 0)
+				ip = agent_ip(r[j].data);
+			jv_free(n);
+		}
+		h = hl_spec_host_json(lab, &lab->hosts[i]);
+		tpl = hl_json_get(jv_copy(h), "template");
+		spec = marker(hl_json_get_str(conf, "description"), "spec");
+		art = marker(hl_json_get_str(conf, "description"), "artifact");
+		if (hl_json_get_str(tpl, "name"))
+			chart = hl_tpl_channel_artifact(channels,
+			    hl_json_get_str(tpl, "name"), hl_json_get_str(tpl,
+			    "channel"), hl_json_get_str(h, "node"));
+		o = jv_object_set(jv_object(), jv_string("name"),
+		    jv_string(name));
+		o = jv_object_set(o, jv_string("exists"),
+		    jv_bool(jv_get_kind(res) == JV_KIND_OBJECT));
+		o = jv_object_set(o, jv_string("node"), hl_json_get(jv_copy(res),
+		    "node"));
+		o = jv_object_set(o, jv_string("vmid"), hl_json_get(jv_copy(res),
+		    "vmid"));
+		o = jv_object_set(o, jv_string("power"), hl_json_get(
+		    jv_copy(res), "status"));
+		o = jv_object_set(o, jv_string("ip"), ip ? jv_string(ip) :
+		    jv_null());
+		o = jv_object_set(o, jv_string("spec_commit"), spec ?
+		    jv_string(spec) : jv_null());
+		o = jv_object_set(o, jv_string("head_commit"), head ?
+		    jv_string(head) : jv_null());
+		o = jv_object_set(o, jv_string("template_artifact"), art ?
+		    jv_string(art) : jv_null());
+		o = jv_object_set(o, jv_string("channel_artifact"), chart ?
+		    jv_string(chart) : jv_null());
+		hosts = jv_array_append(hosts, o);
+		free(spec);
+		free(art);
+		free(chart);
+		jv_free(tpl);
+		jv_free(h);
+		jv_free(res);
+		jv_free(conf);
+	}
+	for (int j = 0; r && j < k; j++)
+		jv_free(r[j].data);
+	free(r);
+	free(paths);
+	jv_free(names);
+	free_view(&v);
+	jv_free(channels);
+	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	return HL_EXIT_OK;
+}
