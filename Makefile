@@ -1,7 +1,8 @@
 # hl: build, test, install.  See README.md.
 #
 #   make            lib/libhl.a and one binary per tools/hl-*.c
-#   make test       the bats suite; ends with "N passed, N failed"
+#   make test       lib/'s layout rules and the bats suite; ends with
+#                   "N passed, N failed"
 #   make asan       the same binaries with ASan+UBSan, in build/asan/
 #   make test-asan  the bats suite over those
 #   make install    PREFIX=/usr/local: binaries and docs

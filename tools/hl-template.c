@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/exit.h"
+#include "core/num.h"
 #include "core/json.h"
 #include "pve/pve.h"
 #include "cli/run.h"
@@ -74,38 +75,6 @@ struct args {
 	double timeout;
 };
 
-/* The nodes to build on. */
-static jv
-build_nodes(const struct hl_lab *lab, const char *name, const struct args *a)
-{
-	jv out = jv_array();
-	size_t i;
-
-	if (a->node)
-		return jv_array_append(out, jv_string(a->node));
-	if (!a->all) {
-		jv d = hl_json_get(jv_copy(lab->spec), "defaults");
-		const char *n = hl_json_get_str(d, "node");
-
-		if (n)
-			out = jv_array_append(out, jv_string(n));
-		jv_free(d);
-		return out;
-	}
-	for (i = 0; i < lab->nhosts; i++) {
-		jv h = hl_spec_host_json(lab, &lab->hosts[i]);
-		jv t = hl_json_get(jv_copy(h), "template");
-		const char *tn = hl_json_get_str(t, "name"),
-		    *node = hl_json_get_str(h, "node");
-
-		if (tn && node && strcmp(tn, name) == 0 && !lab->hosts[i].external)
-			out = jv_array_append(out, jv_string(node));
-		jv_free(t);
-		jv_free(h);
-	}
-	return hl_json_sorted_unique(out);
-}
-
 /* A refusal for a mutating verb, or 0: dirty specs, the lock. */
 static int
 may_change(struct hl_run *run, const struct hl_lab *lab, const struct args *a,
@@ -116,103 +85,72 @@ may_change(struct hl_run *run, const struct hl_lab *lab, const struct args *a,
 
 static int
 build(struct hl_run *run, const struct hl_lab *lab, const char *name,
-    const struct args *a, jv *doc)
+    const struct args *a, jv *doc, struct hl_err *e)
 {
 	struct hl_pve *p = NULL;
-	struct hl_err e = { 0 };
-	struct hl_tpl_opts o = { a->force, a->timeout, 1,
+	struct hl_tpl_opts o = { a->force, a->timeout, &run->progress,
 	    hl_json_get_str(run->git, "commit"), HL_VERSION };
-	jv nodes, results = jv_array();
-	int code = HL_EXIT_OK;
+	int code;
 
 	*doc = jv_null();
-	if (!jv_object_has(jv_copy(lab->templates), jv_string(name))) {
-		hl_err_set(&e, HL_EXIT_LAB, "no template '%s': no valid "
-		    "layers/L1/templates/%s.yaml", name, name);
-		goto fail;
-	}
-	if (may_change(run, lab, a, &e) < 0)
-		goto fail;
-	nodes = build_nodes(lab, name, a);
-	if (jv_array_length(jv_copy(nodes)) == 0) {
-		jv_free(nodes);
-		hl_err_set(&e, HL_EXIT_USAGE, a->all ? "no host uses template "
-		    "'%s'" : "no node: give --node or set defaults.node", name);
-		goto fail;
-	}
-	if (hl_pve_connect(&p, lab, a->insecure, &e) < 0) {
-		jv_free(nodes);
-		goto fail;
-	}
-	jv_array_foreach(nodes, i, n) {
-		jv r;
-		struct hl_err be = { 0 };
-
-		if (hl_tpl_build(p, lab, name, jv_string_value(n), &o, &r,
-		    &be) < 0) {
-			fprintf(stderr, "hl-template: %s on %s: %s\n", name,
-			    jv_string_value(n), be.msg);
-			r = jv_object_set(jv_object_set(jv_object(),
-			    jv_string("action"), jv_string("failed")),
-			    jv_string("error"), jv_object_set(jv_object_set(
-			    jv_object(), jv_string("message"),
-			    jv_string(be.msg)), jv_string("code"),
-			    jv_number(be.code)));
-			code = hl_exit_worse(code, be.code);
-		}
-		r = jv_object_set(r, jv_string("name"), jv_string(name));
-		r = jv_object_set(r, jv_string("node"), jv_copy(n));
-		results = jv_array_append(results, r);
-		jv_free(n);
-	}
-	jv_free(nodes);
+	if (may_change(run, lab, a, e) < 0 ||
+	    hl_pve_connect(&p, lab, a->insecure, &run->progress, e) < 0)
+		return e->code;
+	code = hl_tpl_build_nodes(p, lab, name, a->node, a->all, &o, doc, e);
 	hl_pve_close(p);
-	*doc = jv_object_set(jv_object(), jv_string("templates"), results);
 	return code;
-fail:
-	jv_free(results);
-	*doc = hl_error_doc("hl-template", &e);
-	return e.code;
 }
 
 static int
 gc(struct hl_run *run, const struct hl_lab *lab, const char *name,
-    const struct args *a, jv *doc)
+    const struct args *a, jv *doc, struct hl_err *e)
 {
 	struct hl_pve *p = NULL;
-	struct hl_err e = { 0 };
 	int code;
 
+	*doc = jv_null();
 	if (name && !jv_object_has(jv_copy(lab->templates), jv_string(name)))
-		hl_err_set(&e, HL_EXIT_LAB, "no template '%s'", name);
-	else if (may_change(run, lab, a, &e) == 0 &&
-	    hl_pve_connect(&p, lab, a->insecure, &e) == 0) {
-		code = hl_tpl_gc(p, lab, name, a->keep, a->yes, !a->nocommit,
-		    doc);
-		hl_pve_close(p);
-		return code;
-	}
-	*doc = hl_error_doc("hl-template", &e);
-	return e.code;
+		return hl_err_set(e, HL_E_LAB, "no template '%s'", name) < 0 ?
+		    e->code : HL_EXIT_LAB;
+	if (may_change(run, lab, a, e) < 0 ||
+	    hl_pve_connect(&p, lab, a->insecure, &run->progress, e) < 0)
+		return e->code;
+	code = hl_tpl_gc(p, lab, name, a->keep, a->yes, !a->nocommit, doc, e);
+	hl_pve_close(p);
+	return code;
 }
 
 static int
 channel_verb(struct hl_run *run, const struct hl_lab *lab, const char *verb,
-    char **names, int n, const struct args *a, jv *doc)
+    char **names, int n, const struct args *a, jv *doc, struct hl_err *e)
 {
-	struct hl_err e = { 0 };
 	const char *ch = a->channel ? a->channel : "stable";
 
+	*doc = jv_null();
 	if (!jv_object_has(jv_copy(lab->templates), jv_string(names[0])))
-		hl_err_set(&e, HL_EXIT_LAB, "no template '%s'", names[0]);
-	else if (may_change(run, lab, a, &e) == 0)
-		return strcmp(verb, "promote") == 0 ?
-		    hl_tpl_promote(lab, names[0], a->node, ch,
-		    n > 1 ? names[1] : NULL, !a->nocommit, doc) :
-		    hl_tpl_rollback(lab, names[0], a->node, ch, !a->nocommit,
-		    doc);
-	*doc = hl_error_doc("hl-template", &e);
-	return e.code;
+		return hl_err_set(e, HL_E_LAB, "no template '%s'", names[0]) <
+		    0 ? e->code : HL_EXIT_LAB;
+	if (may_change(run, lab, a, e) < 0)
+		return e->code;
+	return strcmp(verb, "promote") == 0 ?
+	    hl_tpl_promote(lab, names[0], a->node, ch, n > 1 ? names[1] : NULL,
+	    !a->nocommit, doc, e) :
+	    hl_tpl_rollback(lab, names[0], a->node, ch, !a->nocommit, doc, e);
+}
+
+static int
+list(struct hl_run *run, const struct hl_lab *lab, const char *name,
+    const struct args *a, jv *doc, struct hl_err *e)
+{
+	struct hl_pve *p = NULL;
+	int code;
+
+	*doc = jv_null();
+	if (hl_pve_connect(&p, lab, a->insecure, &run->progress, e) < 0)
+		return e->code;
+	code = hl_tpl_list(p, lab, name, doc, e);
+	hl_pve_close(p);
+	return code;
 }
 
 int
@@ -233,25 +171,18 @@ main(int argc, char **argv)
 	struct hl_run run;
 	struct hl_lab *lab = NULL;
 	struct args a = { .keep = 1 };
+	struct hl_err e = { 0 };
 	int mutating;
-	char *end;
 	const char *verb;
 	int opt, code;
 	jv doc;
 
 	hl_run_init(&run, "hl-template");
-	while ((opt = getopt_long(argc, argv, "C:h", longopts, NULL)) != -1) {
-		switch (hl_run_option(&run, opt, optarg)) {
-		case 1:
-			continue;
-		case -1:
-			return HL_EXIT_USAGE;
-		}
+	while ((opt = hl_run_getopt(&run, argc, argv, "C:h", longopts,
+	    usage, &code)) != -1) {
+		if (opt == HL_RUN_EXIT)
+			return code;
 		switch (opt) {
-		case 'h':
-			fputs(usage, stdout);
-			return fclose(stdout) == 0 ? HL_EXIT_OK :
-			    HL_EXIT_INTERNAL;
 		case OPT_NODE:
 			a.node = optarg;
 			break;
@@ -281,14 +212,13 @@ main(int argc, char **argv)
 			a.yes = 1;
 			break;
 		case OPT_KEEP:
-			a.keep = (int)strtol(optarg, &end, 10);
-			if (*end || a.keep < 0 || a.keep > 1000)
+			if (hl_num_int(optarg, 0, 1000, &a.keep) < 0)
 				return hl_run_usage(&run, "--keep needs a count "
 				    "of 0 or more");
 			break;
 		case OPT_TIMEOUT:
-			a.timeout = strtod(optarg, &end);
-			if (*end || a.timeout <= 0)
+			if (hl_num_double(optarg, &a.timeout) < 0 ||
+			    a.timeout <= 0)
 				return hl_run_usage(&run, "--timeout needs a "
 				    "number of seconds above 0");
 			break;
@@ -323,20 +253,20 @@ main(int argc, char **argv)
 		return hl_run_usage(&run, "--node and --all-nodes exclude each "
 		    "other");
 
-	if (hl_run_lab(&run, NULL, 0, &lab, NULL, &code) < 0)
+	if (hl_run_lab(&run, NULL, 0, 0, &lab, NULL, &code) < 0)
 		goto done;
 	if (strcmp(verb, "build") == 0)
-		code = build(&run, lab, argv[optind], &a, &doc);
+		code = build(&run, lab, argv[optind], &a, &doc, &e);
 	else if (strcmp(verb, "gc") == 0)
 		code = gc(&run, lab, argc > optind ? argv[optind] : NULL, &a,
-		    &doc);
+		    &doc, &e);
 	else if (mutating)
 		code = channel_verb(&run, lab, verb, argv + optind,
-		    argc - optind, &a, &doc);
+		    argc - optind, &a, &doc, &e);
 	else
-		code = hl_tpl_list(lab, argc > optind ? argv[optind] : NULL,
-		    a.insecure, &doc);
-	code = hl_run_finish(&run, doc, code);
+		code = list(&run, lab, argc > optind ? argv[optind] : NULL, &a,
+		    &doc, &e);
+	code = hl_run_result(&run, code, doc, &e);
 done:
 	hl_spec_free(lab);
 	hl_run_free(&run);

@@ -18,8 +18,6 @@
 #include <string.h>
 
 #include "core/exit.h"
-#include "state/git.h"
-#include "spec/lab.h"
 #include "pve/pve.h"
 #include "cli/run.h"
 #include "runway/runway.h"
@@ -70,26 +68,29 @@ picked_hosts(const struct hl_lab *lab, const unsigned char *picked, int full)
 
 /* runway over the client; on a setup error, a failure document. */
 static jv
-runway(const struct hl_lab *lab, const unsigned char *picked, int insecure,
-    int *code)
+runway(struct hl_run *run, const struct hl_lab *lab,
+    const unsigned char *picked, int insecure, int *code)
 {
 	struct hl_pve_cfg cfg;
 	struct hl_pve *p = NULL;
 	struct hl_err e = { 0 };
 	jv doc;
 
-	if (hl_pve_cfg_load(&cfg, lab, &e) == 0) {
-		cfg.insecure = insecure;
-		if (hl_pve_open(&p, &cfg, &e) == 0) {
-			doc = hl_runway(lab, picked, p, &cfg, code);
-			hl_pve_close(p);
-			hl_pve_cfg_free(&cfg);
-			return doc;
-		}
-		hl_pve_cfg_free(&cfg);
+	if (hl_pve_cfg_load(&cfg, lab, &e) < 0) {
+		*code = e.code;
+		return hl_run_error_doc(run, &e);
 	}
-	*code = e.code;
-	return hl_error_doc("hl-validate", &e);
+	cfg.insecure = insecure;
+	cfg.progress = &run->progress;
+	if (hl_pve_open(&p, &cfg, &e) < 0) {
+		*code = e.code;
+		doc = hl_run_error_doc(run, &e);
+	} else {
+		doc = hl_runway(lab, picked, p, &cfg, code);
+	}
+	hl_pve_close(p);
+	hl_pve_cfg_free(&cfg);
+	return doc;
 }
 
 int
@@ -100,29 +101,21 @@ main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, OPT_INSECURE }, { 0 } };
 	int insecure = 0;
 	struct hl_run run;
-	struct hl_err e = { 0 };
 	struct hl_lab *lab = NULL;
 	unsigned char *picked = NULL;
-	char *root = NULL, **sels;
-	const char *verb, *why = NULL;
-	int opt, nsels, i, code;
+	char **sels;
+	const char *verb;
+	int opt, nsels, code;
 	jv doc;
 
 	hl_run_init(&run, "hl-validate");
-	while ((opt = getopt_long(argc, argv, "C:h", longopts, NULL)) != -1) {
-		switch (hl_run_option(&run, opt, optarg)) {
-		case 1:
-			continue;
-		case -1:
-			return HL_EXIT_USAGE;
-		}
+	while ((opt = hl_run_getopt(&run, argc, argv, "C:h", longopts,
+	    usage, &code)) != -1) {
+		if (opt == HL_RUN_EXIT)
+			return code;
 		if (opt == OPT_INSECURE) {
 			insecure = 1;
 			continue;
-		}
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			return fclose(stdout) == 0 ? HL_EXIT_OK : HL_EXIT_INTERNAL;
 		}
 		return hl_run_usage(&run, "unknown option");
 	}
@@ -137,41 +130,16 @@ main(int argc, char **argv)
 		return hl_run_usage(&run, "--insecure is for runway only");
 	sels = argv + optind;
 	nsels = argc - optind;
-	for (i = 0; i < nsels; i++)
-		if (!hl_select_check(sels[i], &why))
-			return hl_run_usage(&run, "bad selector '%s': %s",
-			    sels[i], why);
 
-	if (hl_lab_find(run.lab_dir, &root, &e) < 0) {
-		code = hl_run_fail(&run, e.code, e.msg);
+	if (hl_run_lab(&run, sels, nsels, HL_RUN_LAB_PROBLEMS_OK, &lab,
+	    &picked, &code) < 0)
 		goto done;
-	}
-	jv_free(run.git);
-	run.git = hl_git_state(root, &e);
-	if (!jv_is_valid(run.git)) {
-		run.git = jv_null();
-		code = hl_run_fail(&run, e.code, e.msg);
-		goto done;
-	}
-	if (hl_spec_load(root, &lab, &e) < 0) {
-		code = hl_run_fail(&run, e.code, e.msg);
-		goto done;
-	}
-	jv_free(run.lab);
-	run.lab = jv_copy(lab->id);
-	picked = calloc(lab->nhosts + 1, 1);
-	if (picked == NULL) {
-		code = hl_run_fail(&run, HL_EXIT_INTERNAL, "out of memory");
-		goto done;
-	}
-	hl_select(lab, sels, nsels, picked, &lab->diag);
-	hl_diag_finish(&lab->diag);
 	hl_run_report(&run, &lab->diag);
 	code = hl_diag_count(&lab->diag, HL_DIAG_ERROR) ? HL_EXIT_NO :
 	    HL_EXIT_OK;
 
 	if (strcmp(verb, "runway") == 0 && code == HL_EXIT_OK) {
-		doc = runway(lab, picked, insecure, &code);
+		doc = runway(&run, lab, picked, insecure, &code);
 	} else if (strcmp(verb, "specs") == 0) {
 		doc = jv_object_set(jv_object(), jv_string("ok"),
 		    jv_bool(code == HL_EXIT_OK));
@@ -181,15 +149,12 @@ main(int argc, char **argv)
 		doc = jv_object_set(jv_object(), jv_string("hosts"),
 		    picked_hosts(lab, picked, 1));
 	} else {
-		char msg[128];
+		struct hl_err e;
 
-		snprintf(msg, sizeof(msg), "the specs have %d problem(s): "
-		    "see 'errors' or run hl-validate specs",
+		hl_err_set(&e, HL_E_NO, "the specs have %d problem(s): see "
+		    "'errors' or run hl-validate specs",
 		    hl_diag_count(&lab->diag, HL_DIAG_ERROR));
-		doc = jv_object_set(jv_object(), jv_string("error"),
-		    jv_object_set(jv_object_set(jv_object(),
-		    jv_string("message"), jv_string(msg)), jv_string("code"),
-		    jv_number(code)));
+		doc = hl_run_error_doc(&run, &e);
 	}
 	if (strcmp(verb, "specs") == 0 || code != HL_EXIT_OK) {
 		doc = jv_object_set(doc, jv_string("errors"),
@@ -200,7 +165,6 @@ main(int argc, char **argv)
 	code = hl_run_finish(&run, doc, code);
 done:
 	free(picked);
-	free(root);
 	hl_spec_free(lab);
 	hl_run_free(&run);
 	return code;

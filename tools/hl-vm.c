@@ -16,6 +16,7 @@
 
 #include "core/exit.h"
 #include "core/json.h"
+#include "core/num.h"
 #include "pve/pve.h"
 #include "cli/run.h"
 #include "spec/select.h"
@@ -85,30 +86,21 @@ main(int argc, char **argv)
 	struct hl_vm_plan_opts po = { 0 };
 	const char *plan_file = NULL;
 	int dirty = 0, yes = 0;
-	char *end;
 	struct hl_run run;
 	struct hl_err e = { 0 };
 	struct hl_lab *lab = NULL;
 	struct hl_pve *p = NULL;
 	unsigned char *picked = NULL;
 	char **sels;
-	const char *verb, *why = NULL;
-	int opt, nsels, i, code, insecure = 0;
+	const char *verb;
+	int opt, nsels, code, insecure = 0;
 	jv doc;
 
 	hl_run_init(&run, "hl-vm");
-	while ((opt = getopt_long(argc, argv, "C:ho:", longopts, NULL)) != -1) {
-		switch (hl_run_option(&run, opt, optarg)) {
-		case 1:
-			continue;
-		case -1:
-			return HL_EXIT_USAGE;
-		}
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			return fclose(stdout) == 0 ? HL_EXIT_OK :
-			    HL_EXIT_INTERNAL;
-		}
+	while ((opt = hl_run_getopt(&run, argc, argv, "C:ho:", longopts,
+	    usage, &code)) != -1) {
+		if (opt == HL_RUN_EXIT)
+			return code;
 		if (opt == OPT_EXIT_CODE)
 			po.exit_code = 1;
 		else if (opt == 'o')
@@ -124,15 +116,12 @@ main(int argc, char **argv)
 		else if (opt == OPT_REBOOT)
 			vo.reboot = 1;
 		else if (opt == OPT_PARALLEL) {
-			long n = strtol(optarg, &end, 10);
-
-			if (*end || end == optarg || n < 1 || n > 64)
+			if (hl_num_int(optarg, 1, 64, &vo.parallel) < 0)
 				return hl_run_usage(&run, "--parallel needs a "
 				    "number of hosts from 1 to 64");
-			vo.parallel = (int)n;
 		} else if (opt == OPT_TIMEOUT) {
-			vo.timeout = strtod(optarg, &end);
-			if (*end || vo.timeout <= 0)
+			if (hl_num_double(optarg, &vo.timeout) < 0 ||
+			    vo.timeout <= 0)
 				return hl_run_usage(&run, "--timeout needs a "
 				    "number of seconds above 0");
 		}
@@ -160,45 +149,37 @@ main(int argc, char **argv)
 		    "are for apply");
 	sels = argv + optind;
 	nsels = argc - optind;
-	for (i = 0; i < nsels; i++)
-		if (!hl_select_check(sels[i], &why))
-			return hl_run_usage(&run, "bad selector '%s': %s",
-			    sels[i], why);
 
-	if (hl_run_lab(&run, sels, nsels, &lab, &picked, &code) < 0)
+	vo.saved = jv_null();
+	vo.progress = &run.progress;
+	if (hl_run_lab(&run, sels, nsels, 0, &lab, &picked, &code) < 0)
 		goto done;
-	if ((strcmp(verb, "apply") == 0 || strcmp(verb, "destroy") == 0) &&
-	    hl_run_mutate(&run, lab->root, dirty, &e) < 0) {
-		code = hl_run_fail(&run, e.code, e.msg);
-		goto done;
-	}
-	if (hl_pve_connect(&p, lab, insecure, &e) < 0) {
-		code = hl_run_fail(&run, e.code, e.msg);
-		goto done;
-	}
 	vo.commit = hl_json_get_str(run.git, "commit");
 	po.head = vo.commit;
-	vo.saved = jv_null();
 	if (po.save && (vo.commit == NULL || jv_get_kind(hl_json_get(jv_copy(
-	    run.git), "dirty")) != JV_KIND_FALSE)) {
-		code = hl_run_fail(&run, HL_EXIT_REFUSED, "plan -o saves plans "
-		    "of committed specs only: commit first");
+	    run.git), "dirty")) != JV_KIND_FALSE))
+		hl_err_set(&e, HL_E_REFUSED, "plan -o saves plans of committed "
+		    "specs only: commit first");
+	else if ((strcmp(verb, "apply") == 0 || strcmp(verb, "destroy") == 0) &&
+	    hl_run_mutate(&run, lab->root, dirty, &e) < 0)
+		;
+	else if (plan_file && hl_vm_plan_read(plan_file, &vo.saved, &e) < 0)
+		;
+	else if (hl_pve_connect(&p, lab, insecure, &run.progress, &e) == 0) {
+		if (strcmp(verb, "plan") == 0)
+			code = hl_vm_plan(p, lab, picked, &po, &doc, &e);
+		else if (strcmp(verb, "apply") == 0)
+			code = hl_vm_apply(p, lab, picked, &vo, &doc, &e);
+		else if (strcmp(verb, "destroy") == 0)
+			code = hl_vm_destroy(p, lab, picked, yes,
+			    &run.progress, &doc, &e);
+		else
+			code = hl_vm_status(p, lab, picked, vo.commit, &doc,
+			    &e);
+		code = hl_run_result(&run, code, doc, &e);
 		goto close;
 	}
-	if (plan_file && hl_vm_plan_read(plan_file, &vo.saved, &e) < 0) {
-		code = hl_run_fail(&run, e.code, e.msg);
-		goto close;
-	}
-	if (strcmp(verb, "plan") == 0)
-		code = hl_vm_plan(p, lab, picked, &po, &doc);
-	else if (strcmp(verb, "apply") == 0)
-		code = hl_vm_apply(p, lab, picked, &vo, &doc);
-	else if (strcmp(verb, "destroy") == 0)
-		code = hl_vm_destroy(p, lab, picked, yes, &doc);
-	else
-		code = hl_vm_status(p, lab, picked, hl_json_get_str(run.git,
-		    "commit"), &doc);
-	code = hl_run_finish(&run, doc, code);
+	code = hl_run_fail(&run, &e);
 close:
 	jv_free(vo.saved);
 	hl_pve_close(p);

@@ -6,11 +6,13 @@
 #ifndef HL_RUN_H
 #define HL_RUN_H
 
+#include <getopt.h>
 #include <time.h>
 #include <jv.h>
 
 #include "core/diag.h"
 #include "core/err.h"
+#include "core/progress.h"
 
 enum hl_run_flags {
 	HL_RUN_PRETTY = 1 << 0,		/* --pretty, or stdout is a TTY */
@@ -24,6 +26,7 @@ struct hl_run {
 	struct timespec t0;
 	jv lab;			/* the lab id, or null */
 	jv git;			/* {commit, dirty} or null */
+	struct hl_progress progress;	/* the sink lib/ gets: prints on stderr */
 };
 
 /* Long options every tool takes; getopt_long returns these values. */
@@ -57,6 +60,19 @@ void hl_run_free(struct hl_run *r);
  */
 int hl_run_option(struct hl_run *r, int opt, const char *arg);
 
+/* hl_run_getopt's "the tool returns *code now". */
+#define HL_RUN_EXIT (-2)
+
+/*
+ * The next of the tool's own options through getopt_long (shortopts and
+ * longopts hold the common ones too): the common options are handled
+ * here.  Returns the option, -1 past the last, or HL_RUN_EXIT with *code
+ * set: --help printed usage (0), an unknown or bad option (2).
+ */
+int hl_run_getopt(struct hl_run *r, int argc, char **argv,
+    const char *shortopts, const struct option *longopts, const char *usage,
+    int *code);
+
 /* A usage error: one line and a hint, exit status 2. */
 int hl_run_usage(struct hl_run *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -70,13 +86,12 @@ void hl_run_report(struct hl_run *r, const struct hl_diag *d);
  */
 int hl_run_finish(struct hl_run *r, jv doc, int code);
 
-/* {error: {message, code}} for e, the message also on stderr as
- * "TOOL: MESSAGE". */
-jv hl_error_doc(const char *tool, const struct hl_err *e);
+/* {message, code, reason} for e, the message also on stderr as
+ * "TOOL: MESSAGE" (an NDJSON note with --progress=json). */
+jv hl_run_error(struct hl_run *r, const struct hl_err *e);
 
-/* Seconds on a monotonic clock; sleep for s seconds. */
-double hl_clock(void);
-void hl_sleep(double s);
+/* {error: hl_run_error(r, e)}: the document of a verb that failed whole. */
+jv hl_run_error_doc(struct hl_run *r, const struct hl_err *e);
 
 /*
  * Before a mutating verb (DESIGN.md 2.2): refuse (6) when the specs have
@@ -88,16 +103,34 @@ int hl_run_mutate(struct hl_run *r, const char *root, int allow_dirty,
 
 struct hl_lab;
 
+enum hl_run_lab_flags {
+	HL_RUN_LAB_PROBLEMS_OK = 1 << 0,	/* spec problems are the verb's
+						 * result (hl-validate) */
+};
+
 /*
- * The lab a tool acts on: found (-C, HL_LAB, upwards), its Git state into
- * r->git, its specs, which must be valid, and (picked not NULL) the hosts
- * sels picks.  Returns 0, or -1 with the failure printed and *code set;
- * the caller frees *lab and *picked either way.
+ * The lab a tool acts on, loaded the one way every tool loads it: found
+ * (-C, HL_LAB, upwards), sels checked first (a bad one is a usage
+ * error: 2, no document), its Git state into r->git (a repository that
+ * cannot be read fails: 3), its specs, which must be valid unless flags
+ * has HL_RUN_LAB_PROBLEMS_OK, and (picked not NULL) the hosts sels picks.
+ * Returns 0, or -1 with the failure document printed and *code set; the
+ * caller frees *lab and *picked either way.
  */
-int hl_run_lab(struct hl_run *r, char *const *sels, int nsels,
+int hl_run_lab(struct hl_run *r, char *const *sels, int nsels, unsigned flags,
     struct hl_lab **lab, unsigned char **picked, int *code);
 
-/* A failure document {error: {message, code}} and the same on stderr. */
-int hl_run_fail(struct hl_run *r, int code, const char *msg);
+/*
+ * Finish a verb from what lib/ returned: its exit status code, its result
+ * (consumed; null or not an object when there is none) and its error.
+ * With a result: the result printed, and e's message on stderr when code
+ * is not 0 (a refusal that lists what it would do).  Without: the failure
+ * document.  Returns the exit status.
+ */
+int hl_run_result(struct hl_run *r, int code, jv result, const struct hl_err *e);
+
+/* A failure document {error: {message, code, reason}} printed with
+ * hl_run_finish, and the message on stderr; returns e's exit status. */
+int hl_run_fail(struct hl_run *r, const struct hl_err *e);
 
 #endif

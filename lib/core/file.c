@@ -100,26 +100,46 @@ hl_file_strerror(enum hl_file_status st, int err)
 }
 
 int
-hl_lock_file(const char *path)
+hl_file_write(const char *path, const char *data, size_t len, int mode)
 {
-	char lock[4200];
-	int fd;
+	char tmp[4200];
+	size_t done = 0;
+	int fd, saved;
 
-	snprintf(lock, sizeof(lock), "%s.lock", path);
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) >=
+	    (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	unlink(tmp);		/* one a killed run of this pid left */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    (mode_t)mode);
 	if (fd < 0)
 		return -1;
-	while (flock(fd, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			close(fd);
-			return -1;
-		}
-	return fd;
-}
+	while (done < len) {
+		ssize_t w = write(fd, data + done, len - done);
 
-void
-hl_unlock_file(int fd)
-{
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		done += (size_t)w;
+	}
+	if (fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	return 0;
+fail:
+	saved = errno;
 	if (fd >= 0)
 		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
 }

@@ -27,12 +27,12 @@ enum hl_file_status hl_file_read(const char *path, size_t cap, char **buf,
 const char *hl_file_strerror(enum hl_file_status st, int err);
 
 /*
- * Wait for an exclusive lock on path's companion "<path>.lock", for a
- * read-modify-write of path by processes working at once.  Returns the
- * descriptor for hl_unlock_file, or -1 when it cannot be had (the caller
- * goes on unlocked: the lock only orders writers).
+ * Write len bytes of data to path as one step: a new file beside it
+ * (O_CREAT|O_EXCL|O_NOFOLLOW, with mode), flushed, then renamed over path,
+ * so a reader sees the old file or the new one and a link at path is
+ * replaced, never followed.  Returns 0, or -1 with errno set (nothing is
+ * left behind).
  */
-int hl_lock_file(const char *path);
-void hl_unlock_file(int fd);
+int hl_file_write(const char *path, const char *data, size_t len, int mode);
 
 #endif

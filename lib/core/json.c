@@ -13,7 +13,7 @@ hl_json_print(FILE *f, jv v, unsigned flags, struct hl_err *e)
 	jv_dumpf(v, f, opts);
 	fputc('\n', f);
 	if (fflush(f) != 0 || ferror(f))
-		return hl_err_set(e, HL_EXIT_INTERNAL, "cannot write output: %s",
+		return hl_err_set(e, HL_E_INTERNAL, "cannot write output: %s",
 		    strerror(errno));
 	return 0;
 }
@@ -79,4 +79,13 @@ hl_json_get(jv o, const char *key)
 	}
 	v = jv_object_get(o, jv_string(key));
 	return jv_is_valid(v) ? v : jv_null();
+}
+
+jv
+hl_json_err(const struct hl_err *e)
+{
+	return jv_object_set(jv_object_set(jv_object_set(jv_object(),
+	    jv_string("message"), jv_string(e->msg)), jv_string("code"),
+	    jv_number(e->code)), jv_string("reason"),
+	    jv_string(hl_reason_name(e->reason)));
 }

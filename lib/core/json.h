@@ -23,6 +23,9 @@ enum hl_json_flags {
  */
 int hl_json_print(FILE *f, jv v, unsigned flags, struct hl_err *e);
 
+/* {message, code, reason} for e: how every document names an error. */
+jv hl_json_err(const struct hl_err *e);
+
 /* Borrows v: its string value, or NULL when it is not a string. */
 const char *hl_json_str(jv v);
 

@@ -10,7 +10,7 @@
 #include "core/json.h"
 #include "pve/pve.h"
 #include "spec/spec.h"
-#include "ssh/ssh.h"
+#include "core/proc.h"
 
 #define TOKEN_MAX 4096
 
@@ -48,16 +48,16 @@ token_file(const char *path, char **token, struct hl_err *e)
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
-		return hl_err_set(e, HL_EXIT_REMOTE, "HL_PVE_TOKEN_FILE '%s': %s",
+		return hl_err_set(e, HL_E_AUTH, "HL_PVE_TOKEN_FILE '%s': %s",
 		    path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return hl_err_set(e, HL_EXIT_REMOTE, "HL_PVE_TOKEN_FILE '%s' is "
+		return hl_err_set(e, HL_E_AUTH, "HL_PVE_TOKEN_FILE '%s' is "
 		    "not a regular file", path);
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		return hl_err_set(e, HL_EXIT_REMOTE, "HL_PVE_TOKEN_FILE '%s' may "
+		return hl_err_set(e, HL_E_AUTH, "HL_PVE_TOKEN_FILE '%s' may "
 		    "be read by others (mode %04o): chmod 600 it", path,
 		    (unsigned)(st.st_mode & 07777));
 	}
@@ -65,7 +65,7 @@ token_file(const char *path, char **token, struct hl_err *e)
 	close(fd);
 	if (n < 0 || n > TOKEN_MAX) {
 		explicit_bzero(buf, sizeof(buf));
-		return hl_err_set(e, HL_EXIT_REMOTE, "HL_PVE_TOKEN_FILE '%s' "
+		return hl_err_set(e, HL_E_AUTH, "HL_PVE_TOKEN_FILE '%s' "
 		    "cannot be read or is too long", path);
 	}
 	buf[n] = '\0';
@@ -119,7 +119,7 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 	if (c->endpoint == NULL) {
 		free(env);
 		hl_pve_cfg_free(c);
-		return hl_err_set(e, HL_EXIT_LAB, "no Proxmox endpoint: "
+		return hl_err_set(e, HL_E_LAB, "no Proxmox endpoint: "
 		    "lab.yaml pve.endpoint is unset (is the simulator "
 		    "running?) and HL_PVE_ENDPOINT is empty");
 	}
@@ -135,7 +135,7 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 			return -1;
 		}
 	} else {
-		hl_err_set(e, HL_EXIT_REMOTE, "no API token: set %s or "
+		hl_err_set(e, HL_E_AUTH, "no API token: set %s or "
 		    "HL_PVE_TOKEN_FILE", var);
 		free(env);
 		hl_pve_cfg_free(c);
@@ -144,7 +144,7 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 	free(env);
 	if (c->token == NULL || !token_ok(c->token)) {
 		hl_pve_cfg_free(c);
-		return hl_err_set(e, HL_EXIT_REMOTE, "the API token is not of "
+		return hl_err_set(e, HL_E_AUTH, "the API token is not of "
 		    "the form USER@REALM!TOKENID=SECRET");
 	}
 	return 0;
@@ -166,7 +166,7 @@ hl_pve_cfg_free(struct hl_pve_cfg *c)
 
 int
 hl_pve_connect(struct hl_pve **p, const struct hl_lab *lab, int insecure,
-    struct hl_err *e)
+    const struct hl_progress *progress, struct hl_err *e)
 {
 	struct hl_pve_cfg cfg;
 	int rc;
@@ -175,6 +175,7 @@ hl_pve_connect(struct hl_pve **p, const struct hl_lab *lab, int insecure,
 	if (hl_pve_cfg_load(&cfg, lab, e) < 0)
 		return -1;
 	cfg.insecure = insecure;
+	cfg.progress = progress;
 	rc = hl_pve_open(p, &cfg, e);	/* the client keeps its own copy */
 	hl_pve_cfg_free(&cfg);
 	return rc;

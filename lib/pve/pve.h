@@ -28,6 +28,7 @@
 #include <jv.h>
 
 #include "core/err.h"
+#include "core/progress.h"
 
 struct hl_lab;
 
@@ -38,6 +39,7 @@ struct hl_pve_cfg {
 	char *token;		/* "USER@REALM!ID=SECRET" */
 	char *cluster;		/* the cluster name lab.yaml expects, or NULL */
 	int insecure;		/* --insecure: no TLS verification */
+	const struct hl_progress *progress;	/* warnings, task waits; borrowed */
 };
 
 /*
@@ -59,22 +61,10 @@ int hl_pve_open(struct hl_pve **p, const struct hl_pve_cfg *c,
     struct hl_err *e);
 void hl_pve_close(struct hl_pve *p);
 
-/* hl_pve_cfg_load for lab, --insecure applied, then hl_pve_open. */
+/* hl_pve_cfg_load for lab, --insecure and the progress sink applied, then
+ * hl_pve_open. */
 int hl_pve_connect(struct hl_pve **p, const struct hl_lab *lab, int insecure,
-    struct hl_err *e);
-
-/* What went wrong with the last call, for checks that tell them apart. */
-enum hl_pve_fail {
-	HL_PVE_FAIL_NONE,
-	HL_PVE_FAIL_CONNECT,	/* not reached: DNS, refused, timeout */
-	HL_PVE_FAIL_TLS,	/* reached, but its identity did not verify */
-	HL_PVE_FAIL_AUTH,	/* 401 or 403 */
-	HL_PVE_FAIL_REPLY,	/* an answer that is not PVE's JSON */
-	HL_PVE_FAIL_API,	/* PVE's own error reply */
-};
-
-/* How the last hl_pve_call failed. */
-enum hl_pve_fail hl_pve_last_fail(const struct hl_pve *p);
+    const struct hl_progress *progress, struct hl_err *e);
 
 /* How a call may be retried. */
 enum hl_pve_kind {
@@ -87,12 +77,14 @@ enum hl_pve_kind {
  * One call: METHOD path (below /api2/json, e.g. "/nodes/pve1/status"),
  * params a jv object (consumed; strings, numbers, booleans, arrays of
  * them) or jv_null().  *data gets the reply's "data" (the caller frees
- * it).  Returns 0, or -1 with e: HL_EXIT_REMOTE when the endpoint cannot
- * be reached, fails TLS, answers 401 or 403, or answers something that is
- * not PVE's JSON; HL_EXIT_FAILED for any other error reply (e->msg then
- * holds PVE's message); HL_EXIT_REFUSED when, before the first call that
- * is not a GET, /cluster/status names another cluster than cfg->cluster
- * (nothing is sent).  *status gets the HTTP status when not NULL.
+ * it).  Returns 0, or -1 with e, whose reason says what failed:
+ * HL_E_CONNECT (not reached), HL_E_TLS (its identity did not verify),
+ * HL_E_AUTH (401, 403), HL_E_REPLY (not PVE's JSON); PVE's own error reply
+ * is HL_E_API, or HL_E_LOCKED ("got timeout": nothing done), HL_E_EXISTS
+ * or HL_E_SHRINK where its message names that condition (e->msg holds
+ * PVE's message); HL_E_REFUSED when, before the first call that is not a
+ * GET, /cluster/status names another cluster than cfg->cluster (nothing
+ * is sent).  *status gets the HTTP status when not NULL.
  */
 int hl_pve_call(struct hl_pve *p, enum hl_pve_kind kind, const char *method,
     const char *path, jv params, jv *data, int *status, struct hl_err *e);
@@ -111,7 +103,6 @@ struct hl_pve_req {
 	jv data;
 	int status;
 	int rc;
-	enum hl_pve_fail fail;
 	struct hl_err err;
 };
 void hl_pve_get_all(struct hl_pve *p, struct hl_pve_req *reqs, size_t n);
@@ -137,20 +128,23 @@ int hl_pve_forked(struct hl_pve *p, struct hl_err *e);
 /*
  * Wait until cloud-init finished in VM vmid (its boot-finished file read
  * through the guest agent), at most timeout_s seconds: 0 when it did, 1
- * on timeout, -1 with e when the endpoint's identity or the token fails.
+ * on timeout, -1 with e when the endpoint's identity or the token fails
+ * (HL_E_TLS, HL_E_AUTH: waiting does not heal those).
  */
 int hl_pve_wait_booted(struct hl_pve *p, const char *node, int vmid,
     double timeout_s, struct hl_err *e);
 
 /*
  * Wait for a task: poll the node in the UPID with backoff until it stops,
- * for at most timeout_s seconds (<= 0: the task type's default).  Progress
- * on stderr when progress is set.  Returns 0 when it ended OK or with
- * warnings, -1 with e: HL_EXIT_FAILED with the task's exit status and its
- * last log lines, or on timeout naming the UPID.
+ * for at most timeout_s seconds (<= 0: the task type's default).  With a
+ * subject (the host or template it is for), a progress note to the
+ * client's sink every few seconds.  Returns 0 when it ended OK or with
+ * warnings, -1 with e: HL_E_TASK with the task's exit status and its last
+ * log lines (HL_E_LOCKED when it never got its lock: nothing was done),
+ * HL_E_TIMEOUT naming the UPID, or the reason a status read failed.
  */
 int hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
-    int progress, struct hl_err *e);
+    const char *subject, struct hl_err *e);
 
 /* The default timeout of a task type ("qmclone": 1800 s, ...). */
 double hl_pve_task_timeout(const char *upid);

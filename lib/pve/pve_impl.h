@@ -1,4 +1,5 @@
-/* Inside the Proxmox VE client: shared by pve.c, pve_cfg.c, pve_task.c. */
+/* Inside the Proxmox VE client: shared by pve.c, request.c, batch.c,
+ * cfg.c and task.c. */
 #ifndef HL_PVE_IMPL_H
 #define HL_PVE_IMPL_H
 
@@ -13,7 +14,6 @@ struct hl_pve {
 	CURLSH *share;		/* one connection cache for every handle */
 	CURL *easy;		/* sequential calls reuse it */
 	char seen_fp[200];	/* a certificate that failed the pin */
-	enum hl_pve_fail last;	/* of the last hl_pve_call */
 	int identity_ok;	/* the cluster is the one lab.yaml names */
 	char cluster_seen[256];
 };
@@ -24,7 +24,6 @@ struct hl_pve_xfer {
 	char reason[512];
 	char curlerr[CURL_ERROR_SIZE];
 	int status;
-	enum hl_pve_fail fail;
 };
 
 int hl_pve_setup(struct hl_pve *p, CURL *c, struct hl_pve_xfer *x,
@@ -34,5 +33,15 @@ void hl_pve_url(const struct hl_pve *p, struct hl_buf *b, const char *path,
 int hl_pve_result(struct hl_pve *p, struct hl_pve_xfer *x, CURLcode cc,
     long status, const char *what, jv *data, struct hl_err *e);
 void hl_pve_backoff(int attempt);
+
+/* Tries of a call, the first included. */
+#define HL_PVE_ATTEMPTS 4
+
+/* Whether a transfer's failure was the TLS handshake's. */
+int hl_pve_tls_error(CURLcode cc);
+
+/* Whether a call of kind that ended in rc and e may be tried again. */
+int hl_pve_retryable(enum hl_pve_kind kind, int rc, int status,
+    const struct hl_err *e);
 
 #endif

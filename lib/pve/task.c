@@ -10,7 +10,7 @@
 
 #include "core/buf.h"
 #include "core/json.h"
-#include "cli/run.h"
+#include "core/clock.h"
 #include "pve/pve.h"
 #include "pve/pve_impl.h"
 
@@ -116,7 +116,7 @@ warnings(const char *x)
 
 int
 hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
-    int progress, struct hl_err *e)
+    const char *subject, struct hl_err *e)
 {
 	char node[128];
 	struct hl_buf path = { 0 };
@@ -124,7 +124,7 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 	int rc = -1, odd = 0;
 
 	if (upid_field(upid, 1, node, sizeof(node)) < 0)
-		return hl_err_set(e, HL_EXIT_FAILED, "'%s' is not a task id",
+		return hl_err_set(e, HL_E_FAILED, "'%s' is not a task id",
 		    upid);
 	if (timeout_s <= 0)
 		timeout_s = hl_pve_task_timeout(upid);
@@ -146,7 +146,7 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 			s = hl_json_get_str(st, "status");
 			x = hl_json_get_str(st, "exitstatus");
 			if (s == NULL && ++odd >= 5) {
-				hl_err_set(e, HL_EXIT_REMOTE, "GET %s: the "
+				hl_err_set(e, HL_E_REPLY, "GET %s: the "
 				    "replies are not a task's status",
 				    hl_buf_str(&path));
 				jv_free(st);
@@ -160,7 +160,10 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 					struct hl_buf m = { 0 };
 
 					log_tail(p, node, upid, &m);
-					hl_err_set(e, HL_EXIT_FAILED, "task %s "
+					/* PVE::Tools::lock_file_full */
+					hl_err_set(e, x && strstr(x,
+					    "got timeout") ? HL_E_LOCKED :
+					    HL_E_TASK, "task %s "
 					    "failed: %s%s%s", upid,
 					    x ? x : "unexpected status",
 					    m.len ? " (log: " : "",
@@ -176,13 +179,13 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 		}
 		jv_free(st);
 		if (hl_clock() - t0 >= timeout_s) {
-			hl_err_set(e, HL_EXIT_FAILED, "task %s did not finish "
+			hl_err_set(e, HL_E_TIMEOUT, "task %s did not finish "
 			    "within %.0f s", upid, timeout_s);
 			break;
 		}
-		if (progress && hl_clock() - last_note >= 5) {
-			fprintf(stderr, "waiting for %s (%.0f s)\n", upid,
-			    hl_clock() - t0);
+		if (subject && hl_clock() - last_note >= 5) {
+			hl_note(p->cfg.progress, HL_NOTE_PROGRESS, subject,
+			    "waiting for %s (%.0f s)", upid, hl_clock() - t0);
 			last_note = hl_clock();
 		}
 		hl_sleep(wait);
@@ -211,8 +214,7 @@ hl_pve_wait_booted(struct hl_pve *p, const char *node, int vmid,
 		}
 		jv_free(d);
 		/* a wrong identity or token does not heal by waiting */
-		if (hl_pve_last_fail(p) == HL_PVE_FAIL_TLS ||
-		    hl_pve_last_fail(p) == HL_PVE_FAIL_AUTH)
+		if (e->reason == HL_E_TLS || e->reason == HL_E_AUTH)
 			return -1;
 		hl_sleep(2);
 	}

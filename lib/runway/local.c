@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "runway/runway_impl.h"
+#include "core/proc.h"
 #include "ssh/ssh.h"
 
 void
@@ -53,9 +54,10 @@ rw_ssh_checks(struct rw *c)
 			char *argv[] = { "ssh-keyscan", "-T", "5", "-p", port,
 				"-t", "ed25519,ecdsa,rsa", "--", (char *)addr,
 				NULL };
-			int rc = hl_run_capture(argv, &out);
+			struct hl_err pe;
+			int rc = hl_proc_run(argv, 15, &out, NULL, &pe);
 
-			if (rc < 0)
+			if (rc < 0 && pe.reason != HL_E_TIMEOUT)
 				rw_add(c, id, "warn", jv_null(), "ssh-keyscan is "
 				    "not installed: node %s's SSH not checked",
 				    node);

@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/json.h"
+#include "core/num.h"
 #include "runway/runway.h"
 #include "runway/runway_impl.h"
 
@@ -169,6 +170,24 @@ trust(const struct hl_pve_cfg *cfg)
 	return "the system CA store";
 }
 
+/* "MAJOR.MINOR[...]" ("8.4", "8.4.1", "8.4-1"): 0 with both, or -1. */
+static int
+parse_version(const char *s, long *major, long *minor)
+{
+	size_t n = strspn(s, "0123456789"), m;
+	long a, b;
+
+	if (s[n] != '.')
+		return -1;
+	m = strspn(s + n + 1, "0123456789");
+	if (hl_num_long_n(s, n, 0, 9999, &a) < 0 ||
+	    hl_num_long_n(s + n + 1, m, 0, 9999, &b) < 0)
+		return -1;
+	*major = a;
+	*minor = b;
+	return 0;
+}
+
 /* 0 when /version answered; -1 (and *code 4) when runway must stop. */
 static int
 first_contact(struct rw *c, int *code)
@@ -176,18 +195,18 @@ first_contact(struct rw *c, int *code)
 	struct hl_err e;
 	jv v;
 	const char *ver, *rel;
-	int major = 0, minor = 0;
+	long major = 0, minor = 0;
 
 	if (hl_pve_get(c->p, "/version", &v, &e) < 0) {
-		enum hl_pve_fail f = hl_pve_last_fail(c->p);
+		enum hl_reason f = e.reason;
 
-		if (f == HL_PVE_FAIL_TLS || f == HL_PVE_FAIL_AUTH)
+		if (f == HL_E_TLS || f == HL_E_AUTH)
 			rw_add(c, "endpoint", "ok", jv_null(), "%s answers",
 			    c->cfg->endpoint);
-		if (f == HL_PVE_FAIL_AUTH)
+		if (f == HL_E_AUTH)
 			rw_add(c, "tls", "ok", jv_null(), "identity verified "
 			    "by %s", trust(c->cfg));
-		rw_add(c, f == HL_PVE_FAIL_TLS ? "tls" : f == HL_PVE_FAIL_AUTH ?
+		rw_add(c, f == HL_E_TLS ? "tls" : f == HL_E_AUTH ?
 		    "token" : "endpoint", "fail", jv_null(), "%s", e.msg);
 		*code = HL_EXIT_REMOTE;
 		jv_free(v);
@@ -202,11 +221,11 @@ first_contact(struct rw *c, int *code)
 	if (ver)
 		c->facts = jv_object_set(c->facts, jv_string("version"),
 		    jv_string(ver));
-	if (sscanf(rel ? rel : ver ? ver : "", "%4d.%4d", &major, &minor) != 2)
+	if (parse_version(rel ? rel : ver ? ver : "", &major, &minor) < 0)
 		rw_add(c, "version", "fail", jv_null(), "the endpoint did not "
 		    "say which Proxmox VE it runs");
 	else if (major < 8 || (major == 8 && minor < 4))
-		rw_add(c, "version", "fail", jv_null(), "Proxmox VE %d.%d is "
+		rw_add(c, "version", "fail", jv_null(), "Proxmox VE %ld.%ld is "
 		    "not supported: hl needs 8.4 or later", major, minor);
 	else
 		rw_add(c, "version", "ok", jv_null(), "Proxmox VE %s",

@@ -28,8 +28,8 @@ hl_envfile_get(const char *path, const char *key, char **value,
 
 	st = hl_file_read(path, HL_ENVFILE_MAX, &buf, &n);
 	if (st != HL_FILE_OK)
-		return hl_err_set(e, st == HL_FILE_MISSING ? HL_EXIT_OK :
-		    HL_EXIT_LAB, "%s", hl_file_strerror(st, errno));
+		return hl_err_set(e, st == HL_FILE_MISSING ? HL_E_NONE :
+		    HL_E_LAB, "%s", hl_file_strerror(st, errno));
 	for (line = strtok_r(buf, "\n", &save); line;
 	    line = strtok_r(NULL, "\n", &save)) {
 		line[strcspn(line, "\r")] = '\0';
@@ -37,7 +37,7 @@ hl_envfile_get(const char *path, const char *key, char **value,
 			line += 7;
 		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
 			*value = strdup(unquote(line + klen + 1));
-			rc = *value ? 0 : hl_err_set(e, HL_EXIT_INTERNAL,
+			rc = *value ? 0 : hl_err_set(e, HL_E_INTERNAL,
 			    "out of memory");
 			break;
 		}

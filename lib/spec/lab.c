@@ -30,11 +30,11 @@ hl_lab_find(const char *dir, char **root, struct hl_err *e)
 		char *abs = realpath(dir, NULL);
 
 		if (abs == NULL)
-			return hl_err_set(e, HL_EXIT_LAB, "cannot use lab "
+			return hl_err_set(e, HL_E_LAB, "cannot use lab "
 			    "directory '%s': %s", dir, strerror(errno));
 		if (!has_lab(abs)) {
 			free(abs);
-			return hl_err_set(e, HL_EXIT_LAB, "no lab.yaml in '%s'",
+			return hl_err_set(e, HL_E_LAB, "no lab.yaml in '%s'",
 			    dir);
 		}
 		*root = abs;
@@ -42,7 +42,7 @@ hl_lab_find(const char *dir, char **root, struct hl_err *e)
 	}
 	cwd = getcwd(NULL, 0);
 	if (cwd == NULL)
-		return hl_err_set(e, HL_EXIT_LAB, "cannot read the working "
+		return hl_err_set(e, HL_E_LAB, "cannot read the working "
 		    "directory: %s", strerror(errno));
 	for (;;) {
 		if (has_lab(cwd)) {
@@ -56,8 +56,8 @@ hl_lab_find(const char *dir, char **root, struct hl_err *e)
 			free(cwd);
 			if (top)
 				return (*root = strdup("/")) ? 0 : hl_err_set(e,
-				    HL_EXIT_INTERNAL, "out of memory");
-			return hl_err_set(e, HL_EXIT_LAB, "no lab.yaml in this "
+				    HL_E_INTERNAL, "out of memory");
+			return hl_err_set(e, HL_E_LAB, "no lab.yaml in this "
 			    "directory or any above it (use -C DIR or HL_LAB)");
 		}
 		*p = '\0';

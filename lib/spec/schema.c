@@ -301,7 +301,7 @@ resolve_ref(struct walk *w, jv v, char *ref, size_t n)
 	if (asprintf(&path, "%s/%s", w->c->root, from) < 0)
 		goto done;
 	rc = hl_envfile_get(path, key, &value, &e);
-	if (rc < 0 && e.code == HL_EXIT_OK) {
+	if (rc < 0 && e.reason == HL_E_NONE) {
 		if (!jv_object_has(jv_copy(w->c->warned), jv_string(from))) {
 			hl_diag_add(w->c->diag, HL_DIAG_WARNING, w->pos,
 			    hl_buf_str(&w->path), "'%s' does not exist yet (the "

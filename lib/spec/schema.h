@@ -2,7 +2,7 @@
  * The shape of each spec file: which keys exist, which are required, the
  * type and syntax of each value, and values taken from files under .hl/
  * ({from: .hl/FILE, key: NAME}).  Lab-wide rules (references, uniqueness,
- * precedence) live in spec.c.
+ * precedence) live in rules.c and spec_hosts.c.
  */
 #ifndef HL_SCHEMA_H
 #define HL_SCHEMA_H

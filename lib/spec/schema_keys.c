@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/num.h"
 #include "spec/check.h"
 #include "spec/schema_impl.h"
 #include "spec/sshkey.h"
@@ -120,18 +121,23 @@ c_enum(struct walk *w, const struct rule *r, jv v)
 	return jv_invalid();
 }
 
+/* 2^53: every integer up to it is exactly a double. */
+#define EXACT_MAX 9007199254740992L
+
 static jv
 c_int(struct walk *w, const struct rule *r, jv v)
 {
 	double d;
 
-	/* A value from .hl/ is text. */
+	/*
+	 * A value from .hl/ is text.  Any integer a double holds exactly is
+	 * read, so the range check below names the bounds.
+	 */
 	if (w->ref && jv_get_kind(v) == JV_KIND_STRING) {
-		const char *s = jv_string_value(v);
-		char *end;
-		long n = strtol(s, &end, 10);
+		long n;
 
-		if (*s && *end == '\0' && end - s < 12) {
+		if (hl_num_long(jv_string_value(v), -EXACT_MAX, EXACT_MAX,
+		    &n) == 0) {
 			jv_free(v);
 			v = jv_number((double)n);
 		}

@@ -1,12 +1,19 @@
 /*
- * Internal to spec.c and rules.c: how the lab model keeps each host's
- * configuration while the specs load.  Nothing else includes this.
+ * Internal to the spec room: how the lab model keeps each host's
+ * configuration while the specs load (spec.c, spec_hosts.c, spec_json.c,
+ * rules.c), and the YAML loader's state (yamldoc.c, yamldoc_node.c,
+ * yamldoc_scalar.c).  Nothing else includes this.
  */
 #ifndef HL_SPEC_IMPL_H
 #define HL_SPEC_IMPL_H
 
+#include <stddef.h>
 #include <jv.h>
+#include <yaml.h>
 
+#include "core/buf.h"
+#include "core/diag.h"
+#include "core/pos.h"
 #include "spec/schema.h"
 #include "spec/spec.h"
 
@@ -61,6 +68,30 @@ struct loader {
 /* A key's name in the specs. */
 const char *hl_spec_key_name(int k);
 
+/* An empty configuration, or a copy of base (a persona's, below its hosts). */
+void hl_spec_info_init(struct hl_host_info *in,
+    const struct hl_host_info *base);
+
+/* Frees in's values (not in itself); in may be NULL. */
+void hl_spec_info_free(struct hl_host_info *in);
+
+/* Lays level l over in: each key replaces the value below, tags add up. */
+void hl_spec_overlay(struct hl_host_info *in, const struct layer *l,
+    enum level level);
+
+/*
+ * Adds host name of persona to L->lab: base is what the persona gives its
+ * hosts, layers[L_HOST] the host's own mapping.  A duplicate is reported
+ * and left out.
+ */
+void hl_spec_add_host(struct loader *L, const char *persona, const char *name,
+    const struct hl_host_info *base, const struct layer *layers);
+
+/* The key names hl_spec_host_json() uses, made once per lab; NULL when out
+ * of memory.  hl_spec_keys_free() accepts NULL. */
+struct hl_spec_keys *hl_spec_keys_new(void);
+void hl_spec_keys_free(struct hl_spec_keys *K);
+
 /* Where obj[key] is in l's file; fallback (or l->pos) when not recorded. */
 struct hl_pos hl_spec_layer_pos(const struct layer *l, const char *key,
     struct hl_pos fallback);
@@ -72,5 +103,49 @@ struct hl_pos hl_spec_key_pos(struct loader *L, size_t i, int k);
 void hl_rules_templates(struct loader *L);
 void hl_rules_hosts(struct loader *L);
 void hl_rules_lab(struct loader *L, struct hl_pos_table *pt);
+
+/* ---- yamldoc: one YAML file into a jv value and its positions ---------- */
+
+struct yamldoc_anchor {
+	char *name;
+	jv value;
+	size_t nodes;		/* how many values it stands for */
+};
+
+struct yamldoc {
+	yaml_parser_t parser;
+	const char *file;	/* display name */
+	struct hl_pos_table *pt;
+	struct hl_diag *d;
+	struct hl_buf path;
+	const unsigned char *text;	/* the file, for offsets */
+	size_t len;
+	struct yamldoc_anchor *anchors;
+	size_t nanchors, anchors_cap;
+	jv anchor_at;			/* anchor name -> index in anchors */
+	size_t nodes;
+	int depth;
+	int fatal;		/* stop: the rest of the file is not read */
+};
+
+/* Where libyaml's mark m is in L's file. */
+struct hl_pos hl_yamldoc_pos(struct yamldoc *L, yaml_mark_t m);
+
+/* Reports msg at pos (the first such problem only) and stops the load. */
+void hl_yamldoc_fatal(struct yamldoc *L, struct hl_pos pos, const char *msg);
+
+/* The next event into *ev: 0, or -1 after reporting a syntax error. */
+int hl_yamldoc_next(struct yamldoc *L, yaml_event_t *ev);
+
+/*
+ * The value that starts with ev (deleted here), at key (the position of
+ * its key); jv_invalid() when the load stops (L->fatal).  *nodes counts
+ * the values it stands for, aliases expanded.
+ */
+jv hl_yamldoc_node(struct yamldoc *L, yaml_event_t *ev, size_t *nodes,
+    struct hl_pos key);
+
+/* A plain scalar's value under the YAML 1.2 core schema. */
+jv hl_yamldoc_scalar(const char *s);
 
 #endif

@@ -10,18 +10,6 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-/* The environment without HL_PVE_* (the token among them) and the
- * variables hl_child_env_drop named, for children. */
-char **hl_child_env(void);
-
-/* Also keep name (the variable lab.yaml's pve.token_env names) from
- * children. */
-void hl_child_env_drop(const char *name);
-
-/* Run argv (no shell); its stdout (at most 64 KiB) into b; its exit
- * status, or -1 when it could not run. */
-int hl_run_capture(char *const argv[], struct hl_buf *b);
-
 /* Whether ssh-keyscan output scan holds the pinned key (a key line
  * "TYPE BASE64" or a "SHA256:..." fingerprint). */
 int hl_ssh_key_in(const char *scan, const char *pinned);

@@ -37,7 +37,7 @@ hl_git_state(const char *root, struct hl_err *e)
 		goto done;
 	}
 	if (rc < 0) {
-		hl_err_set(e, HL_EXIT_LAB, "cannot open the Git repository of "
+		hl_err_set(e, HL_E_LAB, "cannot open the Git repository of "
 		    "'%s': %s", root, git_reason());
 		goto done;
 	}
@@ -61,7 +61,7 @@ hl_git_state(const char *root, struct hl_err *e)
 	opts.pathspec.strings = paths;
 	opts.pathspec.count = n;
 	if (git_status_list_new(&st, repo, &opts) < 0) {
-		hl_err_set(e, HL_EXIT_LAB, "cannot read the Git status of '%s': "
+		hl_err_set(e, HL_E_LAB, "cannot read the Git status of '%s': "
 		    "%s", root, git_reason());
 		goto done;
 	}
@@ -74,7 +74,7 @@ hl_git_state(const char *root, struct hl_err *e)
 	} else if (rc == GIT_ENOTFOUND || git_repository_head_unborn(repo) == 1) {
 		commit = jv_null();
 	} else {
-		hl_err_set(e, HL_EXIT_LAB, "cannot read HEAD of '%s': %s", root,
+		hl_err_set(e, HL_E_LAB, "cannot read HEAD of '%s': %s", root,
 		    git_reason());
 		goto done;
 	}
@@ -115,19 +115,19 @@ hl_git_commit(const char *root, const char *const *paths, const char *msg,
 
 	git_libgit2_init();
 	if (git_repository_open_ext(&repo, root, 0, NULL) < 0) {
-		hl_err_set(e, HL_EXIT_REFUSED, "the lab is not in a Git "
+		hl_err_set(e, HL_E_REFUSED, "the lab is not in a Git "
 		    "repository: --no-commit to skip the commit");
 		goto done;
 	}
 	workdir = git_repository_workdir(repo);
 	if (git_repository_head_detached(repo) == 1 ||
 	    git_repository_head(&head, repo) < 0) {
-		hl_err_set(e, HL_EXIT_REFUSED, "HEAD is detached or unborn: "
+		hl_err_set(e, HL_E_REFUSED, "HEAD is detached or unborn: "
 		    "check out a branch to commit");
 		goto done;
 	}
 	if (git_repository_state(repo) != GIT_REPOSITORY_STATE_NONE) {
-		hl_err_set(e, HL_EXIT_REFUSED, "a rebase, merge or the like is "
+		hl_err_set(e, HL_E_REFUSED, "a rebase, merge or the like is "
 		    "in progress: finish it first");
 		goto done;
 	}
@@ -176,7 +176,7 @@ hl_git_commit(const char *root, const char *const *paths, const char *msg,
 	/* compare-and-swap: only if the branch is still where we read it */
 	if (git_reference_create_matching(&moved, repo, git_reference_name(head),
 	    &commit_id, 1, git_reference_target(head), msg) < 0) {
-		hl_err_set(e, HL_EXIT_REFUSED, "the branch moved while hl "
+		hl_err_set(e, HL_E_REFUSED, "the branch moved while hl "
 		    "committed: run it again");
 		goto done;
 	}
@@ -194,7 +194,7 @@ hl_git_commit(const char *root, const char *const *paths, const char *msg,
 	rc = 0;
 	goto done;
 fail:
-	hl_err_set(e, HL_EXIT_INTERNAL, "git: %s", git_reason());
+	hl_err_set(e, HL_E_INTERNAL, "git: %s", git_reason());
 done:
 	for (i = 0; i < 64; i++)
 		hl_buf_free(&rel[i]);

@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/diag.h"
 #include "core/json.h"
+#include "state/owner.h"
 #include "core/pos.h"
 #include "ssh/ssh.h"
 #include "template/template.h"
@@ -36,172 +37,19 @@ hl_tpl_digest(const struct hl_lab *lab, const char *name, char *out)
 	jv_free(s);
 }
 
-/* ---- artifacts ---------------------------------------------------------- */
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Load a JSON artifact file; null when unreadable. */
-static jv
-load_json(const char *path, const char *rel)
-{
-	struct hl_diag d;
-	struct hl_pos_table *pt = NULL;
-	jv doc;
-
-	hl_diag_init(&d);
-	doc = hl_yamldoc_load(path, rel, &d, &pt);
-	hl_pos_table_free(pt);
-	hl_diag_free(&d);
-	if (jv_get_kind(doc) != JV_KIND_OBJECT) {
-		jv_free(doc);
-		return jv_null();
-	}
-	return doc;
-}
-
-static jv
-node_artifacts(const struct hl_lab *lab, const char *name, const char *node,
-    jv out)
-{
-	char dir[4096], **ids = NULL;
-	size_t n = 0, cap = 0, i;
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "%s/layers/L1/artifacts/%s/%s", lab->root,
-	    name, node);
-	d = opendir(dir);
-	if (d == NULL)
-		return out;
-	while ((de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-
-		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 ||
-		    de->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			ids = realloc(ids, cap * sizeof(*ids));
-			if (ids == NULL)
-				break;
-		}
-		ids[n++] = strndup(de->d_name, len - 5);
-	}
-	closedir(d);
-	if (ids)
-		qsort(ids, n, sizeof(*ids), cmp_str);
-	for (i = 0; i < n; i++) {
-		char path[8192], rel[4096];
-		jv a;
-
-		snprintf(rel, sizeof(rel), "layers/L1/artifacts/%s/%s/%s.json",
-		    name, node, ids[i]);
-		snprintf(path, sizeof(path), "%s/%s", lab->root, rel);
-		a = load_json(path, rel);
-		if (jv_get_kind(a) == JV_KIND_OBJECT) {
-			a = jv_object_set(a, jv_string("id"), jv_string(ids[i]));
-			a = jv_object_set(a, jv_string("node"), jv_string(node));
-			a = jv_object_set(a, jv_string("file"), jv_string(rel));
-			out = jv_array_append(out, a);
-		} else {
-			jv_free(a);
-		}
-		free(ids[i]);
-	}
-	free(ids);
-	return out;
-}
-
-jv
-hl_tpl_artifact(const struct hl_lab *lab, const char *name, const char *node,
-    const char *id)
-{
-	char rel[4096], path[8192];
-	jv a;
-
-	if (strchr(id, '/') || strchr(name, '/') || strchr(node, '/') ||
-	    id[0] == '.')
-		return jv_null();
-	snprintf(rel, sizeof(rel), "layers/L1/artifacts/%s/%s/%s.json", name,
-	    node, id);
-	snprintf(path, sizeof(path), "%s/%s", lab->root, rel);
-	if (access(path, F_OK) != 0)
-		return jv_null();
-	a = load_json(path, rel);
-	if (jv_get_kind(a) == JV_KIND_OBJECT) {
-		a = jv_object_set(a, jv_string("id"), jv_string(id));
-		a = jv_object_set(a, jv_string("node"), jv_string(node));
-		a = jv_object_set(a, jv_string("file"), jv_string(rel));
-	}
-	return a;
-}
-
-char *
-hl_tpl_channel_artifact(jv channels, const char *name, const char *channel,
-    const char *node)
-{
-	jv v = hl_json_get(hl_json_get(hl_json_get(jv_copy(channels), name),
-	    channel), node);
-	char *out = jv_get_kind(v) == JV_KIND_STRING ?
-	    strdup(jv_string_value(v)) : NULL;
-
-	jv_free(v);
-	return out;
-}
-
-jv
-hl_tpl_channels(const struct hl_lab *lab)
-{
-	char path[4096];
-	jv doc;
-
-	snprintf(path, sizeof(path), "%s/layers/L1/channels.yaml", lab->root);
-	if (access(path, F_OK) != 0)
-		return jv_object();
-	doc = load_json(path, "layers/L1/channels.yaml");
-	return jv_get_kind(doc) == JV_KIND_OBJECT ? doc : jv_object();
-}
-
-jv
-hl_tpl_artifacts(const struct hl_lab *lab, const char *name, const char *node)
-{
-	char dir[4096];
-	struct dirent *de;
-	DIR *d;
-	jv out = jv_array();
-
-	if (node)
-		return node_artifacts(lab, name, node, out);
-	snprintf(dir, sizeof(dir), "%s/layers/L1/artifacts/%s", lab->root,
-	    name);
-	d = opendir(dir);
-	if (d == NULL)
-		return out;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			out = node_artifacts(lab, name, de->d_name, out);
-	closedir(d);
-	return out;
-}
-
 /* ---- calls -------------------------------------------------------------- */
 
 void
 tb_log(struct build *b, const char *fmt, ...)
 {
+	char msg[1024], subject[300];
 	va_list ap;
 
-	if (!b->o->progress)
-		return;
-	fprintf(stderr, "hl-template: %s on %s: ", b->name, b->node);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	snprintf(subject, sizeof(subject), "%s on %s", b->name, b->node);
+	hl_note(b->o->progress, HL_NOTE_PROGRESS, subject, "%s", msg);
 }
 
 /* A call that starts a task, and the wait for it. */
@@ -223,7 +71,7 @@ tb_task(struct build *b, const char *method, const char *path, jv params,
 	}
 	b->upids = jv_array_append(b->upids, jv_copy(upid));
 	if (hl_pve_task_wait(b->p, jv_string_value(upid), timeout,
-	    b->o->progress, b->e) < 0) {
+	    b->o->progress ? b->name : NULL, b->e) < 0) {
 		jv_free(upid);
 		return -1;
 	}
@@ -288,7 +136,7 @@ source(struct build *b)
 
 	if (url == NULL || sum == NULL) {
 		jv_free(src);
-		return hl_err_set(b->e, HL_EXIT_NO, "template %s: only sources "
+		return hl_err_set(b->e, HL_E_NO, "template %s: only sources "
 		    "with a literal 'checksum' can be built yet", b->name);
 	}
 	b->source = jv_object_set(jv_object_set(jv_object(), jv_string("url"),
@@ -412,7 +260,7 @@ pick_vmid(struct build *b)
 			return -1;
 		}
 	}
-	return hl_err_set(b->e, HL_EXIT_FAILED, "template %s: every vmid of "
+	return hl_err_set(b->e, HL_E_FAILED, "template %s: every vmid of "
 	    "its range %.0f-%.0f is taken", b->name, first, last);
 }
 
@@ -468,11 +316,11 @@ create(struct build *b)
 	}
 	if (pool)
 		p = jv_object_set(p, jv_string("pool"), jv_string(pool));
-	snprintf(buf, sizeof(buf), "hl-%s;hl-template",
-	    hl_json_str(b->lab->id));
-	p = jv_object_set(p, jv_string("tags"), jv_string(buf));
-	snprintf(buf, sizeof(buf), "hl: lab=%s template=%s digest=%s "
-	    "artifact=%s", hl_json_str(b->lab->id), b->name, b->digest, b->id);
+	hl_owner_tag(hl_json_str(b->lab->id), buf, sizeof(buf));
+	p = jv_object_set(p, jv_string("tags"), jv_string_fmt("%s;hl-template",
+	    buf));
+	hl_owner_marker(buf, sizeof(buf), hl_json_str(b->lab->id), "template",
+	    b->name, "digest", b->digest, "artifact", b->id, (char *)NULL);
 	p = jv_object_set(p, jv_string("description"), jv_string(buf));
 	jv_free(vm);
 	jv_free(st);
@@ -519,7 +367,7 @@ write_artifact(struct build *b, jv *out)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (tb_mkdirs(dir) < 0) {
 		jv_free(a);
-		return hl_err_set(b->e, HL_EXIT_INTERNAL, "%s: %s", dir,
+		return hl_err_set(b->e, HL_E_INTERNAL, "%s: %s", dir,
 		    strerror(errno));
 	}
 	s = jv_dump_string(jv_copy(a), JV_PRINT_SORTED | JV_PRINT_PRETTY |
@@ -529,7 +377,7 @@ write_artifact(struct build *b, jv *out)
 	    fclose(f) != 0 || rename(tmp, path) != 0) {
 		jv_free(s);
 		jv_free(a);
-		return hl_err_set(b->e, HL_EXIT_INTERNAL, "%s: %s", path,
+		return hl_err_set(b->e, HL_E_INTERNAL, "%s: %s", path,
 		    strerror(errno));
 	}
 	jv_free(s);
@@ -570,7 +418,7 @@ hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 	if (jv_get_kind(b.def) != JV_KIND_OBJECT) {
 		jv_free(b.def);
 		jv_free(b.upids);
-		return hl_err_set(e, HL_EXIT_LAB, "no template definition '%s' "
+		return hl_err_set(e, HL_E_LAB, "no template definition '%s' "
 		    "(layers/L1/templates/%s.yaml)", name, name);
 	}
 	hl_tpl_digest(lab, name, b.digest);
@@ -630,4 +478,91 @@ out:
 	jv_free(b.source);
 	jv_free(b.mirrored);
 	return rc;
+}
+
+/* The nodes a build goes to: node; else, with all, every node a VM host
+ * using the template sits on; else defaults.node. */
+static jv
+build_nodes(const struct hl_lab *lab, const char *name, const char *node,
+    int all)
+{
+	jv out = jv_array();
+	size_t i;
+
+	if (node)
+		return jv_array_append(out, jv_string(node));
+	if (!all) {
+		jv d = hl_json_get(jv_copy(lab->spec), "defaults");
+		const char *n = hl_json_get_str(d, "node");
+
+		if (n)
+			out = jv_array_append(out, jv_string(n));
+		jv_free(d);
+		return out;
+	}
+	for (i = 0; i < lab->nhosts; i++) {
+		jv h = hl_spec_host_json(lab, &lab->hosts[i]);
+		jv t = hl_json_get(jv_copy(h), "template");
+		const char *tn = hl_json_get_str(t, "name"),
+		    *hn = hl_json_get_str(h, "node");
+
+		if (tn && hn && strcmp(tn, name) == 0 &&
+		    !lab->hosts[i].external)
+			out = jv_array_append(out, jv_string(hn));
+		jv_free(t);
+		jv_free(h);
+	}
+	return hl_json_sorted_unique(out);
+}
+
+int
+hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,
+    const char *name, const char *node, int all, const struct hl_tpl_opts *o,
+    jv *result, struct hl_err *e)
+{
+	jv nodes, results = jv_array();
+	int code = HL_EXIT_OK;
+
+	*result = jv_null();
+	if (!jv_object_has(jv_copy(lab->templates), jv_string(name))) {
+		jv_free(results);
+		return hl_err_set(e, HL_E_LAB, "no template '%s': no valid "
+		    "layers/L1/templates/%s.yaml", name, name) < 0 ? e->code :
+		    HL_EXIT_LAB;
+	}
+	nodes = build_nodes(lab, name, node, all);
+	if (jv_array_length(jv_copy(nodes)) == 0) {
+		jv_free(nodes);
+		jv_free(results);
+		return hl_err_set(e, HL_E_USAGE, all ? "no host uses template "
+		    "'%s'" : "no node: give --node or set defaults.node",
+		    name) < 0 ? e->code : HL_EXIT_USAGE;
+	}
+	/* one node's failure is its own: the others are still built */
+	jv_array_foreach(nodes, i, n) {
+		struct hl_err be = { 0 };
+		jv r;
+
+		if (hl_tpl_build(p, lab, name, jv_string_value(n), o, &r,
+		    &be) < 0) {
+			char subject[300];
+
+			snprintf(subject, sizeof(subject), "%s on %s", name,
+			    jv_string_value(n));
+			hl_note(o->progress, HL_NOTE_ERROR, subject, "%s",
+			    be.msg);
+			r = jv_object_set(jv_object_set(jv_object(),
+			    jv_string("action"), jv_string("failed")),
+			    jv_string("error"), hl_json_err(&be));
+			code = hl_exit_worse(code, be.code);
+			hl_err_copy(e, &be);
+		}
+		r = jv_object_set(r, jv_string("name"), jv_string(name));
+		r = jv_object_set(r, jv_string("node"), jv_copy(n));
+		results = jv_array_append(results, r);
+		jv_free(n);
+	}
+	jv_free(nodes);
+	*result = jv_object_set(jv_object(), jv_string("templates"), results);
+	return code;
 }

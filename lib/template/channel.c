@@ -11,7 +11,7 @@
 
 #include "state/git.h"
 #include "core/json.h"
-#include "cli/run.h"
+#include "state/registry.h"
 #include "template/template_impl.h"
 
 #define CHANNELS "layers/L1/channels.yaml"
@@ -30,7 +30,7 @@ write_channels(const struct hl_lab *lab, jv channels, struct hl_err *e)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
 	if (f == NULL)
-		return hl_err_set(e, HL_EXIT_INTERNAL, "%s: cannot write", tmp);
+		return hl_err_set(e, HL_E_INTERNAL, "%s: cannot write", tmp);
 	fprintf(f, "# Written by hl-template (promote, rollback, gc): the "
 	    "artifact each\n# channel of each template points to, per "
 	    "node.\n");
@@ -69,7 +69,7 @@ write_channels(const struct hl_lab *lab, jv channels, struct hl_err *e)
 	}
 	jv_free(names);
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return hl_err_set(e, HL_EXIT_INTERNAL, "%s: cannot write",
+		return hl_err_set(e, HL_E_INTERNAL, "%s: cannot write",
 		    path);
 	return 0;
 }
@@ -136,7 +136,7 @@ struct move {
 static void
 move_init(struct move *m, const struct hl_lab *lab)
 {
-	m->channels = hl_tpl_channels(lab);
+	m->channels = hl_registry_channels(lab);
 	m->nodes = jv_object();
 	m->previous = jv_object();
 	m->files[0] = CHANNELS;
@@ -172,7 +172,7 @@ move_finish(const struct hl_lab *lab, const char *name, const char *channel,
 		m->nodes = m->previous = jv_null();
 	} else {
 		code = e->code;
-		*doc = hl_error_doc("hl-template", e);
+		*doc = jv_null();
 	}
 	while (m->n > 1)
 		free((char *)m->files[--m->n]);
@@ -184,10 +184,10 @@ move_finish(const struct hl_lab *lab, const char *name, const char *channel,
 
 int
 hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
-    const char *channel, const char *artifact, int commit, jv *doc)
+    const char *channel, const char *artifact, int commit, jv *doc,
+    struct hl_err *e)
 {
-	jv arts = hl_tpl_artifacts(lab, name, node), chosen = jv_null(), targets;
-	struct hl_err e = { 0 };
+	jv arts = hl_registry_artifacts(lab, name, node), chosen = jv_null(), targets;
 	struct move m;
 	char msg[512];
 	const char *digest;
@@ -207,11 +207,11 @@ hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
 		jv_free(a);
 	}
 	if (jv_get_kind(chosen) == JV_KIND_NULL) {
-		hl_err_set(&e, HL_EXIT_NO, artifact ? "no artifact '%s' of %s%s%s"
+		hl_err_set(e, HL_E_NO, artifact ? "no artifact '%s' of %s%s%s"
 		    : "%s%s%s has no artifact: hl-template build it first",
 		    artifact ? artifact : name, artifact ? name : "",
 		    node ? " on " : "", node ? node : "");
-		code = move_finish(lab, name, channel, commit, NULL, &m, 0, &e,
+		code = move_finish(lab, name, channel, commit, NULL, &m, 0, e,
 		    doc);
 		goto out;
 	}
@@ -232,7 +232,7 @@ hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
 	}
 	targets = jv_copy(m.nodes);
 	jv_object_foreach(targets, k, id) {
-		char *old = hl_tpl_channel_artifact(m.channels, name, channel,
+		char *old = hl_registry_channel_artifact(m.channels, name, channel,
 		    jv_string_value(k));
 
 		m.previous = jv_object_set(m.previous, jv_copy(k), old ?
@@ -247,7 +247,7 @@ hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
 	jv_free(targets);
 	snprintf(msg, sizeof(msg), "hl-template: promote %s to %s (%s)", name,
 	    channel, hl_json_get_str(chosen, "id"));
-	code = move_finish(lab, name, channel, commit, msg, &m, 1, &e, doc);
+	code = move_finish(lab, name, channel, commit, msg, &m, 1, e, doc);
 out:
 	jv_free(chosen);
 	jv_free(arts);
@@ -256,9 +256,8 @@ out:
 
 int
 hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
-    const char *channel, int commit, jv *doc)
+    const char *channel, int commit, jv *doc, struct hl_err *e)
 {
-	struct hl_err e = { 0 };
 	struct move m;
 	char msg[512];
 	jv cur;
@@ -268,7 +267,7 @@ hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
 	cur = hl_json_get(hl_json_get(jv_copy(m.channels), name), channel);
 	if (jv_get_kind(cur) != JV_KIND_OBJECT ||
 	    (node && !hl_json_get_str(cur, node))) {
-		hl_err_set(&e, HL_EXIT_NO, "channel %s of %s points to nothing"
+		hl_err_set(e, HL_E_NO, "channel %s of %s points to nothing"
 		    "%s%s: nothing to roll back", channel, name,
 		    node ? " on " : "", node ? node : "");
 		ok = 0;
@@ -285,7 +284,7 @@ hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
 				jv_free(id);
 				continue;
 			}
-			arts = hl_tpl_artifacts(lab, name, kn);
+			arts = hl_registry_artifacts(lab, name, kn);
 			jv_array_foreach(arts, i, a) {
 				const char *aid = hl_json_get_str(a, "id");
 
@@ -297,7 +296,7 @@ hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
 			}
 			jv_free(arts);
 			if (older == NULL) {
-				hl_err_set(&e, HL_EXIT_NO, "no artifact of %s on "
+				hl_err_set(e, HL_E_NO, "no artifact of %s on "
 				    "%s is older than %s: nothing to roll back "
 				    "to", name, kn, now ? now : "?");
 				ok = 0;
@@ -316,7 +315,7 @@ hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
 		}
 	snprintf(msg, sizeof(msg), "hl-template: roll %s back on %s", name,
 	    channel);
-	code = move_finish(lab, name, channel, commit, msg, &m, ok, &e, doc);
+	code = move_finish(lab, name, channel, commit, msg, &m, ok, e, doc);
 	jv_free(cur);
 	return code;
 }

@@ -10,7 +10,8 @@
 
 #include "state/git.h"
 #include "core/json.h"
-#include "cli/run.h"
+#include "state/owner.h"
+#include "state/registry.h"
 #include "template/template_impl.h"
 
 /* Whether any VM on node uses a disk of template vmid as its base. */
@@ -39,7 +40,7 @@ has_linked_clone(jv configs, const char *node, double vmid)
 	return found;
 }
 
-/* Every VM (resources) and every non-template VM's config by its path. */
+/* Every VM (resources) and every VM's config by its path. */
 static int
 view(struct hl_pve *p, jv *vms, jv *configs, struct hl_err *e)
 {
@@ -51,7 +52,7 @@ view(struct hl_pve *p, jv *vms, jv *configs, struct hl_err *e)
 		return -1;
 	}
 	jv_array_foreach(*vms, i, v) {
-		if (hl_pve_get_num(v, "template", 0) == 0 && hl_json_get_str(v, "node"))
+		if (hl_json_get_str(v, "node"))
 			paths = jv_array_append(paths, jv_string_fmt(
 			    "/nodes/%s/qemu/%.0f/config", hl_json_get_str(v,
 			    "node"), hl_pve_get_num(v, "vmid", 0)));
@@ -61,17 +62,40 @@ view(struct hl_pve *p, jv *vms, jv *configs, struct hl_err *e)
 	return hl_pve_get_map(p, jv_copy(paths), paths, configs, e);
 }
 
+/*
+ * Whether artifact a's template is still there and hl's: a template at
+ * its vmid on its node with the lab's tag and a marker naming the
+ * template and the artifact.  A vmid reused since, by hand or another
+ * lab, is not the artifact's: gc leaves that VM alone.
+ */
 static int
-template_on(jv vms, const char *node, double vmid)
+template_on(jv vms, jv configs, const struct hl_lab *lab, const char *name,
+    jv a)
 {
+	const char *node = hl_json_get_str(a, "node"),
+	    *id = hl_json_get_str(a, "id");
+	double vmid = hl_pve_get_num(a, "vmid", -1);
 	int found = 0;
 
 	jv_array_foreach(vms, i, v) {
 		const char *n = hl_json_get_str(v, "node");
 
-		if (n && strcmp(n, node) == 0 && hl_pve_get_num(v, "vmid", -1) == vmid &&
-		    hl_pve_get_num(v, "template", 0) == 1)
-			found = 1;
+		if (!found && n && node && strcmp(n, node) == 0 &&
+		    hl_pve_get_num(v, "vmid", -2) == vmid &&
+		    hl_pve_get_num(v, "template", 0) == 1) {
+			char path[300], *art;
+			jv conf;
+
+			snprintf(path, sizeof(path), "/nodes/%s/qemu/%.0f/config",
+			    n, vmid);
+			conf = hl_json_get(jv_copy(configs), path);
+			art = hl_owner_get(hl_json_get_str(conf, "description"),
+			    "artifact");
+			found = hl_owner_is(v, conf, hl_json_str(lab->id),
+			    "template", name) && art && id && strcmp(art, id) == 0;
+			free(art);
+			jv_free(conf);
+		}
 		jv_free(v);
 	}
 	return found;
@@ -79,16 +103,15 @@ template_on(jv vms, const char *node, double vmid)
 
 int
 hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
-    int keep, int yes, int commit, jv *doc)
+    int keep, int yes, int commit, jv *doc, struct hl_err *e)
 {
-	struct hl_err e = { 0 };
-	jv vms = jv_null(), configs = jv_null(), channels = hl_tpl_channels(lab);
+	jv vms = jv_null(), configs = jv_null(), channels = hl_registry_channels(lab);
 	jv gone = jv_array();
 	const char *files[258];
 	char hex[64] = "", msg[256];
 	int n = 0, code = HL_EXIT_OK;
 
-	if (view(p, &vms, &configs, &e) < 0)
+	if (view(p, &vms, &configs, e) < 0)
 		goto fail;
 	jv_object_foreach(lab->templates, name, def) {
 		const char *nm = jv_string_value(name);
@@ -100,7 +123,7 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 			jv_free(def);
 			continue;
 		}
-		arts = hl_tpl_artifacts(lab, nm, NULL);
+		arts = hl_registry_artifacts(lab, nm, NULL);
 		jv_array_foreach(arts, i, a) {
 			const char *id = hl_json_get_str(a, "id"),
 			    *node = hl_json_get_str(a, "node");
@@ -131,8 +154,8 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 			    !has_linked_clone(configs, node, vmid))
 				gone = jv_array_append(gone, jv_object_set(
 				    jv_object_set(jv_copy(a), jv_string(
-				    "exists"), jv_bool(template_on(vms, node,
-				    vmid))), jv_string("template"),
+				    "exists"), jv_bool(template_on(vms, configs,
+				    lab, nm, a))), jv_string("template"),
 				    jv_copy(name)));
 			jv_free(a);
 		}
@@ -148,9 +171,9 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 		    gone), jv_string("applied"), jv_false());
 		gone = jv_null();
 		if (count > 0) {
-			fprintf(stderr, "hl-template: gc would remove the "
-			    "listed templates and artifacts: --yes to do it\n");
-			code = HL_EXIT_REFUSED;
+			code = hl_err_set(e, HL_E_REFUSED, "gc would remove "
+			    "the listed templates and artifacts: --yes to do "
+			    "it") < 0 ? e->code : HL_EXIT_REFUSED;
 		}
 		goto out;
 	}
@@ -165,7 +188,7 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 		jv_free(ex);
 		if (exists) {
 			struct build b = { .p = p, .lab = lab, .node = node,
-			    .e = &e, .upids = jv_array(),
+			    .e = e, .upids = jv_array(),
 			    .vmid = (int)hl_pve_get_num(g, "vmid", 0) };
 			struct hl_tpl_opts o = { 0 };
 			char vpath[256];
@@ -189,7 +212,7 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 	}
 	files[n] = NULL;
 	snprintf(msg, sizeof(msg), "hl-template: gc %s", only ? only : "");
-	if (n && commit && hl_git_commit(lab->root, files, msg, hex, &e) < 0)
+	if (n && commit && hl_git_commit(lab->root, files, msg, hex, e) < 0)
 		goto fail;
 	*doc = jv_object_set(jv_object_set(jv_object_set(jv_object(),
 	    jv_string("gc"), gone), jv_string("applied"), jv_true()),
@@ -197,8 +220,8 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 	gone = jv_null();
 	goto out;
 fail:
-	code = e.code;
-	*doc = hl_error_doc("hl-template", &e);
+	code = e->code;
+	*doc = jv_null();
 out:
 	while (n > 0)
 		free((char *)files[--n]);

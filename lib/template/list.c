@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "core/json.h"
-#include "cli/run.h"
+#include "state/owner.h"
+#include "state/registry.h"
 #include "template/template_impl.h"
 
 /* The description in the config read from path, or "". */
@@ -19,32 +20,33 @@ desc_of(jv configs, const char *path)
 	return d ? d : "";
 }
 
+/* Whether the VM at path's marker names artifact id. */
+static int
+is_clone(jv configs, const char *path, const char *id)
+{
+	char *art = hl_owner_get(desc_of(configs, path), "artifact");
+	int yes = art && strcmp(art, id) == 0;
+
+	free(art);
+	return yes;
+}
+
 /* Every VM, and the configs of those tagged hl-<labid> by their path. */
 static int
-cluster_view(const struct hl_lab *lab, int insecure, jv *vms, jv *descs,
+cluster_view(struct hl_pve *p, const struct hl_lab *lab, jv *vms, jv *descs,
     struct hl_err *e)
 {
-	struct hl_pve *p;
 	jv paths = jv_array();
-	char tag[160];
 	int rc;
 
 	*vms = jv_array();
 	*descs = jv_object();
-	if (hl_pve_connect(&p, lab, insecure, e) < 0) {
-		jv_free(paths);
-		return -1;
-	}
 	jv_free(*vms);
 	rc = hl_pve_vms(p, vms, e);
-	snprintf(tag, sizeof(tag), ";hl-%s;", hl_json_str(lab->id));
 	if (rc == 0) {
 		jv_array_foreach(*vms, i, v) {
-			char tags[1024];
-
-			snprintf(tags, sizeof(tags), ";%s;", hl_json_get_str(v,
-			    "tags") ? hl_json_get_str(v, "tags") : "");
-			if (strstr(tags, tag))
+			if (hl_owner_tagged(hl_json_get_str(v, "tags"),
+			    hl_json_str(lab->id)))
 				paths = jv_array_append(paths, jv_string_fmt(
 				    "/nodes/%s/qemu/%.0f/config",
 				    hl_json_get_str(v, "node"), hl_pve_get_num(v, "vmid",
@@ -54,32 +56,28 @@ cluster_view(const struct hl_lab *lab, int insecure, jv *vms, jv *descs,
 		rc = hl_pve_get_map(p, jv_copy(paths), jv_copy(paths), descs, e);
 	}
 	jv_free(paths);
-	hl_pve_close(p);
 	return rc;
 }
 
 int
-hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
-    jv *doc)
+hl_tpl_list(struct hl_pve *p, const struct hl_lab *lab, const char *only,
+    jv *doc, struct hl_err *e)
 {
-	struct hl_err e = { 0 };
 	jv vms, descs, out = jv_array(), channels;
 
 	*doc = jv_null();
 	if (only && !jv_object_has(jv_copy(lab->templates), jv_string(only))) {
-		hl_err_set(&e, HL_EXIT_LAB, "no template '%s'", only);
-		*doc = hl_error_doc("hl-template", &e);
 		jv_free(out);
-		return HL_EXIT_LAB;
+		return hl_err_set(e, HL_E_LAB, "no template '%s'", only) < 0 ?
+		    e->code : HL_EXIT_LAB;
 	}
-	if (cluster_view(lab, insecure, &vms, &descs, &e) < 0) {
+	if (cluster_view(p, lab, &vms, &descs, e) < 0) {
 		jv_free(vms);
 		jv_free(descs);
 		jv_free(out);
-		*doc = hl_error_doc("hl-template", &e);
-		return e.code;
+		return e->code;
 	}
-	channels = hl_tpl_channels(lab);
+	channels = hl_registry_channels(lab);
 	jv_object_foreach(lab->templates, name, def) {
 		const char *nm = jv_string_value(name);
 		jv arts, list = jv_array();
@@ -89,17 +87,14 @@ hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
 			jv_free(def);
 			continue;
 		}
-		arts = hl_tpl_artifacts(lab, nm, NULL);
+		arts = hl_registry_artifacts(lab, nm, NULL);
 		jv_array_foreach(arts, i, a) {
 			const char *node = hl_json_get_str(a, "node"),
 			    *id = hl_json_get_str(a, "id");
 			double vmid = hl_pve_get_num(a, "vmid", -1);
 			int exists = 0;
 			jv clones = jv_array();
-			char mark[200];
 
-			snprintf(mark, sizeof(mark), "artifact=%s", id ? id :
-			    "");
 			jv_array_foreach(vms, k, v) {
 				const char *vn = hl_json_get_str(v, "node");
 				char path[128];
@@ -112,7 +107,7 @@ hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
 				    "/nodes/%s/qemu/%.0f/config", vn ? vn : "",
 				    hl_pve_get_num(v, "vmid", 0));
 				if (hl_pve_get_num(v, "template", 0) == 0 && id &&
-				    strstr(desc_of(descs, path), mark))
+				    is_clone(descs, path, id))
 					clones = jv_array_append(clones,
 					    jv_number(hl_pve_get_num(v, "vmid", 0)));
 				jv_free(v);

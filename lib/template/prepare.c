@@ -9,31 +9,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/json.h"
-#include "cli/run.h"
 #include "ssh/ssh.h"
+#include "state/owner.h"
+#include "state/registry.h"
 #include "template/template_impl.h"
 
 #define AGENT_TIMEOUT 900
 
 /* ---- what is there -------------------------------------------------------- */
 
-/* Whether the ;-joined tag list holds tag. */
-static int
-has_tag(const char *tags, const char *tag)
-{
-	char padded[1024], want[200];
-
-	snprintf(padded, sizeof(padded), ";%s;", tags ? tags : "");
-	snprintf(want, sizeof(want), ";%s;", tag);
-	return strstr(padded, want) != NULL;
-}
-
 int
 tb_existing(struct build *b, jv *artifact)
 {
-	jv arts = hl_tpl_artifacts(b->lab, b->name, b->node), vms;
-	char tag[150], mark[200];
+	jv arts = hl_registry_artifacts(b->lab, b->name, b->node), vms;
+	const char *labid = hl_json_str(b->lab->id);
 	int found = 0, n, i;
 
 	if (hl_pve_get(b->p, "/cluster/resources?type=vm", &vms, b->e) < 0) {
@@ -68,15 +59,14 @@ tb_existing(struct build *b, jv *artifact)
 		jv_free(a);
 	}
 	/* VMs a killed build of this digest left: not a template yet */
-	snprintf(tag, sizeof(tag), "hl-%s", hl_json_str(b->lab->id));
-	snprintf(mark, sizeof(mark), "digest=%s", b->digest);
 	jv_array_foreach(vms, k, v) {
 		const char *node = hl_json_get_str(v, "node"),
 		    *tags = hl_json_get_str(v, "tags");
 		int vmid = (int)hl_pve_get_num(v, "vmid", 0);
 
 		if (!found && node && strcmp(node, b->node) == 0 &&
-		    has_tag(tags, tag) && has_tag(tags, "hl-template") &&
+		    hl_owner_tagged(tags, labid) &&
+		    hl_owner_has_tag(tags, "hl-template") &&
 		    hl_pve_get_num(v, "template", 0) == 0) {
 			char path[128];
 			jv conf;
@@ -92,10 +82,14 @@ tb_existing(struct build *b, jv *artifact)
 				hl_sleep(0.5);
 			}
 			if (jv_get_kind(conf) == JV_KIND_OBJECT) {
-				const char *desc = hl_json_get_str(conf,
-				    "description");
+				char *d = hl_owner_get(hl_json_get_str(conf,
+				    "description"), "digest");
+				int ours = d && strcmp(d, b->digest) == 0 &&
+				    hl_owner_is(v, conf, labid, "template",
+				    b->name);
 
-				if (desc && strstr(desc, mark)) {
+				free(d);
+				if (ours) {
 					tb_log(b, "VM %d is an interrupted build "
 					    "of this definition: removing it",
 					    vmid);
@@ -149,14 +143,14 @@ need(struct build *b, jv list, const char *storage, const char *content,
 	snprintf(pad, sizeof(pad), ",%s,", c ? c : "");
 	snprintf(w, sizeof(w), ",%s,", content);
 	if (jv_get_kind(found) == JV_KIND_NULL)
-		rc = hl_err_set(b->e, HL_EXIT_FAILED, "the %s storage '%s' does "
+		rc = hl_err_set(b->e, HL_E_FAILED, "the %s storage '%s' does "
 		    "not exist on node %s", what, storage, b->node);
 	else if (file && (!t || !is_file_type(t)))
-		rc = hl_err_set(b->e, HL_EXIT_FAILED, "the %s storage '%s' on "
+		rc = hl_err_set(b->e, HL_E_FAILED, "the %s storage '%s' on "
 		    "%s is of type %s: it must be a file storage", what, storage,
 		    b->node, t ? t : "unknown");
 	else if (strstr(pad, w) == NULL)
-		rc = hl_err_set(b->e, HL_EXIT_FAILED, "the %s storage '%s' on "
+		rc = hl_err_set(b->e, HL_E_FAILED, "the %s storage '%s' on "
 		    "%s does not hold content type %s", what, storage, b->node,
 		    content);
 	jv_free(found);
@@ -178,7 +172,7 @@ tb_storages(struct build *b)
 	}
 	if (jv_get_kind(list) != JV_KIND_ARRAY) {
 		jv_free(list);
-		return hl_err_set(b->e, HL_EXIT_REMOTE, "GET %s: not a list",
+		return hl_err_set(b->e, HL_E_REPLY, "GET %s: not a list",
 		    path);
 	}
 	rc = need(b, list, b->import_storage, "import", 1, "import");
@@ -186,7 +180,7 @@ tb_storages(struct build *b)
 		rc = need(b, list, b->disk_storage, "images", 0, "disk");
 	if (rc == 0 && agent && strcmp(agent, "install") == 0) {
 		if (!b->snippets_storage[0])
-			rc = hl_err_set(b->e, HL_EXIT_FAILED, "template %s has "
+			rc = hl_err_set(b->e, HL_E_FAILED, "template %s has "
 			    "agent: install but no snippets storage", b->name);
 		else
 			rc = need(b, list, b->snippets_storage, "snippets", 1,
@@ -207,7 +201,7 @@ write_snippet(struct build *b, const char *path)
 	int rc = 0;
 
 	if (f == NULL)
-		return hl_err_set(b->e, HL_EXIT_INTERNAL, "%s: cannot write",
+		return hl_err_set(b->e, HL_E_INTERNAL, "%s: cannot write",
 		    path);
 	fprintf(f, "#cloud-config\n"
 	    "# hl-template: the prepare step of template %s (lab %s)\n",
@@ -218,7 +212,7 @@ write_snippet(struct build *b, const char *path)
 	    "runcmd:\n  - [sh, -c, \"systemctl enable --now qemu-guest-agent "
 	    ">/dev/null 2>&1 || true\"]\n");
 	if (fclose(f) != 0)
-		rc = hl_err_set(b->e, HL_EXIT_INTERNAL, "%s: cannot write",
+		rc = hl_err_set(b->e, HL_E_INTERNAL, "%s: cannot write",
 		    path);
 	jv_free(spec);
 	return rc;
@@ -246,7 +240,7 @@ upload(struct build *b, const char *file)
 	if (t.address == NULL || t.host_key == NULL) {
 		jv_free(ssh);
 		jv_free(node);
-		return hl_err_set(b->e, HL_EXIT_LAB, "lab.yaml gives node %s no "
+		return hl_err_set(b->e, HL_E_LAB, "lab.yaml gives node %s no "
 		    "SSH address or host key (nodes.%s.ssh)", b->node, b->node);
 	}
 	if (strcmp(b->snippets_storage, "local") == 0)
@@ -259,7 +253,7 @@ upload(struct build *b, const char *file)
 	if (fd < 0) {
 		jv_free(ssh);
 		jv_free(node);
-		return hl_err_set(b->e, HL_EXIT_INTERNAL, "mkstemp failed");
+		return hl_err_set(b->e, HL_E_INTERNAL, "mkstemp failed");
 	}
 	close(fd);
 	rc = write_snippet(b, local);
@@ -281,7 +275,7 @@ wait_agent(struct build *b, double timeout)
 
 	if (rc <= 0)
 		return rc;
-	return hl_err_set(b->e, HL_EXIT_FAILED, "the guest agent of VM %d on "
+	return hl_err_set(b->e, HL_E_FAILED, "the guest agent of VM %d on "
 	    "%s did not answer within %.0f s (vendor-data installs "
 	    "qemu-guest-agent: is the apt proxy or the network reachable from "
 	    "the guest?)", b->vmid, b->node, timeout);
@@ -315,14 +309,14 @@ guest_exec(struct build *b, jv argv, const char *what)
 
 			jv_free(r);
 			if (code != 0)
-				return hl_err_set(b->e, HL_EXIT_FAILED, "%s in VM "
+				return hl_err_set(b->e, HL_E_FAILED, "%s in VM "
 				    "%d exited %d", what, b->vmid, code);
 			return 0;
 		}
 		jv_free(r);
 		hl_sleep(0.5);
 	}
-	return hl_err_set(b->e, HL_EXIT_FAILED, "%s in VM %d did not end",
+	return hl_err_set(b->e, HL_E_FAILED, "%s in VM %d did not end",
 	    what, b->vmid);
 }
 

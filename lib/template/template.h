@@ -20,7 +20,7 @@
 struct hl_tpl_opts {
 	int force;		/* build even when the digest is built */
 	double timeout;		/* agent and task waits, seconds (0: defaults) */
-	int progress;		/* progress lines on stderr */
+	const struct hl_progress *progress;	/* notes as it goes, or NULL */
 	const char *commit;	/* the spec commit, recorded in the artifact */
 	const char *version;	/* the tool's version, recorded too */
 };
@@ -34,53 +34,50 @@ struct hl_tpl_opts {
 int hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
     const char *node, const struct hl_tpl_opts *o, jv *out, struct hl_err *e);
 
+/*
+ * Build name on node; or, with all, on every node a VM host using it sits
+ * on; else on defaults.node.  One node's failure does not stop the
+ * others: it is noted to o->progress, its entry {node, action: failed,
+ * error}, and e the last such failure.  *result {templates: [{name, node,
+ * action, ...}]}, or null when nothing could be tried (e says why).
+ * Returns the worst exit status.
+ */
+int hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,
+    const char *name, const char *node, int all, const struct hl_tpl_opts *o,
+    jv *result, struct hl_err *e);
+
 /* The definition's digest: SHA-256 of its normalised JSON (64 hex). */
 void hl_tpl_digest(const struct hl_lab *lab, const char *name, char *out);
 
-/* Every artifact of name on node (or every node when NULL), oldest first:
- * [{id, node, ...the artifact file}]. */
-jv hl_tpl_artifacts(const struct hl_lab *lab, const char *name,
-    const char *node);
-
 /* hl-template list: *doc {templates: [{name, artifacts: [{..., exists,
- * clones}], channels}]}; returns the exit status. */
-int hl_tpl_list(const struct hl_lab *lab, const char *only, int insecure,
-    jv *doc);
-
-/* One artifact (layers/L1/artifacts/NAME/NODE/ID.json) with id, node and
- * file added, or null. */
-jv hl_tpl_artifact(const struct hl_lab *lab, const char *name,
-    const char *node, const char *id);
-
-/* The artifact id channel points to for node, or NULL (malloc'ed). */
-char *hl_tpl_channel_artifact(jv channels, const char *name,
-    const char *channel, const char *node);
+ * clones}], channels}]}; returns the exit status, with e on failure. */
+int hl_tpl_list(struct hl_pve *p, const struct hl_lab *lab, const char *only,
+    jv *doc, struct hl_err *e);
 
 /*
  * Point channel at an artifact (the one named, else the newest) on node,
  * or without node on every node that has an artifact of its definition
  * digest; rollback: the artifact before the current one.  Both write
  * layers/L1/channels.yaml and commit it with the artifacts unless commit
- * is 0.  *doc {template, channel, nodes, previous, commit}; the exit
- * status is returned.
+ * is 0.  *doc {template, channel, nodes, previous, commit}, or null with
+ * e; the exit status is returned.
  */
 int hl_tpl_promote(const struct hl_lab *lab, const char *name,
     const char *node, const char *channel, const char *artifact, int commit,
-    jv *doc);
+    jv *doc, struct hl_err *e);
 int hl_tpl_rollback(const struct hl_lab *lab, const char *name,
-    const char *node, const char *channel, int commit, jv *doc);
+    const char *node, const char *channel, int commit, jv *doc,
+    struct hl_err *e);
 
 /*
  * The templates and artifact files of only (or every template) that no
  * channel points to, no VM depends on (linked clones), and that are not
- * among the keep newest of their node.  Without yes: listed, exit 6.
- * With yes: the templates destroyed, the files removed and committed
- * unless commit is 0.  *doc {gc: [...], applied, commit}.
+ * among the keep newest of their node.  Without yes: listed, exit 6
+ * with e saying so.  With yes: the templates destroyed, the files removed
+ * and committed unless commit is 0.  *doc {gc: [...], applied, commit},
+ * or null with e.  Returns the exit status.
  */
 int hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
-    int keep, int yes, int commit, jv *doc);
-
-/* layers/L1/channels.yaml: {NAME: {CHANNEL: {NODE: ARTIFACT}}}, or {}. */
-jv hl_tpl_channels(const struct hl_lab *lab);
+    int keep, int yes, int commit, jv *doc, struct hl_err *e);
 
 #endif

@@ -7,8 +7,9 @@
 #include "core/buf.h"
 #include "core/file.h"
 #include "core/json.h"
-#include "cli/run.h"
-#include "template/template.h"
+#include "core/num.h"
+#include "state/owner.h"
+#include "state/registry.h"
 #include "vm/vm.h"
 #include "vm/vm_impl.h"
 
@@ -58,9 +59,10 @@ urldecode(const char *s)
 	for (; *s; s++) {
 		if (*s == '%' && isxdigit((unsigned char)s[1]) &&
 		    isxdigit((unsigned char)s[2])) {
-			char hex[3] = { s[1], s[2], 0 };
+			unsigned long c = 0;
 
-			*o++ = (char)strtol(hex, NULL, 16);
+			hl_num_hex_n(s + 1, 2, 0xff, &c);
+			*o++ = (char)c;
 			s += 2;
 		} else {
 			*o++ = *s;
@@ -96,10 +98,18 @@ keyset(const char *text)
 static double
 gib(const char *size)
 {
-	char *end;
-	double v = strtod(size ? size : "0", &end);
+	char num[32];
+	size_t n = size ? strspn(size, "0123456789.") : 0;
+	double v = 0;
 
-	switch (*end) {
+	/* PVE's disk sizes: a number and a unit (T, G, M, K) or bytes */
+	if (n == 0 || n >= sizeof(num))
+		return 0;
+	memcpy(num, size, n);
+	num[n] = '\0';
+	if (hl_num_double(num, &v) < 0 || (size[n] && size[n + 1]))
+		return 0;
+	switch (size[n]) {
 	case 'T': return v * 1024;
 	case 'G': return v;
 	case 'M': return v / 1024;
@@ -201,8 +211,8 @@ actual(const struct hl_lab *lab, jv conf)
 	o = jv_object_set(o, jv_string("bridge"), hl_json_get(jv_copy(net),
 	    "bridge"));
 	s = hl_json_get_str(net, "tag");
-	o = jv_object_set(o, jv_string("vlan"), s ? jv_number(atof(s)) :
-	    jv_null());
+	o = jv_object_set(o, jv_string("vlan"), s && hl_num_double(s, &d) == 0
+	    ? jv_number(d) : jv_null());
 	s = hl_json_get_str(net, "virtio");
 	o = jv_object_set(o, jv_string("mac"), s ? jv_string(s) : jv_null());
 	jv_free(net);
@@ -284,7 +294,7 @@ int
 read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
     struct hl_err *e)
 {
-	char tag[160], path[200];
+	char path[200];
 	jv names = jv_array(), paths = jv_array(), run = jv_array(),
 	    runpaths = jv_array(), extra = jv_object();
 	int rc = 0;
@@ -294,20 +304,14 @@ read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
 	v->current = jv_object();
 	if (hl_pve_vms(p, &v->vms, e) < 0)
 		goto out_err;
-	snprintf(tag, sizeof(tag), ";hl-%s;", hl_json_str(lab->id));
 	jv_array_foreach(v->vms, i, vm) {
-		char tags[2048];
 		const char *name = hl_json_get_str(vm, "name"),
 		    *st = hl_json_get_str(vm, "status");
 
-		snprintf(tags, sizeof(tags), ";%s;", hl_json_get_str(vm,
-		    "tags") ? hl_json_get_str(vm, "tags") : "");
-		for (char *c = tags; *c; c++)
-			if (*c == ',' || *c == ' ')
-				*c = ';';
 		/* a clone still has its template's hl-template tag until its
 		 * configuration: templates are told by template=1 */
-		if (name && strstr(tags, tag) &&
+		if (name && hl_owner_tagged(hl_json_get_str(vm, "tags"),
+		    hl_json_str(lab->id)) &&
 		    hl_pve_get_num(vm, "template", 0) == 0 &&
 		    !jv_object_has(jv_copy(v->managed), jv_string(name))) {
 			v->managed = jv_object_set(v->managed,
@@ -371,23 +375,6 @@ free_view(struct view *v)
 	jv_free(v->current);
 }
 
-/* The value after "key=" in a description marker, or NULL (malloc'ed). */
-char *
-marker(const char *desc, const char *key)
-{
-	char want[64];
-	const char *at;
-
-	if (desc == NULL || strncmp(desc, "hl:", 3) != 0)
-		return NULL;
-	snprintf(want, sizeof(want), " %s=", key);
-	at = strstr(desc, want);
-	if (at == NULL)
-		return NULL;
-	at += strlen(want);
-	return strndup(at, strcspn(at, " \n"));
-}
-
 /* ---- plan ------------------------------------------------------------- */
 
 /* Whether conf's marker says hl was creating it for this lab's host. */
@@ -395,8 +382,8 @@ static int
 creating(const struct hl_lab *lab, const char *name, jv conf)
 {
 	const char *desc = hl_json_get_str(conf, "description");
-	char *l = marker(desc, "lab"), *h = marker(desc, "host"),
-	    *st = marker(desc, "state");
+	char *l = hl_owner_get(desc, "lab"), *h = hl_owner_get(desc, "host"),
+	    *st = hl_owner_get(desc, "state");
 	int yes = l && h && st && strcmp(l, hl_json_str(lab->id)) == 0 &&
 	    strcmp(h, name) == 0 && strcmp(st, "creating") == 0;
 
@@ -531,10 +518,10 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 	if (strcmp(action, "noop") != 0)
 		*pending = 1;
 	/* template drift: reported, never a replacement */
-	art = marker(hl_json_get_str(conf, "description"), "artifact");
+	art = hl_owner_get(hl_json_get_str(conf, "description"), "artifact");
 	tpl = hl_json_get(jv_copy(h), "template");
 	if (art && hl_json_get_str(tpl, "name") && rnode)
-		chart = hl_tpl_channel_artifact(channels, hl_json_get_str(tpl,
+		chart = hl_registry_channel_artifact(channels, hl_json_get_str(tpl,
 		    "name"), hl_json_get_str(tpl, "channel"), rnode);
 	if (art && chart && strcmp(art, chart) != 0) {
 		char msg[512];
@@ -562,20 +549,18 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 
 int
 hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
-    const unsigned char *picked, const struct hl_vm_plan_opts *o, jv *doc)
+    const unsigned char *picked, const struct hl_vm_plan_opts *o, jv *doc,
+    struct hl_err *e)
 {
 	struct view v = VIEW_INIT;
-	struct hl_err e = { 0 };
-	jv hosts = jv_array(), channels = hl_tpl_channels(lab);
-	int pending = 0;
+	jv hosts = jv_array(), channels = hl_registry_channels(lab);
+	int pending = 0, code;
 	size_t i;
 
-	if (read_view(p, lab, &v, &e) < 0) {
-		free_view(&v);
-		jv_free(hosts);
-		jv_free(channels);
-		*doc = hl_error_doc("hl-vm", &e);
-		return e.code;
+	*doc = jv_null();
+	if (read_view(p, lab, &v, e) < 0) {
+		code = e->code;
+		goto out;
 	}
 	for (i = 0; i < lab->nhosts; i++) {
 		jv h;
@@ -588,161 +573,20 @@ hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
 		jv_free(h);
 	}
 	if (o->save && saved_write(o->save, saved_make(lab, jv_copy(hosts),
-	    &v, channels, o->head), &e) < 0) {
-		free_view(&v);
-		jv_free(hosts);
-		jv_free(channels);
-		*doc = hl_error_doc("hl-vm", &e);
-		return e.code;
+	    &v, channels, o->head), e) < 0) {
+		code = e->code;
+		goto out;
 	}
-	free_view(&v);
-	jv_free(channels);
 	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	hosts = jv_null();
 	if (o->save)
 		*doc = jv_object_set(*doc, jv_string("saved"),
 		    jv_string(o->save));
-	return o->exit_code && pending ? HL_EXIT_NO : HL_EXIT_OK;
-}
-
-/* ---- status -------------------------------------------------------------- */
-
-/* The first global IPv4 address an agent reply lists, or NULL. */
-const char *
-agent_ip(jv reply)
-{
-	jv list = hl_json_get(jv_copy(reply), "result");
-	const char *out = NULL;
-
-	if (jv_get_kind(list) == JV_KIND_ARRAY)
-		jv_array_foreach(list, i, iface) {
-			const char *n = hl_json_get_str(iface, "name");
-			jv addrs = hl_json_get(jv_copy(iface), "ip-addresses");
-
-			if (n && strcmp(n, "lo") != 0 &&
-			    jv_get_kind(addrs) == JV_KIND_ARRAY)
-				jv_array_foreach(addrs, k, a) {
-					const char *t = hl_json_get_str(a,
-					    "ip-address-type"),
-					    *ip = hl_json_get_str(a,
-					    "ip-address");
-
-					if (!out && t && ip && strcmp(t,
-					    "ipv4") == 0 && strncmp(ip, "127.",
-					    4) != 0 && strncmp(ip, "169.254.",
-					    8) != 0)
-						out = ip;
-					jv_free(a);
-				}
-			jv_free(addrs);
-			jv_free(iface);
-		}
-	jv_free(list);
-	return out;	/* lives on in reply */
-}
-
-int
-hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
-    const unsigned char *picked, const char *head, jv *doc)
-{
-	struct view v = VIEW_INIT;
-	struct hl_err e = { 0 };
-	jv hosts = jv_array(), channels = hl_tpl_channels(lab), names = jv_array();
-	struct hl_pve_req *r;
-	char (*paths)[200];
-	size_t i;
-	int k = 0;
-
-	if (read_view(p, lab, &v, &e) < 0) {
-		free_view(&v);
-		jv_free(hosts);
-		jv_free(channels);
-		jv_free(names);
-		*doc = hl_error_doc("hl-vm", &e);
-		return e.code;
-	}
-	r = calloc(lab->nhosts + 1, sizeof(*r));
-	paths = calloc(lab->nhosts + 1, sizeof(*paths));
-	for (i = 0; r && paths && i < lab->nhosts; i++) {
-		jv res = hl_json_get(jv_copy(v.managed), lab->hosts[i].name);
-		const char *st = hl_json_get_str(res, "status");
-
-		if (picked[i] && st && strcmp(st, "running") == 0) {
-			double vmid = hl_pve_get_num(res, "vmid", 0);
-
-			snprintf(paths[k], sizeof(paths[k]), "/nodes/%s/qemu/"
-			    "%.0f/agent/network-get-interfaces",
-			    hl_json_get_str(res, "node"), vmid);
-			r[k].path = paths[k];
-			names = jv_array_append(names,
-			    jv_string(lab->hosts[i].name));
-			k++;
-		}
-		jv_free(res);
-	}
-	if (r && k)
-		hl_pve_get_all(p, r, k);
-	for (i = 0; i < lab->nhosts; i++) {
-		const char *name = lab->hosts[i].name;
-		jv res, conf, o, h, tpl;
-		char *spec, *art, *chart = NULL;
-		const char *ip = NULL;
-
-		if (!picked[i] || lab->hosts[i].external)
-			continue;
-		res = hl_json_get(jv_copy(v.managed), name);
-		conf = hl_json_get(jv_copy(v.configs), name);
-		for (int j = 0; j < k; j++) {
-			jv n = jv_array_get(jv_copy(names), j);
-
-			if (strcmp(jv_string_value(n), name) == 0 &&
-			    r[j].rc == 0)
-				ip = agent_ip(r[j].data);
-			jv_free(n);
-		}
-		h = hl_spec_host_json(lab, &lab->hosts[i]);
-		tpl = hl_json_get(jv_copy(h), "template");
-		spec = marker(hl_json_get_str(conf, "description"), "spec");
-		art = marker(hl_json_get_str(conf, "description"), "artifact");
-		if (hl_json_get_str(tpl, "name"))
-			chart = hl_tpl_channel_artifact(channels,
-			    hl_json_get_str(tpl, "name"), hl_json_get_str(tpl,
-			    "channel"), hl_json_get_str(h, "node"));
-		o = jv_object_set(jv_object(), jv_string("name"),
-		    jv_string(name));
-		o = jv_object_set(o, jv_string("exists"),
-		    jv_bool(jv_get_kind(res) == JV_KIND_OBJECT));
-		o = jv_object_set(o, jv_string("node"), hl_json_get(jv_copy(res),
-		    "node"));
-		o = jv_object_set(o, jv_string("vmid"), hl_json_get(jv_copy(res),
-		    "vmid"));
-		o = jv_object_set(o, jv_string("power"), hl_json_get(
-		    jv_copy(res), "status"));
-		o = jv_object_set(o, jv_string("ip"), ip ? jv_string(ip) :
-		    jv_null());
-		o = jv_object_set(o, jv_string("spec_commit"), spec ?
-		    jv_string(spec) : jv_null());
-		o = jv_object_set(o, jv_string("head_commit"), head ?
-		    jv_string(head) : jv_null());
-		o = jv_object_set(o, jv_string("template_artifact"), art ?
-		    jv_string(art) : jv_null());
-		o = jv_object_set(o, jv_string("channel_artifact"), chart ?
-		    jv_string(chart) : jv_null());
-		hosts = jv_array_append(hosts, o);
-		free(spec);
-		free(art);
-		free(chart);
-		jv_free(tpl);
-		jv_free(h);
-		jv_free(res);
-		jv_free(conf);
-	}
-	for (int j = 0; r && j < k; j++)
-		jv_free(r[j].data);
-	free(r);
-	free(paths);
-	jv_free(names);
+	code = o->exit_code && pending ? HL_EXIT_NO : HL_EXIT_OK;
+out:
+	jv_free(hosts);
 	free_view(&v);
 	jv_free(channels);
-	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
-	return HL_EXIT_OK;
+	return code;
 }
+

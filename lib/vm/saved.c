@@ -7,14 +7,16 @@
  *    "hosts": [{name, action, changes, ..., "expect": {"exists": false} |
  *               {"exists": true, "vmid", "digest"}}]}
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/file.h"
 #include "core/json.h"
-#include "template/template.h"
+#include "state/registry.h"
 #include "vm/vm.h"
 #include "vm/vm_impl.h"
 
@@ -38,7 +40,7 @@ channel_of(jv h, jv channels, const char *node)
 	jv tpl = hl_json_get(jv_copy(h), "template"), o;
 	const char *name = hl_json_get_str(tpl, "name"),
 	    *ch = hl_json_get_str(tpl, "channel");
-	char *art = name && node ? hl_tpl_channel_artifact(channels, name, ch,
+	char *art = name && node ? hl_registry_channel_artifact(channels, name, ch,
 	    node) : NULL;
 
 	o = jv_object_set(jv_object(), jv_string("template"), name ?
@@ -105,22 +107,17 @@ saved_make(const struct hl_lab *lab, jv hosts, struct view *v, jv channels,
 int
 saved_write(const char *path, jv saved, struct hl_err *e)
 {
-	char tmp[4200];
 	jv text = jv_dump_string(saved, JV_PRINT_PRETTY | JV_PRINT_SORTED);
-	FILE *f;
+	struct hl_buf b = { 0 };
+	int rc = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-	f = fopen(tmp, "w");
-	if (f == NULL || fputs(jv_string_value(text), f) == EOF ||
-	    fputc('\n', f) == EOF || fclose(f) != 0 || rename(tmp, path) != 0) {
-		if (f)
-			unlink(tmp);
-		jv_free(text);
-		return hl_err_set(e, HL_EXIT_INTERNAL, "%s: cannot write the "
-		    "plan", path);
-	}
+	hl_buf_printf(&b, "%s\n", jv_string_value(text));
+	if (hl_file_write(path, hl_buf_str(&b), b.len, 0644) < 0)
+		rc = hl_err_set(e, HL_E_INTERNAL, "%s: cannot write the plan: "
+		    "%s", path, strerror(errno));
+	hl_buf_free(&b);
 	jv_free(text);
-	return 0;
+	return rc;
 }
 
 int
@@ -133,7 +130,7 @@ hl_vm_plan_read(const char *path, jv *saved, struct hl_err *e)
 
 	*saved = jv_null();
 	if (st != HL_FILE_OK)
-		return hl_err_set(e, HL_EXIT_USAGE, "%s %s", path,
+		return hl_err_set(e, HL_E_USAGE, "%s %s", path,
 		    hl_file_strerror(st, 0));
 	*saved = jv_parse_sized(text, (int)n);
 	free(text);
@@ -146,7 +143,7 @@ hl_vm_plan_read(const char *path, jv *saved, struct hl_err *e)
 		jv_free(hosts);
 		jv_free(*saved);
 		*saved = jv_null();
-		return hl_err_set(e, HL_EXIT_USAGE, "%s: not a plan hl-vm "
+		return hl_err_set(e, HL_E_USAGE, "%s: not a plan hl-vm "
 		    "plan -o wrote", path);
 	}
 	jv_free(hosts);
@@ -165,7 +162,8 @@ why(jv *reasons, const char *fmt, const char *a, const char *b)
 
 int
 saved_check(const struct hl_lab *lab, jv saved, struct view *v, jv channels,
-    const char *head, unsigned char *picked, struct hl_err *e)
+    const char *head, unsigned char *picked,
+    const struct hl_progress *progress, struct hl_err *e)
 {
 	jv reasons = jv_array(), hosts = hl_json_get(jv_copy(saved), "hosts"),
 	    recs = hl_json_get(jv_copy(saved), "channels");
@@ -182,7 +180,7 @@ saved_check(const struct hl_lab *lab, jv saved, struct view *v, jv channels,
 	if (jv_get_kind(recs) == JV_KIND_ARRAY) {
 		jv_array_foreach(recs, i, r) {
 			const char *t = hl_json_get_str(r, "template");
-			char *now = t ? hl_tpl_channel_artifact(channels, t,
+			char *now = t ? hl_registry_channel_artifact(channels, t,
 			    hl_json_get_str(r, "channel"), hl_json_get_str(r,
 			    "node")) : NULL;
 			const char *was = hl_json_get_str(r, "artifact");
@@ -243,12 +241,12 @@ saved_check(const struct hl_lab *lab, jv saved, struct view *v, jv channels,
 	if (n > 0) {
 		jv first = jv_array_get(jv_copy(reasons), 0);
 
-		hl_err_set(e, HL_EXIT_REFUSED, "the saved plan no longer holds: "
+		hl_err_set(e, HL_E_REFUSED, "the saved plan no longer holds: "
 		    "%s%s", jv_string_value(first), n > 1 ? " (and more: see "
 		    "stderr)" : "");
 		jv_array_foreach(reasons, i, r) {
-			fprintf(stderr, "hl-vm: the saved plan no longer holds: "
-			    "%s\n", jv_string_value(r));
+			hl_note(progress, HL_NOTE_ERROR, NULL, "the saved plan no "
+			    "longer holds: %s", jv_string_value(r));
 			jv_free(r);
 		}
 		jv_free(first);

@@ -20,6 +20,13 @@ struct hl_vm_plan_opts {
 };
 
 /*
+ * Every verb below returns its exit status; its result goes to *doc, or
+ * *doc is null when the verb failed whole and e says why.  A result may
+ * come with a status that is not 0 and e set: a refusal that lists what
+ * it would do, one host's failure among others.
+ */
+
+/*
  * The plan for the picked VM hosts: *doc {hosts: [{name, action:
  * create|update|noop|blocked, reason, changes: [{field, from, to,
  * reboot_needed, rotates_host_keys, pending}], template_drift}]}.  With
@@ -28,7 +35,8 @@ struct hl_vm_plan_opts {
  * o->exit_code is set and changes are pending, or the error's status.
  */
 int hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
-    const unsigned char *picked, const struct hl_vm_plan_opts *o, jv *doc);
+    const unsigned char *picked, const struct hl_vm_plan_opts *o, jv *doc,
+    struct hl_err *e);
 
 /* Read a plan hl_vm_plan saved; a file that is not one: HL_EXIT_USAGE. */
 int hl_vm_plan_read(const char *path, jv *saved, struct hl_err *e);
@@ -36,7 +44,8 @@ int hl_vm_plan_read(const char *path, jv *saved, struct hl_err *e);
 /* *doc {hosts: [{name, exists, node, vmid, power, ip, spec_commit,
  * head_commit, template_artifact, channel_artifact}]}; the status. */
 int hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
-    const unsigned char *picked, const char *head, jv *doc);
+    const unsigned char *picked, const char *head, jv *doc,
+    struct hl_err *e);
 
 struct hl_vm_opts {
 	double timeout;		/* the agent wait, seconds (0: 600) */
@@ -44,6 +53,7 @@ struct hl_vm_opts {
 	int parallel;		/* hosts at a time (0: 4) */
 	jv saved;		/* a saved plan to apply exactly, or null */
 	const char *commit;	/* the spec commit, for the marker */
+	const struct hl_progress *progress;	/* notes as hosts go */
 };
 
 /*
@@ -56,19 +66,21 @@ struct hl_vm_opts {
  * first.  Up to o->parallel hosts at a time, each in its own process;
  * one host's failure does not stop the others.  *doc {hosts: [{name,
  * node, vmid, action: created|updated|noop|failed, ip | changes and
- * reboot | error}]}; the worst status.
+ * reboot | error {message, code, reason}}]}; the worst status.
  */
 int hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
-    const unsigned char *picked, const struct hl_vm_opts *o, jv *doc);
+    const unsigned char *picked, const struct hl_vm_opts *o, jv *doc,
+    struct hl_err *e);
 
 /*
  * Destroy the picked hosts' VMs, only those hl made for them (tag and
  * description marker naming this lab and host): stop, delete with purge,
  * their .hl/known_hosts lines dropped.  Without yes: listed, exit 6.
  * *doc {hosts: [{name, node, vmid, action: destroyed|would_destroy|
- * absent|failed}]}; the worst status.
+ * absent|failed, error}]}; the worst status.
  */
 int hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
-    const unsigned char *picked, int yes, jv *doc);
+    const unsigned char *picked, int yes, const struct hl_progress *progress,
+    jv *doc, struct hl_err *e);
 
 #endif

@@ -1,9 +1,10 @@
-/* Inside L2: shared by vm.c (plan, status) and vm_apply.c. */
+/* Inside L2: shared by plan.c, status.c, apply.c and saved.c. */
 #ifndef HL_VM_IMPL_H
 #define HL_VM_IMPL_H
 
 #include <jv.h>
 
+#include "core/progress.h"
 #include "pve/pve.h"
 #include "spec/spec.h"
 
@@ -26,9 +27,6 @@ jv desired(const struct hl_lab *lab, jv h);
 jv plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
     int *pending);
 
-/* key=VALUE of an "hl: ..." description marker (malloc'ed), or NULL. */
-char *marker(const char *desc, const char *key);
-
 /* The first global IPv4 address in an agent network reply (borrowed). */
 const char *agent_ip(jv reply);
 
@@ -36,9 +34,68 @@ const char *agent_ip(jv reply);
 jv saved_make(const struct hl_lab *lab, jv hosts, struct view *v,
     jv channels, const char *head);
 int saved_write(const char *path, jv saved, struct hl_err *e);
-/* Refuse (HL_EXIT_REFUSED, reasons on stderr) when what saved recorded
- * no longer holds; else picked marks the plan's hosts. */
+/* Refuse (HL_E_REFUSED, each reason also noted to progress) when what
+ * saved recorded no longer holds; else picked marks the plan's hosts. */
 int saved_check(const struct hl_lab *lab, jv saved, struct view *v,
-    jv channels, const char *head, unsigned char *picked, struct hl_err *e);
+    jv channels, const char *head, unsigned char *picked,
+    const struct hl_progress *progress, struct hl_err *e);
+
+/* ---- apply and destroy (host.c, create.c, apply.c, destroy.c) ---- */
+
+struct hl_vm_opts;
+
+/* One host being applied or destroyed. */
+struct host {
+	struct hl_pve *p;
+	const struct hl_lab *lab;
+	const struct hl_vm_opts *o;
+	jv h;			/* the host's configuration */
+	const char *name, *node;
+	int vmid;
+	struct hl_err *e;
+	const struct hl_progress *progress;
+};
+
+
+/* A progress note about x. */
+void vm_note(struct host *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * A call whose reply may be a task, and that task waited for.  A call that
+ * failed without PVE's say (5xx, 595, a dropped connection) may or may
+ * not have happened: a config write or resize is sent again, a
+ * create-like call only when done() says it did not take effect.  A task
+ * that failed is repeated only when it never got its lock (HL_E_LOCKED).
+ * params consumed.  Returns 0, or -1 with x->e.
+ */
+int vm_task_check(struct host *x, const char *method, const char *path,
+    jv params, enum hl_pve_kind kind, int (*done)(struct host *));
+/* vm_task_check without a done(). */
+int vm_task(struct host *x, const char *method, const char *path, jv params,
+    enum hl_pve_kind kind);
+/* "/nodes/NODE/qemu/VMID" and rest into out. */
+void vm_path(struct host *x, char *out, size_t len, const char *rest);
+/* A host's entry when it failed: {action: failed, error}; noted too. */
+jv vm_failed(const struct hl_progress *progress, const char *name,
+    const struct hl_err *e);
+
+/* How long the agent and cloud-init get, without --timeout (seconds). */
+#define VM_AGENT_TIMEOUT 600
+
+/* The description marker of x's VM (state=creating until in service). */
+void vm_description(struct host *x, const char *artifact, int creating,
+    char *out, size_t len);
+/* The VM's configuration from the specs, as PVE's options. */
+jv vm_options(struct host *x, int with_mac, const char *mac);
+/* Until cloud-init finished, seen through the agent. */
+int vm_wait_booted(struct host *x);
+/* The guest's SSH host keys into .hl/known_hosts under its alias. */
+int vm_read_host_keys(struct host *x);
+/* The MAC in a config's net0, or NULL (malloc'ed). */
+char *vm_own_mac(jv conf);
+/* Create the host's VM, or resume an interrupted create (conf not null):
+ * *res {action: created, ip}. */
+int vm_create(struct host *x, jv channels, jv vms, jv conf, jv *res);
 
 #endif

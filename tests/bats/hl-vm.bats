@@ -151,6 +151,22 @@ apply_lab() {
 	fi
 }
 
+@test "hl-vm: --parallel and --timeout take whole numbers, checked: empty, nan, inf, overflow, trailing text, out of range are usage errors" {
+	local bad
+	for bad in "" nan inf -inf 0x10 1e999 4abc " 4" 65 0 -1 99999999999999999999; do
+		vm 2 apply --parallel "$bad"
+		[[ $stderr == *"--parallel needs a number of hosts from 1 to 64"* ]]
+		[ "$output" = "" ]
+	done
+	for bad in "" nan inf 1e999 0 -5 30s 0x1p3; do
+		vm 2 apply --timeout "$bad"
+		[[ $stderr == *"--timeout needs a number of seconds above 0"* ]]
+	done
+	# good ones are read, and the next check speaks
+	vm 2 plan --parallel 64 --timeout 1.5
+	[[ $stderr == *"--parallel, --reboot and --timeout are for apply"* ]]
+}
+
 @test "hl-vm apply: creates hosts on two nodes; strict ssh with .hl/known_hosts reaches each; the next plan is all noop" {
 	apply_lab
 	# the fake web01 of the plan tests goes first: hl's own will replace it
@@ -293,7 +309,7 @@ apply_lab() {
 	api POST /nodes/pve2/qemu -d vmid=202 -d name=web02 --data-urlencode "tags=hl-demo"
 	wait_task "$(jq -r .data <<<"$output")"
 	vm 6 destroy web02 --yes
-	jq -e '.hosts[0] | .action == "failed" and (.error | test("no marker of this lab and host"))' <<<"$output"
+	jq -e '.hosts[0] | .action == "failed" and (.error.message | test("no marker of this lab and host")) and .error.reason == "refused" and .error.code == 6' <<<"$output"
 	api GET /nodes/pve2/qemu/202/status/current
 	[ "$status" = 200 ]
 	run hl-vm -C "$LAB" destroy

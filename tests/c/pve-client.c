@@ -137,10 +137,10 @@ main(int argc, char **argv)
 	if (rc == 0 && strcmp(argv[i], "task") == 0) {
 		if (jv_get_kind(data) != JV_KIND_STRING) {
 			rc = -1;
-			hl_err_set(&e, 5, "no task id in the reply");
+			hl_err_set(&e, HL_E_REPLY, "no task id in the reply");
 		} else {
 			rc = hl_pve_task_wait(p, jv_string_value(data), timeout,
-			    1, &e);
+			    NULL, &e);
 		}
 	}
 	code = report(rc, data, status, &e);

@@ -1,0 +1,163 @@
+/* Child processes (proc.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/proc.h"
+
+extern char **environ;
+
+static char **dropped;
+static size_t ndropped;
+
+void
+hl_child_env_drop(const char *name)
+{
+	char **grown, *copy;
+
+	for (size_t i = 0; i < ndropped; i++)
+		if (strcmp(dropped[i], name) == 0)
+			return;
+	copy = strdup(name);
+	grown = copy ? realloc(dropped, (ndropped + 1) * sizeof(*dropped)) :
+	    NULL;
+	if (grown == NULL) {
+		free(copy);
+		return;
+	}
+	dropped = grown;
+	dropped[ndropped++] = copy;
+}
+
+static int
+is_dropped(const char *entry)
+{
+	size_t n;
+
+	if (strncmp(entry, "HL_PVE_", 7) == 0)
+		return 1;
+	for (size_t i = 0; i < ndropped; i++) {
+		n = strlen(dropped[i]);
+		if (strncmp(entry, dropped[i], n) == 0 && entry[n] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+char **
+hl_child_env(void)
+{
+	size_t i, n = 0, all = 0;
+	char **env;
+
+	while (environ[all])
+		all++;
+	env = malloc((all + 1) * sizeof(*env));
+	if (env == NULL)
+		return NULL;
+	for (i = 0; i < all; i++)
+		if (!is_dropped(environ[i]))
+			env[n++] = environ[i];
+	env[n] = NULL;
+	return env;
+}
+
+/* Read what fd has into b (up to the cap); 0 at its end. */
+static int
+drain(int fd, struct hl_buf *b)
+{
+	char chunk[4096];
+	ssize_t n = read(fd, chunk, sizeof(chunk));
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 1 : 0;
+	if (n > 0 && b && b->len < HL_PROC_CAP)
+		hl_buf_add(b, chunk, (size_t)n > HL_PROC_CAP - b->len ?
+		    HL_PROC_CAP - b->len : (size_t)n);
+	return n > 0;
+}
+
+int
+hl_proc_run(char *const argv[], double timeout_s, struct hl_buf *out,
+    struct hl_buf *err, struct hl_err *e)
+{
+	posix_spawn_file_actions_t fa;
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, st = 0, rc = -1, fail;
+	char **env = hl_child_env();
+	double t0 = hl_clock();
+	pid_t pid = -1;
+	struct pollfd fds[2];
+
+	if (env == NULL || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+		hl_err_set(e, HL_E_INTERNAL, "%s: %s", argv[0],
+		    strerror(errno));
+		goto done;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	fail = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	close(po[1]);
+	close(pe[1]);
+	po[1] = pe[1] = -1;
+	if (fail != 0) {
+		pid = -1;
+		hl_err_set(e, HL_E_FAILED, "cannot run %s: %s", argv[0],
+		    strerror(fail));
+		goto done;
+	}
+	fds[0] = (struct pollfd){ .fd = po[0], .events = POLLIN };
+	fds[1] = (struct pollfd){ .fd = pe[0], .events = POLLIN };
+	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+		int wait_ms = -1;
+
+		if (timeout_s > 0) {
+			double left = timeout_s - (hl_clock() - t0);
+
+			if (left <= 0)
+				break;
+			wait_ms = (int)(left * 1000) + 1;
+		}
+		if (poll(fds, 2, wait_ms) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++)
+			if (fds[i].fd >= 0 && fds[i].revents &&
+			    !drain(fds[i].fd, i == 0 ? out : err))
+				fds[i].fd = -1;
+	}
+	if (fds[0].fd >= 0 || fds[1].fd >= 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		pid = -1;
+		hl_err_set(e, HL_E_TIMEOUT, "%s did not finish within %.0f s",
+		    argv[0], timeout_s);
+		goto done;
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	pid = -1;
+	if (WIFEXITED(st))
+		rc = WEXITSTATUS(st);
+	else
+		hl_err_set(e, HL_E_FAILED, "%s died of signal %d", argv[0],
+		    WTERMSIG(st));
+done:
+	for (int i = 0; i < 2; i++) {
+		if (po[i] >= 0)
+			close(po[i]);
+		if (pe[i] >= 0)
+			close(pe[i]);
+	}
+	free(env);
+	return rc;
+}

@@ -1,0 +1,27 @@
+/*
+ * The lab's .hl/known_hosts (DESIGN.md 2.3, 2.4): one entry per host,
+ * under its name as HostKeyAlias, written only from keys hl read through
+ * the Proxmox API (or the spec, for external hosts).  Every SSH connection
+ * L3, L4 and capture make trusts this file and nothing else.
+ */
+#ifndef HL_KNOWN_HOSTS_H
+#define HL_KNOWN_HOSTS_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+/* The file's path for the lab at root, into out (len bytes). */
+void hl_known_hosts_path(const char *root, char *out, size_t len);
+
+/*
+ * Replace host's entries with keys: "TYPE BASE64" lines, each written as
+ * "HOST TYPE BASE64" (NULL or "" drops the host).  Under the file's lock,
+ * so hosts applied at once take turns; the file is replaced in one step,
+ * mode 0600.  Returns 0, or -1 with e (HL_E_USAGE for a key line that is
+ * not "TYPE BASE64", HL_E_INTERNAL when the file cannot be written).
+ */
+int hl_known_hosts_set(const char *root, const char *host, const char *keys,
+    struct hl_err *e);
+
+#endif

@@ -1,0 +1,166 @@
+/*
+ * The template registry (registry.h): artifact files and channels under
+ * layers/L1/, read for every layer.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/diag.h"
+#include "core/json.h"
+#include "core/pos.h"
+#include "spec/yamldoc.h"
+#include "state/registry.h"
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Load a JSON artifact file; null when unreadable. */
+static jv
+load_json(const char *path, const char *rel)
+{
+	struct hl_diag d;
+	struct hl_pos_table *pt = NULL;
+	jv doc;
+
+	hl_diag_init(&d);
+	doc = hl_yamldoc_load(path, rel, &d, &pt);
+	hl_pos_table_free(pt);
+	hl_diag_free(&d);
+	if (jv_get_kind(doc) != JV_KIND_OBJECT) {
+		jv_free(doc);
+		return jv_null();
+	}
+	return doc;
+}
+
+static jv
+node_artifacts(const struct hl_lab *lab, const char *name, const char *node,
+    jv out)
+{
+	char dir[4096], **ids = NULL;
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/layers/L1/artifacts/%s/%s", lab->root,
+	    name, node);
+	d = opendir(dir);
+	if (d == NULL)
+		return out;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 ||
+		    de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			ids = realloc(ids, cap * sizeof(*ids));
+			if (ids == NULL)
+				break;
+		}
+		ids[n++] = strndup(de->d_name, len - 5);
+	}
+	closedir(d);
+	if (ids)
+		qsort(ids, n, sizeof(*ids), cmp_str);
+	for (i = 0; i < n; i++) {
+		char path[8192], rel[4096];
+		jv a;
+
+		snprintf(rel, sizeof(rel), "layers/L1/artifacts/%s/%s/%s.json",
+		    name, node, ids[i]);
+		snprintf(path, sizeof(path), "%s/%s", lab->root, rel);
+		a = load_json(path, rel);
+		if (jv_get_kind(a) == JV_KIND_OBJECT) {
+			a = jv_object_set(a, jv_string("id"), jv_string(ids[i]));
+			a = jv_object_set(a, jv_string("node"), jv_string(node));
+			a = jv_object_set(a, jv_string("file"), jv_string(rel));
+			out = jv_array_append(out, a);
+		} else {
+			jv_free(a);
+		}
+		free(ids[i]);
+	}
+	free(ids);
+	return out;
+}
+
+jv
+hl_registry_artifact(const struct hl_lab *lab, const char *name, const char *node,
+    const char *id)
+{
+	char rel[4096], path[8192];
+	jv a;
+
+	if (strchr(id, '/') || strchr(name, '/') || strchr(node, '/') ||
+	    id[0] == '.')
+		return jv_null();
+	snprintf(rel, sizeof(rel), "layers/L1/artifacts/%s/%s/%s.json", name,
+	    node, id);
+	snprintf(path, sizeof(path), "%s/%s", lab->root, rel);
+	if (access(path, F_OK) != 0)
+		return jv_null();
+	a = load_json(path, rel);
+	if (jv_get_kind(a) == JV_KIND_OBJECT) {
+		a = jv_object_set(a, jv_string("id"), jv_string(id));
+		a = jv_object_set(a, jv_string("node"), jv_string(node));
+		a = jv_object_set(a, jv_string("file"), jv_string(rel));
+	}
+	return a;
+}
+
+char *
+hl_registry_channel_artifact(jv channels, const char *name, const char *channel,
+    const char *node)
+{
+	jv v = hl_json_get(hl_json_get(hl_json_get(jv_copy(channels), name),
+	    channel), node);
+	char *out = jv_get_kind(v) == JV_KIND_STRING ?
+	    strdup(jv_string_value(v)) : NULL;
+
+	jv_free(v);
+	return out;
+}
+
+jv
+hl_registry_channels(const struct hl_lab *lab)
+{
+	char path[4096];
+	jv doc;
+
+	snprintf(path, sizeof(path), "%s/layers/L1/channels.yaml", lab->root);
+	if (access(path, F_OK) != 0)
+		return jv_object();
+	doc = load_json(path, "layers/L1/channels.yaml");
+	return jv_get_kind(doc) == JV_KIND_OBJECT ? doc : jv_object();
+}
+
+jv
+hl_registry_artifacts(const struct hl_lab *lab, const char *name, const char *node)
+{
+	char dir[4096];
+	struct dirent *de;
+	DIR *d;
+	jv out = jv_array();
+
+	if (node)
+		return node_artifacts(lab, name, node, out);
+	snprintf(dir, sizeof(dir), "%s/layers/L1/artifacts/%s", lab->root,
+	    name);
+	d = opendir(dir);
+	if (d == NULL)
+		return out;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			out = node_artifacts(lab, name, de->d_name, out);
+	closedir(d);
+	return out;
+}
+

@@ -1,0 +1,31 @@
+/*
+ * The template registry L1 writes and L0 and L2 read (DESIGN.md 2.1):
+ * layers/L1/artifacts/<name>/<node>/<id>.json, one per build, and
+ * layers/L1/channels.yaml, which artifact each channel points to per node.
+ */
+#ifndef HL_REGISTRY_H
+#define HL_REGISTRY_H
+
+#include <jv.h>
+
+#include "spec/spec.h"
+
+/* Every artifact of name on node (or every node when NULL), oldest first:
+ * [{id, node, file, ...the artifact file}]. */
+jv hl_registry_artifacts(const struct hl_lab *lab, const char *name,
+    const char *node);
+
+/* One artifact (layers/L1/artifacts/NAME/NODE/ID.json) with id, node and
+ * file added, or null. */
+jv hl_registry_artifact(const struct hl_lab *lab, const char *name,
+    const char *node, const char *id);
+
+/* layers/L1/channels.yaml: {NAME: {CHANNEL: {NODE: ARTIFACT}}}, or {}. */
+jv hl_registry_channels(const struct hl_lab *lab);
+
+/* The artifact id channel points to for node, or NULL (malloc'ed);
+ * channels borrowed. */
+char *hl_registry_channel_artifact(jv channels, const char *name,
+    const char *channel, const char *node);
+
+#endif
