@@ -172,8 +172,7 @@ hl_pve_get_map(struct hl_pve *p, jv keys, jv paths, jv *out, struct hl_err *e)
 			*out = jv_object_set(*out, jv_array_get(jv_copy(keys),
 			    i), jv_copy(r[i].data));
 		else if (rc == 0)
-			rc = hl_err_set(e, r[i].err.code ? r[i].err.code :
-			    HL_EXIT_REMOTE, "%s", r[i].err.msg);
+			rc = hl_err_copy(e, &r[i].err);
 		jv_free(r[i].data);
 		free((char *)r[i].path);
 	}

@@ -47,8 +47,8 @@ struct hl_pve_cfg {
  * HL_PVE_ENDPOINT, HL_PVE_CAFILE and HL_PVE_FINGERPRINT; the token from
  * the variable lab.yaml names (pve.token_env, default HL_PVE_TOKEN) or
  * HL_PVE_TOKEN_FILE (refused when group or others may read it).
- * Returns 0, or -1 with e (HL_EXIT_LAB for a missing setting, HL_EXIT_REMOTE
- * for an unusable token file).
+ * Returns 0, or -1 with e (HL_E_LAB for a missing setting, HL_E_AUTH for
+ * a missing or unusable token).
  */
 int hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
     struct hl_err *e);

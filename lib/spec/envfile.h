@@ -14,7 +14,7 @@
  * prefixed with "export ", the value optionally in single or double quotes;
  * blank lines and "#" comments are skipped.  Returns 0 with *value
  * malloc'ed (the caller frees it), 1 when the file has no such key, or -1
- * with e filled (HL_EXIT_LAB) when the file cannot be read; e->reason is
+ * with e filled (HL_E_LAB) when the file cannot be read; e->reason is
  * HL_E_NONE when it does not exist.  e->msg is a phrase to follow the
  * file's name ("is not a regular file").  The file's other values (it may hold
  * a token) are wiped from memory before returning.

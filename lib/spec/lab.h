@@ -8,7 +8,7 @@
  * The lab root: dir when given (it must hold lab.yaml), else $HL_LAB, else
  * the nearest directory upwards from the working directory that holds
  * lab.yaml.  Returns 0 with *root malloc'ed (absolute), or -1 with e filled
- * (HL_EXIT_LAB).
+ * (HL_E_LAB).
  */
 int hl_lab_find(const char *dir, char **root, struct hl_err *e);
 

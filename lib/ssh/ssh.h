@@ -26,7 +26,7 @@ struct hl_ssh_target {
 /*
  * Copy the local file to remote on t over SFTP, with only the pinned key
  * trusted (a fingerprint is resolved by ssh-keyscan and checked first).
- * Returns 0, or -1 with e: HL_EXIT_REMOTE when the host cannot be reached
+ * Returns 0, or -1 with e: HL_E_SSH when the host cannot be reached
  * or its key is not the pinned one (nothing is sent then).
  */
 int hl_sftp_put(const struct hl_ssh_target *t, const char *local,

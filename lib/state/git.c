@@ -1,4 +1,6 @@
+#include <stdlib.h>
 #include <string.h>
+
 #include <git2.h>
 
 #include "core/buf.h"
@@ -106,13 +108,25 @@ hl_git_commit(const char *root, const char *const *paths, const char *msg,
 	git_tree *tree = NULL, *newtree = NULL;
 	git_index *index = NULL;
 	git_signature *sig = NULL;
-	git_tree_update upd[64];
-	struct hl_buf rel[64] = { { 0 } };
-	git_oid blobs[64], tree_id, commit_id;
+	git_tree_update *upd = NULL;
+	struct hl_buf *rel = NULL;
+	git_oid *blobs = NULL, tree_id, commit_id;
 	const char *workdir;
-	size_t n = 0, wlen, i;
+	size_t n = 0, all = 0, wlen, i;
 	int rc = -1;
 
+	/* as many paths as given: none is left out of the commit */
+	while (paths[all])
+		all++;
+	upd = calloc(all + 1, sizeof(*upd));
+	rel = calloc(all + 1, sizeof(*rel));
+	blobs = calloc(all + 1, sizeof(*blobs));
+	if (upd == NULL || rel == NULL || blobs == NULL) {
+		free(upd);
+		free(rel);
+		free(blobs);
+		return hl_err_set(e, HL_E_INTERNAL, "out of memory");
+	}
 	git_libgit2_init();
 	if (git_repository_open_ext(&repo, root, 0, NULL) < 0) {
 		hl_err_set(e, HL_E_REFUSED, "the lab is not in a Git "
@@ -136,7 +150,7 @@ hl_git_commit(const char *root, const char *const *paths, const char *msg,
 	    git_repository_index(&index, repo) < 0)
 		goto fail;
 	wlen = workdir ? strlen(workdir) : 0;
-	for (i = 0; paths[i] && n < 64; i++, n++) {
+	for (i = 0; i < all; i++, n++) {
 		struct hl_buf full = { 0 };
 		FILE *f;
 
@@ -196,8 +210,11 @@ hl_git_commit(const char *root, const char *const *paths, const char *msg,
 fail:
 	hl_err_set(e, HL_E_INTERNAL, "git: %s", git_reason());
 done:
-	for (i = 0; i < 64; i++)
+	for (i = 0; i < all; i++)
 		hl_buf_free(&rel[i]);
+	free(rel);
+	free(upd);
+	free(blobs);
 	git_signature_free(sig);
 	git_index_free(index);
 	git_tree_free(newtree);

@@ -12,14 +12,12 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
-#include "core/diag.h"
+#include "core/file.h"
 #include "core/json.h"
-#include "state/owner.h"
-#include "core/pos.h"
 #include "ssh/ssh.h"
+#include "state/owner.h"
 #include "template/template.h"
 #include "template/template_impl.h"
-#include "spec/yamldoc.h"
 
 void
 hl_tpl_digest(const struct hl_lab *lab, const char *name, char *out)
@@ -336,12 +334,13 @@ create(struct build *b)
 static int
 write_artifact(struct build *b, jv *out)
 {
-	char dir[4096], path[4200], tmp[4300], when[32];
+	char dir[4096], path[4200], when[32];
 	time_t t = time(NULL);
 	struct tm tm;
+	struct hl_buf text = { 0 };
 	jv a = jv_object();
-	FILE *f;
 	jv s;
+	int rc = 0;
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -364,7 +363,6 @@ write_artifact(struct build *b, jv *out)
 	snprintf(dir, sizeof(dir), "%s/layers/L1/artifacts/%s/%s",
 	    b->lab->root, b->name, b->node);
 	snprintf(path, sizeof(path), "%s/%s.json", dir, b->id);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (tb_mkdirs(dir) < 0) {
 		jv_free(a);
 		return hl_err_set(b->e, HL_E_INTERNAL, "%s: %s", dir,
@@ -372,17 +370,17 @@ write_artifact(struct build *b, jv *out)
 	}
 	s = jv_dump_string(jv_copy(a), JV_PRINT_SORTED | JV_PRINT_PRETTY |
 	    JV_PRINT_SPACE1);
-	f = fopen(tmp, "w");
-	if (f == NULL || fprintf(f, "%s\n", jv_string_value(s)) < 0 ||
-	    fclose(f) != 0 || rename(tmp, path) != 0) {
-		jv_free(s);
-		jv_free(a);
-		return hl_err_set(b->e, HL_E_INTERNAL, "%s: %s", path,
-		    strerror(errno));
-	}
+	hl_buf_printf(&text, "%s\n", jv_string_value(s));
 	jv_free(s);
-	*out = a;
-	return 0;
+	if (hl_file_write(path, hl_buf_str(&text), text.len, 0644) < 0) {
+		rc = hl_err_set(b->e, HL_E_INTERNAL, "%s: %s", path,
+		    strerror(errno));
+		jv_free(a);
+	} else {
+		*out = a;
+	}
+	hl_buf_free(&text);
+	return rc;
 }
 
 int
@@ -416,10 +414,9 @@ hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 	*out = jv_null();
 	b.def = hl_json_get(jv_copy(lab->templates), name);
 	if (jv_get_kind(b.def) != JV_KIND_OBJECT) {
-		jv_free(b.def);
-		jv_free(b.upids);
-		return hl_err_set(e, HL_E_LAB, "no template definition '%s' "
+		hl_err_set(e, HL_E_LAB, "no template definition '%s' "
 		    "(layers/L1/templates/%s.yaml)", name, name);
+		goto out;
 	}
 	hl_tpl_digest(lab, name, b.digest);
 	tb_now_id(b.id, sizeof(b.id));
@@ -555,7 +552,6 @@ hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,
 			    jv_string("action"), jv_string("failed")),
 			    jv_string("error"), hl_json_err(&be));
 			code = hl_exit_worse(code, be.code);
-			hl_err_copy(e, &be);
 		}
 		r = jv_object_set(r, jv_string("name"), jv_string(name));
 		r = jv_object_set(r, jv_string("node"), jv_copy(n));

@@ -4,13 +4,16 @@
  * move them, gc removes what nothing needs; each commits its own files
  * only (DESIGN.md 2.2).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "state/git.h"
+#include "core/buf.h"
+#include "core/file.h"
 #include "core/json.h"
+#include "state/git.h"
 #include "state/registry.h"
 #include "template/template_impl.h"
 
@@ -20,19 +23,16 @@
 static int
 write_channels(const struct hl_lab *lab, jv channels, struct hl_err *e)
 {
-	char path[4096], tmp[4200];
-	FILE *f;
+	char path[4096];
+	struct hl_buf f = { 0 };
 	jv names;
+	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s/layers/L1", lab->root);
 	tb_mkdirs(path);
 	snprintf(path, sizeof(path), "%s/%s", lab->root, CHANNELS);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return hl_err_set(e, HL_E_INTERNAL, "%s: cannot write", tmp);
-	fprintf(f, "# Written by hl-template (promote, rollback, gc): the "
-	    "artifact each\n# channel of each template points to, per "
+	hl_buf_printf(&f, "# Written by hl-template (promote, rollback, gc): "
+	    "the artifact each\n# channel of each template points to, per "
 	    "node.\n");
 	names = jv_keys(jv_copy(channels));
 	jv_array_foreach(names, i, name) {
@@ -40,20 +40,20 @@ write_channels(const struct hl_lab *lab, jv channels, struct hl_err *e)
 		jv chk = jv_get_kind(chs) == JV_KIND_OBJECT ?
 		    jv_keys(jv_copy(chs)) : jv_array();
 
-		fprintf(f, "%s:\n", jv_string_value(name));
+		hl_buf_printf(&f, "%s:\n", jv_string_value(name));
 		jv_array_foreach(chk, k, ch) {
 			jv nodes = hl_json_get(jv_copy(chs),
 			    jv_string_value(ch));
 			jv nk = jv_get_kind(nodes) == JV_KIND_OBJECT ?
 			    jv_keys(jv_copy(nodes)) : jv_array();
 
-			fprintf(f, "  %s:\n", jv_string_value(ch));
+			hl_buf_printf(&f, "  %s:\n", jv_string_value(ch));
 			jv_array_foreach(nk, m, n) {
 				jv id = hl_json_get(jv_copy(nodes),
 				    jv_string_value(n));
 
 				if (hl_json_str(id))
-					fprintf(f, "    %s: %s\n",
+					hl_buf_printf(&f, "    %s: %s\n",
 					    jv_string_value(n),
 					    hl_json_str(id));
 				jv_free(id);
@@ -68,10 +68,11 @@ write_channels(const struct hl_lab *lab, jv channels, struct hl_err *e)
 		jv_free(name);
 	}
 	jv_free(names);
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return hl_err_set(e, HL_E_INTERNAL, "%s: cannot write",
-		    path);
-	return 0;
+	if (hl_file_write(path, hl_buf_str(&f), f.len, 0644) < 0)
+		rc = hl_err_set(e, HL_E_INTERNAL, "%s: cannot write: %s", path,
+		    strerror(errno));
+	hl_buf_free(&f);
+	return rc;
 }
 
 /* Set channels[name][channel][node] = id (a string, or null to drop). */

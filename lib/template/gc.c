@@ -107,7 +107,7 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 {
 	jv vms = jv_null(), configs = jv_null(), channels = hl_registry_channels(lab);
 	jv gone = jv_array();
-	const char *files[258];
+	const char **files = NULL;
 	char hex[64] = "", msg[256];
 	int n = 0, code = HL_EXIT_OK;
 
@@ -177,6 +177,12 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 		}
 		goto out;
 	}
+	/* every file removed is in the commit: as many slots as entries */
+	files = calloc(jv_array_length(jv_copy(gone)) + 1, sizeof(*files));
+	if (files == NULL) {
+		hl_err_set(e, HL_E_INTERNAL, "out of memory");
+		goto fail;
+	}
 	jv_array_foreach(gone, i, g) {
 		const char *node = hl_json_get_str(g, "node"),
 		    *file = hl_json_get_str(g, "file");
@@ -206,9 +212,12 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 		}
 		snprintf(path, sizeof(path), "%s/%s", lab->root, file);
 		unlink(path);
-		if (n < 256)
-			files[n++] = strdup(file);
+		files[n] = strdup(file);
 		jv_free(g);
+		if (files[n++] == NULL) {
+			hl_err_set(e, HL_E_INTERNAL, "out of memory");
+			goto fail;
+		}
 	}
 	files[n] = NULL;
 	snprintf(msg, sizeof(msg), "hl-template: gc %s", only ? only : "");
@@ -223,8 +232,9 @@ fail:
 	code = e->code;
 	*doc = jv_null();
 out:
-	while (n > 0)
+	while (files && n > 0)
 		free((char *)files[--n]);
+	free(files);
 	jv_free(gone);
 	jv_free(vms);
 	jv_free(configs);

@@ -63,19 +63,19 @@ int
 hl_tpl_list(struct hl_pve *p, const struct hl_lab *lab, const char *only,
     jv *doc, struct hl_err *e)
 {
-	jv vms, descs, out = jv_array(), channels;
+	jv vms = jv_null(), descs = jv_null(), out = jv_array(),
+	    channels = jv_null();
+	int code = HL_EXIT_OK;
 
 	*doc = jv_null();
 	if (only && !jv_object_has(jv_copy(lab->templates), jv_string(only))) {
-		jv_free(out);
-		return hl_err_set(e, HL_E_LAB, "no template '%s'", only) < 0 ?
-		    e->code : HL_EXIT_LAB;
+		hl_err_set(e, HL_E_LAB, "no template '%s'", only);
+		code = e->code;
+		goto out;
 	}
 	if (cluster_view(p, lab, &vms, &descs, e) < 0) {
-		jv_free(vms);
-		jv_free(descs);
-		jv_free(out);
-		return e->code;
+		code = e->code;
+		goto out;
 	}
 	channels = hl_registry_channels(lab);
 	jv_object_foreach(lab->templates, name, def) {
@@ -125,9 +125,12 @@ hl_tpl_list(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 		jv_free(name);
 		jv_free(def);
 	}
+	*doc = jv_object_set(jv_object(), jv_string("templates"), out);
+	out = jv_null();
+out:
+	jv_free(out);
 	jv_free(channels);
 	jv_free(vms);
 	jv_free(descs);
-	*doc = jv_object_set(jv_object(), jv_string("templates"), out);
-	return HL_EXIT_OK;
+	return code;
 }

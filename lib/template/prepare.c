@@ -3,13 +3,16 @@
  * half-built by an interrupted run), the storages, and the prepare step
  * for images without the guest agent (DESIGN.md 2.4).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/json.h"
 #include "ssh/ssh.h"
 #include "state/owner.h"
@@ -197,23 +200,22 @@ static int
 write_snippet(struct build *b, const char *path)
 {
 	jv spec = hl_json_get(jv_copy(b->lab->spec), "apt_proxy");
-	FILE *f = fopen(path, "w");
+	struct hl_buf f = { 0 };
 	int rc = 0;
 
-	if (f == NULL)
-		return hl_err_set(b->e, HL_E_INTERNAL, "%s: cannot write",
-		    path);
-	fprintf(f, "#cloud-config\n"
+	hl_buf_printf(&f, "#cloud-config\n"
 	    "# hl-template: the prepare step of template %s (lab %s)\n",
 	    b->name, hl_json_str(b->lab->id));
 	if (jv_get_kind(spec) == JV_KIND_STRING)
-		fprintf(f, "apt:\n  proxy: \"%s\"\n", jv_string_value(spec));
-	fprintf(f, "package_update: true\npackages:\n  - qemu-guest-agent\n"
-	    "runcmd:\n  - [sh, -c, \"systemctl enable --now qemu-guest-agent "
-	    ">/dev/null 2>&1 || true\"]\n");
-	if (fclose(f) != 0)
-		rc = hl_err_set(b->e, HL_E_INTERNAL, "%s: cannot write",
-		    path);
+		hl_buf_printf(&f, "apt:\n  proxy: \"%s\"\n",
+		    jv_string_value(spec));
+	hl_buf_printf(&f, "package_update: true\npackages:\n"
+	    "  - qemu-guest-agent\nruncmd:\n  - [sh, -c, \"systemctl enable "
+	    "--now qemu-guest-agent >/dev/null 2>&1 || true\"]\n");
+	if (hl_file_write(path, hl_buf_str(&f), f.len, 0644) < 0)
+		rc = hl_err_set(b->e, HL_E_INTERNAL, "%s: cannot write: %s",
+		    path, strerror(errno));
+	hl_buf_free(&f);
 	jv_free(spec);
 	return rc;
 }
@@ -226,7 +228,7 @@ upload(struct build *b, const char *file)
 	jv ssh = hl_json_get(jv_copy(node), "ssh");
 	struct hl_ssh_target t = { 0 };
 	char local[] = "/tmp/hl-snippet.XXXXXX", remote[512], ident[4200];
-	int fd, rc;
+	int fd, rc = -1;
 
 	t.address = hl_json_get_str(ssh, "address");
 	t.host_key = hl_json_get_str(ssh, "host_key");
@@ -238,10 +240,9 @@ upload(struct build *b, const char *file)
 	if (access(ident, R_OK) == 0)
 		t.identity = ident;
 	if (t.address == NULL || t.host_key == NULL) {
-		jv_free(ssh);
-		jv_free(node);
-		return hl_err_set(b->e, HL_E_LAB, "lab.yaml gives node %s no "
-		    "SSH address or host key (nodes.%s.ssh)", b->node, b->node);
+		hl_err_set(b->e, HL_E_LAB, "lab.yaml gives node %s no SSH "
+		    "address or host key (nodes.%s.ssh)", b->node, b->node);
+		goto out;
 	}
 	if (strcmp(b->snippets_storage, "local") == 0)
 		snprintf(remote, sizeof(remote), "/var/lib/vz/snippets/%s",
@@ -251,9 +252,8 @@ upload(struct build *b, const char *file)
 		    b->snippets_storage, file);
 	fd = mkstemp(local);
 	if (fd < 0) {
-		jv_free(ssh);
-		jv_free(node);
-		return hl_err_set(b->e, HL_E_INTERNAL, "mkstemp failed");
+		hl_err_set(b->e, HL_E_INTERNAL, "mkstemp: %s", strerror(errno));
+		goto out;
 	}
 	close(fd);
 	rc = write_snippet(b, local);
@@ -262,6 +262,7 @@ upload(struct build *b, const char *file)
 		rc = hl_sftp_put(&t, local, remote, b->e);
 	}
 	unlink(local);
+out:
 	jv_free(ssh);
 	jv_free(node);
 	return rc;

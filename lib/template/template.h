@@ -37,9 +37,9 @@ int hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 /*
  * Build name on node; or, with all, on every node a VM host using it sits
  * on; else on defaults.node.  One node's failure does not stop the
- * others: it is noted to o->progress, its entry {node, action: failed,
- * error}, and e the last such failure.  *result {templates: [{name, node,
- * action, ...}]}, or null when nothing could be tried (e says why).
+ * others: it is noted to o->progress, and its entry is {node, action:
+ * failed, error}.  *result {templates: [{name, node, action, ...}]}, or
+ * null when nothing could be tried (e says why).
  * Returns the worst exit status.
  */
 int hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,

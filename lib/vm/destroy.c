@@ -33,9 +33,8 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 
 	*doc = jv_null();
 	if (read_view(p, lab, &v, err) < 0) {
-		free_view(&v);
-		jv_free(hosts);
-		return err->code;
+		code = err->code;
+		goto out;
 	}
 	for (i = 0; i < lab->nhosts; i++) {
 		struct host x = { p, lab, NULL, jv_null(), lab->hosts[i].name,
@@ -94,7 +93,6 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 
 			out = jv_object_merge(out, f);
 			code = hl_exit_worse(code, e.code);
-			hl_err_copy(err, &e);
 		} else {
 			out = jv_object_set(out, jv_string("action"),
 			    jv_string(action));
@@ -108,7 +106,10 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 	if (!yes && code == HL_EXIT_REFUSED && err->reason == HL_E_NONE)
 		hl_err_set(err, HL_E_REFUSED, "destroy would remove the listed "
 		    "VMs: --yes to do it");
-	free_view(&v);
 	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	hosts = jv_null();
+out:
+	jv_free(hosts);
+	free_view(&v);
 	return code;
 }

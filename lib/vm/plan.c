@@ -419,56 +419,21 @@ change(const struct field *f, jv from, jv to, int pending)
 	return c;
 }
 
-jv
-plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
-    int *pending)
+/*
+ * The fields hl owns, declared (h) against the VM's config (conf) and, for
+ * a running VM, what it runs with (current, or null): each difference
+ * into *changes.  Returns the action: noop, update, or blocked (a disk
+ * that would shrink).
+ */
+static const char *
+diff(const struct hl_lab *lab, jv h, jv conf, jv current, jv *changes)
 {
-	const char *name = hl_json_get_str(h, "name"),
-	    *node = hl_json_get_str(h, "node");
-	jv out = jv_object_set(jv_object(), jv_string("name"), jv_string(name));
-	jv res = hl_json_get(jv_copy(v->managed), name), conf, want, have;
-	jv changes = jv_array(), tpl, cur;
-	const char *action = "noop", *rnode;
-	char *art, *chart = NULL;
+	jv want = desired(lab, h), have = actual(lab, conf), cur = jv_null();
+	const char *action = "noop";
 	size_t i;
 
-	if (jv_get_kind(res) == JV_KIND_NULL) {
-		*pending = 1;
-		out = jv_object_set(out, jv_string("action"),
-		    jv_string("create"));
-		out = jv_object_set(out, jv_string("reason"),
-		    jv_string("no VM of this lab is named so"));
-		jv_free(res);
-		return jv_object_set(out, jv_string("changes"), changes);
-	}
-	conf = hl_json_get(jv_copy(v->configs), name);
-	rnode = hl_json_get_str(res, "node");
-	if (creating(lab, name, conf)) {
-		/* an interrupted create: apply picks it up where it stopped */
-		*pending = 1;
-		out = jv_object_set(out, jv_string("action"),
-		    jv_string("create"));
-		out = jv_object_set(out, jv_string("resume"), jv_true());
-		out = jv_object_set(out, jv_string("reason"), jv_string_fmt(
-		    "VM %.0f was being created when its run stopped: apply "
-		    "resumes it", hl_pve_get_num(res, "vmid", -1)));
-		out = jv_object_set(out, jv_string("node"), rnode ?
-		    jv_string(rnode) : jv_null());
-		out = jv_object_set(out, jv_string("vmid"), hl_json_get(
-		    jv_copy(res), "vmid"));
-		jv_free(conf);
-		jv_free(res);
-		return jv_object_set(out, jv_string("changes"), changes);
-	}
-	want = desired(lab, h);
-	have = actual(lab, conf);
-	cur = hl_json_get(jv_copy(v->current), name);
-	if (jv_get_kind(cur) == JV_KIND_OBJECT) {
-		jv running = cur;
-
-		cur = actual(lab, running);
-		jv_free(running);
-	}
+	if (jv_get_kind(current) == JV_KIND_OBJECT)
+		cur = actual(lab, current);
 	for (i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
 		jv a = hl_json_get(jv_copy(have), fields[i].name),
 		    b = hl_json_get(jv_copy(want), fields[i].name),
@@ -486,7 +451,7 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 			/* set, but the running VM takes it at its next boot */
 			waits = !jv_equal(jv_copy(now), jv_copy(b));
 		} else {
-			changes = jv_array_append(changes, change(&fields[i],
+			*changes = jv_array_append(*changes, change(&fields[i],
 			    jv_copy(a), jv_copy(b), 0));
 			if (strcmp(fields[i].name, "disk_gib") == 0 &&
 			    jv_get_kind(a) == JV_KIND_NUMBER &&
@@ -497,7 +462,7 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 				action = "update";
 		}
 		if (waits) {
-			changes = jv_array_append(changes, change(&fields[i],
+			*changes = jv_array_append(*changes, change(&fields[i],
 			    jv_copy(now), jv_copy(b), 1));
 			if (strcmp(action, "noop") == 0)
 				action = "update";
@@ -506,6 +471,72 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 		jv_free(b);
 		jv_free(now);
 	}
+	jv_free(want);
+	jv_free(have);
+	jv_free(cur);
+	return action;
+}
+
+/* Template drift, reported and never a replacement: "built from artifact
+ * A; CHANNEL is now B", or null. */
+static jv
+template_drift(jv h, jv conf, jv channels, const char *rnode)
+{
+	char *art = hl_owner_get(hl_json_get_str(conf, "description"),
+	    "artifact"), *chart = NULL;
+	jv tpl = hl_json_get(jv_copy(h), "template"), out = jv_null();
+
+	if (art && hl_json_get_str(tpl, "name") && rnode)
+		chart = hl_registry_channel_artifact(channels,
+		    hl_json_get_str(tpl, "name"), hl_json_get_str(tpl,
+		    "channel"), rnode);
+	if (art && chart && strcmp(art, chart) != 0)
+		out = jv_string_fmt("built from artifact %s; %s is now %s",
+		    art, hl_json_get_str(tpl, "channel"), chart);
+	free(art);
+	free(chart);
+	jv_free(tpl);
+	return out;
+}
+
+jv
+plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
+    int *pending)
+{
+	const char *name = hl_json_get_str(h, "name"),
+	    *node = hl_json_get_str(h, "node");
+	jv out = jv_object_set(jv_object(), jv_string("name"), jv_string(name));
+	jv res = hl_json_get(jv_copy(v->managed), name), conf = jv_null();
+	jv changes = jv_array(), cur, drift;
+	const char *action, *rnode = hl_json_get_str(res, "node");
+
+	if (jv_get_kind(res) == JV_KIND_NULL) {
+		*pending = 1;
+		out = jv_object_set(out, jv_string("action"),
+		    jv_string("create"));
+		out = jv_object_set(out, jv_string("reason"),
+		    jv_string("no VM of this lab is named so"));
+		goto done;
+	}
+	conf = hl_json_get(jv_copy(v->configs), name);
+	if (creating(lab, name, conf)) {
+		/* an interrupted create: apply picks it up where it stopped */
+		*pending = 1;
+		out = jv_object_set(out, jv_string("action"),
+		    jv_string("create"));
+		out = jv_object_set(out, jv_string("resume"), jv_true());
+		out = jv_object_set(out, jv_string("reason"), jv_string_fmt(
+		    "VM %.0f was being created when its run stopped: apply "
+		    "resumes it", hl_pve_get_num(res, "vmid", -1)));
+		out = jv_object_set(out, jv_string("node"), rnode ?
+		    jv_string(rnode) : jv_null());
+		out = jv_object_set(out, jv_string("vmid"), hl_json_get(
+		    jv_copy(res), "vmid"));
+		goto done;
+	}
+	cur = hl_json_get(jv_copy(v->current), name);
+	action = diff(lab, h, conf, cur, &changes);
+	jv_free(cur);
 	if (strcmp(action, "blocked") == 0)
 		out = jv_object_set(out, jv_string("reason"), jv_string(
 		    "the declared disk is smaller than the VM's: disks only "
@@ -517,31 +548,17 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 	}
 	if (strcmp(action, "noop") != 0)
 		*pending = 1;
-	/* template drift: reported, never a replacement */
-	art = hl_owner_get(hl_json_get_str(conf, "description"), "artifact");
-	tpl = hl_json_get(jv_copy(h), "template");
-	if (art && hl_json_get_str(tpl, "name") && rnode)
-		chart = hl_registry_channel_artifact(channels, hl_json_get_str(tpl,
-		    "name"), hl_json_get_str(tpl, "channel"), rnode);
-	if (art && chart && strcmp(art, chart) != 0) {
-		char msg[512];
-
-		snprintf(msg, sizeof(msg), "built from artifact %s; %s is now "
-		    "%s", art, hl_json_get_str(tpl, "channel"), chart);
-		out = jv_object_set(out, jv_string("template_drift"),
-		    jv_string(msg));
-	}
-	free(art);
-	free(chart);
-	jv_free(tpl);
+	drift = template_drift(h, conf, channels, rnode);
+	if (jv_get_kind(drift) == JV_KIND_STRING)
+		out = jv_object_set(out, jv_string("template_drift"), drift);
+	else
+		jv_free(drift);
 	out = jv_object_set(out, jv_string("action"), jv_string(action));
 	out = jv_object_set(out, jv_string("node"), rnode ? jv_string(rnode) :
 	    jv_null());
 	out = jv_object_set(out, jv_string("vmid"), hl_json_get(jv_copy(res),
 	    "vmid"));
-	jv_free(want);
-	jv_free(have);
-	jv_free(cur);
+done:
 	jv_free(conf);
 	jv_free(res);
 	return jv_object_set(out, jv_string("changes"), changes);

@@ -52,18 +52,15 @@ hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
 {
 	struct view v = VIEW_INIT;
 	jv hosts = jv_array(), channels = hl_registry_channels(lab), names = jv_array();
-	struct hl_pve_req *r;
-	char (*paths)[200];
+	struct hl_pve_req *r = NULL;
+	char (*paths)[200] = NULL;
 	size_t i;
-	int k = 0;
+	int k = 0, code = HL_EXIT_OK;
 
 	*doc = jv_null();
 	if (read_view(p, lab, &v, e) < 0) {
-		free_view(&v);
-		jv_free(hosts);
-		jv_free(channels);
-		jv_free(names);
-		return e->code;
+		code = e->code;
+		goto out;
 	}
 	r = calloc(lab->nhosts + 1, sizeof(*r));
 	paths = calloc(lab->nhosts + 1, sizeof(*paths));
@@ -141,13 +138,16 @@ hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
 		jv_free(res);
 		jv_free(conf);
 	}
+	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	hosts = jv_null();
+out:
 	for (int j = 0; r && j < k; j++)
 		jv_free(r[j].data);
 	free(r);
 	free(paths);
+	jv_free(hosts);
 	jv_free(names);
 	free_view(&v);
 	jv_free(channels);
-	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
-	return HL_EXIT_OK;
+	return code;
 }

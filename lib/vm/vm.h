@@ -22,8 +22,9 @@ struct hl_vm_plan_opts {
 /*
  * Every verb below returns its exit status; its result goes to *doc, or
  * *doc is null when the verb failed whole and e says why.  A result may
- * come with a status that is not 0 and e set: a refusal that lists what
- * it would do, one host's failure among others.
+ * come with a status that is not 0: a host's failure is in its entry (and
+ * noted to the progress sink); a refusal that lists what it would do sets
+ * e too.
  */
 
 /*
@@ -38,7 +39,7 @@ int hl_vm_plan(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, const struct hl_vm_plan_opts *o, jv *doc,
     struct hl_err *e);
 
-/* Read a plan hl_vm_plan saved; a file that is not one: HL_EXIT_USAGE. */
+/* Read a plan hl_vm_plan saved; a file that is not one: HL_E_USAGE. */
 int hl_vm_plan_read(const char *path, jv *saved, struct hl_err *e);
 
 /* *doc {hosts: [{name, exists, node, vmid, power, ip, spec_commit,

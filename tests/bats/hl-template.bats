@@ -302,3 +302,34 @@ vms() {
 	run git -C "$LAB" log -1 --format=%s
 	[ "$output" = "hl-template: gc debian-12" ]
 }
+
+@test "hl-template: gc never destroys a VM that is not hl's: an artifact's vmid reused by a hand-made template is left alone, only the file goes" {
+	# an old artifact whose vmid now holds a template made by hand
+	# (the lab's tag, no marker), and one another lab made
+	mkdir -p "$LAB/layers/L1/artifacts/debian-12/pve1"
+	printf '{"vmid": 9071, "digest": "old", "node": "pve1"}\n' \
+		> "$LAB/layers/L1/artifacts/debian-12/pve1/20200101T000000Z.json"
+	printf '{"vmid": 9072, "digest": "old", "node": "pve1"}\n' \
+		> "$LAB/layers/L1/artifacts/debian-12/pve1/20200102T000000Z.json"
+	git -C "$LAB" add layers && git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm "old artifacts"
+	api POST /nodes/pve1/qemu -d vmid=9071 -d name=byhand --data-urlencode "tags=hl-demo;hl-template"
+	wait_task "$(jq -r .data <<<"$output")"
+	api POST /nodes/pve1/qemu -d vmid=9072 -d name=otherlab --data-urlencode "tags=hl-other;hl-template" \
+		--data-urlencode "description=hl: lab=other template=debian-12 digest=old artifact=20200102T000000Z"
+	wait_task "$(jq -r .data <<<"$output")"
+	for v in 9071 9072; do
+		api POST "/nodes/pve1/qemu/$v/template"
+		[ "$status" = 200 ]
+		wait_task "$(jq -r .data <<<"$output")"
+	done
+	tpl 6 gc debian-12
+	jq -e '[.gc[] | select(.vmid == 9071 or .vmid == 9072) | .exists] == [false, false]' <<<"$output"
+	tpl 0 gc debian-12 --yes
+	[ ! -e "$LAB/layers/L1/artifacts/debian-12/pve1/20200101T000000Z.json" ]
+	[ ! -e "$LAB/layers/L1/artifacts/debian-12/pve1/20200102T000000Z.json" ]
+	for v in 9071 9072; do
+		api GET "/nodes/pve1/qemu/$v/config"
+		[ "$status" = 200 ]
+		jq -e '.data.template == 1' <<<"$output"
+	done
+}

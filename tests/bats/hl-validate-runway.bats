@@ -235,7 +235,11 @@ edit_lab() {
 	check node:pve1 ok online
 	runway 0 --insecure
 	check tls warn "not verified"
-	[[ $stderr == *"--insecure"* ]]
+	grep -qxF "hl-validate: warning: --insecure: the endpoint's TLS certificate is not verified" <<<"$stderr"
+	# the same warning through the progress sink, as NDJSON
+	runway 0 --insecure --progress=json
+	jq -e -s 'map(select(.level == "warning")) == [{"tool": "hl-validate", "level": "warning",
+		"message": "--insecure: the endpoint'"'"'s TLS certificate is not verified"}]' <<<"$stderr"
 }
 
 @test "runway: a malformed JSON reply is a clear error, no crash" {

@@ -711,6 +711,23 @@ load test_helper
 	jq -e '.meta.git.dirty == true' <<<"$output"
 }
 
+@test "hl-validate: a repository that cannot be read fails every tool the same way (3), not as 'outside Git'" {
+	base_lab
+	cd "$LAB"
+	git init -q -b main . && git add -A && git commit -qm init
+	echo garbage > .git/HEAD
+	run -3 --separate-stderr hl-validate specs
+	jq -e '.error.reason == "lab" and .error.code == 3 and (.error.message | test("cannot read the Git status")) and .meta.git == null' <<<"$output"
+	[[ $stderr == *"hl-validate: cannot read the Git status of '$LAB': "* ]]
+	run -3 --separate-stderr hl-vm plan
+	jq -e '.error.reason == "lab" and (.error.message | test("cannot read the Git status"))' <<<"$output"
+	run -3 --separate-stderr hl-template list
+	jq -e '.error.reason == "lab"' <<<"$output"
+	echo 'ref: refs/heads/main' > .git/HEAD
+	run -0 --separate-stderr hl-validate specs
+	jq -e '.meta.git.dirty == false' <<<"$output"
+}
+
 @test "hl-validate: a lab in a subdirectory of a repository is tracked there" {
 	mkdir -p "$BATS_TEST_TMPDIR/repo"
 	LAB="$BATS_TEST_TMPDIR/repo/labs/home"

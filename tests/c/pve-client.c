@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/num.h"
 #include "pve/pve.h"
 
 static jv
@@ -78,8 +79,10 @@ main(int argc, char **argv)
 			kind = strcmp(argv[i + 1], "read") == 0 ? HL_PVE_READ :
 			    strcmp(argv[i + 1], "write") == 0 ? HL_PVE_WRITE :
 			    HL_PVE_ONCE;
-		else if (strcmp(argv[i], "--timeout") == 0)
-			timeout = atof(argv[i + 1]);
+		else if (strcmp(argv[i], "--timeout") == 0) {
+			if (hl_num_double(argv[i + 1], &timeout) < 0)
+				return 2;
+		}
 		else
 			return 2;
 	}
