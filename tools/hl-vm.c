@@ -156,8 +156,8 @@ main(int argc, char **argv)
 		goto done;
 	vo.commit = hl_json_get_str(run.git, "commit");
 	po.head = vo.commit;
-	if (po.save && (vo.commit == NULL || jv_get_kind(hl_json_get(jv_copy(
-	    run.git), "dirty")) != JV_KIND_FALSE))
+	if (po.save && (vo.commit == NULL ||
+	    hl_json_get_kind(run.git, "dirty") != JV_KIND_FALSE))
 		hl_err_set(&e, HL_E_REFUSED, "plan -o saves plans of committed "
 		    "specs only: commit first");
 	else if ((strcmp(verb, "apply") == 0 || strcmp(verb, "destroy") == 0) &&

@@ -89,3 +89,13 @@ hl_json_err(const struct hl_err *e)
 	    jv_number(e->code)), jv_string("reason"),
 	    jv_string(hl_reason_name(e->reason)));
 }
+
+jv_kind
+hl_json_get_kind(jv o, const char *key)
+{
+	jv v = hl_json_get(jv_copy(o), key);
+	jv_kind k = jv_get_kind(v);
+
+	jv_free(v);
+	return k;
+}

@@ -35,6 +35,11 @@ jv hl_json_get(jv o, const char *key);
 /* Borrows o: o[key] when it is a string, else NULL. */
 const char *hl_json_get_str(jv o, const char *key);
 
+/* Borrows o: the kind of o[key]; JV_KIND_NULL when o is no object or has
+ * no key.  (jv_get_kind(hl_json_get(...)) would leak a string or a
+ * container.) */
+jv_kind hl_json_get_kind(jv o, const char *key);
+
 /* Consumes arr: a sorted array without duplicates. */
 jv hl_json_sorted_unique(jv arr);
 

@@ -183,26 +183,24 @@ hl_yamldoc_load(const char *path, const char *display, struct hl_diag *d,
 	jv doc = jv_invalid();
 	yaml_event_t ev;
 	size_t len = 0, nodes;
-	int docs = 0;
+	int docs = 0, parsing = 0;
 	size_t i;
 
 	*ptp = L.pt = hl_pos_table_new(display);
 	if (L.pt == NULL)
-		return jv_invalid();
+		goto out;
 	L.file = hl_pos_table_file(L.pt);
 	text = read_file(&L, path, &len);
 	if (text == NULL)
-		return jv_invalid();
+		goto out;
 	if (only_blank(text, len)) {
 		hl_yamldoc_fatal(&L, (struct hl_pos){ L.file, 1, 1 },
 		    "empty file");
-		free(text);
-		return jv_invalid();
+		goto out;
 	}
-	if (check_text(&L, text, len) < 0) {
-		free(text);
-		return jv_invalid();
-	}
+	if (check_text(&L, text, len) < 0)
+		goto out;
+	parsing = 1;
 	L.text = text;
 	L.len = len;
 	yaml_parser_initialize(&L.parser);
@@ -241,11 +239,13 @@ hl_yamldoc_load(const char *path, const char *display, struct hl_diag *d,
 	if (docs == 0 && !L.fatal)
 		hl_yamldoc_fatal(&L, (struct hl_pos){ L.file, 1, 1 },
 		    "empty file");
-	if (L.fatal) {
+out:
+	if (L.fatal || !parsing) {
 		jv_free(doc);
 		doc = jv_invalid();
 	}
-	yaml_parser_delete(&L.parser);
+	if (parsing)
+		yaml_parser_delete(&L.parser);
 	for (i = 0; i < L.nanchors; i++) {
 		free(L.anchors[i].name);
 		jv_free(L.anchors[i].value);

@@ -114,16 +114,6 @@ tb_discard(struct build *b)
 
 /* ---- the build -------------------------------------------------------- */
 
-static const char *
-lab_str(const struct hl_lab *lab, const char *a, const char *k)
-{
-	jv o = hl_json_get(jv_copy(lab->spec), a);
-	const char *s = hl_json_get_str(o, k);
-	/* the string lives on in lab->spec */
-	jv_free(o);
-	return s;
-}
-
 /* The source after the mirror map: url, checksum "algo:hex". */
 static int
 source(struct build *b)
@@ -277,11 +267,12 @@ create(struct build *b)
 {
 	jv vm = hl_json_get(jv_copy(b->def), "vm"), p = jv_object();
 	jv st = hl_json_get(jv_copy(b->def), "storage");
+	jv defaults = hl_json_get(jv_copy(b->lab->spec), "defaults");
 	const char *disk = hl_json_get_str(st, "disk"),
 	    *scsihw = hl_json_get_str(vm, "scsihw"),
 	    *cpu = hl_json_get_str(vm, "cpu"),
-	    *pool = lab_str(b->lab, "defaults", "pool"),
-	    *bridge = lab_str(b->lab, "defaults", "bridge");
+	    *pool = hl_json_get_str(defaults, "pool"),
+	    *bridge = hl_json_get_str(defaults, "bridge");
 	char buf[1024], name[64];
 	double cores, mem;
 
@@ -322,6 +313,7 @@ create(struct build *b)
 	p = jv_object_set(p, jv_string("description"), jv_string(buf));
 	jv_free(vm);
 	jv_free(st);
+	jv_free(defaults);
 	snprintf(buf, sizeof(buf), "/nodes/%s/qemu", b->node);
 	tb_log(b, "creating VM %d", b->vmid);
 	if (tb_task(b, "POST", buf, p, 0) < 0) {

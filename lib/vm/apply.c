@@ -286,8 +286,7 @@ apply_host(size_t job, int forked, void *arg)
 	if (rc < 0)
 		;
 	else if (action && strcmp(action, "create") == 0) {
-		jv conf = jv_get_kind(hl_json_get(jv_copy(plan), "resume")) ==
-		    JV_KIND_TRUE ? hl_json_get(jv_copy(v->configs), x.name) :
+		jv conf = hl_json_get_kind(plan, "resume") == JV_KIND_TRUE ? hl_json_get(jv_copy(v->configs), x.name) :
 		    jv_null();
 
 		rc = vm_create(&x, r->channels, v->vms, conf, &res);

@@ -212,9 +212,9 @@ saved_check(const struct hl_lab *lab, jv saved, struct view *v, jv channels,
 		picked[hh - lab->hosts] = 1;
 		now = expect_of(v, name);
 		if (!jv_equal(jv_copy(want), jv_copy(now))) {
-			int was = jv_get_kind(hl_json_get(jv_copy(want),
-			    "exists")) == JV_KIND_TRUE, is = jv_get_kind(
-			    hl_json_get(jv_copy(now), "exists")) == JV_KIND_TRUE;
+			int was = hl_json_get_kind(want, "exists") ==
+			    JV_KIND_TRUE, is = hl_json_get_kind(now, "exists") ==
+			    JV_KIND_TRUE;
 
 			why(&reasons, "%s: %s since the plan", name, !was && is ?
 			    "its VM appeared" : was && !is ? "its VM disappeared"

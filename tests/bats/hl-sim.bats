@@ -395,7 +395,7 @@ second: 50%'
 	[ "$status" = 200 ]
 	api GET /nodes/pve1/qemu/177/config
 	jq -e '.data.cipassword == "**********"' <<<"$output"
-	! grep -q hunter2 "$SIMLAB/.hl/sim/state.json"
+	! grep -q hunter2 "$SIMLAB/.hl/sim/state.json" || false
 	api DELETE /nodes/pve1/qemu/177
 	wait_task "$(jq -r .data <<<"$output")"
 	api GET /nodes/pve1/storage/local/content --get -d content=iso
@@ -606,7 +606,7 @@ config:
 	api GET /nodes
 	[ "$status" = 200 ]
 	# the crashed one's node sshd is gone, a new one answers
-	! alive "$sshd"
+	! alive "$sshd" || false
 	[ "$(cat "$SIMLAB/.hl/sim/nodes/pve1/sshd.pid")" != "$sshd" ]
 	# and stop after a crash stops what the crashed one left
 	pid=$(cat "$SIMLAB/.hl/sim/sim.pid")
@@ -614,8 +614,8 @@ config:
 	kill -9 "$pid"
 	sleep 0.2
 	run -0 "$TOP/sim/hl-sim" stop --lab "$SIMLAB"
-	! alive "$sshd"
-	! sim_running "$SIMLAB"
+	! alive "$sshd" || false
+	! sim_running "$SIMLAB" || false
 	sim_start
 }
 
@@ -631,9 +631,9 @@ config:
 	# the next start of any simulator removes what that one left
 	sim_stop
 	sim_start
-	! ip netns list | grep -q "^hls-$tag"
-	! ip link show "hls$tag" 2>/dev/null
-	! sim_running "$gone"
+	! ip netns list | grep -q "^hls-$tag" || false
+	! ip link show "hls$tag" 2>/dev/null || false
+	! sim_running "$gone" || false
 	[ ! -e "/run/hl-sim/$tag" ]
 }
 
@@ -642,8 +642,8 @@ config:
 	wait_task "$(jq -r .data <<<"$output")"
 	pid=$(cat "$SIMLAB/.hl/sim/sim.pid")
 	run -0 "$TOP/sim/hl-sim" stop --lab "$SIMLAB"
-	! alive "$pid"
-	! sim_running "$SIMLAB"
+	! alive "$pid" || false
+	! sim_running "$SIMLAB" || false
 	run -1 "$TOP/sim/hl-sim" status --lab "$SIMLAB"
 	jq -e '.running == false' <<<"$output"
 	sim_start
@@ -704,7 +704,7 @@ config:
 }
 
 @test "hl-sim: just lab-up, lab-status and lab-down on the example lab, and no process stays" {
-	command -v just >/dev/null || skip "just is not installed (scripts/setup installs it)"
+	need_just
 	lab="$BATS_TEST_TMPDIR/example"
 	mkdir -p "$lab"
 	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$TOP/justfile" "$lab/"
@@ -722,6 +722,6 @@ config:
 	sim_running "$lab"
 	run -0 just lab-down
 	run -1 just lab-status
-	! alive "$pid"
+	! alive "$pid" || false
 	! sim_running "$lab"
 }

@@ -220,7 +220,7 @@ vms() {
 }
 
 @test "hl-template: --all-nodes builds where the lab places hosts using it; just template" {
-	command -v just >/dev/null || skip "just is not installed (scripts/setup installs it)"
+	need_just
 	cp "$TOP/justfile" "$LAB/"
 	cd "$LAB"
 	run --separate-stderr env PATH="$TOP/bin:$PATH" just bin="$TOP/bin" template debian-12 --all-nodes --timeout 120

@@ -747,7 +747,7 @@ load test_helper
 # --- the justfile ---------------------------------------------------------
 
 @test "hl-validate: just validate and just show run it on the lab, selectors passed whole" {
-	command -v just >/dev/null || skip "just is not installed (scripts/setup installs it)"
+	need_just
 	example_lab
 	cp "$TOP/justfile" "$LAB/"
 	ln -s "$TOP/bin" "$LAB/bin"

@@ -90,3 +90,11 @@ expect_exit() {
 		return 1
 	fi
 }
+
+# Fail (never skip) without just: CI installs it, so a missing just is a
+# broken set-up, not a reason to leave the justfile untested.
+need_just() {
+	command -v just >/dev/null && return 0
+	echo "just is not installed: scripts/setup installs it" >&2
+	return 1
+}
