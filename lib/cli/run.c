@@ -273,6 +273,7 @@ hl_run_lab(struct hl_run *r, char *const *sels, int nsels, unsigned flags,
     struct hl_lab **lab, unsigned char **picked, int *code)
 {
 	struct hl_err e = { 0 };
+	struct hl_buf why = { 0 };
 	char *root = NULL;
 	int rc = -1;
 
@@ -280,11 +281,11 @@ hl_run_lab(struct hl_run *r, char *const *sels, int nsels, unsigned flags,
 	if (picked)
 		*picked = NULL;
 	for (int i = 0; i < nsels; i++) {
-		const char *why = NULL;
+		const char *bad = NULL;
 
-		if (!hl_select_check(sels[i], &why)) {
+		if (!hl_select_check(sels[i], &bad)) {
 			*code = hl_run_usage(r, "bad selector '%s': %s", sels[i],
-			    why);
+			    bad);
 			return -1;
 		}
 	}
@@ -306,7 +307,17 @@ hl_run_lab(struct hl_run *r, char *const *sels, int nsels, unsigned flags,
 			hl_err_set(&e, HL_E_INTERNAL, "out of memory");
 			goto fail;
 		}
-		hl_select(*lab, sels, nsels, *picked, &(*lab)->diag);
+		/* a selector that picks nothing is a mistyped argument: a
+		 * usage error, no document; unless a host is left out for
+		 * its own problems, which are then the thing to see */
+		if (hl_select(*lab, sels, nsels, *picked, &why) > 0 &&
+		    hl_diag_count(&(*lab)->diag, HL_DIAG_ERROR) == 0) {
+			*code = hl_run_usage(r, "%s", hl_buf_str(&why));
+			goto done;
+		}
+		if (why.len)
+			hl_diag_add(&(*lab)->diag, HL_DIAG_ERROR,
+			    (struct hl_pos){ 0 }, NULL, "%s", hl_buf_str(&why));
 	}
 	hl_diag_finish(&(*lab)->diag);
 	if (flags & HL_RUN_LAB_PROBLEMS_OK) {
@@ -324,6 +335,7 @@ hl_run_lab(struct hl_run *r, char *const *sels, int nsels, unsigned flags,
 fail:
 	*code = hl_run_fail(r, &e);
 done:
+	hl_buf_free(&why);
 	free(root);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #ifndef HL_CHECK_H
 #define HL_CHECK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* persona, host, template, tag names: [a-z0-9][a-z0-9_-]{0,62} */
@@ -49,5 +50,10 @@ int hl_check_path(const char *s);
  * unit ("GB") is refused; why says which.
  */
 int hl_check_size(const char *s, uint64_t *bytes, const char **why);
+
+/* The edit distance of a and b, a swap of neighbours counted as one edit
+ * (optimal string alignment); 99 for strings over 32 characters.  For
+ * "did you mean". */
+size_t hl_check_distance(const char *a, const char *b);
 
 #endif

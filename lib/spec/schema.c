@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "spec/check.h"
 #include "spec/envfile.h"
 #include "core/json.h"
 #include "spec/schema_impl.h"
@@ -55,34 +56,6 @@ hl_schema_kind(jv v)
 	}
 }
 
-/* Edit distance counting a swap of neighbours as one edit (OSA). */
-static size_t
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j, d[33][33];
-
-	if (la > 32 || lb > 32)
-		return 99;
-	for (i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (i = 1; i <= la; i++)
-		for (j = 1; j <= lb; j++) {
-			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	return d[la][lb];
-}
-
 /* Names other tools use for our keys, for "did you mean". */
 static const char *const aliases[][2] = {
 	{ "cpus", "cores" }, { "vcpus", "cores" }, { "sockets", "cores" },
@@ -108,7 +81,7 @@ suggest(const struct rule *rules, const char *key)
 	/* One typo in a short key, two in a longer one. */
 	bestd = strlen(key) <= 5 ? 2 : 3;
 	for (; rules->key; rules++) {
-		d = edit_distance(key, rules->key);
+		d = hl_check_distance(key, rules->key);
 		if (d < bestd && d < strlen(rules->key)) {
 			bestd = d;
 			best = rules->key;

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "spec/check.h"
@@ -48,9 +49,59 @@ matches(const struct hl_host *h, const char *sel)
 	return strcmp(h->name, sel) == 0;
 }
 
+/* Keep the candidate nearest to want (by edit distance), if near enough:
+ * one typo in a short name, two in a longer one. */
+static void
+nearer(const char *want, const char *cand, const char **best, size_t *bestd)
+{
+	size_t d = hl_check_distance(want, cand);
+
+	if (d < *bestd && d < strlen(cand)) {
+		*bestd = d;
+		*best = cand;
+	}
+}
+
+/* The selector a near miss of sel would be, or NULL: a host name, a tag or
+ * a persona of the lab, in sel's own form. */
+static const char *
+did_you_mean(const struct hl_lab *lab, const char *sel, char *out,
+    size_t len)
+{
+	const char *want = sel, *best = NULL, *form = "";
+	size_t i, bestd;
+
+	if (sel[0] == '@') {
+		want = sel + 1;
+		form = "@";
+	} else if (strncmp(sel, "persona:", 8) == 0) {
+		want = sel + 8;
+		form = "persona:";
+	}
+	bestd = strlen(want) <= 5 ? 2 : 3;
+	for (i = 0; i < lab->nhosts; i++) {
+		const struct hl_host *h = &lab->hosts[i];
+
+		if (*form == '\0')
+			nearer(want, h->name, &best, &bestd);
+		else if (*form == 'p')
+			nearer(want, h->persona, &best, &bestd);
+		else if (jv_get_kind(h->tags) == JV_KIND_ARRAY)
+			jv_array_foreach(h->tags, k, t) {
+				/* the tag lives on in h->tags */
+				nearer(want, jv_string_value(t), &best, &bestd);
+				jv_free(t);
+			}
+	}
+	if (best == NULL)
+		return NULL;
+	snprintf(out, len, "%s%s", form, best);
+	return out;
+}
+
 int
 hl_select(const struct hl_lab *lab, char *const *sels, int nsels,
-    unsigned char *picked, struct hl_diag *d)
+    unsigned char *picked, struct hl_buf *why)
 {
 	int s, unmatched = 0;
 	size_t i;
@@ -60,6 +111,8 @@ hl_select(const struct hl_lab *lab, char *const *sels, int nsels,
 		return 0;
 	}
 	for (s = 0; s < nsels; s++) {
+		char near[200];
+		const char *hint;
 		int hit = 0;
 
 		for (i = 0; i < lab->nhosts; i++)
@@ -67,12 +120,13 @@ hl_select(const struct hl_lab *lab, char *const *sels, int nsels,
 				picked[i] = 1;
 				hit = 1;
 			}
-		if (!hit) {
-			hl_diag_add(d, HL_DIAG_ERROR, (struct hl_pos){ 0 },
-			    NULL, "selector '%s' matches no host",
-			    sels[s]);
-			unmatched++;
-		}
+		if (hit)
+			continue;
+		hint = did_you_mean(lab, sels[s], near, sizeof(near));
+		hl_buf_printf(why, "%sselector '%s' matches no host%s%s%s",
+		    unmatched ? "; " : "", sels[s], hint ? " (did you mean '" :
+		    "", hint ? hint : "", hint ? "'?)" : "");
+		unmatched++;
 	}
 	return unmatched;
 }
