@@ -13,6 +13,7 @@ int
 hl_lock_lab(const char *root, struct hl_err *e)
 {
 	char path[4096];
+	struct stat st;
 	int fd;
 
 	if (snprintf(path, sizeof(path), "%s/.hl/lock", root) >=
@@ -22,6 +23,20 @@ hl_lock_lab(const char *root, struct hl_err *e)
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return hl_err_set(e, HL_E_INTERNAL, "%s: %s", path,
 		    strerror(errno));
+	/* hl's state goes nowhere else: not through a link, not into a
+	 * directory another user owns or may write */
+	if (lstat(path, &st) < 0)
+		return hl_err_set(e, HL_E_INTERNAL, "%s: %s", path,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return hl_err_set(e, HL_E_REFUSED, "%s is %s, not a directory "
+		    "of hl's own", path, S_ISLNK(st.st_mode) ? "a symbolic "
+		    "link" : "not a directory");
+	if (st.st_uid != geteuid() || (st.st_mode & 022))
+		return hl_err_set(e, HL_E_REFUSED, "%s is %s: hl keeps its "
+		    "state only in a directory of its own user that others "
+		    "may not write", path, st.st_uid != geteuid() ?
+		    "another user's" : "writable by others");
 	path[strlen(path)] = '/';
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)

@@ -11,7 +11,8 @@
 /*
  * Take ROOT/.hl/lock (made 0600, .hl/ 0700, when missing) without
  * waiting, held until the process exits.  Returns 0, or -1 with e:
- * HL_E_REFUSED when another run holds it.
+ * HL_E_REFUSED when another run holds it, or when .hl is a symbolic link,
+ * not a directory, another user's, or writable by group or others.
  */
 int hl_lock_lab(const char *root, struct hl_err *e);
 

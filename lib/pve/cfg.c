@@ -11,6 +11,7 @@
 #include "pve/pve.h"
 #include "spec/spec.h"
 #include "core/proc.h"
+#include "spec/lab.h"
 
 #define TOKEN_MAX 4096
 
@@ -108,10 +109,10 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 	c->cluster = lab_value(pve, "cluster", NULL);
 	env = lab_value(pve, "token_env", NULL);
 	jv_free(pve);
-	if (c->cafile && c->cafile[0] != '/') {
-		char *abs = NULL;
+	if (c->cafile) {
+		char *abs = hl_lab_path(lab->root, c->cafile);
 
-		if (asprintf(&abs, "%s/%s", lab->root, c->cafile) >= 0) {
+		if (abs) {
 			free(c->cafile);
 			c->cafile = abs;
 		}

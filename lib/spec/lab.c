@@ -63,3 +63,15 @@ hl_lab_find(const char *dir, char **root, struct hl_err *e)
 		*p = '\0';
 	}
 }
+
+char *
+hl_lab_path(const char *root, const char *path)
+{
+	char *out = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", root, path) < 0)
+		return NULL;
+	return out;
+}

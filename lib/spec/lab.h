@@ -12,4 +12,12 @@
  */
 int hl_lab_find(const char *dir, char **root, struct hl_err *e);
 
+/*
+ * A path a spec names (an SSH key file, a CA file): as it is when
+ * absolute, else below the lab root.  Returns it malloc'ed, or NULL when
+ * out of memory.  Every reader of such a path goes through here, so the
+ * validator and the tools read the same file.
+ */
+char *hl_lab_path(const char *root, const char *path);
+
 #endif

@@ -16,6 +16,7 @@
 #include "spec/check.h"
 #include "core/json.h"
 #include "spec/spec_impl.h"
+#include "spec/lab.h"
 #include "spec/sshkey.h"
 
 static double
@@ -142,10 +143,7 @@ check_keyfile(struct loader *L, const char *file, size_t host)
 		return;
 	at = hl_spec_key_pos(L, host, K_SSH_KEYS);
 	L->keyfiles = jv_object_set(L->keyfiles, jv_string(file), jv_true());
-	if (file[0] == '/')
-		path = strdup(file);
-	else if (asprintf(&path, "%s/%s", L->lab->root, file) < 0)
-		path = NULL;
+	path = hl_lab_path(L->lab->root, file);
 	if (path && hl_sshkey_check_file(path, &line, &why) == 0) {
 		if (line == 0)
 			hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, at, NULL,
@@ -300,10 +298,7 @@ hl_rules_lab(struct loader *L, struct hl_pos_table *pt)
 		char *path = NULL;
 		struct stat st;
 
-		if (s[0] == '/')
-			path = strdup(s);
-		else if (asprintf(&path, "%s/%s", lab->root, s) < 0)
-			path = NULL;
+		path = hl_lab_path(lab->root, s);
 		int rc = path ? stat(path, &st) : 0, err = errno;
 
 		if (path && (rc < 0 || !S_ISREG(st.st_mode))) {

@@ -127,6 +127,19 @@ known_hosts(const struct hl_ssh_target *t, const char *path, struct hl_err *e)
 	return rc;
 }
 
+/*
+ * Whether path can stand in an sftp batch line as it is: sftp reads its
+ * batch with its own quoting, runs a line starting with '!' as a local
+ * command and globs remote names, so only plain absolute paths go there.
+ */
+static int
+batch_safe(const char *path)
+{
+	return path[0] == '/' && strspn(path, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/") == strlen(path) &&
+	    strstr(path, "/..") == NULL;
+}
+
 int
 hl_sftp_put(const struct hl_ssh_target *t, const char *local,
     const char *remote, struct hl_err *e)
@@ -137,6 +150,10 @@ hl_sftp_put(const struct hl_ssh_target *t, const char *local,
 	struct hl_err pe;
 	int rc;
 
+	if (!batch_safe(local) || !batch_safe(remote))
+		return hl_err_set(e, HL_E_USAGE, "sftp: '%s' to '%s': only plain "
+		    "absolute paths (letters, digits, . _ - /) are copied",
+		    local, remote);
 	if (mkdtemp(dir) == NULL)
 		return hl_err_set(e, HL_E_INTERNAL, "mkdtemp: %s",
 		    strerror(errno));

@@ -27,7 +27,9 @@ struct hl_ssh_target {
  * Copy the local file to remote on t over SFTP, with only the pinned key
  * trusted (a fingerprint is resolved by ssh-keyscan and checked first).
  * Returns 0, or -1 with e: HL_E_SSH when the host cannot be reached
- * or its key is not the pinned one (nothing is sent then).
+ * or its key is not the pinned one (nothing is sent then); HL_E_USAGE for
+ * a path that is not a plain absolute one (letters, digits, ". _ - /"):
+ * sftp's batch syntax could read anything else as a command.
  */
 int hl_sftp_put(const struct hl_ssh_target *t, const char *local,
     const char *remote, struct hl_err *e);

@@ -8,6 +8,7 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "core/num.h"
+#include "spec/lab.h"
 #include "state/owner.h"
 #include "state/registry.h"
 #include "vm/vm.h"
@@ -172,15 +173,16 @@ desired(const struct hl_lab *lab, jv h)
 	v = hl_json_get(jv_copy(h), "ssh_keys");
 	if (jv_get_kind(v) == JV_KIND_ARRAY) {
 		jv_array_foreach(v, i, f) {
-			char path[4096];
+			char *path = hl_lab_path(lab->root, jv_string_value(f));
 			char *text = NULL;
 			size_t n = 0;
 
-			snprintf(path, sizeof(path), "%s/%s", lab->root,
-			    jv_string_value(f));
-			if (hl_file_read(path, 1 << 20, &text, &n) == HL_FILE_OK)
+			/* absolute, or below the lab root: as validated */
+			if (path && hl_file_read(path, 1 << 20, &text, &n) ==
+			    HL_FILE_OK)
 				hl_buf_printf(&b, "%s\n", text);
 			free(text);
+			free(path);
 			jv_free(f);
 		}
 	}

@@ -80,6 +80,13 @@ change() {
 		and .channel_artifact == null and .ip == null' <<<"$output"
 	vm 0 status web02
 	jq -e '.hosts[0] | .exists == false and .vmid == null' <<<"$output"
+	# a key file named by its absolute path is the same key: no drift
+	cp "$LAB/lab.yaml" "$BATS_TEST_TMPDIR/lab.yaml"
+	sed -i "s|\.hl/id_ed25519\.pub|$LAB/.hl/id_ed25519.pub|" "$LAB/lab.yaml"
+	grep -q "ssh_keys: \[$LAB/.hl/id_ed25519.pub\]" "$LAB/lab.yaml"
+	vm 0 plan --exit-code web01
+	jq -e '.hosts[0] | .action == "noop" and .changes == []' <<<"$output"
+	cp "$BATS_TEST_TMPDIR/lab.yaml" "$LAB/lab.yaml"
 }
 
 @test "hl-vm plan: only the fields hl owns count; tags compare as sets without hl's; a MAC PVE made is no drift" {
@@ -133,6 +140,21 @@ change() {
 	jq -e '.hosts[0].action == "create"' <<<"$output"
 	api DELETE /nodes/pve2/qemu/202
 	wait_task "$(jq -r .data <<<"$output")"
+}
+
+@test "hl-vm apply: .hl/ must be a real directory of hl's user that others cannot write: a link or a shared one is refused (6)" {
+	local lab="$BATS_TEST_TMPDIR/own" elsewhere="$BATS_TEST_TMPDIR/elsewhere"
+	cp -r "$FIXTURES/base" "$lab"
+	mkdir "$elsewhere"
+	ln -s "$elsewhere" "$lab/.hl"
+	run -6 --separate-stderr hl-vm -C "$lab" apply --allow-dirty
+	jq -e '.error.reason == "refused" and (.error.message | test("\\.hl is a symbolic link"))' <<<"$output"
+	[ -z "$(ls -A "$elsewhere")" ]
+	rm "$lab/.hl"
+	mkdir -m 0777 "$lab/.hl"
+	run -6 --separate-stderr hl-vm -C "$lab" destroy all --allow-dirty
+	jq -e '.error.message | test("writable by others")' <<<"$output"
+	[ ! -e "$lab/.hl/lock" ]
 }
 
 # The apply tests need a Git lab and a template: built and promoted on pve2
