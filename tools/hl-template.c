@@ -90,13 +90,17 @@ build(struct hl_run *run, const struct hl_lab *lab, const char *name,
 	struct hl_pve *p = NULL;
 	struct hl_tpl_opts o = { a->force, a->timeout, &run->progress,
 	    hl_json_get_str(run->git, "commit"), HL_VERSION };
+	jv nodes = jv_null();
 	int code;
 
 	*doc = jv_null();
-	if (may_change(run, lab, a, e) < 0 ||
-	    hl_pve_connect(&p, lab, a->insecure, &run->progress, e) < 0)
+	if (hl_tpl_known(lab, name, e) < 0 || may_change(run, lab, a, e) < 0 ||
+	    hl_tpl_nodes(lab, name, a->node, a->all, &nodes, e) < 0 ||
+	    hl_pve_connect(&p, lab, a->insecure, &run->progress, e) < 0) {
+		jv_free(nodes);
 		return e->code;
-	code = hl_tpl_build_nodes(p, lab, name, a->node, a->all, &o, doc, e);
+	}
+	code = hl_tpl_build_nodes(p, lab, name, nodes, &o, doc);
 	hl_pve_close(p);
 	return code;
 }
@@ -109,10 +113,8 @@ gc(struct hl_run *run, const struct hl_lab *lab, const char *name,
 	int code;
 
 	*doc = jv_null();
-	if (name && !jv_object_has(jv_copy(lab->templates), jv_string(name)))
-		return hl_err_set(e, HL_E_LAB, "no template '%s'", name) < 0 ?
-		    e->code : HL_EXIT_LAB;
-	if (may_change(run, lab, a, e) < 0 ||
+	if ((name && hl_tpl_known(lab, name, e) < 0) ||
+	    may_change(run, lab, a, e) < 0 ||
 	    hl_pve_connect(&p, lab, a->insecure, &run->progress, e) < 0)
 		return e->code;
 	code = hl_tpl_gc(p, lab, name, a->keep, a->yes, !a->nocommit, doc, e);
@@ -127,10 +129,8 @@ channel_verb(struct hl_run *run, const struct hl_lab *lab, const char *verb,
 	const char *ch = a->channel ? a->channel : "stable";
 
 	*doc = jv_null();
-	if (!jv_object_has(jv_copy(lab->templates), jv_string(names[0])))
-		return hl_err_set(e, HL_E_LAB, "no template '%s'", names[0]) <
-		    0 ? e->code : HL_EXIT_LAB;
-	if (may_change(run, lab, a, e) < 0)
+	if (hl_tpl_known(lab, names[0], e) < 0 ||
+	    may_change(run, lab, a, e) < 0)
 		return e->code;
 	return strcmp(verb, "promote") == 0 ?
 	    hl_tpl_promote(lab, names[0], a->node, ch, n > 1 ? names[1] : NULL,
@@ -146,7 +146,8 @@ list(struct hl_run *run, const struct hl_lab *lab, const char *name,
 	int code;
 
 	*doc = jv_null();
-	if (hl_pve_connect(&p, lab, a->insecure, &run->progress, e) < 0)
+	if ((name && hl_tpl_known(lab, name, e) < 0) ||
+	    hl_pve_connect(&p, lab, a->insecure, &run->progress, e) < 0)
 		return e->code;
 	code = hl_tpl_list(p, lab, name, doc, e);
 	hl_pve_close(p);

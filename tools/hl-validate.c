@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/exit.h"
+#include "core/json.h"
 #include "pve/pve.h"
 #include "cli/run.h"
 #include "runway/runway.h"
@@ -151,10 +152,12 @@ main(int argc, char **argv)
 	} else {
 		struct hl_err e;
 
+		/* the problems themselves are on stderr already */
 		hl_err_set(&e, HL_E_NO, "the specs have %d problem(s): see "
 		    "'errors' or run hl-validate specs",
 		    hl_diag_count(&lab->diag, HL_DIAG_ERROR));
-		doc = hl_run_error_doc(&run, &e);
+		doc = jv_object_set(jv_object(), jv_string("error"),
+		    hl_json_err(&e));
 	}
 	if (strcmp(verb, "specs") == 0 || code != HL_EXIT_OK) {
 		doc = jv_object_set(doc, jv_string("errors"),

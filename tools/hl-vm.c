@@ -156,16 +156,18 @@ main(int argc, char **argv)
 		goto done;
 	vo.commit = hl_json_get_str(run.git, "commit");
 	po.head = vo.commit;
-	if (po.save && (vo.commit == NULL ||
+	if ((strcmp(verb, "apply") == 0 || strcmp(verb, "destroy") == 0) &&
+	    hl_run_mutate(&run, lab->root, dirty, &e) < 0)
+		;
+	else if (hl_pve_connect(&p, lab, insecure, &run.progress, &e) < 0)
+		;
+	else if (po.save && (vo.commit == NULL ||
 	    hl_json_get_kind(run.git, "dirty") != JV_KIND_FALSE))
 		hl_err_set(&e, HL_E_REFUSED, "plan -o saves plans of committed "
 		    "specs only: commit first");
-	else if ((strcmp(verb, "apply") == 0 || strcmp(verb, "destroy") == 0) &&
-	    hl_run_mutate(&run, lab->root, dirty, &e) < 0)
-		;
 	else if (plan_file && hl_vm_plan_read(plan_file, &vo.saved, &e) < 0)
 		;
-	else if (hl_pve_connect(&p, lab, insecure, &run.progress, &e) == 0) {
+	else {
 		if (strcmp(verb, "plan") == 0)
 			code = hl_vm_plan(p, lab, picked, &po, &doc, &e);
 		else if (strcmp(verb, "apply") == 0)

@@ -239,8 +239,9 @@ hl_run_result(struct hl_run *r, int code, jv result, const struct hl_err *e)
 		jv_free(result);
 		return hl_run_fail(r, e);
 	}
-	/* a result that comes with a refusal or a failure: say why too */
-	if (code != HL_EXIT_OK && e->msg[0])
+	/* a result that lists what a refusal would do: say why too (a
+	 * host's own failure was noted when it happened) */
+	if (code == HL_EXIT_REFUSED && e->reason == HL_E_REFUSED)
 		hl_note(&r->progress, HL_NOTE_ERROR, NULL, "%s", e->msg);
 	return hl_run_finish(r, result, code);
 }

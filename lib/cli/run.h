@@ -123,8 +123,8 @@ int hl_run_lab(struct hl_run *r, char *const *sels, int nsels, unsigned flags,
 /*
  * Finish a verb from what lib/ returned: its exit status code, its result
  * (consumed; null or not an object when there is none) and its error.
- * With a result: the result printed, and e's message on stderr when code
- * is not 0 (a refusal that lists what it would do).  Without: the failure
+ * With a result: the result printed, and e's message on stderr when it is
+ * a refusal (6) that lists what it would do.  Without: the failure
  * document.  Returns the exit status.
  */
 int hl_run_result(struct hl_run *r, int code, jv result, const struct hl_err *e);

@@ -125,7 +125,7 @@ hl_file_write(const char *path, const char *data, size_t len, int mode)
 			goto fail;
 		done += (size_t)w;
 	}
-	if (fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0)
+	if (fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;

@@ -28,9 +28,9 @@ const char *hl_file_strerror(enum hl_file_status st, int err);
 
 /*
  * Write len bytes of data to path as one step: a new file beside it
- * (O_CREAT|O_EXCL|O_NOFOLLOW, with mode), flushed, then renamed over path,
- * so a reader sees the old file or the new one and a link at path is
- * replaced, never followed.  Returns 0, or -1 with errno set (nothing is
+ * (O_CREAT|O_EXCL|O_NOFOLLOW, with mode less the umask), flushed, then
+ * renamed over path, so a reader sees the old file or the new one and a
+ * link at path is replaced, never followed.  Returns 0, or -1 with errno set (nothing is
  * left behind).
  */
 int hl_file_write(const char *path, const char *data, size_t len, int mode);

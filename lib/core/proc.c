@@ -84,14 +84,26 @@ drain(int fd, struct hl_buf *b)
 	return n > 0;
 }
 
+/* Kill the child's process group and reap the child. */
+static void
+kill_all(pid_t pid, int *st)
+{
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, st, 0) < 0 && errno == EINTR)
+		;
+}
+
 int
 hl_proc_run(char *const argv[], double timeout_s, struct hl_buf *out,
     struct hl_buf *err, struct hl_err *e)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, st = 0, rc = -1, fail;
+	int exited = 0;
 	char **env = hl_child_env();
-	double t0 = hl_clock();
+	double t0 = hl_clock(), grace = 0;
 	pid_t pid = -1;
 	struct pollfd fds[2];
 
@@ -104,7 +116,12 @@ hl_proc_run(char *const argv[], double timeout_s, struct hl_buf *out,
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	fail = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
+	/* its own process group: a time-out kills what it started too */
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&at, 0);
+	fail = posix_spawnp(&pid, argv[0], &fa, &at, argv, env);
+	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	close(po[1]);
 	close(pe[1]);
@@ -117,35 +134,49 @@ hl_proc_run(char *const argv[], double timeout_s, struct hl_buf *out,
 	}
 	fds[0] = (struct pollfd){ .fd = po[0], .events = POLLIN };
 	fds[1] = (struct pollfd){ .fd = pe[0], .events = POLLIN };
-	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-		int wait_ms = -1;
+	for (;;) {
+		double now = hl_clock();
 
-		if (timeout_s > 0) {
-			double left = timeout_s - (hl_clock() - t0);
-
-			if (left <= 0)
-				break;
-			wait_ms = (int)(left * 1000) + 1;
+		if (timeout_s > 0 && now - t0 >= timeout_s) {
+			kill_all(pid, &st);
+			hl_err_set(e, HL_E_TIMEOUT, "%s did not finish within "
+			    "%.0f s", argv[0], timeout_s);
+			goto done;
 		}
-		if (poll(fds, 2, wait_ms) < 0 && errno != EINTR)
+		/* it exited: what it wrote is read, a descendant that keeps
+		 * its output open is not waited for past a short grace */
+		if (exited && (fds[0].fd < 0 && fds[1].fd < 0 ? 1 :
+		    now >= grace))
 			break;
-		for (int i = 0; i < 2; i++)
-			if (fds[i].fd >= 0 && fds[i].revents &&
-			    !drain(fds[i].fd, i == 0 ? out : err))
-				fds[i].fd = -1;
+		if (fds[0].fd >= 0 || fds[1].fd >= 0) {
+			if (poll(fds, 2, 50) < 0 && errno != EINTR) {
+				int saved = errno;
+
+				kill_all(pid, &st);
+				hl_err_set(e, HL_E_INTERNAL, "%s: poll: %s",
+				    argv[0], strerror(saved));
+				goto done;
+			}
+			for (int i = 0; i < 2; i++)
+				if (fds[i].fd >= 0 && fds[i].revents &&
+				    !drain(fds[i].fd, i == 0 ? out : err))
+					fds[i].fd = -1;
+		} else {
+			hl_sleep(0.01);
+		}
+		if (!exited) {
+			pid_t w = waitpid(pid, &st, WNOHANG);
+
+			if (w == pid) {
+				exited = 1;
+				grace = hl_clock() + 0.2;
+			} else if (w < 0 && errno != EINTR) {
+				hl_err_set(e, HL_E_INTERNAL, "%s: waitpid: %s",
+				    argv[0], strerror(errno));
+				goto done;
+			}
+		}
 	}
-	if (fds[0].fd >= 0 || fds[1].fd >= 0) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-		pid = -1;
-		hl_err_set(e, HL_E_TIMEOUT, "%s did not finish within %.0f s",
-		    argv[0], timeout_s);
-		goto done;
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	pid = -1;
 	if (WIFEXITED(st))
 		rc = WEXITSTATUS(st);
 	else

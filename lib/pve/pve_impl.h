@@ -34,6 +34,11 @@ int hl_pve_result(struct hl_pve *p, struct hl_pve_xfer *x, CURLcode cc,
     long status, const char *what, jv *data, struct hl_err *e);
 void hl_pve_backoff(int attempt);
 
+/* The condition a text of PVE's names ("got timeout": HL_E_LOCKED;
+ * "already exists": HL_E_EXISTS; "shrinking disks is not supported":
+ * HL_E_SHRINK), or HL_E_NONE. */
+enum hl_reason hl_pve_condition(const char *text);
+
 /* Tries of a call, the first included. */
 #define HL_PVE_ATTEMPTS 4
 

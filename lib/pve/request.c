@@ -112,24 +112,34 @@ hl_pve_url(const struct hl_pve *p, struct hl_buf *b, const char *path,
 }
 
 /*
- * What PVE's error reply means, for the callers that act on it: the few
- * phrases of PVE's own messages that name a condition (NOTES.md) become a
- * type here, in the one place that reads the wire, so no caller searches
- * text.  reason is the status line's phrase, all is the whole message.
+ * The condition a text of PVE's names, or HL_E_NONE: the few phrases of
+ * PVE's own messages that callers act on become a type here, in the one
+ * place that reads PVE's words, so no caller searches text.
  */
+enum hl_reason
+hl_pve_condition(const char *text)
+{
+	/* PVE::Tools::lock_file_full: "can't lock file ... - got timeout" */
+	if (strstr(text, "got timeout"))
+		return HL_E_LOCKED;
+	/* PVE::QemuServer::Helpers: "VM N already exists" (nextid, create) */
+	if (strstr(text, "already exists"))
+		return HL_E_EXISTS;
+	/* PVE::API2::Qemu resize_vm: "shrinking disks is not supported" */
+	if (strstr(text, "shrinking disks is not supported"))
+		return HL_E_SHRINK;
+	return HL_E_NONE;
+}
+
+/* What PVE's error reply means: its condition, else HL_E_API. */
 static enum hl_reason
 api_reason(const char *reason, const char *all)
 {
-	/* PVE::Tools::lock_file_full: "can't lock file ... - got timeout" */
-	if (strstr(reason, "got timeout") || strstr(all, "got timeout"))
-		return HL_E_LOCKED;
-	/* PVE::QemuServer::Helpers: "VM N already exists" (nextid, create) */
-	if (strstr(all, "already exists"))
-		return HL_E_EXISTS;
-	/* PVE::API2::Qemu resize_vm: "shrinking disks is not supported" */
-	if (strstr(all, "shrinking disks is not supported"))
-		return HL_E_SHRINK;
-	return HL_E_API;
+	enum hl_reason r = hl_pve_condition(reason);
+
+	if (r == HL_E_NONE)
+		r = hl_pve_condition(all);
+	return r == HL_E_NONE ? HL_E_API : r;
 }
 
 /*
@@ -348,6 +358,8 @@ hl_pve_call(struct hl_pve *p, enum hl_pve_kind kind, const char *method,
 	hl_buf_free(&form);
 	hl_buf_free(&url);
 	hl_buf_free(&what);
+	if (rc == 0 && e)
+		memset(e, 0, sizeof(*e));	/* no failed try's error stays */
 	return rc;
 }
 

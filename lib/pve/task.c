@@ -160,9 +160,10 @@ hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
 					struct hl_buf m = { 0 };
 
 					log_tail(p, node, upid, &m);
-					/* PVE::Tools::lock_file_full */
-					hl_err_set(e, x && strstr(x,
-					    "got timeout") ? HL_E_LOCKED :
+					enum hl_reason r = x ?
+					    hl_pve_condition(x) : HL_E_NONE;
+
+					hl_err_set(e, r != HL_E_NONE ? r :
 					    HL_E_TASK, "task %s "
 					    "failed: %s%s%s", upid,
 					    x ? x : "unexpected status",

@@ -23,13 +23,13 @@ add_key(struct hl_buf *b, const char *host, const char *line, size_t len)
 {
 	size_t t = 0, s, k;
 
-	while (t < len && line[t] != ' ' && line[t] != '\t')
+	while (t < len && !strchr(" \t\r", line[t]))
 		t++;
 	s = t;
 	while (s < len && (line[s] == ' ' || line[s] == '\t'))
 		s++;
 	k = s;
-	while (k < len && line[k] != ' ' && line[k] != '\t')
+	while (k < len && !strchr(" \t\r", line[k]))
 		k++;
 	if (t == 0 || k == s)
 		return -1;

@@ -505,28 +505,34 @@ build_nodes(const struct hl_lab *lab, const char *name, const char *node,
 }
 
 int
-hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,
-    const char *name, const char *node, int all, const struct hl_tpl_opts *o,
-    jv *result, struct hl_err *e)
+hl_tpl_known(const struct hl_lab *lab, const char *name, struct hl_err *e)
 {
-	jv nodes, results = jv_array();
+	if (jv_object_has(jv_copy(lab->templates), jv_string(name)))
+		return 0;
+	return hl_err_set(e, HL_E_LAB, "no template '%s': no valid "
+	    "layers/L1/templates/%s.yaml", name, name);
+}
+
+int
+hl_tpl_nodes(const struct hl_lab *lab, const char *name, const char *node,
+    int all, jv *nodes, struct hl_err *e)
+{
+	*nodes = build_nodes(lab, name, node, all);
+	if (jv_array_length(jv_copy(*nodes)) > 0)
+		return 0;
+	jv_free(*nodes);
+	*nodes = jv_null();
+	return hl_err_set(e, HL_E_USAGE, all ? "no host uses template '%s'" :
+	    "no node: give --node or set defaults.node", name);
+}
+
+int
+hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,
+    const char *name, jv nodes, const struct hl_tpl_opts *o, jv *result)
+{
+	jv results = jv_array();
 	int code = HL_EXIT_OK;
 
-	*result = jv_null();
-	if (!jv_object_has(jv_copy(lab->templates), jv_string(name))) {
-		jv_free(results);
-		return hl_err_set(e, HL_E_LAB, "no template '%s': no valid "
-		    "layers/L1/templates/%s.yaml", name, name) < 0 ? e->code :
-		    HL_EXIT_LAB;
-	}
-	nodes = build_nodes(lab, name, node, all);
-	if (jv_array_length(jv_copy(nodes)) == 0) {
-		jv_free(nodes);
-		jv_free(results);
-		return hl_err_set(e, HL_E_USAGE, all ? "no host uses template "
-		    "'%s'" : "no node: give --node or set defaults.node",
-		    name) < 0 ? e->code : HL_EXIT_USAGE;
-	}
 	/* one node's failure is its own: the others are still built */
 	jv_array_foreach(nodes, i, n) {
 		struct hl_err be = { 0 };

@@ -68,8 +68,7 @@ hl_tpl_list(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 	int code = HL_EXIT_OK;
 
 	*doc = jv_null();
-	if (only && !jv_object_has(jv_copy(lab->templates), jv_string(only))) {
-		hl_err_set(e, HL_E_LAB, "no template '%s'", only);
+	if (only && hl_tpl_known(lab, only, e) < 0) {
 		code = e->code;
 		goto out;
 	}

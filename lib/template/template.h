@@ -34,17 +34,26 @@ struct hl_tpl_opts {
 int hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
     const char *node, const struct hl_tpl_opts *o, jv *out, struct hl_err *e);
 
+/* 0 when the lab defines template name, else -1 with e (HL_E_LAB). */
+int hl_tpl_known(const struct hl_lab *lab, const char *name,
+    struct hl_err *e);
+
 /*
- * Build name on node; or, with all, on every node a VM host using it sits
- * on; else on defaults.node.  One node's failure does not stop the
- * others: it is noted to o->progress, and its entry is {node, action:
- * failed, error}.  *result {templates: [{name, node, action, ...}]}, or
- * null when nothing could be tried (e says why).
- * Returns the worst exit status.
+ * The nodes a build of name goes to: node; else, with all, every node a
+ * VM host using the template sits on; else defaults.node.  Returns 0 with
+ * *nodes (an array of names), or -1 with e (HL_E_USAGE) when there is none.
+ */
+int hl_tpl_nodes(const struct hl_lab *lab, const char *name, const char *node,
+    int all, jv *nodes, struct hl_err *e);
+
+/*
+ * Build name on each of nodes (consumed).  One node's failure does not
+ * stop the others: it is noted to o->progress, and its entry is {node,
+ * action: failed, error}.  *result {templates: [{name, node, action,
+ * ...}]}; returns the worst exit status.
  */
 int hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,
-    const char *name, const char *node, int all, const struct hl_tpl_opts *o,
-    jv *result, struct hl_err *e);
+    const char *name, jv nodes, const struct hl_tpl_opts *o, jv *result);
 
 /* The definition's digest: SHA-256 of its normalised JSON (64 hex). */
 void hl_tpl_digest(const struct hl_lab *lab, const char *name, char *out);

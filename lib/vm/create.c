@@ -128,13 +128,17 @@ vm_read_host_keys(struct host *x)
 
 		snprintf(api, sizeof(api), "/nodes/%s/qemu/%d/agent/file-read?"
 		    "file=%%2Fetc%%2Fssh%%2F%s", x->node, x->vmid, files[i]);
-		/* one "TYPE BASE64 COMMENT" line a file */
+		/* "TYPE BASE64 [COMMENT]": the two words, or nothing */
 		if (hl_pve_get(x->p, api, &d, &e2) == 0 &&
 		    hl_json_get_str(d, "content")) {
-			const char *c = hl_json_get_str(d, "content");
+			const char *c = hl_json_get_str(d, "content"), *k;
+			size_t t = strcspn(c, " \t\r\n"), n;
 
-			hl_buf_add(&add, c, strcspn(c, "\n"));
-			hl_buf_adds(&add, "\n");
+			k = c + t + strspn(c + t, " \t");
+			n = strcspn(k, " \t\r\n");
+			if (t > 0 && n > 0)
+				hl_buf_printf(&add, "%.*s %.*s\n", (int)t, c,
+				    (int)n, k);
 		}
 		jv_free(d);
 	}
@@ -350,7 +354,7 @@ finish(struct host *x, const char *art, jv conf, jv *res)
 		    jv_string("disk"), jv_string("scsi0")), jv_string("size"),
 		    jv_string(size));
 		if (vm_task(x, "PUT", path, params, HL_PVE_WRITE) < 0 &&
-		    !strstr(x->e->msg, "shrinking"))
+		    x->e->reason != HL_E_SHRINK)
 			return -1;
 	}
 	vm_path(x, path, sizeof(path), "/status/current");

@@ -28,7 +28,7 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 	struct view v = VIEW_INIT;
 	struct hl_err e = { 0 };
 	jv hosts = jv_array();
-	int code = HL_EXIT_OK;
+	int code = HL_EXIT_OK, would = 0;
 	size_t i;
 
 	*doc = jv_null();
@@ -76,9 +76,14 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 					rc = -1;
 				}
 				if (rc == 0) {
+					struct hl_err ke;
+
 					action = "destroyed";
-					rc = hl_known_hosts_set(lab->root,
-					    x.name, NULL, &e);
+					if (hl_known_hosts_set(lab->root,
+					    x.name, NULL, &ke) < 0)
+						hl_note(progress,
+						    HL_NOTE_WARNING, x.name,
+						    "%s", ke.msg);
 				}
 			}
 		}
@@ -96,14 +101,16 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 		} else {
 			out = jv_object_set(out, jv_string("action"),
 			    jv_string(action));
-			if (strcmp(action, "would_destroy") == 0)
+			if (strcmp(action, "would_destroy") == 0) {
 				code = hl_exit_worse(code, HL_EXIT_REFUSED);
+				would = 1;
+			}
 		}
 		hosts = jv_array_append(hosts, out);
 		jv_free(conf);
 		jv_free(res);
 	}
-	if (!yes && code == HL_EXIT_REFUSED && err->reason == HL_E_NONE)
+	if (!yes && would)
 		hl_err_set(err, HL_E_REFUSED, "destroy would remove the listed "
 		    "VMs: --yes to do it");
 	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
