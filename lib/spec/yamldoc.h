@@ -16,6 +16,7 @@
 
 #include <jv.h>
 
+#include "core/buf.h"
 #include "core/diag.h"
 #include "core/pos.h"
 
@@ -32,5 +33,13 @@
  */
 jv hl_yamldoc_load(const char *path, const char *display, struct hl_diag *d,
     struct hl_pos_table **pt);
+
+/*
+ * Append s to b as a YAML scalar that hl_yamldoc_load reads back as the
+ * string s: plain where it reads so (letters, digits and "._-", not a
+ * null, a boolean or a number, not led by "-"), else double-quoted as a
+ * JSON string, which YAML reads the same.  For the files hl writes.
+ */
+void hl_yaml_scalar(struct hl_buf *b, const char *s);
 
 #endif

@@ -103,3 +103,21 @@ hl_yamldoc_scalar(const char *s)
 		return jv_number(d);
 	return jv_string(s);
 }
+
+void
+hl_yaml_scalar(struct hl_buf *b, const char *s)
+{
+	jv as = hl_yamldoc_scalar(s), q;
+	int plain = *s && *s != '-' && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(s) &&
+	    jv_get_kind(as) == JV_KIND_STRING;
+
+	jv_free(as);
+	if (plain) {
+		hl_buf_adds(b, s);
+		return;
+	}
+	q = jv_dump_string(jv_string(s), 0);
+	hl_buf_adds(b, jv_string_value(q));
+	jv_free(q);
+}

@@ -14,12 +14,14 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "state/git.h"
+#include "spec/yamldoc.h"
 #include "state/registry.h"
 #include "template/template_impl.h"
 
 #define CHANNELS "layers/L1/channels.yaml"
 
-/* channels.yaml from channels (borrowed), keys sorted. */
+/* channels.yaml from channels (borrowed), keys sorted; each name a YAML
+ * scalar that reads back as that string ("true" and "123" quoted). */
 static int
 write_channels(const struct hl_lab *lab, jv channels, struct hl_err *e)
 {
@@ -40,22 +42,28 @@ write_channels(const struct hl_lab *lab, jv channels, struct hl_err *e)
 		jv chk = jv_get_kind(chs) == JV_KIND_OBJECT ?
 		    jv_keys(jv_copy(chs)) : jv_array();
 
-		hl_buf_printf(&f, "%s:\n", jv_string_value(name));
+		hl_yaml_scalar(&f, jv_string_value(name));
+		hl_buf_adds(&f, ":\n");
 		jv_array_foreach(chk, k, ch) {
 			jv nodes = hl_json_get(jv_copy(chs),
 			    jv_string_value(ch));
 			jv nk = jv_get_kind(nodes) == JV_KIND_OBJECT ?
 			    jv_keys(jv_copy(nodes)) : jv_array();
 
-			hl_buf_printf(&f, "  %s:\n", jv_string_value(ch));
+			hl_buf_adds(&f, "  ");
+			hl_yaml_scalar(&f, jv_string_value(ch));
+			hl_buf_adds(&f, ":\n");
 			jv_array_foreach(nk, m, n) {
 				jv id = hl_json_get(jv_copy(nodes),
 				    jv_string_value(n));
 
-				if (hl_json_str(id))
-					hl_buf_printf(&f, "    %s: %s\n",
-					    jv_string_value(n),
-					    hl_json_str(id));
+				if (hl_json_str(id)) {
+					hl_buf_adds(&f, "    ");
+					hl_yaml_scalar(&f, jv_string_value(n));
+					hl_buf_adds(&f, ": ");
+					hl_yaml_scalar(&f, hl_json_str(id));
+					hl_buf_adds(&f, "\n");
+				}
 				jv_free(id);
 				jv_free(n);
 			}

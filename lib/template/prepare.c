@@ -206,9 +206,13 @@ write_snippet(struct build *b, const char *path)
 	hl_buf_printf(&f, "#cloud-config\n"
 	    "# hl-template: the prepare step of template %s (lab %s)\n",
 	    b->name, hl_json_str(b->lab->id));
-	if (jv_get_kind(spec) == JV_KIND_STRING)
-		hl_buf_printf(&f, "apt:\n  proxy: \"%s\"\n",
-		    jv_string_value(spec));
+	/* as a JSON string, which YAML reads as the same string */
+	if (jv_get_kind(spec) == JV_KIND_STRING) {
+		jv q = jv_dump_string(jv_copy(spec), 0);
+
+		hl_buf_printf(&f, "apt:\n  proxy: %s\n", jv_string_value(q));
+		jv_free(q);
+	}
 	hl_buf_printf(&f, "package_update: true\npackages:\n"
 	    "  - qemu-guest-agent\nruncmd:\n  - [sh, -c, \"systemctl enable "
 	    "--now qemu-guest-agent >/dev/null 2>&1 || true\"]\n");

@@ -333,3 +333,20 @@ vms() {
 		jq -e '.data.template == 1' <<<"$output"
 	done
 }
+
+@test "hl-template: channels.yaml reads back as written, whatever a node is named (\"123\", \"true\")" {
+	local lab="$BATS_TEST_TMPDIR/odd" n
+	mkdir -p "$lab/.hl"
+	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$lab/"
+	cp "$FIXTURES/example-hl/"* "$lab/.hl/"
+	for n in 123 true; do
+		mkdir -p "$lab/layers/L1/artifacts/debian-12/$n"
+		printf '{"vmid": 9000, "digest": "d"}\n' > "$lab/layers/L1/artifacts/debian-12/$n/20260101T000000Z.json"
+	done
+	run -0 --separate-stderr hl-template -C "$lab" promote debian-12 --no-commit --allow-dirty
+	jq -e '.nodes == {"123": "20260101T000000Z", "true": "20260101T000000Z"} and .previous == {"123": null, "true": null}' <<<"$output"
+	# read back: the second promote sees what the first wrote
+	run -0 --separate-stderr hl-template -C "$lab" promote debian-12 --no-commit --allow-dirty
+	jq -e '.previous == {"123": "20260101T000000Z", "true": "20260101T000000Z"}' <<<"$output"
+	grep -qx '    "123": 20260101T000000Z' "$lab/layers/L1/channels.yaml"
+}
