@@ -285,11 +285,14 @@ import_volume() {
 	api POST /nodes/pve1/qemu/9000/clone -d newid=301 -d storage=local-lvm
 	[ "$status" = 400 ]
 	jq -e '.errors.storage == "parameter '"'"'storage'"'"' not allowed for linked clones"' <<<"$output"
+	# the clone's task is held long enough to meet its lock, not raced
+	faults '{"task_ms": 4000}'
 	api POST /nodes/pve1/qemu/9000/clone -d newid=301 -d name=linked
 	upid=$(jq -r .data <<<"$output")
 	api PUT /nodes/pve1/qemu/301/config -d cores=2
 	[ "$status" = 500 ]
 	[ "$reason" = "VM is locked (clone)" ]
+	faults '{}'
 	wait_task "$upid"
 	api GET /nodes/pve1/qemu/301/config
 	jq -e '.data.scsi0 == "local-lvm:base-9000-disk-0/vm-301-disk-0,size=3M" and .data.name == "linked"' <<<"$output"
