@@ -109,8 +109,8 @@ set_channel(jv channels, const char *name, const char *channel,
 /* Write channels, then commit them and files (NULL-terminated) unless
  * commit is 0; *hex gets the commit. */
 static int
-save(const struct hl_lab *lab, jv channels, const char **files, int commit,
-    const char *msg, char *hex, struct hl_err *e)
+save(const struct hl_lab *lab, jv channels, const char *const *files,
+    int commit, const char *msg, char *hex, struct hl_err *e)
 {
 	hex[0] = '\0';
 	if (write_channels(lab, channels, e) < 0)
@@ -138,9 +138,34 @@ result(const char *name, const char *channel, jv nodes, jv previous,
  * where they pointed), the files to commit. */
 struct move {
 	jv channels, nodes, previous;
-	const char *files[66];
-	int n;
+	char **files;		/* to commit: channels.yaml, then artifacts */
+	size_t n, cap;
+	int oom;		/* a file could not be listed: fail, not skip */
 };
+
+/* List path for the commit, the list kept NULL-ended; no path is left
+ * out (m->oom when memory ran out). */
+static void
+move_add(struct move *m, const char *path)
+{
+	char **grown;
+
+	if (m->n + 2 > m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 8;
+		grown = realloc(m->files, m->cap * sizeof(*m->files));
+		if (grown == NULL) {
+			m->oom = 1;
+			return;
+		}
+		m->files = grown;
+	}
+	m->files[m->n] = strdup(path);
+	if (m->files[m->n] == NULL) {
+		m->oom = 1;
+		return;
+	}
+	m->files[++m->n] = NULL;
+}
 
 static void
 move_init(struct move *m, const struct hl_lab *lab)
@@ -148,8 +173,10 @@ move_init(struct move *m, const struct hl_lab *lab)
 	m->channels = hl_registry_channels(lab);
 	m->nodes = jv_object();
 	m->previous = jv_object();
-	m->files[0] = CHANNELS;
-	m->n = 1;
+	m->files = NULL;
+	m->n = m->cap = 0;
+	m->oom = 0;
+	move_add(m, CHANNELS);
 }
 
 static void
@@ -159,9 +186,7 @@ move_file(struct move *m, const char *name, const char *node, const char *id)
 
 	snprintf(f, sizeof(f), "layers/L1/artifacts/%s/%s/%s.json", name, node,
 	    id);
-	if (m->n < 65)
-		m->files[m->n++] = strdup(f);
-	m->files[m->n] = NULL;
+	move_add(m, f);
 }
 
 /* Save and commit the move when ok, else report e; free it; the status. */
@@ -173,8 +198,12 @@ move_finish(const struct hl_lab *lab, const char *name, const char *channel,
 	char hex[64] = "";
 	int code = HL_EXIT_OK;
 
-	m->files[m->n] = NULL;
-	if (ok && save(lab, m->channels, m->files, commit, msg, hex, e) < 0)
+	if (ok && m->oom) {
+		hl_err_set(e, HL_E_INTERNAL, "out of memory");
+		ok = 0;
+	}
+	if (ok && save(lab, m->channels, (const char *const *)m->files,
+	    commit, msg, hex, e) < 0)
 		ok = 0;
 	if (ok) {
 		*doc = result(name, channel, m->nodes, m->previous, hex);
@@ -183,8 +212,9 @@ move_finish(const struct hl_lab *lab, const char *name, const char *channel,
 		code = e->code;
 		*doc = jv_null();
 	}
-	while (m->n > 1)
-		free((char *)m->files[--m->n]);
+	while (m->n > 0)
+		free(m->files[--m->n]);
+	free(m->files);
 	jv_free(m->nodes);
 	jv_free(m->previous);
 	jv_free(m->channels);

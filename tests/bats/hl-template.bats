@@ -350,3 +350,20 @@ vms() {
 	jq -e '.previous == {"123": "20260101T000000Z", "true": "20260101T000000Z"}' <<<"$output"
 	grep -qx '    "123": 20260101T000000Z' "$lab/layers/L1/channels.yaml"
 }
+
+@test "hl-template: promote commits every artifact it points to, past 64 of them" {
+	local lab="$BATS_TEST_TMPDIR/many" i
+	mkdir -p "$lab/.hl"
+	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$lab/"
+	cp "$FIXTURES/example-hl/"* "$lab/.hl/"
+	printf '.hl/\n' > "$lab/.gitignore"
+	git -C "$lab" init -q && git -C "$lab" add -A && git -C "$lab" commit -qm lab
+	for i in $(seq 1 70); do
+		mkdir -p "$lab/layers/L1/artifacts/debian-12/node$i"
+		printf '{"vmid": 9000, "digest": "d"}\n' > "$lab/layers/L1/artifacts/debian-12/node$i/20260101T000000Z.json"
+	done
+	run -0 --separate-stderr hl-template -C "$lab" promote debian-12
+	jq -e '(.nodes | length) == 70 and (.commit | length) == 40' <<<"$output"
+	[ "$(git -C "$lab" show --name-only --format= HEAD | wc -l)" = 71 ]
+	[ -z "$(git -C "$lab" status --porcelain)" ]
+}
