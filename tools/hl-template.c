@@ -134,8 +134,9 @@ channel_verb(struct hl_run *run, const struct hl_lab *lab, const char *verb,
 		return e->code;
 	return strcmp(verb, "promote") == 0 ?
 	    hl_tpl_promote(lab, names[0], a->node, ch, n > 1 ? names[1] : NULL,
-	    !a->nocommit, doc, e) :
-	    hl_tpl_rollback(lab, names[0], a->node, ch, !a->nocommit, doc, e);
+	    !a->nocommit, &run->progress, doc, e) :
+	    hl_tpl_rollback(lab, names[0], a->node, ch, !a->nocommit,
+	    &run->progress, doc, e);
 }
 
 static int

@@ -192,8 +192,8 @@ move_file(struct move *m, const char *name, const char *node, const char *id)
 /* Save and commit the move when ok, else report e; free it; the status. */
 static int
 move_finish(const struct hl_lab *lab, const char *name, const char *channel,
-    int commit, const char *msg, struct move *m, int ok, struct hl_err *e,
-    jv *doc)
+    int commit, const char *msg, struct move *m, int ok,
+    const struct hl_progress *progress, struct hl_err *e, jv *doc)
 {
 	char hex[64] = "";
 	int code = HL_EXIT_OK;
@@ -206,6 +206,15 @@ move_finish(const struct hl_lab *lab, const char *name, const char *channel,
 	    commit, msg, hex, e) < 0)
 		ok = 0;
 	if (ok) {
+		jv_object_foreach(m->nodes, k, id) {
+			hl_note(progress, HL_NOTE_PROGRESS, name, "%s on %s: %s",
+			    channel, jv_string_value(k), jv_string_value(id));
+			jv_free(k);
+			jv_free(id);
+		}
+		if (hex[0])
+			hl_note(progress, HL_NOTE_PROGRESS, name, "committed %.12s",
+			    hex);
 		*doc = result(name, channel, m->nodes, m->previous, hex);
 		m->nodes = m->previous = jv_null();
 	} else {
@@ -223,8 +232,8 @@ move_finish(const struct hl_lab *lab, const char *name, const char *channel,
 
 int
 hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
-    const char *channel, const char *artifact, int commit, jv *doc,
-    struct hl_err *e)
+    const char *channel, const char *artifact, int commit,
+    const struct hl_progress *progress, jv *doc, struct hl_err *e)
 {
 	jv arts = hl_registry_artifacts(lab, name, node), chosen = jv_null(), targets;
 	struct move m;
@@ -250,8 +259,8 @@ hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
 		    : "%s%s%s has no artifact: hl-template build it first",
 		    artifact ? artifact : name, artifact ? name : "",
 		    node ? " on " : "", node ? node : "");
-		code = move_finish(lab, name, channel, commit, NULL, &m, 0, e,
-		    doc);
+		code = move_finish(lab, name, channel, commit, NULL, &m, 0,
+	    progress, e, doc);
 		goto out;
 	}
 	digest = hl_json_get_str(chosen, "digest");
@@ -286,7 +295,8 @@ hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
 	jv_free(targets);
 	snprintf(msg, sizeof(msg), "hl-template: promote %s to %s (%s)", name,
 	    channel, hl_json_get_str(chosen, "id"));
-	code = move_finish(lab, name, channel, commit, msg, &m, 1, e, doc);
+	code = move_finish(lab, name, channel, commit, msg, &m, 1,
+	    progress, e, doc);
 out:
 	jv_free(chosen);
 	jv_free(arts);
@@ -295,7 +305,8 @@ out:
 
 int
 hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
-    const char *channel, int commit, jv *doc, struct hl_err *e)
+    const char *channel, int commit, const struct hl_progress *progress,
+    jv *doc, struct hl_err *e)
 {
 	struct move m;
 	char msg[512];
@@ -354,7 +365,8 @@ hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
 		}
 	snprintf(msg, sizeof(msg), "hl-template: roll %s back on %s", name,
 	    channel);
-	code = move_finish(lab, name, channel, commit, msg, &m, ok, e, doc);
+	code = move_finish(lab, name, channel, commit, msg, &m, ok,
+	    progress, e, doc);
 	jv_free(cur);
 	return code;
 }

@@ -73,10 +73,10 @@ int hl_tpl_list(struct hl_pve *p, const struct hl_lab *lab, const char *only,
  */
 int hl_tpl_promote(const struct hl_lab *lab, const char *name,
     const char *node, const char *channel, const char *artifact, int commit,
-    jv *doc, struct hl_err *e);
+    const struct hl_progress *progress, jv *doc, struct hl_err *e);
 int hl_tpl_rollback(const struct hl_lab *lab, const char *name,
-    const char *node, const char *channel, int commit, jv *doc,
-    struct hl_err *e);
+    const char *node, const char *channel, int commit,
+    const struct hl_progress *progress, jv *doc, struct hl_err *e);
 
 /*
  * The templates and artifact files of only (or every template) that no

@@ -124,6 +124,9 @@ vm_update(struct host *x, jv plan, jv conf, jv *res)
 	} else {
 		*res = jv_object_set(*res, jv_string("reboot"), jv_string(
 		    reboot ? "pending: --reboot applies it" : "not needed"));
+		if (reboot)
+			vm_note(x, "VM %d takes some changes at its next "
+			    "boot: apply --reboot reboots it", x->vmid);
 	}
 	jv_free(changes);
 	return 0;

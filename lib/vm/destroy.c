@@ -79,6 +79,8 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 					struct hl_err ke;
 
 					action = "destroyed";
+					vm_note(&x, "destroyed VM %d on %s",
+					    x.vmid, x.node);
 					if (hl_known_hosts_set(lab->root,
 					    x.name, NULL, &ke) < 0)
 						hl_note(progress,

@@ -345,6 +345,8 @@ vms() {
 	done
 	run -0 --separate-stderr hl-template -C "$lab" promote debian-12 --no-commit --allow-dirty
 	jq -e '.nodes == {"123": "20260101T000000Z", "true": "20260101T000000Z"} and .previous == {"123": null, "true": null}' <<<"$output"
+	# it says what it did
+	grep -qxF "hl-template: debian-12: stable on 123: 20260101T000000Z" <<<"$stderr"
 	# read back: the second promote sees what the first wrote
 	run -0 --separate-stderr hl-template -C "$lab" promote debian-12 --no-commit --allow-dirty
 	jq -e '.previous == {"123": "20260101T000000Z", "true": "20260101T000000Z"}' <<<"$output"

@@ -320,10 +320,12 @@ apply_lab() {
 	grep -q '^db01 ' "$LAB/.hl/known_hosts"
 	vm 6 destroy db01
 	jq -e '.hosts[0] | .action == "would_destroy" and .vmid == 211' <<<"$output"
+	[[ $stderr == *"hl-vm: destroy would remove the listed VMs: --yes to do it"* ]]
 	api GET /nodes/pve2/qemu/211/status/current
 	[ "$status" = 200 ]
 	vm 0 destroy db01 --yes
 	jq -e '.hosts[0].action == "destroyed"' <<<"$output"
+	[[ $stderr == *"hl-vm: db01: destroyed VM 211 on pve2"* ]]
 	api GET /nodes/pve2/qemu/211/status/current
 	[ "$status" = 500 ]
 	! grep -q '^db01 ' "$LAB/.hl/known_hosts" || false
