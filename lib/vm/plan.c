@@ -501,6 +501,45 @@ template_drift(jv h, jv conf, jv channels, const char *rnode)
 	return out;
 }
 
+/*
+ * What a create makes for host h: {node, vmid, template, channel,
+ * artifact (what the channel points to on the node, or null), cores,
+ * memory_mib, disk_gib, bridge, vlan, ip, tags}.
+ */
+static jv
+creates(const struct hl_lab *lab, jv h, jv channels)
+{
+	static const char *const shown[] = { "cores", "memory_mib",
+		"disk_gib", "bridge", "vlan", "ip", "tags" };
+	jv want = desired(lab, h), tpl = hl_json_get(jv_copy(h), "template");
+	jv out = jv_object();
+	const char *node = hl_json_get_str(h, "node");
+	char *art = NULL;
+	size_t i;
+
+	if (hl_json_get_str(tpl, "name") && node)
+		art = hl_registry_channel_artifact(channels,
+		    hl_json_get_str(tpl, "name"), hl_json_get_str(tpl,
+		    "channel"), node);
+	out = jv_object_set(out, jv_string("node"), hl_json_get(jv_copy(h),
+	    "node"));
+	out = jv_object_set(out, jv_string("vmid"), hl_json_get(jv_copy(h),
+	    "vmid"));
+	out = jv_object_set(out, jv_string("template"), hl_json_get(
+	    jv_copy(tpl), "name"));
+	out = jv_object_set(out, jv_string("channel"), hl_json_get(
+	    jv_copy(tpl), "channel"));
+	out = jv_object_set(out, jv_string("artifact"), art ? jv_string(art) :
+	    jv_null());
+	for (i = 0; i < sizeof(shown) / sizeof(*shown); i++)
+		out = jv_object_set(out, jv_string(shown[i]), hl_json_get(
+		    jv_copy(want), shown[i]));
+	free(art);
+	jv_free(tpl);
+	jv_free(want);
+	return out;
+}
+
 jv
 plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
     int *pending)
@@ -518,6 +557,8 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 		    jv_string("create"));
 		out = jv_object_set(out, jv_string("reason"),
 		    jv_string("no VM of this lab is named so"));
+		out = jv_object_set(out, jv_string("creates"),
+		    creates(lab, h, channels));
 		goto done;
 	}
 	conf = hl_json_get(jv_copy(v->configs), name);

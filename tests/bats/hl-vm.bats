@@ -51,6 +51,11 @@ change() {
 @test "hl-vm plan: nothing exists yet, so every host is a create; --exit-code says changes are pending" {
 	vm 0 plan
 	jq -e '[.hosts[] | .name] == ["db01", "web01", "web02"] and all(.hosts[]; .action == "create")' <<<"$output"
+	# what a create will make is shown, not only that it will
+	jq -e '.hosts[] | select(.name == "web01") | .creates | .node == "pve1" and .vmid == 201 and
+		.template == "debian-12" and .channel == "stable" and .artifact == null and
+		.cores == 2 and .memory_mib == 1024 and .disk_gib == 8 and .bridge == "vmbr0" and
+		(.ip | test("10.77.0.21/24"))' <<<"$output"
 	vm 1 plan --exit-code
 	vm 0 plan web01
 	jq -e '.hosts | length == 1' <<<"$output"
