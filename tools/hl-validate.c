@@ -75,7 +75,7 @@ runway(struct hl_run *run, const struct hl_lab *lab,
 	struct hl_pve_cfg cfg;
 	struct hl_pve *p = NULL;
 	struct hl_err e = { 0 };
-	jv doc;
+	jv doc, checks;
 
 	if (hl_pve_cfg_load(&cfg, lab, &e) < 0) {
 		*code = e.code;
@@ -88,6 +88,20 @@ runway(struct hl_run *run, const struct hl_lab *lab,
 		doc = hl_run_error_doc(run, &e);
 	} else {
 		doc = hl_runway(lab, picked, p, &cfg, code);
+		/* what failed, on stderr too: a script reads the document,
+		 * a person the terminal */
+		checks = hl_json_get(jv_copy(doc), "checks");
+		if (jv_get_kind(checks) == JV_KIND_ARRAY)
+			jv_array_foreach(checks, i, c) {
+				const char *st = hl_json_get_str(c, "status");
+
+				if (st && strcmp(st, "fail") == 0)
+					hl_note(&run->progress, HL_NOTE_ERROR,
+					    hl_json_get_str(c, "id"), "%s",
+					    hl_json_get_str(c, "message"));
+				jv_free(c);
+			}
+		jv_free(checks);
 	}
 	hl_pve_close(p);
 	hl_pve_cfg_free(&cfg);

@@ -11,6 +11,7 @@
 #include "pve/pve.h"
 #include "spec/spec.h"
 #include "core/proc.h"
+#include "spec/envfile.h"
 #include "spec/lab.h"
 
 #define TOKEN_MAX 4096
@@ -89,6 +90,23 @@ token_ok(const char *t)
 	return at && bang && eq && at < bang && bang < eq && eq[1];
 }
 
+/* When the endpoint is the one the simulator wrote to .hl/sim.env, an
+ * unreachable endpoint is most likely a stopped simulator: say so. */
+static const char *
+sim_hint(const struct hl_lab *lab, const char *endpoint)
+{
+	char *path = hl_lab_path(lab->root, ".hl/sim.env"), *val = NULL;
+	struct hl_err e;
+	const char *hint = NULL;
+
+	if (path && hl_envfile_get(path, "HL_PVE_ENDPOINT", &val, &e) == 0 &&
+	    strcmp(val, endpoint) == 0)
+		hint = "is the simulator running? just lab-up";
+	free(val);
+	free(path);
+	return hint;
+}
+
 int
 hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
     struct hl_err *e)
@@ -124,6 +142,7 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 		    "lab.yaml pve.endpoint is unset (is the simulator "
 		    "running?) and HL_PVE_ENDPOINT is empty");
 	}
+	c->hint = sim_hint(lab, c->endpoint);
 	var = env ? env : "HL_PVE_TOKEN";
 	hl_child_env_drop(var);
 	file = getenv("HL_PVE_TOKEN_FILE");

@@ -199,6 +199,7 @@ hl_pve_open(struct hl_pve **out, const struct hl_pve_cfg *c, struct hl_err *e)
 	p->cfg.cluster = c->cluster ? strdup(c->cluster) : NULL;
 	p->cfg.insecure = c->insecure;
 	p->cfg.progress = c->progress;
+	p->cfg.hint = c->hint;
 	hl_buf_printf(&auth, "Authorization: PVEAPIToken=%s",
 	    c->token ? c->token : "");
 	p->headers = curl_slist_append(NULL, hl_buf_str(&auth));

@@ -40,6 +40,8 @@ struct hl_pve_cfg {
 	char *cluster;		/* the cluster name lab.yaml expects, or NULL */
 	int insecure;		/* --insecure: no TLS verification */
 	const struct hl_progress *progress;	/* warnings, task waits; borrowed */
+	const char *hint;	/* said when the endpoint cannot be reached,
+				 * or NULL (static) */
 };
 
 /*

@@ -161,9 +161,13 @@ hl_pve_result(struct hl_pve *p, struct hl_pve_xfer *x, CURLcode cc,
 			return hl_err_set(e, HL_E_TLS, "%s: the endpoint's "
 			    "certificate %s is not the pinned %s", what,
 			    p->seen_fp, p->cfg.fingerprint);
-		return hl_err_set(e, hl_pve_tls_error(cc) ? HL_E_TLS : HL_E_CONNECT,
-		    "%s: %s", what,
-		    x->curlerr[0] ? x->curlerr : curl_easy_strerror(cc));
+		if (hl_pve_tls_error(cc))
+			return hl_err_set(e, HL_E_TLS, "%s: %s", what,
+			    x->curlerr[0] ? x->curlerr : curl_easy_strerror(cc));
+		return hl_err_set(e, HL_E_CONNECT, "%s: %s%s%s%s", what,
+		    x->curlerr[0] ? x->curlerr : curl_easy_strerror(cc),
+		    p->cfg.hint ? " (" : "", p->cfg.hint ? p->cfg.hint : "",
+		    p->cfg.hint ? ")" : "");
 	}
 	if (status == 401 || status == 403)
 		return hl_err_set(e, HL_E_AUTH, "%s: %ld %s", what, status,

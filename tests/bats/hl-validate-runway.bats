@@ -197,6 +197,7 @@ edit_lab() {
 	HL_PVE_TOKEN='root@pam!hl=00000000-dead-beef-0000-000000000000' runway 4
 	check endpoint ok "answers"
 	check token fail "401"
+	[[ $stderr == *"hl-validate: token: "*"401"* ]]
 	[[ $output != *dead-beef* && $stderr != *dead-beef* ]]
 	# a malformed token is refused before any request
 	HL_PVE_TOKEN='not a token' runway 4
@@ -220,10 +221,21 @@ edit_lab() {
 	check tls fail "certificate"
 }
 
-@test "runway: an endpoint that is down is exit 4" {
+@test "runway: an endpoint that is down is exit 4, said on stderr; the simulator's own endpoint gets a hint" {
 	HL_PVE_ENDPOINT=https://127.0.0.1:1 runway 4
 	check endpoint fail "^GET /version: .*(onnect|refused)"
 	jq -e '.ok == false and (.checks | length) == 1' <<<"$output"
+	[[ $stderr == *"hl-validate: endpoint: GET /version: "* ]]
+	[[ $stderr != *"lab-up"* ]]
+	# the endpoint .hl/sim.env names, with no simulator behind it
+	local stopped="$BATS_TEST_TMPDIR/stopped"
+	mkdir -p "$stopped/.hl"
+	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$stopped/"
+	cp "$FIXTURES/example-hl/"* "$stopped/.hl/"
+	sed -i 's|^HL_PVE_ENDPOINT=.*|HL_PVE_ENDPOINT=https://127.0.0.1:1|' "$stopped/.hl/sim.env"
+	run -4 --separate-stderr env -u HL_PVE_ENDPOINT -u HL_PVE_CAFILE -u HL_PVE_FINGERPRINT \
+		hl-validate -C "$stopped" runway
+	[[ $stderr == *"(is the simulator running? just lab-up)"* ]]
 }
 
 @test "runway: injected 5xx are survived; --insecure warns" {
