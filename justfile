@@ -53,14 +53,14 @@ status *SELECTORS:
 test:
     make test
 
-# Start the Proxmox VE simulator in the background; writes .hl/sim.env
-lab-up:
-    sim/hl-sim start
+# Start the Proxmox VE simulator in the background; writes .hl/sim.env (--state DIR, --port N, --config FILE)
+lab-up *ARGS:
+    sim/hl-sim start "$@"
 
-# Stop the simulator; nothing of it keeps running
-lab-down:
-    sim/hl-sim stop
+# Stop the simulator; nothing of it keeps running (--state DIR for one started so)
+lab-down *ARGS:
+    sim/hl-sim stop "$@"
 
-# Whether the simulator runs, as JSON
-lab-status:
-    sim/hl-sim status
+# Whether the simulator runs, as JSON {running, pid, endpoint, state}; exits 0 either way
+lab-status *ARGS:
+    sim/hl-sim status "$@"

@@ -647,7 +647,7 @@ config:
 	run -0 "$TOP/sim/hl-sim" stop --lab "$SIMLAB"
 	! alive "$pid" || false
 	! sim_running "$SIMLAB" || false
-	run -1 "$TOP/sim/hl-sim" status --lab "$SIMLAB"
+	run -0 "$TOP/sim/hl-sim" status --lab "$SIMLAB"
 	jq -e '.running == false' <<<"$output"
 	sim_start
 	api GET /nodes/pve2/qemu/220/config
@@ -724,7 +724,16 @@ config:
 	pid=$(cat .hl/sim/sim.pid)
 	sim_running "$lab"
 	run -0 just lab-down
-	run -1 just lab-status
+	run -0 --separate-stderr just lab-status
+	jq -e '.running == false and .pid == null' <<<"$output"
 	! alive "$pid" || false
-	! sim_running "$lab"
+	! sim_running "$lab" || false
+	# one started with its state elsewhere is stopped by naming it
+	run -0 just lab-up --state "$BATS_TEST_TMPDIR/elsewhere"
+	run -0 --separate-stderr just lab-status --state "$BATS_TEST_TMPDIR/elsewhere"
+	jq -e '.running == true' <<<"$output"
+	pid=$(cat "$BATS_TEST_TMPDIR/elsewhere/sim.pid")
+	run -0 --separate-stderr just lab-down --state "$BATS_TEST_TMPDIR/elsewhere"
+	[[ $stderr == *"hl-sim: stopped"* ]]
+	! alive "$pid" || false
 }
