@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/fanout.h"
 #include "core/json.h"
+#include "core/lock.h"
 #include "core/num.h"
 #include "core/progress.h"
 #include "ssh/known_hosts.h"
@@ -111,10 +112,22 @@ vm_update(struct host *x, jv plan, jv conf, jv *res)
 	*res = jv_object_set(jv_object_set(jv_object(), jv_string("action"),
 	    jv_string("updated")), jv_string("changes"), jv_copy(changes));
 	if (reboot && x->o->reboot) {
+		char turn[4200];
+		int lock, rc;
+
+		/* one host down at a time: each reboot waits for the one
+		 * before to come back (hosts are applied in parallel) */
+		snprintf(turn, sizeof(turn), "%s/.hl/reboot", x->lab->root);
+		lock = hl_lock_file(turn);
 		vm_note(x, "rebooting VM %d for its changes", x->vmid);
 		vm_path(x, path, sizeof(path), "/status/reboot");
-		if (vm_task(x, "POST", path, jv_null(), HL_PVE_ONCE) < 0 ||
-		    vm_wait_booted(x) < 0 || (rotates && vm_read_host_keys(x) < 0)) {
+		rc = vm_task(x, "POST", path, jv_null(), HL_PVE_ONCE) < 0 ||
+		    vm_wait_booted(x) < 0 || (rotates &&
+		    vm_read_host_keys(x) < 0) ? -1 : 0;
+		if (rc == 0)
+			vm_note(x, "VM %d is back", x->vmid);
+		hl_unlock_file(lock);
+		if (rc < 0) {
 			jv_free(*res);
 			*res = jv_null();
 			goto fail;

@@ -284,6 +284,17 @@ apply_lab() {
 	vm 0 plan --exit-code db01
 }
 
+@test "hl-vm apply --reboot: hosts applied in parallel reboot one at a time, each back before the next goes down" {
+	apply_lab
+	sed -i 's/^memory: 1G$/memory: 2G/' "$LAB/personas/web.yaml"
+	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web: 2G"
+	vm 0 apply @web --reboot --timeout 120 --parallel 2 --progress=json
+	jq -e '[.hosts[].reboot] == ["done", "done"]' <<<"$output"
+	seq=$(jq -r 'select(.message | test("^rebooting VM|is back$")) |
+		if (.message | test("^rebooting")) then "down" else "back" end' <<<"$stderr" | tr '\n' ' ')
+	[ "$seq" = "down back down back " ]
+}
+
 @test "hl-vm apply: a vmid held by a VM hl does not manage is refused (6)" {
 	apply_lab
 	# hl's web02 from the test before goes first
