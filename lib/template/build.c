@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
+#include "core/fanout.h"
 #include "core/file.h"
 #include "core/json.h"
 #include "ssh/ssh.h"
@@ -526,36 +527,80 @@ hl_tpl_nodes(const struct hl_lab *lab, const char *name, const char *node,
 	    "no node: give --node or set defaults.node", name);
 }
 
+struct nodes_job {
+	struct hl_pve *p;
+	const struct hl_lab *lab;
+	const char *name;
+	jv nodes;
+	const struct hl_tpl_opts *o;
+};
+
+/* One node's build (job i), in its own process when forked: its entry,
+ * with "code" its exit status. */
+static jv
+build_one(size_t i, int forked, void *arg)
+{
+	struct nodes_job *j = arg;
+	struct hl_err be = { 0 };
+	jv n = jv_array_get(jv_copy(j->nodes), (int)i), r = jv_null();
+	int rc = forked ? hl_pve_forked(j->p, &be) : 0;
+
+	if (rc == 0)
+		rc = hl_tpl_build(j->p, j->lab, j->name, jv_string_value(n),
+		    j->o, &r, &be);
+	if (rc < 0) {
+		char subject[300];
+
+		snprintf(subject, sizeof(subject), "%s on %s", j->name,
+		    jv_string_value(n));
+		hl_note(j->o->progress, HL_NOTE_ERROR, subject, "%s", be.msg);
+		jv_free(r);
+		r = jv_object_set(jv_object_set(jv_object(),
+		    jv_string("action"), jv_string("failed")),
+		    jv_string("error"), hl_json_err(&be));
+	}
+	r = jv_object_set(r, jv_string("name"), jv_string(j->name));
+	r = jv_object_set(r, jv_string("node"), n);
+	return jv_object_set(r, jv_string("code"), jv_number(rc < 0 ?
+	    be.code : HL_EXIT_OK));
+}
+
 int
 hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,
     const char *name, jv nodes, const struct hl_tpl_opts *o, jv *result)
 {
-	jv results = jv_array();
+	struct nodes_job j = { p, lab, name, nodes, o };
+	jv results = jv_array(), all;
 	int code = HL_EXIT_OK;
 
-	/* one node's failure is its own: the others are still built */
-	jv_array_foreach(nodes, i, n) {
-		struct hl_err be = { 0 };
-		jv r;
+	/* the nodes at once, each in its own process: one node's failure
+	 * (or crash) is its own, the others are still built */
+	all = hl_fanout((size_t)jv_array_length(jv_copy(nodes)), 8, build_one,
+	    &j);
+	jv_array_foreach(all, i, r) {
+		if (jv_object_has(jv_copy(r), jv_string("died"))) {
+			struct hl_err de;
+			jv n = jv_array_get(jv_copy(nodes), i);
 
-		if (hl_tpl_build(p, lab, name, jv_string_value(n), o, &r,
-		    &be) < 0) {
-			char subject[300];
-
-			snprintf(subject, sizeof(subject), "%s on %s", name,
-			    jv_string_value(n));
-			hl_note(o->progress, HL_NOTE_ERROR, subject, "%s",
-			    be.msg);
-			r = jv_object_set(jv_object_set(jv_object(),
-			    jv_string("action"), jv_string("failed")),
-			    jv_string("error"), hl_json_err(&be));
-			code = hl_exit_worse(code, be.code);
+			hl_err_set(&de, HL_E_INTERNAL, "%s on %s: its worker %s; "
+			    "build again", name, jv_string_value(n),
+			    hl_json_get_str(r, "died"));
+			hl_note(o->progress, HL_NOTE_ERROR, NULL, "%s", de.msg);
+			jv_free(r);
+			r = jv_object_set(jv_object_set(jv_object_set(
+			    jv_object_set(jv_object(), jv_string("action"),
+			    jv_string("failed")), jv_string("error"),
+			    hl_json_err(&de)), jv_string("name"),
+			    jv_string(name)), jv_string("node"), n);
+			r = jv_object_set(r, jv_string("code"),
+			    jv_number(de.code));
 		}
-		r = jv_object_set(r, jv_string("name"), jv_string(name));
-		r = jv_object_set(r, jv_string("node"), jv_copy(n));
-		results = jv_array_append(results, r);
-		jv_free(n);
+		code = hl_exit_worse(code, (int)hl_pve_get_num(r, "code",
+		    HL_EXIT_INTERNAL));
+		results = jv_array_append(results, jv_object_delete(r,
+		    jv_string("code")));
 	}
+	jv_free(all);
 	jv_free(nodes);
 	*result = jv_object_set(jv_object(), jv_string("templates"), results);
 	return code;
