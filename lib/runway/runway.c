@@ -15,12 +15,21 @@
 #include "runway/runway.h"
 #include "runway/runway_impl.h"
 
-/* Privileges per verb hl runs, by path kind (docs/hl-validate.md). */
+/*
+ * Privileges per verb hl runs, by path kind (docs/hl-validate.md).  The
+ * guest agent calls need VM.GuestAgent.Audit and .Unrestricted on PVE 9;
+ * PVE 8.4 has no such privileges and asks VM.Monitor for them.
+ */
 static const char *const vm_privs[] = { "VM.Allocate", "VM.Audit",
 	"VM.Clone", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Cloudinit",
 	"VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory",
 	"VM.Config.Network", "VM.Config.Options", "VM.PowerMgmt",
 	"VM.GuestAgent.Audit", "VM.GuestAgent.Unrestricted", NULL };
+static const char *const vm_privs8[] = { "VM.Allocate", "VM.Audit",
+	"VM.Clone", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Cloudinit",
+	"VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory",
+	"VM.Config.Network", "VM.Config.Options", "VM.PowerMgmt",
+	"VM.Monitor", NULL };
 static const char *const disk_privs[] = { "Datastore.Audit",
 	"Datastore.AllocateSpace", NULL };
 static const char *const import_privs[] = { "Datastore.Audit",
@@ -95,7 +104,8 @@ rw_template(const struct hl_lab *lab, jv host)
 }
 
 jv
-hl_runway_privileges(const struct hl_lab *lab, const unsigned char *picked)
+hl_runway_privileges(const struct hl_lab *lab, const unsigned char *picked,
+    int major)
 {
 	jv hosts = vm_hosts(lab, picked), need = jv_object();
 	char path[512];
@@ -112,7 +122,7 @@ hl_runway_privileges(const struct hl_lab *lab, const unsigned char *picked)
 			snprintf(path, sizeof(path), "/pool/%s", pool);
 		else
 			snprintf(path, sizeof(path), "/vms");
-		need = privs_add(need, path, vm_privs);
+		need = privs_add(need, path, major == 8 ? vm_privs8 : vm_privs);
 		if (node) {
 			snprintf(path, sizeof(path), "/nodes/%s", node);
 			need = privs_add(need, path, jv_is_valid(def) &&
@@ -230,6 +240,7 @@ first_contact(struct rw *c, int *code)
 	else
 		rw_add(c, "version", "ok", jv_null(), "Proxmox VE %s",
 		    ver ? ver : rel);
+	c->major = (int)major;
 	jv_free(v);
 	return 0;
 }
@@ -239,12 +250,12 @@ hl_runway(const struct hl_lab *lab, const unsigned char *picked,
     struct hl_pve *p, const struct hl_pve_cfg *cfg, int *code)
 {
 	struct rw c = { lab, p, cfg, jv_array(), jv_object(), 0,
-	    vm_hosts(lab, picked), jv_null() };
+	    vm_hosts(lab, picked), jv_null(), 9 };
 	jv out;
 
 	*code = HL_EXIT_OK;
-	c.need = hl_runway_privileges(lab, picked);
 	if (first_contact(&c, code) == 0) {
+		c.need = hl_runway_privileges(lab, picked, c.major);
 		rw_cluster_checks(&c);
 		rw_ssh_checks(&c);
 		rw_tool_checks(&c);

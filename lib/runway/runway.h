@@ -21,8 +21,9 @@
 jv hl_runway(const struct hl_lab *lab, const unsigned char *picked,
     struct hl_pve *p, const struct hl_pve_cfg *cfg, int *code);
 
-/* The privileges each path needs: {"/pool/<pool>": [...], ...}. */
+/* The privileges each path needs on Proxmox VE major (8 or 9):
+ * {"/pool/<pool>": [...], ...}. */
 jv hl_runway_privileges(const struct hl_lab *lab,
-    const unsigned char *picked);
+    const unsigned char *picked, int major);
 
 #endif

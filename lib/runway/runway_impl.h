@@ -19,6 +19,7 @@ struct rw {
 	int failed;		/* a check failed */
 	jv hosts;		/* the selected VM hosts' configurations */
 	jv need;		/* path -> privileges (hl_runway_privileges) */
+	int major;		/* the endpoint's major version (8, 9) */
 };
 
 void rw_add(struct rw *c, const char *id, const char *status, jv data,

@@ -37,8 +37,12 @@ class Auth:
         self.token_secrets = token_secrets  # token id -> secret
         self.passwords = passwords          # user -> password
         self.pool_of = None                 # vmid -> pool, set by the sim
-        # the built-in roles, and the config's own (as pveum role add)
-        self.roles = dict(ROLES, **cfg.get("roles", {}))
+        # the built-in roles, and the config's own (as pveum role add);
+        # 8.4's built-in roles have no VM.GuestAgent privileges
+        builtin = ROLES if cfg.get("version") != "8.4" else {
+            r: [p for p in ps if not p.startswith("VM.GuestAgent.")]
+            for r, ps in ROLES.items()}
+        self.roles = dict(builtin, **cfg.get("roles", {}))
 
     # --- who ---------------------------------------------------------
 
@@ -132,6 +136,20 @@ class Auth:
         if not tok.get("privsep", 1):
             return upriv
         return upriv & self._ugid_privs(who, path)
+
+    def for_version(self, rule):
+        """The schema's permission rule as this version checks it: on 8.4
+        every guest agent call needs VM.Monitor (qemu-server
+        PVE/API2/Qemu/Agent.pm before 9.0), not the VM.GuestAgent.*
+        privileges of the 9.1 schema."""
+        if self.cfg.get("version") != "8.4" or not rule:
+            return rule
+        if rule[0] == "perm" and any(p.startswith("VM.GuestAgent.")
+                                     for p in rule[2]):
+            return ["perm", rule[1], ["VM.Monitor"]]
+        if rule[0] in ("and", "or"):
+            return [rule[0]] + [self.for_version(r) for r in rule[1:]]
+        return rule
 
     def check(self, who, rule, params):
         """Evaluate a schema permissions check; the failing (path, priv) or None.

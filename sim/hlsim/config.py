@@ -98,6 +98,16 @@ def load(path=None):
         raise ValueError("task_ms must be above 0: PVE tasks take time")
     if cfg["version"] not in ("8.4", "9.1"):
         raise ValueError("version must be 8.4 or 9.1")
+    # PVE 8.4 has no VM.GuestAgent.* privileges (9.0 brought them): a role
+    # naming one fails as "pveum role add" does there
+    # (pve-access-control src/PVE/AccessControl.pm $privgroups, 8.4)
+    if cfg["version"] == "8.4":
+        for name, privs in cfg.get("roles", {}).items():
+            for p in privs:
+                if p.startswith("VM.GuestAgent."):
+                    raise ValueError("role %s: invalid privilege '%s' "
+                                     "(PVE 8.4 has no VM.GuestAgent "
+                                     "privileges)" % (name, p))
     for name, st in cfg["storages"].items():
         if st["type"] not in ("dir", "lvmthin", "zfspool"):
             raise ValueError("storage %s: type must be dir, lvmthin or zfspool"

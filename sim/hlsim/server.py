@@ -249,7 +249,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise param_error(errors)
             if who:
                 rule = (entry.get("permissions") or {}).get("check")
-                failed = sim.auth.check(who, rule, values)
+                failed = sim.auth.check(who, sim.auth.for_version(rule),
+                                        values)
                 if failed:
                     raise ApiError(403, "Permission check failed (%s, %s)"
                                    % failed)

@@ -24,6 +24,12 @@ teardown_file() {
 	"$TOP/sim/hl-sim" stop --lab "$RLAB" 2>/dev/null || true
 }
 
+# a test that starts a simulator of its own stops it, even when it fails
+teardown() {
+	[ ! -d "$BATS_TEST_TMPDIR/lab84/.hl/sim" ] ||
+		"$TOP/sim/hl-sim" stop --lab "$BATS_TEST_TMPDIR/lab84" 2>/dev/null || true
+}
+
 setup() {
 	common_setup
 	LAB=$RLAB
@@ -106,6 +112,34 @@ edit_lab() {
 	check privileges fail "lacks VM.Allocate, .* on /pool/hl-demo"
 	check privileges fail "Datastore.AllocateSpace on /storage/local-lvm"
 	jq -e '.ok == false' <<<"$output"
+}
+
+@test "runway: the privileges asked follow the version: VM.GuestAgent.* on 9, VM.Monitor on 8.4, where VM.GuestAgent privileges do not exist" {
+	# 9.1: the auditor's token lacks the agent's Unrestricted, not VM.Monitor
+	HL_PVE_TOKEN="hl@pve!audit=$(secret 'hl@pve!audit')" runway 1
+	check privileges fail "VM.GuestAgent.Unrestricted"
+	! jq -e '.checks[] | select(.id == "privileges") | .message | test("VM.Monitor")' <<<"$output" || false
+	# 8.4 refuses a role naming a VM.GuestAgent privilege, as pveum does
+	local lab84="$BATS_TEST_TMPDIR/lab84"
+	mkdir -p "$lab84/.hl"
+	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$lab84/"
+	ssh-keygen -q -t ed25519 -N '' -f "$lab84/.hl/id_ed25519"
+	jq '. + {version: "8.4"}' "$TOP/tests/sim/runway.json" > "$BATS_TEST_TMPDIR/bad84.json"
+	run -2 --separate-stderr "$TOP/sim/hl-sim" start --lab "$lab84" --config "$BATS_TEST_TMPDIR/bad84.json"
+	[[ $stderr == *"role HlOperator: invalid privilege 'VM.GuestAgent.Audit'"* ]]
+	# the 8.4 role of the docs: VM.Monitor for the agent
+	jq '. + {version: "8.4"} | .roles.HlOperator |= (map(select(startswith("VM.GuestAgent.") | not)) + ["VM.Monitor"])' \
+		"$TOP/tests/sim/runway.json" > "$BATS_TEST_TMPDIR/ok84.json"
+	run -0 "$TOP/sim/hl-sim" start --lab "$lab84" --config "$BATS_TEST_TMPDIR/ok84.json"
+	LAB=$lab84
+	SIMLAB=$lab84
+	sim_env
+	HL_PVE_TOKEN="hl@pve!ops=$(jq -r '.secrets["token:hl@pve!ops"]' "$lab84/.hl/sim/state.json")" runway 0
+	check privileges ok "has"
+	HL_PVE_TOKEN="hl@pve!audit=$(jq -r '.secrets["token:hl@pve!audit"]' "$lab84/.hl/sim/state.json")" runway 1
+	check privileges fail "VM.Monitor"
+	! jq -e '.checks[] | select(.id == "privileges") | .message | test("GuestAgent")' <<<"$output" || false
+	"$TOP/sim/hl-sim" stop --lab "$lab84"
 }
 
 @test "runway: a node offline fails its node and what lives there" {
