@@ -137,6 +137,16 @@ int hl_pve_wait_booted(struct hl_pve *p, const char *node, int vmid,
     double timeout_s, struct hl_err *e);
 
 /*
+ * Read VM vmid's config on node until no lock is on it (a task an earlier,
+ * killed run started may hold one), at most timeout_s seconds.  Returns 0
+ * with *conf, the unlocked config; 1 when it was still locked at the
+ * timeout; 2 when the VM is gone; -1 with e when it cannot be read.
+ * *conf is null but on 0; the caller frees it either way.
+ */
+int hl_pve_wait_unlocked(struct hl_pve *p, const char *node, int vmid,
+    double timeout_s, jv *conf, struct hl_err *e);
+
+/*
  * Wait for a task: poll the node in the UPID with backoff until it stops,
  * for at most timeout_s seconds (<= 0: the task type's default).  With a
  * subject (the host or template it is for), a progress note to the

@@ -221,3 +221,32 @@ hl_pve_wait_booted(struct hl_pve *p, const char *node, int vmid,
 	}
 	return 1;
 }
+
+int
+hl_pve_wait_unlocked(struct hl_pve *p, const char *node, int vmid,
+    double timeout_s, jv *conf, struct hl_err *e)
+{
+	char path[300];
+	double t0 = hl_clock();
+
+	*conf = jv_null();
+	snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/config", node, vmid);
+	for (;;) {
+		int status = 0;
+
+		if (hl_pve_call(p, HL_PVE_READ, "GET", path, jv_null(), conf,
+		    &status, e) < 0) {
+			jv_free(*conf);
+			*conf = jv_null();
+			/* PVE: 500 "Configuration file ... does not exist" */
+			return status == 500 || status == 404 ? 2 : -1;
+		}
+		if (hl_json_get_str(*conf, "lock") == NULL)
+			return 0;
+		jv_free(*conf);
+		*conf = jv_null();
+		if (hl_clock() - t0 >= timeout_s)
+			return 1;
+		hl_sleep(hl_clock() - t0 + 1 > timeout_s ? 0.2 : 1);
+	}
+}

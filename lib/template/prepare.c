@@ -23,11 +23,64 @@
 
 /* ---- what is there -------------------------------------------------------- */
 
+/*
+ * If VM v (a /cluster/resources entry) is an interrupted build of this
+ * definition on this node (tag, marker, digest; not a template yet),
+ * remove it, once the task a killed run left on it is done.  Returns 0,
+ * or -1 with b->e when it stays locked past the wait (nothing is built
+ * beside it or removed under its task).
+ */
+static int
+leftover(struct build *b, jv v)
+{
+	const char *node = hl_json_get_str(v, "node"),
+	    *tags = hl_json_get_str(v, "tags"),
+	    *labid = hl_json_str(b->lab->id);
+	int vmid = (int)hl_pve_get_num(v, "vmid", 0), ours, w, rc = 0;
+	double limit = b->o->timeout > 0 ? b->o->timeout : 60;
+	char path[128], *d;
+	struct hl_err e2;
+	jv conf;
+
+	if (!node || strcmp(node, b->node) != 0 ||
+	    !hl_owner_tagged(tags, labid) ||
+	    !hl_owner_has_tag(tags, "hl-template") ||
+	    hl_pve_get_num(v, "template", 0) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/config", node, vmid);
+	if (hl_pve_get(b->p, path, &conf, &e2) < 0) {
+		jv_free(conf);
+		return 0;
+	}
+	d = hl_owner_get(hl_json_get_str(conf, "description"), "digest");
+	ours = d && strcmp(d, b->digest) == 0 &&
+	    hl_owner_is(v, conf, labid, "template", b->name);
+	free(d);
+	jv_free(conf);
+	if (!ours)
+		return 0;
+	/* a task a killed run started may still hold it */
+	w = hl_pve_wait_unlocked(b->p, node, vmid, limit, &conf, &e2);
+	jv_free(conf);
+	if (w == 1)
+		return hl_err_set(b->e, HL_E_TIMEOUT, "VM %d on %s, an "
+		    "interrupted build of this definition, is still locked "
+		    "after %.0f s: wait for its task, then run again", vmid,
+		    node, limit);
+	if (w == 0) {
+		tb_log(b, "VM %d is an interrupted build of this definition: "
+		    "removing it", vmid);
+		b->vmid = vmid;
+		tb_discard(b);
+		b->vmid = 0;
+	}
+	return rc;
+}
+
 int
 tb_existing(struct build *b, jv *artifact)
 {
 	jv arts = hl_registry_artifacts(b->lab, b->name, b->node), vms;
-	const char *labid = hl_json_str(b->lab->id);
 	int found = 0, n, i;
 
 	if (hl_pve_get(b->p, "/cluster/resources?type=vm", &vms, b->e) < 0) {
@@ -63,46 +116,8 @@ tb_existing(struct build *b, jv *artifact)
 	}
 	/* VMs a killed build of this digest left: not a template yet */
 	jv_array_foreach(vms, k, v) {
-		const char *node = hl_json_get_str(v, "node"),
-		    *tags = hl_json_get_str(v, "tags");
-		int vmid = (int)hl_pve_get_num(v, "vmid", 0);
-
-		if (!found && node && strcmp(node, b->node) == 0 &&
-		    hl_owner_tagged(tags, labid) &&
-		    hl_owner_has_tag(tags, "hl-template") &&
-		    hl_pve_get_num(v, "template", 0) == 0) {
-			char path[128];
-			jv conf;
-
-			snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/config",
-			    b->node, vmid);
-			/* a task a killed run started may still hold it */
-			for (int t = 0; t < 120; t++) {
-				if (hl_pve_get(b->p, path, &conf, b->e) < 0 ||
-				    hl_json_get_str(conf, "lock") == NULL)
-					break;
-				jv_free(conf);
-				hl_sleep(0.5);
-			}
-			if (jv_get_kind(conf) == JV_KIND_OBJECT) {
-				char *d = hl_owner_get(hl_json_get_str(conf,
-				    "description"), "digest");
-				int ours = d && strcmp(d, b->digest) == 0 &&
-				    hl_owner_is(v, conf, labid, "template",
-				    b->name);
-
-				free(d);
-				if (ours) {
-					tb_log(b, "VM %d is an interrupted build "
-					    "of this definition: removing it",
-					    vmid);
-					b->vmid = vmid;
-					tb_discard(b);
-					b->vmid = 0;
-				}
-			}
-			jv_free(conf);
-		}
+		if (!found && leftover(b, v) < 0)
+			found = -1;
 		jv_free(v);
 	}
 	jv_free(vms);

@@ -35,7 +35,8 @@ void tb_now_id(char *out, size_t len);
 int tb_mkdirs(const char *dir);
 
 /* 1 when this digest is built on the node (*artifact set), 0 when not
- * (an interrupted build's VM removed first), -1 on error. */
+ * (an interrupted build's VM removed first), -1 on error (one still
+ * locked past the wait among them). */
 int tb_existing(struct build *b, jv *artifact);
 
 /* The import, disk and snippets storages exist on the node as needed. */

@@ -160,7 +160,6 @@ int
 vm_settle(struct host *x, struct view *v, jv active)
 {
 	jv res = hl_json_get(jv_copy(v->managed), x->name), tasks;
-	char path[300];
 	const char *node, *lock;
 	double t0 = hl_clock(), limit = x->o->timeout > 0 ? x->o->timeout :
 	    VM_AGENT_TIMEOUT;
@@ -206,31 +205,20 @@ vm_settle(struct host *x, struct view *v, jv active)
 	lock = hl_json_get_str(res, "lock");
 	if (lock)
 		vm_note(x, "VM %d is locked (%s): waiting", vmid, lock);
-	while (lock && node) {
+	if (lock && node) {
 		jv conf;
-		int status = 0;
+		int w = hl_pve_wait_unlocked(x->p, node, vmid,
+		    limit - (hl_clock() - t0), &conf, x->e);
 
 		waited = 1;
-		snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/config", node,
-		    vmid);
-		if (hl_pve_call(x->p, HL_PVE_READ, "GET", path, jv_null(), &conf,
-		    &status, x->e) < 0) {
-			jv_free(conf);
-			if (status == 500 || status == 404)
-				break;	/* gone: a failed clone removes itself */
-			jv_free(res);
-			return -1;
-		}
-		lock = hl_json_get_str(conf, "lock") ? "" : NULL;
 		jv_free(conf);
-		if (lock && hl_clock() - t0 > limit) {
+		/* 2: gone, a failed clone removes itself */
+		if (w < 0 || w == 1) {
 			jv_free(res);
-			return hl_err_set(x->e, HL_E_FAILED, "%s: VM %d is "
-			    "still locked after %.0f s with no task of hl's "
-			    "running", x->name, vmid, limit);
+			return w < 0 ? -1 : hl_err_set(x->e, HL_E_FAILED, "%s: "
+			    "VM %d is still locked after %.0f s with no task "
+			    "of hl's running", x->name, vmid, limit);
 		}
-		if (lock)
-			hl_sleep(1);
 	}
 	jv_free(res);
 	return waited;

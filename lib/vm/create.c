@@ -209,36 +209,24 @@ started(struct host *x)
 static int
 cloned(struct host *x)
 {
-	char path[300];
-	double t0 = hl_clock();
+	struct hl_err e2;
+	jv conf;
+	char *l, *h;
+	int yes;
 
-	vm_path(x, path, sizeof(path), "/config");
-	while (hl_clock() - t0 < VM_AGENT_TIMEOUT) {
-		struct hl_err e2;
-		jv conf;
-		char *l, *h;
-		int status = 0, yes;
-
-		if (hl_pve_call(x->p, HL_PVE_READ, "GET", path, jv_null(), &conf,
-		    &status, &e2) < 0) {
-			jv_free(conf);
-			return 0;
-		}
-		if (hl_json_get_str(conf, "lock")) {
-			jv_free(conf);
-			hl_sleep(1);
-			continue;
-		}
-		l = hl_owner_get(hl_json_get_str(conf, "description"), "lab");
-		h = hl_owner_get(hl_json_get_str(conf, "description"), "host");
-		yes = l && h && strcmp(l, hl_json_str(x->lab->id)) == 0 &&
-		    strcmp(h, x->name) == 0;
-		free(l);
-		free(h);
+	if (hl_pve_wait_unlocked(x->p, x->node, x->vmid, VM_AGENT_TIMEOUT,
+	    &conf, &e2) != 0) {
 		jv_free(conf);
-		return yes;
+		return 0;
 	}
-	return 0;
+	l = hl_owner_get(hl_json_get_str(conf, "description"), "lab");
+	h = hl_owner_get(hl_json_get_str(conf, "description"), "host");
+	yes = l && h && strcmp(l, hl_json_str(x->lab->id)) == 0 &&
+	    strcmp(h, x->name) == 0;
+	free(l);
+	free(h);
+	jv_free(conf);
+	return yes;
 }
 
 /* The MAC in a config's net0, or NULL (malloc'ed). */

@@ -219,6 +219,27 @@ vms() {
 	jq -e '[.data[] | select(.node == "pve2" and (.tags // "" | test("hl-template")))] | length == 1 and .[0].template == 1' <<<"$output"
 }
 
+@test "hl-template: an interrupted build still locked past the wait fails clearly (5), and a later run removes it" {
+	# the killed run's create task holds its VM's lock for a while
+	faults '{"task_ms": 25000}'
+	hl-template -C "$LAB" build debian-12 --node pve2 --force --timeout 120 > /dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 1 600); do
+		api GET /cluster/resources --get -d type=vm
+		jq -e '.data | any(.node == "pve2" and .template == 0 and (.tags // "" | test("hl-template")))' <<<"$output" >/dev/null && break
+		sleep 0.1
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	tpl 5 build debian-12 --node pve2 --force --timeout 2
+	[[ $stderr == *"an interrupted build of this definition, is still locked after 2 s: wait for its task, then run again"* ]]
+	faults '{}'
+	tpl 0 build debian-12 --node pve2 --force --timeout 120
+	[[ $stderr == *"interrupted build of this definition: removing it"* ]]
+	api GET /cluster/resources --get -d type=vm
+	jq -e '[.data[] | select(.node == "pve2" and .template == 0 and (.tags // "" | test("hl-template")))] == []' <<<"$output"
+}
+
 @test "hl-template: --all-nodes builds where the lab places hosts using it; just template" {
 	need_just
 	cp "$TOP/justfile" "$LAB/"
