@@ -63,13 +63,18 @@ def _zombie(pid):
         return True
 
 
-def _unsafe_component(path):
-    """The first directory of path sshd's ChrootDirectory rule refuses."""
+def unsafe_component(path):
+    """The first directory of path sshd's ChrootDirectory rule refuses (not
+    root's, or writable by others), or None; what does not exist yet is
+    made by the simulator, root's and private."""
     path = os.path.realpath(path)
     parts = path.split("/")
     for i in range(1, len(parts) + 1):
         d = "/".join(parts[:i]) or "/"
-        st = os.stat(d)
+        try:
+            st = os.stat(d)
+        except FileNotFoundError:
+            return None
         if st.st_uid != 0 or st.st_mode & 0o022:
             return d
     return None
@@ -85,7 +90,7 @@ def start(sim, lab, extra=None):
     if not os.path.exists(SSHD):
         print("hl-sim: no sshd (openssh-server): no node SSH", file=sys.stderr)
         return [], {}
-    bad = _unsafe_component(sim.state_dir)
+    bad = unsafe_component(sim.state_dir)
     if bad:
         # sshd chroots only below root-owned directories nobody else
         # may write (sshd_config(5) ChrootDirectory)

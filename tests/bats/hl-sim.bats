@@ -737,3 +737,14 @@ config:
 	[[ $stderr == *"hl-sim: stopped"* ]]
 	! alive "$pid" || false
 }
+
+@test "hl-sim: a lab below a directory others may write is refused at start, saying why, not later" {
+	local ww="$BATS_TEST_TMPDIR/shared"
+	mkdir -m 1777 "$ww"
+	mkdir "$ww/lab"
+	: > "$ww/lab/lab.yaml"
+	run -2 --separate-stderr "$TOP/sim/hl-sim" start --lab "$ww/lab" --config "$TOP/tests/sim/config.json"
+	[[ $stderr == *"hl-sim: cannot start: the nodes' SSH"*"below $ww"*"not /tmp"* ]]
+	[ ! -e "$ww/lab/.hl/sim.env" ]
+	! sim_running "$ww/lab" || false
+}
