@@ -33,6 +33,18 @@ template NAME *ARGS:
 promote NAME *ARGS:
     {{bin}}/hl-template promote "$@"
 
+# L1: point a template's channel back at the artifact before it (and commit)
+rollback NAME *ARGS:
+    {{bin}}/hl-template rollback "$@"
+
+# L1: the templates, their artifacts, clones and channels
+templates *ARGS:
+    {{bin}}/hl-template list "$@"
+
+# L1: templates and artifacts nothing needs: listed; --yes removes them (and commits)
+template-gc *ARGS:
+    {{bin}}/hl-template gc "$@"
+
 # L2: what would change to make every VM as declared (read-only; -o FILE saves it)
 plan *ARGS:
     {{bin}}/hl-vm plan "$@"

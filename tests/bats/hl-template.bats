@@ -255,6 +255,12 @@ vms() {
 	run --separate-stderr env PATH="$TOP/bin:$PATH" just bin="$TOP/bin" template debian-12 --all-nodes --timeout 120
 	[ "$status" = 0 ]
 	jq -e '[.templates[] | .node] == ["pve1", "pve2"] and all(.templates[]; .action == "exists")' <<<"$output"
+	# the other L1 recipes: list, and gc that only lists without --yes
+	run -0 --separate-stderr env PATH="$TOP/bin:$PATH" just bin="$TOP/bin" templates
+	jq -e '.templates[0].name == "debian-12" and ([.templates[0].artifacts[].node] | unique) == ["pve1", "pve2"]' <<<"$output"
+	run --separate-stderr env PATH="$TOP/bin:$PATH" just bin="$TOP/bin" template-gc
+	jq -e '.applied == false' <<<"$output"
+	just --list | grep -q '^ *rollback NAME'
 }
 
 @test "hl-template: promote points stable at the newest artifact on every node and commits only its own files" {
