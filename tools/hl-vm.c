@@ -152,6 +152,7 @@ main(int argc, char **argv)
 
 	vo.saved = jv_null();
 	vo.progress = &run.progress;
+	vo.allow_dirty = dirty;
 	if (hl_run_lab(&run, sels, nsels, 0, &lab, &picked, &code) < 0)
 		goto done;
 	vo.commit = hl_json_get_str(run.git, "commit");

@@ -226,3 +226,50 @@ done:
 	git_libgit2_shutdown();
 	return rc;
 }
+
+int
+hl_git_committed(const char *root, const char *const *paths,
+    const char **first, struct hl_err *e)
+{
+	git_repository *repo = NULL;
+	const char *workdir;
+	size_t wlen, i;
+	int rc = -1;
+
+	*first = NULL;
+	git_libgit2_init();
+	if (git_repository_open_ext(&repo, root, 0, NULL) < 0 ||
+	    (workdir = git_repository_workdir(repo)) == NULL) {
+		*first = paths[0];	/* outside Git nothing is committed */
+		rc = 0;
+		goto done;
+	}
+	wlen = strlen(workdir);
+	for (i = 0; paths[i]; i++) {
+		struct hl_buf rel = { 0 };
+		unsigned flags = 0;
+		int st;
+
+		if (strncmp(root, workdir, wlen - 1) == 0 && strlen(root) >= wlen)
+			hl_buf_printf(&rel, "%s/", root + wlen);
+		hl_buf_adds(&rel, paths[i]);
+		st = git_status_file(&flags, repo, hl_buf_str(&rel));
+		hl_buf_free(&rel);
+		/* tracked and as committed: status 0, flags 0 */
+		if (st == GIT_ENOTFOUND || (st == 0 && flags != 0)) {
+			*first = paths[i];
+			rc = 0;
+			goto done;
+		}
+		if (st < 0) {
+			hl_err_set(e, HL_E_LAB, "cannot read the Git status of "
+			    "'%s': %s", paths[i], git_reason());
+			goto done;
+		}
+	}
+	rc = 1;
+done:
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}

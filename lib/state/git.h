@@ -33,4 +33,13 @@ jv hl_git_state(const char *root, struct hl_err *e);
 int hl_git_commit(const char *root, const char *const *paths,
     const char *msg, char *out_hex, struct hl_err *e);
 
+/*
+ * Whether each of paths (NULL-ended, relative to the lab root) is
+ * committed as it is: tracked, with no staged or unstaged change.
+ * Returns 1; 0 with *first the first that is not (every one, for a lab
+ * outside Git); -1 with e when the repository cannot be read.
+ */
+int hl_git_committed(const char *root, const char *const *paths,
+    const char **first, struct hl_err *e);
+
 #endif

@@ -18,6 +18,7 @@
 #include "core/num.h"
 #include "core/progress.h"
 #include "ssh/known_hosts.h"
+#include "state/git.h"
 #include "state/owner.h"
 #include "state/registry.h"
 #include "vm/vm.h"
@@ -325,6 +326,63 @@ apply_host(size_t job, int forked, void *arg)
 	return res;
 }
 
+/*
+ * DESIGN.md 2.2: the channel and the artifact a create clones from must be
+ * committed, so the VM's marker names a template the repository records.
+ * Refuses (6) naming the first that is not.
+ */
+static int
+committed(const struct hl_lab *lab, const struct view *v, jv channels,
+    const size_t *index, size_t n, struct hl_err *e)
+{
+	const char **paths = calloc(n + 2, sizeof(*paths)), *first = NULL;
+	char **own = calloc(n + 1, sizeof(*own));
+	size_t i, k = 0;
+	int rc = 0, ok;
+
+	if (paths == NULL || own == NULL) {
+		rc = hl_err_set(e, HL_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	paths[k++] = "layers/L1/channels.yaml";
+	for (i = 0; i < n; i++) {
+		const struct hl_host *hh = &lab->hosts[index[i]];
+		jv h, tpl;
+		char *art;
+
+		if (jv_object_has(jv_copy(v->managed), jv_string(hh->name)))
+			continue;	/* not a create */
+		h = hl_spec_host_json(lab, hh);
+		tpl = hl_json_get(jv_copy(h), "template");
+		art = hl_json_get_str(tpl, "name") && hl_json_get_str(h, "node") ?
+		    hl_registry_channel_artifact(channels, hl_json_get_str(tpl,
+		    "name"), hl_json_get_str(tpl, "channel"),
+		    hl_json_get_str(h, "node")) : NULL;
+		if (art && asprintf(&own[i], "layers/L1/artifacts/%s/%s/%s.json",
+		    hl_json_get_str(tpl, "name"), hl_json_get_str(h, "node"),
+		    art) > 0)
+			paths[k++] = own[i];
+		free(art);
+		jv_free(tpl);
+		jv_free(h);
+	}
+	if (k == 1)
+		goto out;	/* no create: nothing is cloned */
+	ok = hl_git_committed(lab->root, paths, &first, e);
+	if (ok < 0)
+		rc = -1;
+	else if (ok == 0)
+		rc = hl_err_set(e, HL_E_REFUSED, "%s is not committed: a VM is "
+		    "made only from a template the repository records (hl-template "
+		    "promote commits it), or --allow-dirty", first);
+out:
+	for (i = 0; own && i < n; i++)
+		free(own[i]);
+	free(own);
+	free(paths);
+	return rc;
+}
+
 int
 hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, const struct hl_vm_opts *o, jv *doc,
@@ -358,7 +416,8 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 	for (i = 0; i < lab->nhosts; i++)
 		if (mine[i] && !lab->hosts[i].external)
 			r.index[n++] = i;
-	if (vm_active_tasks(p, lab, r.index, n, &r.active, e) < 0) {
+	if ((!o->allow_dirty && committed(lab, &v, r.channels, r.index, n,
+	    e) < 0) || vm_active_tasks(p, lab, r.index, n, &r.active, e) < 0) {
 		code = e->code;
 		goto out;
 	}

@@ -55,6 +55,7 @@ struct hl_vm_opts {
 	jv saved;		/* a saved plan to apply exactly, or null */
 	const char *commit;	/* the spec commit, for the marker */
 	const struct hl_progress *progress;	/* notes as hosts go */
+	int allow_dirty;	/* clone from an uncommitted channel too */
 };
 
 /*

@@ -81,6 +81,25 @@ no_active_tasks() {
 	jq -e '.data == []' <<<"$output"
 }
 
+@test "hl-vm apply: a create clones only from a channel and an artifact the repository records (6 otherwise, or --allow-dirty)" {
+	# an uncommitted channels.yaml
+	cp "$LAB/layers/L1/channels.yaml" "$BATS_TEST_TMPDIR/channels.yaml"
+	printf '# edited by hand\n' >> "$LAB/layers/L1/channels.yaml"
+	vm 6 apply web01
+	jq -e '.error.reason == "refused" and (.error.message | test("^layers/L1/channels.yaml is not committed"))' <<<"$output"
+	cp "$BATS_TEST_TMPDIR/channels.yaml" "$LAB/layers/L1/channels.yaml"
+	[ -z "$(git -C "$LAB" status --porcelain layers)" ]
+	# an artifact file the channel points to, untracked
+	art=$(ls "$LAB/layers/L1/artifacts/debian-12/pve1/" | head -1)
+	git -C "$LAB" rm -q --cached "layers/L1/artifacts/debian-12/pve1/$art"
+	vm 6 apply web01
+	jq -e --arg a "$art" '.error.message | startswith("layers/L1/artifacts/debian-12/pve1/" + $a + " is not committed")' <<<"$output"
+	git -C "$LAB" add "layers/L1/artifacts/debian-12/pve1/$art"
+	# nothing was made
+	api GET /cluster/resources --get -d type=vm
+	jq -e '[.data[] | select(.name == "web01")] == []' <<<"$output"
+}
+
 @test "hl-vm plan -o: apply --plan applies exactly that plan, and refuses (6) when HEAD, a channel or a VM moved" {
 	vm 0 plan web01 -o "$BATS_TEST_TMPDIR/p.json"
 	jq -e '.saved | endswith("p.json")' <<<"$output"
