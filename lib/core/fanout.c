@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/exit.h"
 #include "core/fanout.h"
 
 struct slot {
@@ -166,5 +167,34 @@ hl_fanout(size_t n, int parallel, jv (*work)(size_t, int, void *), void *arg)
 	free(res);
 	free(slots);
 	free(pf);
+	return out;
+}
+
+jv
+hl_fanout_collect(jv results, int *code,
+    jv (*died)(size_t i, const char *how, void *arg), void *arg)
+{
+	jv out = jv_array();
+
+	*code = HL_EXIT_OK;
+	jv_array_foreach(results, i, r) {
+		jv c;
+
+		if (jv_object_has(jv_copy(r), jv_string("died"))) {
+			jv how = jv_object_get(jv_copy(r), jv_string("died"));
+
+			jv_free(r);
+			r = died((size_t)i, jv_get_kind(how) == JV_KIND_STRING ?
+			    jv_string_value(how) : "died", arg);
+			jv_free(how);
+		}
+		c = jv_object_get(jv_copy(r), jv_string("code"));
+		*code = hl_exit_worse(*code, jv_get_kind(c) == JV_KIND_NUMBER ?
+		    (int)jv_number_value(c) : HL_EXIT_INTERNAL);
+		jv_free(c);
+		out = jv_array_append(out, jv_object_delete(r,
+		    jv_string("code")));
+	}
+	jv_free(results);
 	return out;
 }

@@ -21,4 +21,14 @@
 jv hl_fanout(size_t n, int parallel, jv (*work)(size_t, int, void *),
     void *arg);
 
+/*
+ * Fold hl_fanout's results (consumed) into the entries a document lists:
+ * each job's result carries "code", its exit status, which is taken out;
+ * a job whose process died is replaced by died(i, how, arg), an entry with
+ * its "code".  *code gets the worst status (hl_exit_worse).  Returns the
+ * entries in job order.
+ */
+jv hl_fanout_collect(jv results, int *code,
+    jv (*died)(size_t i, const char *how, void *arg), void *arg);
+
 #endif

@@ -565,42 +565,37 @@ build_one(size_t i, int forked, void *arg)
 	    be.code : HL_EXIT_OK));
 }
 
+/* A node whose worker died: its entry. */
+static jv
+build_died(size_t i, const char *how, void *arg)
+{
+	struct nodes_job *j = arg;
+	struct hl_err de;
+	jv n = jv_array_get(jv_copy(j->nodes), (int)i), r;
+
+	hl_err_set(&de, HL_E_INTERNAL, "%s on %s: its worker %s; build again",
+	    j->name, jv_string_value(n), how);
+	hl_note(j->o->progress, HL_NOTE_ERROR, NULL, "%s", de.msg);
+	r = jv_object_set(jv_object(), jv_string("action"),
+	    jv_string("failed"));
+	r = jv_object_set(r, jv_string("error"), hl_json_err(&de));
+	r = jv_object_set(r, jv_string("name"), jv_string(j->name));
+	r = jv_object_set(r, jv_string("node"), n);
+	return jv_object_set(r, jv_string("code"), jv_number(de.code));
+}
+
 int
 hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,
     const char *name, jv nodes, const struct hl_tpl_opts *o, jv *result)
 {
 	struct nodes_job j = { p, lab, name, nodes, o };
-	jv results = jv_array(), all;
-	int code = HL_EXIT_OK;
+	jv results;
+	int code;
 
 	/* the nodes at once, each in its own process: one node's failure
 	 * (or crash) is its own, the others are still built */
-	all = hl_fanout((size_t)jv_array_length(jv_copy(nodes)), 8, build_one,
-	    &j);
-	jv_array_foreach(all, i, r) {
-		if (jv_object_has(jv_copy(r), jv_string("died"))) {
-			struct hl_err de;
-			jv n = jv_array_get(jv_copy(nodes), i);
-
-			hl_err_set(&de, HL_E_INTERNAL, "%s on %s: its worker %s; "
-			    "build again", name, jv_string_value(n),
-			    hl_json_get_str(r, "died"));
-			hl_note(o->progress, HL_NOTE_ERROR, NULL, "%s", de.msg);
-			jv_free(r);
-			r = jv_object_set(jv_object_set(jv_object_set(
-			    jv_object_set(jv_object(), jv_string("action"),
-			    jv_string("failed")), jv_string("error"),
-			    hl_json_err(&de)), jv_string("name"),
-			    jv_string(name)), jv_string("node"), n);
-			r = jv_object_set(r, jv_string("code"),
-			    jv_number(de.code));
-		}
-		code = hl_exit_worse(code, (int)hl_pve_get_num(r, "code",
-		    HL_EXIT_INTERNAL));
-		results = jv_array_append(results, jv_object_delete(r,
-		    jv_string("code")));
-	}
-	jv_free(all);
+	results = hl_fanout_collect(hl_fanout((size_t)jv_array_length(
+	    jv_copy(nodes)), 8, build_one, &j), &code, build_died, &j);
 	jv_free(nodes);
 	*result = jv_object_set(jv_object(), jv_string("templates"), results);
 	return code;

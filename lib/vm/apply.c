@@ -326,6 +326,22 @@ apply_host(size_t job, int forked, void *arg)
 	return res;
 }
 
+/* A host whose worker died: its entry. */
+static jv
+apply_died(size_t job, const char *how, void *arg)
+{
+	struct run *r = arg;
+	const struct hl_host *h = &r->lab->hosts[r->index[job]];
+	struct hl_err de;
+	jv res;
+
+	hl_err_set(&de, HL_E_INTERNAL, "%s: its worker %s; run apply again to "
+	    "converge", h->name, how);
+	res = jv_object_set(vm_failed(r->o->progress, h->name, &de),
+	    jv_string("name"), jv_string(h->name));
+	return jv_object_set(res, jv_string("code"), jv_number(de.code));
+}
+
 /*
  * DESIGN.md 2.2: the channel and the artifact a create clones from must be
  * committed, so the VM's marker names a template the repository records.
@@ -391,7 +407,7 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 	struct view v = VIEW_INIT;
 	struct run r = { p, lab, o, &v, hl_registry_channels(lab), NULL,
 	    jv_object() };
-	jv hosts = jv_array(), results;
+	jv hosts = jv_array();
 	unsigned char *mine = NULL;
 	int code = HL_EXIT_OK;
 	size_t i, n = 0;
@@ -421,28 +437,9 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 		code = e->code;
 		goto out;
 	}
-	results = hl_fanout(n, o->parallel ? o->parallel : 4, apply_host, &r);
-	jv_array_foreach(results, k, res) {
-		const struct hl_host *h = &lab->hosts[r.index[k]];
-
-		if (jv_object_has(jv_copy(res), jv_string("died"))) {
-			struct hl_err de;
-
-			hl_err_set(&de, HL_E_INTERNAL, "%s: its worker %s; run "
-			    "apply again to converge", h->name,
-			    hl_json_get_str(res, "died"));
-			jv_free(res);
-			res = jv_object_set(vm_failed(o->progress, h->name, &de),
-			    jv_string("name"), jv_string(h->name));
-			res = jv_object_set(res, jv_string("code"),
-			    jv_number(de.code));
-		}
-		code = hl_exit_worse(code, (int)hl_pve_get_num(res, "code",
-		    HL_EXIT_INTERNAL));
-		hosts = jv_array_append(hosts, jv_object_delete(res,
-		    jv_string("code")));
-	}
-	jv_free(results);
+	jv_free(hosts);
+	hosts = hl_fanout_collect(hl_fanout(n, o->parallel ? o->parallel : 4,
+	    apply_host, &r), &code, apply_died, &r);
 	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
 	hosts = jv_null();
 out:
