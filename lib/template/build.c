@@ -220,8 +220,9 @@ fetch(struct build *b)
 }
 
 /* The first vmid of the definition's range nothing holds. */
+/* The first free vmid of the definition's range from `from` on. */
 static int
-pick_vmid(struct build *b)
+pick_vmid(struct build *b, int from)
 {
 	jv r = hl_json_get(jv_copy(b->def), "vmids");
 	double first = 0, last = -1;
@@ -230,7 +231,7 @@ pick_vmid(struct build *b)
 	first = hl_pve_get_num(r, "first", 0);
 	last = hl_pve_get_num(r, "last", -1);
 	jv_free(r);
-	for (v = (int)first; v <= (int)last; v++) {
+	for (v = from > (int)first ? from : (int)first; v <= (int)last; v++) {
 		char path[64];
 		jv d;
 		int status = 0;
@@ -402,7 +403,7 @@ hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 	    .mirrored = jv_null() };
 	jv artifact = jv_null(), st;
 	const char *agent, *disk;
-	int rc = -1, done;
+	int rc = -1, done, from;
 
 	*out = jv_null();
 	b.def = hl_json_get(jv_copy(lab->templates), name);
@@ -439,9 +440,20 @@ hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 	}
 	jv_free(artifact);	/* --force: built again */
 	artifact = jv_null();
-	if (tb_storages(&b) < 0 || source(&b) < 0 || fetch(&b) < 0 ||
-	    pick_vmid(&b) < 0 || create(&b) < 0)
+	if (tb_storages(&b) < 0 || source(&b) < 0 || fetch(&b) < 0)
 		goto fail;
+	/* a vmid another build took meanwhile (nodes build at once): the
+	 * next free one */
+	for (from = 0;;) {
+		if (pick_vmid(&b, from) < 0)
+			goto fail;
+		if (create(&b) == 0)
+			break;
+		if (e->reason != HL_E_EXISTS)
+			goto fail;
+		from = -b.vmid + 1;
+		b.vmid = 0;
+	}
 	if (agent && strcmp(agent, "install") == 0 && tb_prepare(&b) < 0)
 		goto fail;
 	{
