@@ -50,16 +50,16 @@ token_file(const char *path, char **token, struct hl_err *e)
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
-		return hl_err_set(e, HL_E_AUTH, "HL_PVE_TOKEN_FILE '%s': %s",
+		return hl_err_set(e, HL_E_AUTH, "the token file '%s': %s",
 		    path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return hl_err_set(e, HL_E_AUTH, "HL_PVE_TOKEN_FILE '%s' is "
+		return hl_err_set(e, HL_E_AUTH, "the token file '%s' is "
 		    "not a regular file", path);
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		return hl_err_set(e, HL_E_AUTH, "HL_PVE_TOKEN_FILE '%s' may "
+		return hl_err_set(e, HL_E_AUTH, "the token file '%s' may "
 		    "be read by others (mode %04o): chmod 600 it", path,
 		    (unsigned)(st.st_mode & 07777));
 	}
@@ -67,7 +67,7 @@ token_file(const char *path, char **token, struct hl_err *e)
 	close(fd);
 	if (n < 0 || n > TOKEN_MAX) {
 		explicit_bzero(buf, sizeof(buf));
-		return hl_err_set(e, HL_E_AUTH, "HL_PVE_TOKEN_FILE '%s' "
+		return hl_err_set(e, HL_E_AUTH, "the token file '%s' "
 		    "cannot be read or is too long", path);
 	}
 	buf[n] = '\0';
@@ -113,7 +113,7 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 {
 	jv pve = jv_object_get(jv_copy(lab->spec), jv_string("pve"));
 	const char *var, *file;
-	char *env;
+	char *env, *labfile;
 
 	memset(c, 0, sizeof(*c));
 	if (jv_get_kind(pve) != JV_KIND_OBJECT) {
@@ -126,6 +126,7 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 	    "fingerprint");
 	c->cluster = lab_value(pve, "cluster", NULL);
 	env = lab_value(pve, "token_env", NULL);
+	labfile = lab_value(pve, "token_file", NULL);
 	jv_free(pve);
 	if (c->cafile) {
 		char *abs = hl_lab_path(lab->root, c->cafile);
@@ -136,11 +137,10 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 		}
 	}
 	if (c->endpoint == NULL) {
-		free(env);
-		hl_pve_cfg_free(c);
-		return hl_err_set(e, HL_E_LAB, "no Proxmox endpoint: "
-		    "lab.yaml pve.endpoint is unset (is the simulator "
-		    "running?) and HL_PVE_ENDPOINT is empty");
+		hl_err_set(e, HL_E_LAB, "no Proxmox endpoint: lab.yaml "
+		    "pve.endpoint is unset (is the simulator running?) and "
+		    "HL_PVE_ENDPOINT is empty");
+		goto fail;
 	}
 	c->hint = sim_hint(lab, c->endpoint);
 	var = env ? env : "HL_PVE_TOKEN";
@@ -148,26 +148,36 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 	file = getenv("HL_PVE_TOKEN_FILE");
 	if (getenv(var) && *getenv(var)) {
 		c->token = strdup(getenv(var));
-	} else if (file && *file) {
-		if (token_file(file, &c->token, e) < 0) {
-			free(env);
-			hl_pve_cfg_free(c);
-			return -1;
-		}
+	} else if ((file && *file) || labfile) {
+		/* HL_PVE_TOKEN_FILE, else lab.yaml's pve.token_file (below
+		 * .hl/, as the simulator writes it) */
+		char *path = file && *file ? strdup(file) :
+		    hl_lab_path(lab->root, labfile);
+		int rc = path ? token_file(path, &c->token, e) :
+		    hl_err_set(e, HL_E_INTERNAL, "out of memory");
+
+		free(path);
+		if (rc < 0)
+			goto fail;
 	} else {
 		hl_err_set(e, HL_E_AUTH, "no API token: set %s or "
-		    "HL_PVE_TOKEN_FILE", var);
-		free(env);
-		hl_pve_cfg_free(c);
-		return -1;
+		    "HL_PVE_TOKEN_FILE, or name a file in lab.yaml's "
+		    "pve.token_file", var);
+		goto fail;
+	}
+	if (c->token == NULL || !token_ok(c->token)) {
+		hl_err_set(e, HL_E_AUTH, "the API token is not of the form "
+		    "USER@REALM!TOKENID=SECRET");
+		goto fail;
 	}
 	free(env);
-	if (c->token == NULL || !token_ok(c->token)) {
-		hl_pve_cfg_free(c);
-		return hl_err_set(e, HL_E_AUTH, "the API token is not of "
-		    "the form USER@REALM!TOKENID=SECRET");
-	}
+	free(labfile);
 	return 0;
+fail:
+	free(env);
+	free(labfile);
+	hl_pve_cfg_free(c);
+	return -1;
 }
 
 void

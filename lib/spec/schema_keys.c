@@ -69,6 +69,8 @@ static STRING_CHECK(c_url, hl_check_url(S, 0), "an http:// or https:// URL")
 static STRING_CHECK(c_checksum, hl_check_checksum(S),
     "a checksum 'sha256:<64 hex>' or 'sha512:<128 hex>'")
 STRING_CHECK(hl_schema_c_path, hl_check_path(S), "a file path without '..'")
+static STRING_CHECK(c_hl_file, hl_check_path(S) && strncmp(S, ".hl/", 4) == 0 &&
+    S[4], "a file below .hl/ (.hl/NAME), where hl's local state lives")
 static STRING_CHECK(c_cpu, hl_check_label(S),
     "a QEMU CPU type such as host or x86-64-v2-AES")
 #undef S
@@ -404,6 +406,7 @@ static const struct rule tls_rules[] = {
 static const struct rule pve_rules[] = {
 	{ .key = "endpoint", .flags = R_REQ | R_REF, .check = c_https },
 	{ .key = "token_env", .check = hl_schema_c_env },
+	{ .key = "token_file", .check = c_hl_file },
 	{ .key = "tls", .kind = K_MAP, .sub = tls_rules },
 	{ .key = "cluster", .flags = R_REF, .check = c_cluster },
 	{ 0 }

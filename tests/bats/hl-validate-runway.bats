@@ -317,6 +317,15 @@ edit_lab() {
 	[[ $stderr == *"may be read by others (mode 0644)"* ]]
 	chmod 600 "$f"
 	HL_PVE_TOKEN= HL_PVE_TOKEN_FILE="$f" runway 0
+	# no variable at all: lab.yaml's pve.token_file, which the simulator
+	# wrote, serves (the tools work without the justfile's dotenv)
+	[ "$(stat -c %a "$LAB/.hl/sim-token")" = 600 ]
+	run -0 --separate-stderr env -u HL_PVE_TOKEN -u HL_PVE_TOKEN_FILE hl-validate -C "$LAB" runway
+	check token ok "accepted"
+	chmod 640 "$LAB/.hl/sim-token"
+	run -4 --separate-stderr env -u HL_PVE_TOKEN -u HL_PVE_TOKEN_FILE hl-validate -C "$LAB" runway
+	[[ $stderr == *"the token file '$LAB/.hl/sim-token' may be read by others (mode 0640)"* ]]
+	chmod 600 "$LAB/.hl/sim-token"
 }
 
 @test "runway: just runway runs it on the lab" {
@@ -342,10 +351,10 @@ edit_lab() {
 	grep -qh '^PATH=' "$BATS_TEST_TMPDIR"/env.*
 	# nor the variable lab.yaml's token_env names
 	rm -f "$BATS_TEST_TMPDIR"/env.*
-	edit_lab lab.yaml 's/^  token_env: HL_PVE_TOKEN$/  token_env: MY_PVE_TOKEN/'
+	edit_lab lab.yaml 's/^  token_file: .*$/  token_env: MY_PVE_TOKEN/'
 	MY_PVE_TOKEN=$HL_PVE_TOKEN HL_PVE_TOKEN= PATH="$BATS_TEST_TMPDIR/probe:$PATH" runway 0
 	ls "$BATS_TEST_TMPDIR"/env.* >/dev/null
-	! grep -h '^MY_PVE_TOKEN=' "$BATS_TEST_TMPDIR"/env.*
+	! grep -h '^MY_PVE_TOKEN=' "$BATS_TEST_TMPDIR"/env.* || false
 }
 
 @test "runway: no token secret appears in anything the tool printed" {

@@ -381,6 +381,7 @@ load test_helper
 	  token_env: hl-token
 	  tls: {fingerprint: "AB:CD", ca_file: no/such/ca.pem}
 	  cluster: testc
+	  token_file: /etc/pve-token
 	nodes:
 	  pve1:
 	    ssh: {address: "bad host", host_key: "ssh-ed25519 AAAAnotakey"}
@@ -392,11 +393,12 @@ load test_helper
 	assert_error_at lab.yaml 4 "not an environment variable name"
 	assert_error_at lab.yaml 5 "'AB:CD' is not a SHA-256 fingerprint"
 	assert_error_at lab.yaml 5 "CA file 'no/such/ca.pem' does not exist"
-	assert_error_at lab.yaml 9 "'bad host' is not an IPv4 address or an RFC 1123 host name"
-	assert_error_at lab.yaml 9 "neither an OpenSSH public key line nor a SHA256: fingerprint"
-	assert_error_at lab.yaml 10 "'PVE_2' is not an RFC 1123 host name label"
-	assert_error_at lab.yaml 11 "integer from 1 to 65535"
-	assert_error_at lab.yaml 11 "'SHA256:short' is neither"
+	assert_error_at lab.yaml 7 "'/etc/pve-token' is not a file below .hl/"
+	assert_error_at lab.yaml 10 "'bad host' is not an IPv4 address or an RFC 1123 host name"
+	assert_error_at lab.yaml 10 "neither an OpenSSH public key line nor a SHA256: fingerprint"
+	assert_error_at lab.yaml 11 "'PVE_2' is not an RFC 1123 host name label"
+	assert_error_at lab.yaml 12 "integer from 1 to 65535"
+	assert_error_at lab.yaml 12 "'SHA256:short' is neither"
 }
 
 @test "hl-validate: a template needs a pinned source with exactly one checksum" {
