@@ -60,12 +60,17 @@ node_artifacts(const struct hl_lab *lab, const char *name, const char *node,
 		    de->d_name[0] == '.')
 			continue;
 		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			ids = realloc(ids, cap * sizeof(*ids));
-			if (ids == NULL)
-				break;
+			char **grown = realloc(ids, 2 * (cap ? cap : 8) *
+			    sizeof(*ids));
+
+			if (grown == NULL)
+				break;	/* the artifacts listed so far */
+			ids = grown;
+			cap = 2 * (cap ? cap : 8);
 		}
-		ids[n++] = strndup(de->d_name, len - 5);
+		ids[n] = strndup(de->d_name, len - 5);
+		if (ids[n] != NULL)
+			n++;
 	}
 	closedir(d);
 	if (ids)
