@@ -222,29 +222,39 @@ vms() {
 @test "hl-template: an interrupted build still locked past the wait fails clearly (5), and a later run removes it" {
 	# a definition of its own (another digest, its own vmids), so the
 	# lab's artifacts stay as the tests after this one expect
-	local copy="$BATS_TEST_TMPDIR/copy"
+	local copy="$BATS_TEST_TMPDIR/copy" vmid=""
 	cp -r "$LAB" "$copy"
 	sed -i 's/^vmids: {first: 9000, last: 9099}$/vmids: {first: 9050, last: 9099}/' "$copy/layers/L1/templates/debian-12.yaml"
-	# the killed run's create task holds its VM's lock for a while
-	faults '{"task_ms": 25000}'
+	# a build killed once its VM is made (tagged and marked)...
 	hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty --timeout 120 > /dev/null 2>&1 &
 	pid=$!
 	for _ in $(seq 1 600); do
 		api GET /cluster/resources --get -d type=vm
-		jq -e '.data | any(.node == "pve2" and .vmid >= 9050 and .template == 0)' <<<"$output" >/dev/null && break
+		vmid=$(jq -r '[.data[] | select(.node == "pve2" and .vmid >= 9050 and .template == 0 and
+			(.tags // "" | test("hl-template")))][0].vmid // empty' <<<"$output")
+		[ -n "$vmid" ] && break
 		sleep 0.1
 	done
 	kill -9 "$pid"
 	wait "$pid" || true
+	[ -n "$vmid" ]
+	# ...whose VM something else holds locked (as a backup would)
+	api PUT "/nodes/pve2/qemu/$vmid/config" -d lock=backup
+	[ "$status" = 200 ]
 	run -5 --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty --timeout 2
-	[[ $stderr == *"an interrupted build of this definition, is still locked after 2 s: wait for its task, then run again"* ]]
-	faults '{}'
+	[[ $stderr == *"VM $vmid on pve2, an interrupted build of this definition, is still locked after 2 s: wait for its task, then run again"* ]]
+	# nothing was built beside it
+	api GET /cluster/resources --get -d type=vm
+	jq -e '[.data[] | select(.node == "pve2" and .vmid >= 9050)] | length == 1' <<<"$output"
+	# unlocked, the next run removes it and builds
+	api PUT "/nodes/pve2/qemu/$vmid/config" -d delete=lock -d skiplock=1
+	[ "$status" = 200 ]
 	run -0 --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty --timeout 120
-	[[ $stderr == *"interrupted build of this definition: removing it"* ]]
-	vmid=$(jq -r '.templates[0].artifact.vmid' <<<"$output")
+	[[ $stderr == *"VM $vmid is an interrupted build of this definition: removing it"* ]]
+	built=$(jq -r '.templates[0].artifact.vmid' <<<"$output")
 	api GET /cluster/resources --get -d type=vm
 	jq -e '[.data[] | select(.node == "pve2" and .vmid >= 9050)] | length == 1 and .[0].template == 1' <<<"$output"
-	api DELETE "/nodes/pve2/qemu/$vmid"
+	api DELETE "/nodes/pve2/qemu/$built"
 	wait_task "$(jq -r .data <<<"$output")"
 }
 
