@@ -210,3 +210,24 @@ hl_sftp_put(const struct hl_ssh_target *t, const char *local,
 	rmdir(dir);
 	return rc;
 }
+
+int
+hl_ssh_check_key(const struct hl_ssh_target *t, struct hl_err *e)
+{
+	char port[16];
+	char *argv[] = { "ssh-keyscan", "-T", "5", "-p", port, "--",
+		(char *)t->address, NULL };
+	struct hl_buf scan = { 0 };
+	struct hl_err pe;
+	int rc = 0;
+
+	snprintf(port, sizeof(port), "%d", t->port);
+	if (hl_proc_run(argv, 15, &scan, NULL, &pe) < 0 || scan.len == 0)
+		rc = hl_err_set(e, HL_E_SSH, "%s port %d: no SSH answers",
+		    t->address, t->port);
+	else if (!hl_ssh_key_in(hl_buf_str(&scan), t->host_key))
+		rc = hl_err_set(e, HL_E_SSH, "%s port %d answers with another "
+		    "host key than lab.yaml pins", t->address, t->port);
+	hl_buf_free(&scan);
+	return rc;
+}

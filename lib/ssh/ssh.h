@@ -23,6 +23,10 @@ struct hl_ssh_target {
 	const char *identity;	/* a private key file, or NULL */
 };
 
+/* Whether t answers SSH with its pinned host key (ssh-keyscan).  Returns
+ * 0, or -1 with e (HL_E_SSH) naming the address and port. */
+int hl_ssh_check_key(const struct hl_ssh_target *t, struct hl_err *e);
+
 /*
  * Copy the local file to remote on t over SFTP, with only the pinned key
  * trusted (a fingerprint is resolved by ssh-keyscan and checked first).

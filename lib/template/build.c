@@ -440,7 +440,8 @@ hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 	}
 	jv_free(artifact);	/* --force: built again */
 	artifact = jv_null();
-	if (tb_storages(&b) < 0 || source(&b) < 0 || fetch(&b) < 0)
+	if (tb_storages(&b) < 0 || (agent && strcmp(agent, "install") == 0 &&
+	    tb_node_ssh(&b) < 0) || source(&b) < 0 || fetch(&b) < 0)
 		goto fail;
 	/* a vmid another build took meanwhile (nodes build at once): the
 	 * next free one */

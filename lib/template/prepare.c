@@ -239,30 +239,57 @@ write_snippet(struct build *b, const char *path)
 	return rc;
 }
 
+/* The node's SSH as lab.yaml gives it: *ssh holds the strings t points
+ * into (the caller frees it); ident the lab's key file.  -1 with b->e when
+ * lab.yaml gives no address or host key. */
 static int
-upload(struct build *b, const char *file)
+node_target(struct build *b, struct hl_ssh_target *t, jv *ssh, char *ident,
+    size_t len)
 {
 	jv node = hl_json_get(hl_json_get(jv_copy(b->lab->spec), "nodes"),
 	    b->node);
-	jv ssh = hl_json_get(jv_copy(node), "ssh");
-	struct hl_ssh_target t = { 0 };
+
+	*ssh = hl_json_get(node, "ssh");
+	memset(t, 0, sizeof(*t));
+	t->address = hl_json_get_str(*ssh, "address");
+	t->host_key = hl_json_get_str(*ssh, "host_key");
+	t->user = hl_json_get_str(*ssh, "user");
+	t->port = (int)hl_pve_get_num(*ssh, "port", 22);
+	if (t->user == NULL)
+		t->user = "root";
+	snprintf(ident, len, "%s/.hl/id_ed25519", b->lab->root);
+	if (access(ident, R_OK) == 0)
+		t->identity = ident;
+	if (t->address == NULL || t->host_key == NULL)
+		return hl_err_set(b->e, HL_E_LAB, "lab.yaml gives node %s no "
+		    "SSH address or host key (nodes.%s.ssh)", b->node, b->node);
+	return 0;
+}
+
+int
+tb_node_ssh(struct build *b)
+{
+	struct hl_ssh_target t;
+	char ident[4200];
+	jv ssh;
+	int rc = node_target(b, &t, &ssh, ident, sizeof(ident));
+
+	if (rc == 0)
+		rc = hl_ssh_check_key(&t, b->e);
+	jv_free(ssh);
+	return rc;
+}
+
+static int
+upload(struct build *b, const char *file)
+{
+	struct hl_ssh_target t;
+	jv ssh;
 	char local[] = "/tmp/hl-snippet.XXXXXX", remote[512], ident[4200];
 	int fd, rc = -1;
 
-	t.address = hl_json_get_str(ssh, "address");
-	t.host_key = hl_json_get_str(ssh, "host_key");
-	t.user = hl_json_get_str(ssh, "user");
-	t.port = (int)hl_pve_get_num(ssh, "port", 22);
-	if (t.user == NULL)
-		t.user = "root";
-	snprintf(ident, sizeof(ident), "%s/.hl/id_ed25519", b->lab->root);
-	if (access(ident, R_OK) == 0)
-		t.identity = ident;
-	if (t.address == NULL || t.host_key == NULL) {
-		hl_err_set(b->e, HL_E_LAB, "lab.yaml gives node %s no SSH "
-		    "address or host key (nodes.%s.ssh)", b->node, b->node);
+	if (node_target(b, &t, &ssh, ident, sizeof(ident)) < 0)
 		goto out;
-	}
 	if (strcmp(b->snippets_storage, "local") == 0)
 		snprintf(remote, sizeof(remote), "/var/lib/vz/snippets/%s",
 		    file);
@@ -283,7 +310,6 @@ upload(struct build *b, const char *file)
 	unlink(local);
 out:
 	jv_free(ssh);
-	jv_free(node);
 	return rc;
 }
 

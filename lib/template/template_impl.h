@@ -42,6 +42,10 @@ int tb_existing(struct build *b, jv *artifact);
 /* The import, disk and snippets storages exist on the node as needed. */
 int tb_storages(struct build *b);
 
+/* The node's SSH answers with the host key lab.yaml pins (agent: install
+ * needs it for the vendor-data): checked before anything is downloaded. */
+int tb_node_ssh(struct build *b);
+
 /* agent: install: vendor-data over SFTP, boot, cloud-init clean, down. */
 int tb_prepare(struct build *b);
 
