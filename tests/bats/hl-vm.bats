@@ -286,10 +286,16 @@ apply_lab() {
 
 @test "hl-vm apply --reboot: hosts applied in parallel reboot one at a time, each back before the next goes down" {
 	apply_lab
+	# both web hosts made and running as declared first
+	vm 0 apply @web --timeout 120
+	vm 0 plan --exit-code @web
 	sed -i 's/^memory: 1G$/memory: 2G/' "$LAB/personas/web.yaml"
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web: 2G"
 	vm 0 apply @web --reboot --timeout 120 --parallel 2 --progress=json
-	jq -e '[.hosts[].reboot] == ["done", "done"]' <<<"$output"
+	jq -e '[.hosts[].reboot] == ["done", "done"]' <<<"$output" || {
+		echo "$output $stderr" >&2
+		false
+	}
 	seq=$(jq -r 'select(.message | test("^rebooting VM|is back$")) |
 		if (.message | test("^rebooting")) then "down" else "back" end' <<<"$stderr" | tr '\n' ' ')
 	[ "$seq" = "down back down back " ]
