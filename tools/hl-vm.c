@@ -58,6 +58,7 @@ static const char usage[] =
 "      --timeout S      apply: wait at most S seconds for the agent (600)\n"
 "      --parallel N     apply: work on N hosts at a time (4)\n"
 "      --allow-dirty    apply, destroy: go on with uncommitted spec changes\n"
+"                       (apply: and clone from an uncommitted channel)\n"
 "      --yes            destroy: do it\n"
 "      --reboot         apply: reboot running VMs whose changes need it\n"
 "      --insecure       do not verify the endpoint's TLS identity\n"
