@@ -219,17 +219,10 @@ hl_run_finish(struct hl_run *r, jv doc, int code)
 }
 
 jv
-hl_run_error(struct hl_run *r, const struct hl_err *e)
-{
-	hl_note(&r->progress, HL_NOTE_ERROR, NULL, "%s", e->msg);
-	return hl_json_err(e);
-}
-
-jv
 hl_run_error_doc(struct hl_run *r, const struct hl_err *e)
 {
-	return jv_object_set(jv_object(), jv_string("error"),
-	    hl_run_error(r, e));
+	hl_note(&r->progress, HL_NOTE_ERROR, NULL, "%s", e->msg);
+	return jv_object_set(jv_object(), jv_string("error"), hl_json_err(e));
 }
 
 int

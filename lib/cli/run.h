@@ -86,11 +86,9 @@ void hl_run_report(struct hl_run *r, const struct hl_diag *d);
  */
 int hl_run_finish(struct hl_run *r, jv doc, int code);
 
-/* {message, code, reason} for e, the message also on stderr as
- * "TOOL: MESSAGE" (an NDJSON note with --progress=json). */
-jv hl_run_error(struct hl_run *r, const struct hl_err *e);
-
-/* {error: hl_run_error(r, e)}: the document of a verb that failed whole. */
+/* {error: {message, code, reason}}: the document of a verb that failed
+ * whole; the message also on stderr as "TOOL: MESSAGE" (an NDJSON note
+ * with --progress=json). */
 jv hl_run_error_doc(struct hl_run *r, const struct hl_err *e);
 
 /*

@@ -100,24 +100,27 @@ hl_file_strerror(enum hl_file_status st, int err)
 }
 
 int
-hl_file_write(const char *path, const char *data, size_t len, int mode)
+hl_file_write(const char *path, const struct hl_buf *data, int mode,
+    struct hl_err *e)
 {
+	const char *bytes = hl_buf_str(data);
+	size_t len = data->len;
 	char tmp[4200];
 	size_t done = 0;
 	int fd, saved;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) >=
-	    (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
+	    (int)sizeof(tmp))
+		return hl_err_set(e, HL_E_INTERNAL, "%s: the path is too long",
+		    path);
 	unlink(tmp);		/* one a killed run of this pid left */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    (mode_t)mode);
 	if (fd < 0)
-		return -1;
+		return hl_err_set(e, HL_E_INTERNAL, "%s: cannot write: %s", tmp,
+		    strerror(errno));
 	while (done < len) {
-		ssize_t w = write(fd, data + done, len - done);
+		ssize_t w = write(fd, bytes + done, len - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -140,6 +143,6 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
-	errno = saved;
-	return -1;
+	return hl_err_set(e, HL_E_INTERNAL, "%s: cannot write: %s", path,
+	    strerror(saved));
 }

@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 
+#include "core/buf.h"
+#include "core/err.h"
+
 enum hl_file_status {
 	HL_FILE_OK = 0,
 	HL_FILE_MISSING,	/* does not exist */
@@ -27,12 +30,13 @@ enum hl_file_status hl_file_read(const char *path, size_t cap, char **buf,
 const char *hl_file_strerror(enum hl_file_status st, int err);
 
 /*
- * Write len bytes of data to path as one step: a new file beside it
+ * Write data to path as one step: a new file beside it
  * (O_CREAT|O_EXCL|O_NOFOLLOW, with mode less the umask), flushed, then
  * renamed over path, so a reader sees the old file or the new one and a
- * link at path is replaced, never followed.  Returns 0, or -1 with errno set (nothing is
- * left behind).
+ * link at path is replaced, never followed.  Returns 0, or -1 with e
+ * (HL_E_INTERNAL, naming path; nothing is left behind).
  */
-int hl_file_write(const char *path, const char *data, size_t len, int mode);
+int hl_file_write(const char *path, const struct hl_buf *data, int mode,
+    struct hl_err *e);
 
 #endif

@@ -12,7 +12,6 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "runway/runway_impl.h"
-#include "core/proc.h"
 #include "ssh/ssh.h"
 
 void
@@ -38,37 +37,30 @@ rw_ssh_checks(struct rw *c)
 		jv ssh = hl_json_get(hl_json_get(jv_copy(nodes), node), "ssh");
 		const char *addr = hl_json_get_str(ssh, "address"),
 		    *key = hl_json_get_str(ssh, "host_key");
-		jv portv = hl_json_get(jv_copy(ssh), "port");
-		char id[300], port[16];
+		struct hl_ssh_target t = { addr, (int)hl_pve_get_num(ssh,
+		    "port", 22), NULL, key, NULL };
+		char id[300];
 		struct hl_buf out = { 0 };
-		double pn = 22;
 
-		hl_pve_num(portv, &pn);
-		jv_free(portv);
-		snprintf(port, sizeof(port), "%.0f", pn);
 		snprintf(id, sizeof(id), "ssh:%s", node);
 		if (!addr || !key) {
 			rw_add(c, id, "warn", jv_null(), "lab.yaml gives node %s "
 			    "no SSH address or host key", node);
 		} else {
-			char *argv[] = { "ssh-keyscan", "-T", "5", "-p", port,
-				"-t", "ed25519,ecdsa,rsa", "--", (char *)addr,
-				NULL };
 			struct hl_err pe;
-			int rc = hl_proc_run(argv, 15, &out, NULL, &pe);
 
-			if (rc < 0 && pe.reason != HL_E_TIMEOUT)
+			if (hl_ssh_keyscan(&t, &out, &pe) < 0)
 				rw_add(c, id, "warn", jv_null(), "ssh-keyscan is "
 				    "not installed: node %s's SSH not checked",
 				    node);
 			else if (out.len == 0)
 				rw_add(c, id, "warn", jv_null(), "node %s's SSH "
-				    "at %s port %s does not answer (hl-template "
-				    "needs it for snippets)", node, addr, port);
+				    "at %s port %d does not answer (hl-template "
+				    "needs it for snippets)", node, addr, t.port);
 			else if (!hl_ssh_key_in(hl_buf_str(&out), key))
 				rw_add(c, id, "warn", jv_null(), "node %s's SSH "
-				    "at %s port %s answers with another host "
-				    "key than lab.yaml pins", node, addr, port);
+				    "at %s port %d answers with another host "
+				    "key than lab.yaml pins", node, addr, t.port);
 			else
 				rw_add(c, id, "ok", jv_null(), "node %s's SSH "
 				    "answers with the pinned host key", node);

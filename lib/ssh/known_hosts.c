@@ -11,8 +11,9 @@
 
 #define KNOWN_HOSTS_MAX (4u << 20)
 
-void
-hl_known_hosts_path(const char *root, char *out, size_t len)
+/* The file's path for the lab at root, into out (len bytes). */
+static void
+known_hosts_path(const char *root, char *out, size_t len)
 {
 	snprintf(out, len, "%s/.hl/known_hosts", root);
 }
@@ -48,7 +49,7 @@ hl_known_hosts_set(const char *root, const char *host, const char *keys,
 	enum hl_file_status st;
 	int lock, rc = -1;
 
-	hl_known_hosts_path(root, path, sizeof(path));
+	known_hosts_path(root, path, sizeof(path));
 	lock = hl_lock_file(path);
 	st = hl_file_read(path, KNOWN_HOSTS_MAX, &old, &len);
 	if (st != HL_FILE_OK && st != HL_FILE_MISSING) {
@@ -74,11 +75,8 @@ hl_known_hosts_set(const char *root, const char *host, const char *keys,
 			goto done;
 		}
 	}
-	if (hl_file_write(path, hl_buf_str(&out), out.len, 0600) < 0) {
-		hl_err_set(e, HL_E_INTERNAL, "%s: cannot write: %s", path,
-		    strerror(errno));
+	if (hl_file_write(path, &out, 0600, e) < 0)
 		goto done;
-	}
 	rc = 0;
 done:
 	hl_unlock_file(lock);

@@ -11,9 +11,6 @@
 
 #include "core/err.h"
 
-/* The file's path for the lab at root, into out (len bytes). */
-void hl_known_hosts_path(const char *root, char *out, size_t len);
-
 /*
  * Replace host's entries with keys: "TYPE BASE64" lines, each written as
  * "HOST TYPE BASE64" (NULL or "" drops the host).  Under the file's lock,

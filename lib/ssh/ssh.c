@@ -75,29 +75,40 @@ hl_ssh_key_in(const char *scan, const char *pinned)
 	return found;
 }
 
+int
+hl_ssh_keyscan(const struct hl_ssh_target *t, struct hl_buf *scan,
+    struct hl_err *e)
+{
+	char port[16];
+	char *argv[] = { "ssh-keyscan", "-T", "5", "-p", port, "-t",
+		"ed25519,ecdsa,rsa", "--", (char *)t->address, NULL };
+	struct hl_err pe;
+
+	snprintf(port, sizeof(port), "%d", t->port);
+	/* a time-out is a host that did not answer: an empty scan */
+	if (hl_proc_run(argv, 15, scan, NULL, &pe) < 0 &&
+	    pe.reason != HL_E_TIMEOUT)
+		return hl_err_copy(e, &pe);
+	return 0;
+}
+
 /* known_hosts for t at path: the pinned key line, or the scanned key whose
  * fingerprint is the pinned one. */
 static int
 known_hosts(const struct hl_ssh_target *t, const char *path, struct hl_err *e)
 {
-	char port[16], host[300];
+	char host[300];
 	struct hl_buf scan = { 0 }, line = { 0 };
 	int rc = 0;
 
-	snprintf(port, sizeof(port), "%d", t->port);
 	if (t->port == 22)
 		snprintf(host, sizeof(host), "%s", t->address);
 	else
 		snprintf(host, sizeof(host), "[%s]:%d", t->address, t->port);
 	if (strncmp(t->host_key, "SHA256:", 7) == 0) {
-		char *argv[] = { "ssh-keyscan", "-T", "5", "-p", port, "--",
-			(char *)t->address, NULL };
 		char *copy, *l, *save = NULL;
 
-		struct hl_err pe;
-
-		if (hl_proc_run(argv, 15, &scan, NULL, &pe) < 0 ||
-		    scan.len == 0) {
+		if (hl_ssh_keyscan(t, &scan, e) < 0 || scan.len == 0) {
 			hl_buf_free(&scan);
 			return hl_err_set(e, HL_E_SSH, "%s port %d: no "
 			    "SSH answers", t->address, t->port);
@@ -120,9 +131,7 @@ known_hosts(const struct hl_ssh_target *t, const char *path, struct hl_err *e)
 	if (line.len == 0)
 		return hl_err_set(e, HL_E_SSH, "%s port %d answers with "
 		    "another host key than lab.yaml pins", t->address, t->port);
-	if (hl_file_write(path, hl_buf_str(&line), line.len, 0600) < 0)
-		rc = hl_err_set(e, HL_E_INTERNAL, "%s: %s", path,
-		    strerror(errno));
+	rc = hl_file_write(path, &line, 0600, e);
 	hl_buf_free(&line);
 	return rc;
 }
@@ -166,9 +175,7 @@ hl_sftp_put(const struct hl_ssh_target *t, const char *local,
 	if (rc == 0) {
 		/* sftp's batch syntax: quoted paths, no shell involved */
 		hl_buf_printf(&cmd, "put \"%s\" \"%s\"\n", local, remote);
-		if (hl_file_write(batch, hl_buf_str(&cmd), cmd.len, 0600) < 0)
-			rc = hl_err_set(e, HL_E_INTERNAL, "%s: %s", batch,
-			    strerror(errno));
+		rc = hl_file_write(batch, &cmd, 0600, e);
 	}
 	if (rc == 0) {
 		char *argv[24];
@@ -214,15 +221,10 @@ hl_sftp_put(const struct hl_ssh_target *t, const char *local,
 int
 hl_ssh_check_key(const struct hl_ssh_target *t, struct hl_err *e)
 {
-	char port[16];
-	char *argv[] = { "ssh-keyscan", "-T", "5", "-p", port, "--",
-		(char *)t->address, NULL };
 	struct hl_buf scan = { 0 };
-	struct hl_err pe;
 	int rc = 0;
 
-	snprintf(port, sizeof(port), "%d", t->port);
-	if (hl_proc_run(argv, 15, &scan, NULL, &pe) < 0 || scan.len == 0)
+	if (hl_ssh_keyscan(t, &scan, e) < 0 || scan.len == 0)
 		rc = hl_err_set(e, HL_E_SSH, "%s port %d: no SSH answers",
 		    t->address, t->port);
 	else if (!hl_ssh_key_in(hl_buf_str(&scan), t->host_key))

@@ -23,6 +23,12 @@ struct hl_ssh_target {
 	const char *identity;	/* a private key file, or NULL */
 };
 
+/* ssh-keyscan of t's address and port: its lines into scan, empty when
+ * nothing answered in time.  Returns 0, or -1 with e when ssh-keyscan
+ * cannot run. */
+int hl_ssh_keyscan(const struct hl_ssh_target *t, struct hl_buf *scan,
+    struct hl_err *e);
+
 /* Whether t answers SSH with its pinned host key (ssh-keyscan).  Returns
  * 0, or -1 with e (HL_E_SSH) naming the address and port. */
 int hl_ssh_check_key(const struct hl_ssh_target *t, struct hl_err *e);

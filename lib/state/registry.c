@@ -169,3 +169,18 @@ hl_registry_artifacts(const struct hl_lab *lab, const char *name, const char *no
 	return out;
 }
 
+
+char *
+hl_registry_host_artifact(jv channels, jv h, const char *node)
+{
+	jv tpl = hl_json_get(jv_copy(h), "template");
+	const char *name = hl_json_get_str(tpl, "name");
+	char *out;
+
+	if (node == NULL)
+		node = hl_json_get_str(h, "node");
+	out = name && node ? hl_registry_channel_artifact(channels, name,
+	    hl_json_get_str(tpl, "channel"), node) : NULL;
+	jv_free(tpl);
+	return out;
+}

@@ -28,4 +28,9 @@ jv hl_registry_channels(const struct hl_lab *lab);
 char *hl_registry_channel_artifact(jv channels, const char *name,
     const char *channel, const char *node);
 
+/* The artifact the channel of host h's template points to on node (NULL:
+ * the host's own node), or NULL (malloc'ed).  h is a host's configuration
+ * as hl_spec_host_json gives it; both borrowed. */
+char *hl_registry_host_artifact(jv channels, jv h, const char *node);
+
 #endif

@@ -365,9 +365,8 @@ write_artifact(struct build *b, jv *out)
 	    JV_PRINT_SPACE1);
 	hl_buf_printf(&text, "%s\n", jv_string_value(s));
 	jv_free(s);
-	if (hl_file_write(path, hl_buf_str(&text), text.len, 0644) < 0) {
-		rc = hl_err_set(b->e, HL_E_INTERNAL, "%s: %s", path,
-		    strerror(errno));
+	rc = hl_file_write(path, &text, 0644, b->e);
+	if (rc < 0) {
 		jv_free(a);
 	} else {
 		*out = a;

@@ -76,9 +76,7 @@ write_channels(const struct hl_lab *lab, jv channels, struct hl_err *e)
 		jv_free(name);
 	}
 	jv_free(names);
-	if (hl_file_write(path, hl_buf_str(&f), f.len, 0644) < 0)
-		rc = hl_err_set(e, HL_E_INTERNAL, "%s: cannot write: %s", path,
-		    strerror(errno));
+	rc = hl_file_write(path, &f, 0644, e);
 	hl_buf_free(&f);
 	return rc;
 }

@@ -231,9 +231,7 @@ write_snippet(struct build *b, const char *path)
 	hl_buf_printf(&f, "package_update: true\npackages:\n"
 	    "  - qemu-guest-agent\nruncmd:\n  - [sh, -c, \"systemctl enable "
 	    "--now qemu-guest-agent >/dev/null 2>&1 || true\"]\n");
-	if (hl_file_write(path, hl_buf_str(&f), f.len, 0644) < 0)
-		rc = hl_err_set(b->e, HL_E_INTERNAL, "%s: cannot write: %s",
-		    path, strerror(errno));
+	rc = hl_file_write(path, &f, 0644, b->e);
 	hl_buf_free(&f);
 	jv_free(spec);
 	return rc;

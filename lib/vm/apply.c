@@ -370,10 +370,7 @@ committed(const struct hl_lab *lab, const struct view *v, jv channels,
 			continue;	/* not a create */
 		h = hl_spec_host_json(lab, hh);
 		tpl = hl_json_get(jv_copy(h), "template");
-		art = hl_json_get_str(tpl, "name") && hl_json_get_str(h, "node") ?
-		    hl_registry_channel_artifact(channels, hl_json_get_str(tpl,
-		    "name"), hl_json_get_str(tpl, "channel"),
-		    hl_json_get_str(h, "node")) : NULL;
+		art = hl_registry_host_artifact(channels, h, NULL);
 		if (art && asprintf(&own[i], "layers/L1/artifacts/%s/%s/%s.json",
 		    hl_json_get_str(tpl, "name"), hl_json_get_str(h, "node"),
 		    art) > 0)

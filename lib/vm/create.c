@@ -255,8 +255,7 @@ clone_template(struct host *x, jv channels, jv vms, char **art)
 	double tvmid = -1;
 	int status = 0, found = 0;
 
-	*art = tname ? hl_registry_channel_artifact(channels, tname, ch, x->node) :
-	    NULL;
+	*art = hl_registry_host_artifact(channels, x->h, x->node);
 	/* the vmid: free, or held by a VM hl does not manage for this host */
 	snprintf(path, sizeof(path), "/cluster/nextid?vmid=%d", x->vmid);
 	if (hl_pve_call(x->p, HL_PVE_READ, "GET", path, jv_null(), &d,

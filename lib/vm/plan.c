@@ -360,13 +360,10 @@ static jv
 template_drift(jv h, jv conf, jv channels, const char *rnode)
 {
 	char *art = hl_owner_get(hl_json_get_str(conf, "description"),
-	    "artifact"), *chart = NULL;
+	    "artifact"), *chart = art && rnode ?
+	    hl_registry_host_artifact(channels, h, rnode) : NULL;
 	jv tpl = hl_json_get(jv_copy(h), "template"), out = jv_null();
 
-	if (art && hl_json_get_str(tpl, "name") && rnode)
-		chart = hl_registry_channel_artifact(channels,
-		    hl_json_get_str(tpl, "name"), hl_json_get_str(tpl,
-		    "channel"), rnode);
 	if (art && chart && strcmp(art, chart) != 0)
 		out = jv_string_fmt("built from artifact %s; %s is now %s",
 		    art, hl_json_get_str(tpl, "channel"), chart);
@@ -388,14 +385,9 @@ creates(const struct hl_lab *lab, jv h, jv channels)
 		"disk_gib", "bridge", "vlan", "ip", "tags" };
 	jv want = desired(lab, h), tpl = hl_json_get(jv_copy(h), "template");
 	jv out = jv_object();
-	const char *node = hl_json_get_str(h, "node");
-	char *art = NULL;
+	char *art = hl_registry_host_artifact(channels, h, NULL);
 	size_t i;
 
-	if (hl_json_get_str(tpl, "name") && node)
-		art = hl_registry_channel_artifact(channels,
-		    hl_json_get_str(tpl, "name"), hl_json_get_str(tpl,
-		    "channel"), node);
 	out = jv_object_set(out, jv_string("node"), hl_json_get(jv_copy(h),
 	    "node"));
 	out = jv_object_set(out, jv_string("vmid"), hl_json_get(jv_copy(h),

@@ -40,8 +40,7 @@ channel_of(jv h, jv channels, const char *node)
 	jv tpl = hl_json_get(jv_copy(h), "template"), o;
 	const char *name = hl_json_get_str(tpl, "name"),
 	    *ch = hl_json_get_str(tpl, "channel");
-	char *art = name && node ? hl_registry_channel_artifact(channels, name, ch,
-	    node) : NULL;
+	char *art = node ? hl_registry_host_artifact(channels, h, node) : NULL;
 
 	o = jv_object_set(jv_object(), jv_string("template"), name ?
 	    jv_string(name) : jv_null());
@@ -112,9 +111,7 @@ saved_write(const char *path, jv saved, struct hl_err *e)
 	int rc = 0;
 
 	hl_buf_printf(&b, "%s\n", jv_string_value(text));
-	if (hl_file_write(path, hl_buf_str(&b), b.len, 0644) < 0)
-		rc = hl_err_set(e, HL_E_INTERNAL, "%s: cannot write the plan: "
-		    "%s", path, strerror(errno));
+	rc = hl_file_write(path, &b, 0644, e);
 	hl_buf_free(&b);
 	jv_free(text);
 	return rc;

@@ -85,7 +85,7 @@ hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
 		hl_pve_get_all(p, r, k);
 	for (i = 0; i < lab->nhosts; i++) {
 		const char *name = lab->hosts[i].name;
-		jv res, conf, o, h, tpl;
+		jv res, conf, o, h;
 		char *spec, *art, *chart = NULL;
 		const char *ip = NULL;
 
@@ -102,13 +102,9 @@ hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
 			jv_free(n);
 		}
 		h = hl_spec_host_json(lab, &lab->hosts[i]);
-		tpl = hl_json_get(jv_copy(h), "template");
 		spec = hl_owner_get(hl_json_get_str(conf, "description"), "spec");
 		art = hl_owner_get(hl_json_get_str(conf, "description"), "artifact");
-		if (hl_json_get_str(tpl, "name"))
-			chart = hl_registry_channel_artifact(channels,
-			    hl_json_get_str(tpl, "name"), hl_json_get_str(tpl,
-			    "channel"), hl_json_get_str(h, "node"));
+		chart = hl_registry_host_artifact(channels, h, NULL);
 		o = jv_object_set(jv_object(), jv_string("name"),
 		    jv_string(name));
 		o = jv_object_set(o, jv_string("exists"),
@@ -133,7 +129,6 @@ hl_vm_status(struct hl_pve *p, const struct hl_lab *lab,
 		free(spec);
 		free(art);
 		free(chart);
-		jv_free(tpl);
 		jv_free(h);
 		jv_free(res);
 		jv_free(conf);

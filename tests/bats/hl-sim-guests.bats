@@ -163,7 +163,7 @@ make_vm() {
 	rootfs=/var/cache/hl-sim/images/debian-12/rootfs
 	[ ! -e "$rootfs/etc/hl-probe" ]
 	[ "$(cat "$rootfs/etc/hostname")" = localhost ]
-	! ls "$rootfs"/etc/ssh/ssh_host_* 2>/dev/null || false
+	if ls "$rootfs"/etc/ssh/ssh_host_* 2>/dev/null; then false; fi
 	# the agent reads the guest's own file
 	api GET /nodes/pve1/qemu/300/agent/file-read --get -d file=/etc/hl-probe
 	jq -e '.data.content == "mine\n"' <<<"$output"
@@ -312,8 +312,8 @@ make_vm() {
 	[ "$(jq -r .data.exitstatus <<<"$output")" = "start failed: bridge 'vmbr9' does not exist" ]
 	api GET /nodes/pve1/qemu/303/status/current
 	jq -e '.data.status == "stopped"' <<<"$output"
-	! ip netns list | grep -q "^$NS-303" || false
-	! grep -q "$SIMLAB/.hl/sim/guests/303/root" /proc/self/mountinfo || false
+	if ip netns list | grep -q "^$NS-303"; then false; fi
+	if grep -q "$SIMLAB/.hl/sim/guests/303/root" /proc/self/mountinfo; then false; fi
 	task DELETE /nodes/pve1/qemu/303
 }
 
@@ -327,8 +327,8 @@ make_vm() {
 	sleep 0.3
 	sim_start
 	# the crashed simulator's guests, namespaces and mounts are gone
-	! grep -q "$SIMLAB/.hl/sim/guests/" /proc/self/mountinfo || false
-	! ip netns list | grep -q "^$NS-302" || false
+	if grep -q "$SIMLAB/.hl/sim/guests/" /proc/self/mountinfo; then false; fi
+	if ip netns list | grep -q "^$NS-302"; then false; fi
 	api GET /nodes/pve1/qemu/302/status/current
 	jq -e '.data.status == "stopped"' <<<"$output"
 	task DELETE /nodes/pve1/qemu/302
@@ -336,8 +336,8 @@ make_vm() {
 	[ ! -e "$SIMLAB/.hl/sim/guests/302" ]
 	# stop leaves no guest, namespace or proxy behind
 	sim_stop
-	! sim_running "$SIMLAB" || false
-	! ip netns list | grep -q "^$NS" || false
-	! ip link show "${NS/-/}" 2>/dev/null || false
+	if sim_running "$SIMLAB"; then false; fi
+	if ip netns list | grep -q "^$NS"; then false; fi
+	if ip link show "${NS/-/}" 2>/dev/null; then false; fi
 	sim_start
 }

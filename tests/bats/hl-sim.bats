@@ -62,7 +62,7 @@ import_volume() {
 	grep -qE "^HL_PVE_TOKEN='root@pam!hl=[0-9a-f-]{36}'$" "$SIMLAB/.hl/sim.env"
 	[ -f "$HL_PVE_CAFILE" ]
 	grep -q 'HL_PVE_TOKEN=(in .hl/sim.env)' "$BATS_FILE_TMPDIR/start.out"
-	! grep -q "${HL_PVE_TOKEN#*=}" "$BATS_FILE_TMPDIR/start.out"
+	if grep -q "${HL_PVE_TOKEN#*=}" "$BATS_FILE_TMPDIR/start.out"; then false; fi
 }
 
 @test "hl-sim: curl with the CA and the token lists nodes pve1 and pve2, pinned fingerprint included" {
@@ -398,7 +398,7 @@ second: 50%'
 	[ "$status" = 200 ]
 	api GET /nodes/pve1/qemu/177/config
 	jq -e '.data.cipassword == "**********"' <<<"$output"
-	! grep -q hunter2 "$SIMLAB/.hl/sim/state.json" || false
+	if grep -q hunter2 "$SIMLAB/.hl/sim/state.json"; then false; fi
 	api DELETE /nodes/pve1/qemu/177
 	wait_task "$(jq -r .data <<<"$output")"
 	api GET /nodes/pve1/storage/local/content --get -d content=iso
@@ -609,7 +609,7 @@ config:
 	api GET /nodes
 	[ "$status" = 200 ]
 	# the crashed one's node sshd is gone, a new one answers
-	! alive "$sshd" || false
+	if alive "$sshd"; then false; fi
 	[ "$(cat "$SIMLAB/.hl/sim/nodes/pve1/sshd.pid")" != "$sshd" ]
 	# and stop after a crash stops what the crashed one left
 	pid=$(cat "$SIMLAB/.hl/sim/sim.pid")
@@ -617,8 +617,8 @@ config:
 	kill -9 "$pid"
 	sleep 0.2
 	run -0 "$TOP/sim/hl-sim" stop --lab "$SIMLAB"
-	! alive "$sshd" || false
-	! sim_running "$SIMLAB" || false
+	if alive "$sshd"; then false; fi
+	if sim_running "$SIMLAB"; then false; fi
 	sim_start
 }
 
@@ -634,9 +634,9 @@ config:
 	# the next start of any simulator removes what that one left
 	sim_stop
 	sim_start
-	! ip netns list | grep -q "^hls-$tag" || false
-	! ip link show "hls$tag" 2>/dev/null || false
-	! sim_running "$gone" || false
+	if ip netns list | grep -q "^hls-$tag"; then false; fi
+	if ip link show "hls$tag" 2>/dev/null; then false; fi
+	if sim_running "$gone"; then false; fi
 	[ ! -e "/run/hl-sim/$tag" ]
 }
 
@@ -645,8 +645,8 @@ config:
 	wait_task "$(jq -r .data <<<"$output")"
 	pid=$(cat "$SIMLAB/.hl/sim/sim.pid")
 	run -0 "$TOP/sim/hl-sim" stop --lab "$SIMLAB"
-	! alive "$pid" || false
-	! sim_running "$SIMLAB" || false
+	if alive "$pid"; then false; fi
+	if sim_running "$SIMLAB"; then false; fi
 	run -0 "$TOP/sim/hl-sim" status --lab "$SIMLAB"
 	jq -e '.running == false' <<<"$output"
 	sim_start
@@ -726,8 +726,8 @@ config:
 	run -0 just lab-down
 	run -0 --separate-stderr just lab-status
 	jq -e '.running == false and .pid == null' <<<"$output"
-	! alive "$pid" || false
-	! sim_running "$lab" || false
+	if alive "$pid"; then false; fi
+	if sim_running "$lab"; then false; fi
 	# one started with its state elsewhere is stopped by naming it
 	run -0 just lab-up --state "$BATS_TEST_TMPDIR/elsewhere"
 	run -0 --separate-stderr just lab-status --state "$BATS_TEST_TMPDIR/elsewhere"
@@ -735,7 +735,7 @@ config:
 	pid=$(cat "$BATS_TEST_TMPDIR/elsewhere/sim.pid")
 	run -0 --separate-stderr just lab-down --state "$BATS_TEST_TMPDIR/elsewhere"
 	[[ $stderr == *"hl-sim: stopped"* ]]
-	! alive "$pid" || false
+	if alive "$pid"; then false; fi
 }
 
 @test "hl-sim: a lab below a directory others may write is refused at start, saying why, not later" {
@@ -746,5 +746,5 @@ config:
 	run -2 --separate-stderr "$TOP/sim/hl-sim" start --lab "$ww/lab" --config "$TOP/tests/sim/config.json"
 	[[ $stderr == *"hl-sim: cannot start: the nodes' SSH"*"below $ww"*"not /tmp"* ]]
 	[ ! -e "$ww/lab/.hl/sim.env" ]
-	! sim_running "$ww/lab" || false
+	if sim_running "$ww/lab"; then false; fi
 }

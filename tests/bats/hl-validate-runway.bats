@@ -98,7 +98,7 @@ edit_lab() {
 	jq -e '.meta.tool == "hl-validate" and .meta.lab == "demo"' <<<"$output"
 	# a selector narrows what is checked to its hosts' node
 	runway 0 web01
-	! jq -e 'any(.checks[]; .id == "node:pve2")' <<<"$output" || false
+	if jq -e 'any(.checks[]; .id == "node:pve2")' <<<"$output"; then false; fi
 	check node:pve1 ok "online"
 }
 
@@ -118,7 +118,7 @@ edit_lab() {
 	# 9.1: the auditor's token lacks the agent's Unrestricted, not VM.Monitor
 	HL_PVE_TOKEN="hl@pve!audit=$(secret 'hl@pve!audit')" runway 1
 	check privileges fail "VM.GuestAgent.Unrestricted"
-	! jq -e '.checks[] | select(.id == "privileges") | .message | test("VM.Monitor")' <<<"$output" || false
+	if jq -e '.checks[] | select(.id == "privileges") | .message | test("VM.Monitor")' <<<"$output"; then false; fi
 	# 8.4 refuses a role naming a VM.GuestAgent privilege, as pveum does
 	local lab84="$BATS_TEST_TMPDIR/lab84"
 	mkdir -p "$lab84/.hl"
@@ -138,7 +138,7 @@ edit_lab() {
 	check privileges ok "has"
 	HL_PVE_TOKEN="hl@pve!audit=$(jq -r '.secrets["token:hl@pve!audit"]' "$lab84/.hl/sim/state.json")" runway 1
 	check privileges fail "VM.Monitor"
-	! jq -e '.checks[] | select(.id == "privileges") | .message | test("GuestAgent")' <<<"$output" || false
+	if jq -e '.checks[] | select(.id == "privileges") | .message | test("GuestAgent")' <<<"$output"; then false; fi
 	"$TOP/sim/hl-sim" stop --lab "$lab84"
 }
 
@@ -347,14 +347,14 @@ edit_lab() {
 	PATH="$BATS_TEST_TMPDIR/probe:$PATH" runway 0
 	check ssh:pve1 ok "pinned host key"
 	ls "$BATS_TEST_TMPDIR"/env.* >/dev/null
-	! grep -h '^HL_PVE_' "$BATS_TEST_TMPDIR"/env.* || false
+	if grep -h '^HL_PVE_' "$BATS_TEST_TMPDIR"/env.*; then false; fi
 	grep -qh '^PATH=' "$BATS_TEST_TMPDIR"/env.*
 	# nor the variable lab.yaml's token_env names
 	rm -f "$BATS_TEST_TMPDIR"/env.*
 	edit_lab lab.yaml 's/^  token_file: .*$/  token_env: MY_PVE_TOKEN/'
 	MY_PVE_TOKEN=$HL_PVE_TOKEN HL_PVE_TOKEN= PATH="$BATS_TEST_TMPDIR/probe:$PATH" runway 0
 	ls "$BATS_TEST_TMPDIR"/env.* >/dev/null
-	! grep -h '^MY_PVE_TOKEN=' "$BATS_TEST_TMPDIR"/env.* || false
+	if grep -h '^MY_PVE_TOKEN=' "$BATS_TEST_TMPDIR"/env.*; then false; fi
 }
 
 @test "runway: no token secret appears in anything the tool printed" {
@@ -362,8 +362,8 @@ edit_lab() {
 	for t in 'root@pam!hl' 'hl@pve!ops' 'hl@pve!audit'; do
 		s=$(secret "$t")
 		[ -n "$s" ] && [ "$s" != null ]
-		! grep -qF "$s" "$BATS_FILE_TMPDIR/captured" || false
+		if grep -qF "$s" "$BATS_FILE_TMPDIR/captured"; then false; fi
 	done
 	# nor in the simulator's log of what arrived
-	! grep -qF "$(secret 'root@pam!hl')" "$LAB/.hl/sim/sim.log"
+	if grep -qF "$(secret 'root@pam!hl')" "$LAB/.hl/sim/sim.log"; then false; fi
 }

@@ -350,7 +350,7 @@ apply_lab() {
 	[[ $stderr == *"hl-vm: db01: destroyed VM 211 on pve2"* ]]
 	api GET /nodes/pve2/qemu/211/status/current
 	[ "$status" = 500 ]
-	! grep -q '^db01 ' "$LAB/.hl/known_hosts" || false
+	if grep -q '^db01 ' "$LAB/.hl/known_hosts"; then false; fi
 	# tagged for this lab and named so, but not made by hl for the host
 	api POST /nodes/pve2/qemu -d vmid=202 -d name=web02 --data-urlencode "tags=hl-demo"
 	wait_task "$(jq -r .data <<<"$output")"
