@@ -32,7 +32,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 from .files import write_private
@@ -172,8 +171,8 @@ class Net:
             r = run(IP, "route", "add", str(iface.network), "via", self.peer,
                     "dev", self.veth, check=False)
             if r.returncode:
-                print("hl-sim: guests on %s are not reachable from this "
-                      "machine: %s" % (b, r.stderr.strip()), file=sys.stderr)
+                raise NetError("guests on %s would not be reachable from "
+                               "this machine: %s" % (b, r.stderr.strip()))
         return self
 
     def _dhcp(self, bridge, iface, spec):
@@ -394,6 +393,50 @@ def _drop(t):
     for ns in namespaces("hls-" + t):
         kill_namespace(ns)
     run(IP, "link", "del", "hls" + t, check=False)
+
+
+def clash(cfg, state_dir):
+    """Why this simulator's guest networks cannot be routed from this
+    machine, or None: a route of the machine already covers or overlaps
+    one (another simulator's, or a LAN of the machine's own).  Two
+    simulators on one subnet would each take the other's traffic, so the
+    second is refused at start, naming the first (DESIGN.md 3)."""
+    if available() is not None:
+        return None
+    own = "hls" + tag(state_dir)
+    bridges = {b for n in cfg["nodes"].values() for b in n.get("bridges", [])}
+    wanted = [(b, ipaddress.ip_interface(spec["cidr"]).network)
+              for b, spec in sorted(cfg.get("networks", {}).items())
+              if b in bridges]
+    try:
+        routes = json.loads(run(IP, "-j", "-4", "route", "show",
+                                check=False).stdout or "[]")
+    except ValueError:
+        routes = []
+    for r in routes:
+        dst, dev = r.get("dst", "default"), r.get("dev", "")
+        if dst == "default" or dev == own:
+            continue
+        try:
+            theirs = ipaddress.ip_network(dst, strict=False)
+        except ValueError:
+            continue
+        for b, net in wanted:
+            if not net.overlaps(theirs):
+                continue
+            who = "this machine's interface %s" % dev
+            if dev.startswith("hls"):
+                who = "another simulator (%s)" % dev
+                try:
+                    with open(os.path.join(RECORDS, dev[3:])) as f:
+                        who = "the simulator of %s" % f.read().strip()
+                except OSError:
+                    pass
+            return ("%s's network %s is already routed on this machine, "
+                    "to %s (%s): stop that one (hl-sim stop), or give this "
+                    "simulator other \"networks\" in its --config"
+                    % (b, net, who, dst))
+    return None
 
 
 def stale(state_dir):

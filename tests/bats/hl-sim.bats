@@ -626,7 +626,8 @@ config:
 	gone="$BATS_TEST_TMPDIR/gone"
 	mkdir -p "$gone"
 	: > "$gone/lab.yaml"
-	"$TOP/sim/hl-sim" start --lab "$gone" --config "$TOP/tests/sim/config.json" > /dev/null 2>&1
+	other_net "$TOP/tests/sim/config.json" "$BATS_TEST_TMPDIR/other.json"
+	"$TOP/sim/hl-sim" start --lab "$gone" --config "$BATS_TEST_TMPDIR/other.json" > /dev/null 2>&1
 	tag=$(printf %s "$(realpath "$gone/.hl/sim")" | sha1sum | cut -c1-6)
 	ip netns list | grep -q "^hls-$tag"
 	kill -9 "$(cat "$gone/.hl/sim/sim.pid")"
@@ -690,7 +691,8 @@ config:
 	lab84="$BATS_TEST_TMPDIR/lab84"
 	mkdir -p "$lab84"
 	: > "$lab84/lab.yaml"
-	jq '. + {version: "8.4"}' "$TOP/tests/sim/config.json" > "$BATS_TEST_TMPDIR/c84.json"
+	other_net "$TOP/tests/sim/config.json" "$BATS_TEST_TMPDIR/other.json"
+	jq '. + {version: "8.4"}' "$BATS_TEST_TMPDIR/other.json" > "$BATS_TEST_TMPDIR/c84.json"
 	"$TOP/sim/hl-sim" start --lab "$lab84" --config "$BATS_TEST_TMPDIR/c84.json" >/dev/null
 	. "$lab84/.hl/sim.env"
 	api GET /version
@@ -713,7 +715,9 @@ config:
 	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$TOP/justfile" "$lab/"
 	ln -s "$TOP/sim" "$lab/sim"
 	cd "$lab"
-	run -0 just lab-up
+	echo '{}' > "$BATS_TEST_TMPDIR/default.json"
+	other_net "$BATS_TEST_TMPDIR/default.json" "$BATS_TEST_TMPDIR/other.json"
+	run -0 just lab-up --config "$BATS_TEST_TMPDIR/other.json"
 	[[ "$output" == *"HL_PVE_ENDPOINT=https://127.0.0.1:"* ]]
 	run -0 --separate-stderr just lab-status
 	jq -e '.running == true' <<<"$output"
@@ -729,7 +733,7 @@ config:
 	if alive "$pid"; then false; fi
 	if sim_running "$lab"; then false; fi
 	# one started with its state elsewhere is stopped by naming it
-	run -0 just lab-up --state "$BATS_TEST_TMPDIR/elsewhere"
+	run -0 just lab-up --state "$BATS_TEST_TMPDIR/elsewhere" --config "$BATS_TEST_TMPDIR/other.json"
 	run -0 --separate-stderr just lab-status --state "$BATS_TEST_TMPDIR/elsewhere"
 	jq -e '.running == true' <<<"$output"
 	pid=$(cat "$BATS_TEST_TMPDIR/elsewhere/sim.pid")
@@ -747,4 +751,18 @@ config:
 	[[ $stderr == *"hl-sim: cannot start: the nodes' SSH"*"below $ww"*"not /tmp"* ]]
 	[ ! -e "$ww/lab/.hl/sim.env" ]
 	if sim_running "$ww/lab"; then false; fi
+}
+
+@test "hl-sim: a second simulator on a subnet the first routes is refused at start, naming the first" {
+	local two="$BATS_TEST_TMPDIR/two"
+	mkdir -p "$two"
+	: > "$two/lab.yaml"
+	routes=$(ip -4 route show)
+	run -2 --separate-stderr "$TOP/sim/hl-sim" start --lab "$two" --config "$TOP/tests/sim/config.json"
+	[[ $stderr == *"hl-sim: cannot start: vmbr0's network 10.77.0.0/24 is already routed on this machine, to the simulator of $(realpath "$SIMLAB/.hl/sim")"* ]]
+	[ ! -e "$two/.hl/sim.env" ]
+	if sim_running "$two"; then false; fi
+	[ "$(ip -4 route show)" = "$routes" ]
+	# the first one's guests are still reached through it
+	ip -4 route show 10.77.0.0/24 | grep -q "dev hls"
 }

@@ -25,6 +25,13 @@ example_lab() {
 		> "$BATS_FILE_TMPDIR/start.out" 2>&1
 }
 
+# other_net CONFIG OUT: CONFIG with its guests on 10.78.0.0/24, for a second
+# simulator while the file's own routes 10.77.0.0/24 (hl-sim refuses two
+# simulators on one subnet)
+other_net() {
+	jq '. + {networks: {vmbr0: {cidr: "10.78.0.1/24", dhcp: "10.78.0.100-10.78.0.199"}}}' "$1" > "$2"
+}
+
 sim_stop() {
 	"$TOP/sim/hl-sim" stop --lab "$SIMLAB" 2>/dev/null || true
 }
