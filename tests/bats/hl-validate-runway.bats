@@ -128,7 +128,7 @@ edit_lab() {
 	run -2 --separate-stderr "$TOP/sim/hl-sim" start --lab "$lab84" --config "$BATS_TEST_TMPDIR/bad84.json"
 	[[ $stderr == *"role HlOperator: invalid privilege 'VM.GuestAgent.Audit'"* ]]
 	# the 8.4 role of the docs: VM.Monitor for the agent
-	jq '. + {version: "8.4", networks: {vmbr0: {cidr: "10.78.0.1/24"}}} | .roles.HlOperator |= (map(select(startswith("VM.GuestAgent.") | not)) + ["VM.Monitor"])' \
+	jq '. + {version: "8.4", networks: {vmbr0: {cidr: "10.78.0.1/24", dhcp: "10.78.0.100-10.78.0.199"}}} | .roles.HlOperator |= (map(select(startswith("VM.GuestAgent.") | not)) + ["VM.Monitor"])' \
 		"$TOP/tests/sim/runway.json" > "$BATS_TEST_TMPDIR/ok84.json"
 	run -0 "$TOP/sim/hl-sim" start --lab "$lab84" --config "$BATS_TEST_TMPDIR/ok84.json"
 	LAB=$lab84
