@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/json.h"
 #include "pve/pve.h"
 #include "spec/spec.h"
@@ -29,6 +30,32 @@ lab_value(jv pve, const char *a, const char *b)
 		out = strdup(jv_string_value(x));
 	jv_free(x);
 	return out;
+}
+
+/* The lab's nodes' pinned certificates, "NODE=FP NODE=FP", or NULL when
+ * it pins none (a lab identified by its cluster's name). */
+static char *
+lab_pins(const struct hl_lab *lab)
+{
+	jv nodes = jv_object_get(jv_copy(lab->spec), jv_string("nodes"));
+	struct hl_buf b = { 0 };
+
+	if (jv_get_kind(nodes) == JV_KIND_OBJECT) {
+		jv_object_foreach(nodes, k, v) {
+			const char *fp = hl_json_get_str(v, "fingerprint");
+
+			if (fp)
+				hl_buf_printf(&b, "%s%s=%s", b.len ? " " : "",
+				    jv_string_value(k), fp);
+			jv_free(k);
+			jv_free(v);
+		}
+	}
+	jv_free(nodes);
+	if (b.len)
+		return b.s;
+	hl_buf_free(&b);
+	return NULL;
 }
 
 /* env when set and not empty, else the lab's value (may be NULL). */
@@ -125,6 +152,7 @@ hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 	c->fingerprint = setting("HL_PVE_FINGERPRINT", pve, "tls",
 	    "fingerprint");
 	c->cluster = lab_value(pve, "cluster", NULL);
+	c->pins = lab_pins(lab);
 	env = lab_value(pve, "token_env", NULL);
 	labfile = lab_value(pve, "token_file", NULL);
 	jv_free(pve);
@@ -191,6 +219,7 @@ hl_pve_cfg_free(struct hl_pve_cfg *c)
 	free(c->cafile);
 	free(c->fingerprint);
 	free(c->cluster);
+	free(c->pins);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -197,6 +197,7 @@ hl_pve_open(struct hl_pve **out, const struct hl_pve_cfg *c, struct hl_err *e)
 	p->cfg.cafile = c->cafile ? strdup(c->cafile) : NULL;
 	p->cfg.fingerprint = c->fingerprint ? strdup(c->fingerprint) : NULL;
 	p->cfg.cluster = c->cluster ? strdup(c->cluster) : NULL;
+	p->cfg.pins = c->pins ? strdup(c->pins) : NULL;
 	p->cfg.insecure = c->insecure;
 	p->cfg.progress = c->progress;
 	p->cfg.hint = c->hint;
@@ -259,6 +260,7 @@ hl_pve_close(struct hl_pve *p)
 	free(p->cfg.cafile);
 	free(p->cfg.fingerprint);
 	free(p->cfg.cluster);
+	free(p->cfg.pins);
 	free(p);
 }
 

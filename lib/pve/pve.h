@@ -38,6 +38,8 @@ struct hl_pve_cfg {
 	char *fingerprint;	/* "AA:BB:..." (SHA-256), or NULL */
 	char *token;		/* "USER@REALM!ID=SECRET" */
 	char *cluster;		/* the cluster name lab.yaml expects, or NULL */
+	char *pins;		/* "NODE=FP NODE=FP ...": the certificate
+				 * fingerprint lab.yaml pins per node, or NULL */
 	int insecure;		/* --insecure: no TLS verification */
 	const struct hl_progress *progress;	/* warnings, task waits; borrowed */
 	const char *hint;	/* said when the endpoint cannot be reached,
@@ -57,6 +59,13 @@ int hl_pve_cfg_load(struct hl_pve_cfg *c, const struct hl_lab *lab,
 void hl_pve_cfg_free(struct hl_pve_cfg *c);
 
 struct hl_pve;
+
+/*
+ * Whether the nodes of a GET /nodes reply (borrowed) carry the
+ * certificates pins names ("NODE=FP ..."): 0, or -1 with e (HL_E_REFUSED,
+ * naming the first node that differs or is missing).
+ */
+int hl_pve_check_pins(const char *pins, jv nodes, struct hl_err *e);
 
 /* A client for c (copied).  Returns 0, or -1 with e. */
 int hl_pve_open(struct hl_pve **p, const struct hl_pve_cfg *c,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -261,9 +262,53 @@ hl_pve_backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+int
+hl_pve_check_pins(const char *pins, jv nodes, struct hl_err *e)
+{
+	const char *s = pins ? pins : "";
+
+	while (*s) {
+		char node[256], want[200];
+		const char *fp = NULL;
+		size_t n = strcspn(s, "="), m;
+
+		if (n >= sizeof(node) || s[n] != '=')
+			return hl_err_set(e, HL_E_INTERNAL, "bad pin list");
+		memcpy(node, s, n);
+		node[n] = '\0';
+		m = strcspn(s + n + 1, " ");
+		if (m >= sizeof(want))
+			return hl_err_set(e, HL_E_INTERNAL, "bad pin list");
+		memcpy(want, s + n + 1, m);
+		want[m] = '\0';
+		s += n + 1 + m + strspn(s + n + 1 + m, " ");
+		if (jv_get_kind(nodes) == JV_KIND_ARRAY) {
+			jv_array_foreach(nodes, i, o) {
+				const char *name = hl_json_get_str(o, "node");
+
+				if (fp == NULL && name && strcmp(name, node) == 0)
+					fp = hl_json_get_str(o, "ssl_fingerprint");
+				jv_free(o);
+			}
+		}
+		/* fp points into nodes, which the caller still holds */
+		if (fp == NULL)
+			return hl_err_set(e, HL_E_REFUSED, "this is not the "
+			    "lab's cluster: it has no node '%s' with a "
+			    "certificate, and lab.yaml pins one", node);
+		if (strcasecmp(fp, want) != 0)
+			return hl_err_set(e, HL_E_REFUSED, "this is not the "
+			    "lab's cluster: node %s's certificate is %s, "
+			    "not %s that lab.yaml pins", node, fp, want);
+	}
+	return 0;
+}
+
 /*
  * Before the first call that changes anything: is this the cluster
- * lab.yaml names?  A mismatch refuses (exit 6) and nothing is sent.
+ * lab.yaml names, by its name or by its nodes' pinned certificates (a
+ * single node outside any cluster has only those)?  A mismatch refuses
+ * (exit 6) and nothing is sent.
  */
 static int
 check_identity(struct hl_pve *p, struct hl_err *e)
@@ -272,8 +317,25 @@ check_identity(struct hl_pve *p, struct hl_err *e)
 	const char *name = NULL;
 	int rc;
 
-	if (p->cfg.cluster == NULL || p->identity_ok)
+	if (p->identity_ok || (p->cfg.cluster == NULL && p->cfg.pins == NULL))
 		return 0;
+	if (p->cfg.pins) {
+		if (hl_pve_get(p, "/nodes", &st, e) < 0)
+			return -1;
+		rc = hl_pve_check_pins(p->cfg.pins, st, e);
+		jv_free(st);
+		if (rc < 0) {
+			char why[sizeof(e->msg)];
+
+			snprintf(why, sizeof(why), "%s", e->msg);
+			return hl_err_set(e, HL_E_REFUSED, "refusing to change "
+			    "anything: %s", why);
+		}
+		if (p->cfg.cluster == NULL) {
+			p->identity_ok = 1;
+			return 0;
+		}
+	}
 	if (hl_pve_get(p, "/cluster/status", &st, e) < 0)
 		return -1;
 	if (jv_get_kind(st) == JV_KIND_ARRAY) {

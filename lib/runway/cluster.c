@@ -121,8 +121,9 @@ rw_find(jv list, const char *key, const char *val)
 static void
 check_cluster(struct rw *c, struct hl_pve_req *status, struct hl_pve_req *nodes)
 {
-	jv cl, lab_nodes;
+	jv cl;
 	const char *name;
+	struct hl_err e;
 
 	if (status->rc < 0) {
 		rw_add(c, "cluster", "fail", jv_null(), "%s", status->err.msg);
@@ -146,36 +147,19 @@ check_cluster(struct rw *c, struct hl_pve_req *status, struct hl_pve_req *nodes)
 		return;
 	}
 	jv_free(cl);
-	/* no cluster name: every node's pinned certificate fingerprint */
-	lab_nodes = hl_json_get(jv_copy(c->lab->spec), "nodes");
-	if (jv_get_kind(lab_nodes) == JV_KIND_OBJECT && nodes->rc == 0) {
-		int bad = 0;
-
-		jv_object_foreach(lab_nodes, k, v) {
-			const char *want_fp = hl_json_get_str(v, "fingerprint");
-			jv n = rw_find(nodes->data, "node", jv_string_value(k));
-			const char *fp = hl_json_get_str(n, "ssl_fingerprint");
-
-			if (!want_fp || !fp || strcasecmp(want_fp, fp) != 0) {
-				if (!bad)
-					rw_add(c, "cluster", "fail", jv_null(),
-					    "node %s's certificate is not the "
-					    "one lab.yaml pins",
-					    jv_string_value(k));
-				bad = 1;
-			}
-			jv_free(n);
-			jv_free(k);
-			jv_free(v);
-		}
-		if (!bad)
-			rw_add(c, "cluster", "ok", jv_null(), "every node's "
-			    "certificate is the one lab.yaml pins");
-	} else {
+	/* no cluster name: every node's pinned certificate fingerprint (a
+	 * single node outside any cluster has only that), as the tools'
+	 * guard checks it before their first change */
+	if (c->cfg->pins == NULL || nodes->rc != 0) {
 		rw_add(c, "cluster", "fail", jv_null(), "%s", nodes->rc ?
 		    nodes->err.msg : "lab.yaml names no cluster identity");
+	} else if (hl_pve_check_pins(c->cfg->pins, nodes->data, &e) < 0) {
+		rw_add(c, "cluster", "fail", jv_null(), "%s", e.msg);
+	} else {
+		rw_add(c, "cluster", "ok", jv_null(), "%s, and every node's "
+		    "certificate is the one lab.yaml pins", name ?
+		    "a cluster lab.yaml does not name" : "a single node");
 	}
-	jv_free(lab_nodes);
 }
 
 /* ---- privileges ------------------------------------------------------- */

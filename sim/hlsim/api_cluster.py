@@ -35,10 +35,16 @@ def version(sim, req):
 @route("GET", "/cluster/status")
 def cluster_status(sim, req):
     nodes = list(sim.cfg["nodes"])
-    out = [{"type": "cluster", "id": "cluster", "name": sim.cfg["cluster"],
-            "nodes": len(nodes), "quorate": 1, "version": len(nodes)}]
+    out = []
+    # a node outside any cluster lists only itself, with nodeid 0
+    # (pve-cluster PVE/API2/ClusterConfig.pm, status without corosync)
+    if sim.cfg["cluster"] is not None:
+        out.append({"type": "cluster", "id": "cluster",
+                    "name": sim.cfg["cluster"], "nodes": len(nodes),
+                    "quorate": 1, "version": len(nodes)})
     for i, n in enumerate(nodes, 1):
-        out.append({"type": "node", "id": "node/" + n, "name": n, "nodeid": i,
+        out.append({"type": "node", "id": "node/" + n, "name": n,
+                    "nodeid": i if sim.cfg["cluster"] is not None else 0,
                     "ip": "127.0.0.1", "local": int(i == 1),
                     "online": int(sim.node_online(n)), "level": ""})
     return out
@@ -181,11 +187,13 @@ def ticket(sim, req):
         sim.auth.login(user, req["password"])
     if who != user:
         raise ApiError(401, "authentication failure")
-    return {"username": user, "ticket": sim.auth.make_ticket(user),
-            "CSRFPreventionToken": sim.auth.make_csrf(user),
-            "clustername": sim.cfg["cluster"],
-            "cap": {"vms": {}, "storage": {}, "nodes": {}, "access": {},
-                    "dc": {}, "sdn": {}, "mapping": {}}}
+    out = {"username": user, "ticket": sim.auth.make_ticket(user),
+           "CSRFPreventionToken": sim.auth.make_csrf(user),
+           "cap": {"vms": {}, "storage": {}, "nodes": {}, "access": {},
+                   "dc": {}, "sdn": {}, "mapping": {}}}
+    if sim.cfg["cluster"] is not None:
+        out["clustername"] = sim.cfg["cluster"]
+    return out
 
 
 @route("GET", "/access/permissions")

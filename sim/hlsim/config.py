@@ -8,6 +8,9 @@ import copy
 import json
 
 DEFAULTS = {
+    # The cluster's name; null for a single node outside any cluster (the
+    # usual home lab: /cluster/status lists only the node, and a lab knows
+    # it by its certificate's fingerprint).
     "cluster": "hl-sim",
     # "8.4" or "9.1": /version, and where behaviour differs by version:
     # resize answers null synchronously on 8.4 (the issue's knob, so
@@ -75,6 +78,9 @@ ROLES = {
 }
 
 
+NODE = {"bridges": ["vmbr0"], "cpus": 8, "memory_gib": 64}
+
+
 def merge(base, over):
     """Deep-merge over into a copy of base (dicts merge, the rest replaces)."""
     out = copy.deepcopy(base)
@@ -91,7 +97,13 @@ def load(path=None):
     cfg = DEFAULTS
     if path:
         with open(path, encoding="utf-8") as f:
-            cfg = merge(DEFAULTS, json.load(f))
+            over = json.load(f)
+        cfg = merge(DEFAULTS, over)
+        # the nodes a config lists are the cluster's nodes (one node alone
+        # is a standalone node), each over the default node's settings
+        if isinstance(over.get("nodes"), dict):
+            cfg["nodes"] = {n: merge(NODE, v) for n, v in
+                            over["nodes"].items()}
     else:
         cfg = copy.deepcopy(DEFAULTS)
     if cfg["task_ms"] <= 0:
@@ -108,6 +120,9 @@ def load(path=None):
                     raise ValueError("role %s: invalid privilege '%s' "
                                      "(PVE 8.4 has no VM.GuestAgent "
                                      "privileges)" % (name, p))
+    if cfg["cluster"] is None and len(cfg["nodes"]) != 1:
+        raise ValueError("a node outside any cluster (cluster: null) is "
+                         "one node, not %d" % len(cfg["nodes"]))
     for name, st in cfg["storages"].items():
         if st["type"] not in ("dir", "lvmthin", "zfspool"):
             raise ValueError("storage %s: type must be dir, lvmthin or zfspool"

@@ -131,6 +131,24 @@ client() {
 	[[ $output != *00000000-0000* ]]
 }
 
+@test "pve client: a lab known by its nodes' certificates: a change is refused (exit 6) before anything is sent unless every pinned node has its certificate" {
+	client --kind read call GET /nodes
+	fp1=$(jq -r '.data[] | select(.node == "pve1") | .ssl_fingerprint' <<<"$output")
+	fp2=$(jq -r '.data[] | select(.node == "pve2") | .ssl_fingerprint' <<<"$output")
+	n0=$(requests POST /nodes/pve1/qemu)
+	HL_TEST_PINS="pve1=$fp1 pve2=$fp1" client task POST /nodes/pve1/qemu vmid:=505
+	[ "$status" = 6 ]
+	[ "$(jq -r .error <<<"$output")" = "refusing to change anything: this is not the lab's cluster: node pve2's certificate is $fp2, not $fp1 that lab.yaml pins" ]
+	HL_TEST_PINS="pve1=$fp1 pve7=$fp2" client task POST /nodes/pve1/qemu vmid:=505
+	[ "$status" = 6 ]
+	[[ "$(jq -r .error <<<"$output")" == *"it has no node 'pve7'"* ]]
+	[ "$(( $(requests POST /nodes/pve1/qemu) - n0 ))" = 0 ]
+	# fingerprints compare without regard to case; both identities at once
+	HL_TEST_CLUSTER=hl-sim HL_TEST_PINS="pve1=${fp1,,} pve2=$fp2" client task POST /nodes/pve1/qemu vmid:=505
+	[ "$status" = 0 ]
+	[ "$(( $(requests POST /nodes/pve1/qemu) - n0 ))" = 1 ]
+}
+
 @test "pve client: a change to another cluster than the lab's is refused (exit 6) before anything is sent" {
 	n0=$(requests POST /nodes/pve1/qemu)
 	HL_TEST_CLUSTER=production client task POST /nodes/pve1/qemu vmid:=504

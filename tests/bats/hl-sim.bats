@@ -33,7 +33,7 @@ setup() {
 # A test that starts a simulator of its own stops it, even when it fails.
 teardown() {
 	local lab
-	for lab in "$BATS_TEST_TMPDIR/example" "$BATS_TEST_TMPDIR/lab84"; do
+	for lab in "$BATS_TEST_TMPDIR/example" "$BATS_TEST_TMPDIR/lab84" "$BATS_TEST_TMPDIR/single"; do
 		[ -d "$lab/.hl/sim" ] && "$TOP/sim/hl-sim" stop --lab "$lab" 2>/dev/null
 	done
 	return 0
@@ -751,6 +751,34 @@ config:
 	[[ $stderr == *"hl-sim: cannot start: the nodes' SSH"*"below $ww"*"not /tmp"* ]]
 	[ ! -e "$ww/lab/.hl/sim.env" ]
 	if sim_running "$ww/lab"; then false; fi
+}
+
+@test "hl-sim: a single node outside any cluster lists only itself; the lab knows it by its certificate" {
+	local one="$BATS_TEST_TMPDIR/single"
+	mkdir -p "$one"
+	: > "$one/lab.yaml"
+	other_net "$TOP/tests/sim/config.json" "$BATS_TEST_TMPDIR/other.json"
+	jq '. + {cluster: null, nodes: {pve1: {bridges: ["vmbr0"], cpus: 4, memory_gib: 16}}}' \
+		"$BATS_TEST_TMPDIR/other.json" > "$BATS_TEST_TMPDIR/single.json"
+	# a standalone node is one node
+	jq '. + {cluster: null}' "$BATS_TEST_TMPDIR/other.json" > "$BATS_TEST_TMPDIR/two.json"
+	run -2 --separate-stderr "$TOP/sim/hl-sim" start --lab "$one" --config "$BATS_TEST_TMPDIR/two.json"
+	[[ $stderr == *"a node outside any cluster (cluster: null) is one node, not 2"* ]]
+	run -0 "$TOP/sim/hl-sim" start --lab "$one" --config "$BATS_TEST_TMPDIR/single.json"
+	. "$one/.hl/sim.env"
+	api GET /cluster/status
+	jq -e '.data == [.data[0]] and .data[0].type == "node" and .data[0].name == "pve1" and .data[0].nodeid == 0' <<<"$output"
+	output=$(curl -sS --cacert "$HL_PVE_CAFILE" -d username=root@pam \
+		--data-urlencode "password=$(jq -r '.secrets["password:root@pam"]' "$one/.hl/sim/state.json")" \
+		"$HL_PVE_ENDPOINT/api2/json/access/ticket")
+	jq -e '.data.ticket and (.data | has("clustername") | not)' <<<"$output"
+	# a lab that names a cluster is refused here; one that pins the node's
+	# certificate may change it
+	client=${HL_TEST_BIN:-$TOP/build/tests}/pve-client
+	if HL_TEST_CLUSTER=hl-sim "$client" task POST /nodes/pve1/qemu vmid:=300 > "$BATS_TEST_TMPDIR/out"; then false; fi
+	grep -qF "this is not a cluster, not cluster 'hl-sim' that lab.yaml expects" "$BATS_TEST_TMPDIR/out"
+	run -0 env HL_TEST_PINS="pve1=$HL_PVE_FINGERPRINT" "$client" task POST /nodes/pve1/qemu vmid:=300
+	"$TOP/sim/hl-sim" stop --lab "$one"
 }
 
 @test "hl-sim: a second simulator on a subnet the first routes is refused at start, naming the first" {

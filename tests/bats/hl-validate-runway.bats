@@ -309,6 +309,21 @@ edit_lab() {
 	check cluster fail "^this is cluster 'hl-sim', not cluster 'production' that lab.yaml expects$"
 }
 
+@test "runway: a lab known by its nodes' certificates: the right ones pass, another node's fails naming it" {
+	api GET /nodes
+	fp1=$(jq -r '.data[] | select(.node == "pve1") | .ssl_fingerprint' <<<"$output")
+	fp2=$(jq -r '.data[] | select(.node == "pve2") | .ssl_fingerprint' <<<"$output")
+	[ "$fp1" != "$fp2" ]
+	edit_lab lab.yaml "/^  cluster: hl-sim\$/d; s/^  pve1:\$/  pve1:\n    fingerprint: $fp1/; s/^  pve2:\$/  pve2:\n    fingerprint: $fp2/"
+	if grep -q "cluster:" "$LAB/lab.yaml"; then false; fi
+	runway 0
+	check cluster ok "every node's certificate is the one lab.yaml pins"
+	# pve2 pinned with pve1's certificate: another machine than the lab's
+	sed -i "s/fingerprint: $fp2/fingerprint: $fp1/" "$LAB/lab.yaml"
+	runway 1
+	check cluster fail "^this is not the lab's cluster: node pve2's certificate is $fp2, not $fp1 that lab.yaml pins$"
+}
+
 @test "runway: a token file readable by others is refused; mode 0600 works" {
 	f="$BATS_TEST_TMPDIR/token"
 	printf '%s\n' "$ROOT_TOKEN" > "$f"

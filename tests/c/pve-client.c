@@ -7,8 +7,10 @@
  *   pve-client get-all PATH...
  *
  * Settings from HL_PVE_ENDPOINT, HL_PVE_CAFILE, HL_PVE_FINGERPRINT and
- * HL_PVE_TOKEN; the expected cluster from HL_TEST_CLUSTER.  Prints one JSON document: {data} or {error, code,
- * status}; exits with the error's code (0 on success).
+ * HL_PVE_TOKEN; the expected cluster from HL_TEST_CLUSTER, the nodes'
+ * pinned certificates from HL_TEST_PINS ("NODE=FP ...").  Prints one JSON
+ * document: {data} or {error, code, status}; exits with the error's code
+ * (0 on success).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +95,7 @@ main(int argc, char **argv)
 	cfg.fingerprint = getenv("HL_PVE_FINGERPRINT");
 	cfg.token = getenv("HL_PVE_TOKEN");
 	cfg.cluster = getenv("HL_TEST_CLUSTER");
+	cfg.pins = getenv("HL_TEST_PINS");
 	if (cfg.fingerprint && !*cfg.fingerprint)
 		cfg.fingerprint = NULL;
 	if (cfg.endpoint == NULL || hl_pve_open(&p, &cfg, &e) < 0) {
