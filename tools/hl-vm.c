@@ -34,7 +34,8 @@ static const char usage[] =
 "        (field by field, with reboot_needed and rotates_host_keys, and\n"
 "        pending for what a running VM takes at its next boot), noop or\n"
 "        blocked (a smaller disk, another node); template drift is\n"
-"        reported, never a replacement; prints {hosts, meta}\n"
+"        reported, never a replacement; prints {hosts, meta}, and on a\n"
+"        terminal a diff on stderr\n"
 "status  whether each VM exists, where, its power, address, and which\n"
 "        commit and template artifact it was made from; prints {hosts, meta}\n"
 "apply   create the missing VMs: a full clone of the host's template on\n"
@@ -170,9 +171,13 @@ main(int argc, char **argv)
 	else if (plan_file && hl_vm_plan_read(plan_file, &vo.saved, &e) < 0)
 		;
 	else {
-		if (strcmp(verb, "plan") == 0)
+		if (strcmp(verb, "plan") == 0) {
 			code = hl_vm_plan(p, lab, picked, &po, &doc, &e);
-		else if (strcmp(verb, "apply") == 0)
+			/* the JSON stays on stdout; a person at a terminal
+			 * also gets it as a diff */
+			if (jv_is_valid(doc) && hl_run_human(&run))
+				hl_run_plan_text(stderr, doc);
+		} else if (strcmp(verb, "apply") == 0)
 			code = hl_vm_apply(p, lab, picked, &vo, &doc, &e);
 		else if (strcmp(verb, "destroy") == 0)
 			code = hl_vm_destroy(p, lab, picked, yes,

@@ -7,6 +7,7 @@
 #define HL_RUN_H
 
 #include <getopt.h>
+#include <stdio.h>
 #include <time.h>
 #include <jv.h>
 
@@ -130,5 +131,11 @@ int hl_run_result(struct hl_run *r, int code, jv result, const struct hl_err *e)
 /* A failure document {error: {message, code, reason}} printed with
  * hl_run_finish, and the message on stderr; returns e's exit status. */
 int hl_run_fail(struct hl_run *r, const struct hl_err *e);
+
+/* Whether progress goes to a person: human lines, stderr a terminal. */
+int hl_run_human(const struct hl_run *r);
+
+/* hl-vm plan's document (borrowed) as a diff for a person, on f. */
+void hl_run_plan_text(FILE *f, jv doc);
 
 #endif

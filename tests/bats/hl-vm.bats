@@ -43,6 +43,24 @@ make_web01() {
 	wait_task "$(jq -r .data <<<"$output")"
 }
 
+# gone NODE VMID: that VM stopped and removed, if it exists
+gone() {
+	api GET "/nodes/$1/qemu/$2/status/current"
+	[ "$status" = 200 ] || return 0
+	if [ "$(jq -r .data.status <<<"$output")" = running ]; then
+		api POST "/nodes/$1/qemu/$2/status/stop"
+		wait_task "$(jq -r .data <<<"$output")" 30
+	fi
+	api DELETE "/nodes/$1/qemu/$2"
+	wait_task "$(jq -r .data <<<"$output")" 30
+}
+
+# fresh_web01: make_web01 on a clean slate, whatever tests before left
+fresh_web01() {
+	gone pve1 201
+	make_web01
+}
+
 change() {
 	api PUT /nodes/pve1/qemu/201/config "$@"
 	[ "$status" = 200 ]
@@ -136,6 +154,28 @@ change() {
 	vm 0 status web01
 	jq -e '.hosts[0].channel_artifact == "20261129T120000Z"' <<<"$output"
 	rm "$LAB/layers/L1/channels.yaml"
+}
+
+@test "hl-vm plan on a terminal: the document on stdout, and a diff for the person on stderr" {
+	fresh_web01
+	change -d memory=2048
+	gone pve2 202
+	script -qec "hl-vm -C '$LAB' plan web01 web02 2>&1 > '$BATS_TEST_TMPDIR/doc.json'" /dev/null |
+		tr -d '\r' > "$BATS_TEST_TMPDIR/tty"
+	cat "$BATS_TEST_TMPDIR/tty"
+	jq -e '[.hosts[].action] == ["update", "create"]' "$BATS_TEST_TMPDIR/doc.json"
+	grep -qxF "  ~ web01        update (201 on pve1)" "$BATS_TEST_TMPDIR/tty"
+	grep -qxF "      memory_mib     2048 -> 1024  (at the next reboot)" "$BATS_TEST_TMPDIR/tty"
+	grep -qE "^  \+ web02        create on pve2 as 202: debian-12 stable \(.*\), 2 cores, 1024 MiB, 8 GiB disk, vmbr0, ip=10.77.0.22/24,gw=10.77.0.1$" "$BATS_TEST_TMPDIR/tty"
+	grep -qxF "Plan: 1 to create, 1 to update, 0 blocked, 0 unchanged." "$BATS_TEST_TMPDIR/tty"
+	# not a terminal, or NDJSON progress asked: no diff
+	vm 0 plan web01
+	[[ $stderr != *"Plan:"* ]]
+	script -qec "hl-vm -C '$LAB' plan web01 --progress=json 2>&1 > /dev/null" /dev/null > "$BATS_TEST_TMPDIR/tty"
+	if grep -q "Plan:" "$BATS_TEST_TMPDIR/tty"; then false; fi
+	change -d memory=1024
+	script -qec "hl-vm -C '$LAB' plan web01 2>&1 > /dev/null" /dev/null | tr -d '\r' > "$BATS_TEST_TMPDIR/tty"
+	grep -qxF "No changes: 1 host as declared." "$BATS_TEST_TMPDIR/tty"
 }
 
 @test "hl-vm: a VM of another lab or without the tag is not this host's" {
