@@ -94,7 +94,7 @@ change() {
 }
 
 @test "hl-vm: a VM made as declared is a noop, and status reads its marker" {
-	make_web01
+	fresh_web01
 	vm 0 plan --exit-code web01
 	jq -e '.hosts[0] | .action == "noop" and .changes == [] and .node == "pve1" and .vmid == 201' <<<"$output"
 	vm 0 status web01
@@ -113,6 +113,7 @@ change() {
 }
 
 @test "hl-vm plan: only the fields hl owns count; tags compare as sets without hl's; a MAC PVE made is no drift" {
+	fresh_web01
 	change --data-urlencode "tags=hl-demo;web;" -d onboot=1 -d balloon=0
 	vm 0 plan --exit-code web01
 	jq -e '.hosts[0].action == "noop"' <<<"$output"
@@ -125,6 +126,7 @@ change() {
 }
 
 @test "hl-vm plan: memory is an update needing a reboot; new SSH keys rotate the host keys" {
+	fresh_web01
 	change -d memory=2048
 	ssh-keygen -q -t ed25519 -N '' -f "$BATS_TEST_TMPDIR/k"
 	change --data-urlencode "sshkeys=$(jq -rn --arg k "$(cat "$BATS_TEST_TMPDIR/k.pub")" '$k|@uri')"
@@ -137,6 +139,7 @@ change() {
 }
 
 @test "hl-vm plan: a smaller declared disk is blocked, a larger one an update" {
+	fresh_web01
 	change -d scsi0=local-lvm:vm-201-disk-0,size=32G
 	vm 1 plan --exit-code web01
 	jq -e '.hosts[0] | .action == "blocked" and (.reason | test("disks only grow"))' <<<"$output"
@@ -147,6 +150,7 @@ change() {
 }
 
 @test "hl-vm plan: a newly promoted template is reported as drift, not a replacement" {
+	fresh_web01
 	mkdir -p "$LAB/layers/L1"
 	printf 'debian-12:\n  stable:\n    pve1: 20261129T120000Z\n' > "$LAB/layers/L1/channels.yaml"
 	vm 0 plan --exit-code web01
@@ -179,6 +183,7 @@ change() {
 }
 
 @test "hl-vm: a VM of another lab or without the tag is not this host's" {
+	gone pve2 202
 	api POST /nodes/pve2/qemu -d vmid=202 -d name=web02 --data-urlencode "tags=hl-other"
 	wait_task "$(jq -r .data <<<"$output")"
 	vm 0 plan web02
@@ -200,6 +205,19 @@ change() {
 	run -6 --separate-stderr hl-vm -C "$lab" destroy all --allow-dirty
 	jq -e '.error.message | test("writable by others")' <<<"$output"
 	[ ! -e "$lab/.hl/lock" ]
+}
+
+# spec_reset FILE...: the lab's files as the example lab has them, committed
+# (a test that changes the specs starts from the declared ones)
+spec_reset() {
+	local f
+	for f in "$@"; do
+		cp "$TOP/$f" "$LAB/$f"
+	done
+	if [ -n "$(git -C "$LAB" status --porcelain -- "$@")" ]; then
+		git -C "$LAB" add -- "$@"
+		git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm "reset $*"
+	fi
 }
 
 # The apply tests need a Git lab and a template: built and promoted on pve2
@@ -236,9 +254,11 @@ apply_lab() {
 
 @test "hl-vm apply: creates hosts on two nodes; strict ssh with .hl/known_hosts reaches each; the next plan is all noop" {
 	apply_lab
-	# the fake web01 of the plan tests goes first: hl's own will replace it
-	api DELETE /nodes/pve1/qemu/201
-	wait_task "$(jq -r .data <<<"$output")"
+	spec_reset personas/web.yaml personas/db.yaml
+	# what tests before left goes first: hl makes all three anew
+	gone pve1 201
+	gone pve2 202
+	gone pve2 211
 	vm 0 apply web01 web02 db01 --timeout 120
 	# the three at once (--parallel 4 by default): every clone began
 	# before the first VM was up
@@ -280,6 +300,10 @@ apply_lab() {
 
 @test "hl-vm apply: an update in place; what needs a reboot waits for --reboot, then host keys are read again" {
 	apply_lab
+	# db01 as the example lab declares it, made or brought back
+	spec_reset personas/db.yaml
+	vm 0 apply db01 --reboot --timeout 120
+	vm 0 plan --exit-code db01
 	# without --reboot: written to the config, pending for the reboot
 	sed -i 's/^memory: 2G$/memory: 3G/' "$LAB/personas/db.yaml"
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "db01: 3G"
@@ -326,8 +350,9 @@ apply_lab() {
 
 @test "hl-vm apply --reboot: hosts applied in parallel reboot one at a time, each back before the next goes down" {
 	apply_lab
+	spec_reset personas/web.yaml
 	# both web hosts made and running as declared first
-	vm 0 apply @web --timeout 120
+	vm 0 apply @web --reboot --timeout 120
 	vm 0 plan --exit-code @web
 	sed -i 's/^memory: 1G$/memory: 2G/' "$LAB/personas/web.yaml"
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web: 2G"
@@ -343,11 +368,8 @@ apply_lab() {
 
 @test "hl-vm apply: a vmid held by a VM hl does not manage is refused (6)" {
 	apply_lab
-	# hl's web02 from the test before goes first
-	api POST /nodes/pve2/qemu/202/status/stop
-	wait_task "$(jq -r .data <<<"$output")" 30
-	api DELETE /nodes/pve2/qemu/202
-	wait_task "$(jq -r .data <<<"$output")" 30
+	gone pve2 202
+	gone pve1 202
 	api POST /nodes/pve1/qemu -d vmid=202 -d name=squatter
 	wait_task "$(jq -r .data <<<"$output")"
 	vm 6 apply web02
@@ -358,6 +380,7 @@ apply_lab() {
 
 @test "hl-vm apply: a template without the agent fails within the timeout, the VM removed; dirty specs refused" {
 	apply_lab
+	gone pve2 202
 	copy="$BATS_TEST_TMPDIR/lab"
 	cp -r "$LAB" "$copy"
 	sed -i 's/^agent: install$/agent: builtin/' "$copy/layers/L1/templates/debian-12.yaml"
@@ -379,6 +402,8 @@ apply_lab() {
 
 @test "hl-vm destroy: lists without --yes (6); with it stops and purges hl's VM and its known_hosts lines; a VM without the marker is refused" {
 	apply_lab
+	vm 0 apply db01 --timeout 120
+	gone pve2 202
 	grep -q '^db01 ' "$LAB/.hl/known_hosts"
 	vm 6 destroy db01
 	jq -e '.hosts[0] | .action == "would_destroy" and .vmid == 211' <<<"$output"
@@ -400,4 +425,5 @@ apply_lab() {
 	[ "$status" = 200 ]
 	run hl-vm -C "$LAB" destroy
 	[ "$status" = 2 ]
+	gone pve2 202
 }
