@@ -262,7 +262,8 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 	}
 	files[n] = NULL;
 	snprintf(msg, sizeof(msg), "hl-template: gc %s", only ? only : "");
-	if (n && (flags & HL_TPL_COMMIT) && hl_git_commit(lab->root, files, msg, hex, e) < 0)
+	if (n && (flags & HL_TPL_COMMIT) &&
+	    hl_git_commit(lab->root, files, msg, hex, e) < 0)
 		goto fail;
 	*doc = jv_object_set(jv_object_set(jv_object_set(jv_object(),
 	    jv_string("gc"), gone), jv_string("applied"), jv_true()),

@@ -65,8 +65,7 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 				if (o->dry_run)
 					vm_note(&x, "would destroy VM %d on %s",
 					    x.vmid, x.node);
-			}
-			else {
+			} else {
 				char path[300];
 
 				vm_path(&x, path, sizeof(path), "/status/stop");
