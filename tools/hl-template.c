@@ -1,11 +1,11 @@
 /*
  * hl-template: L1, OS templates as versioned artifacts, per node.
  *
- *   hl-template build NAME [--node N | --all-nodes] [--force]
- *   hl-template promote NAME [--node N] [--channel C] [ARTIFACT]
- *   hl-template rollback NAME [--node N] [--channel C]
+ *   hl-template build NAME [--node N | --all-nodes] [--force] [--dry-run]
+ *   hl-template promote NAME [--node N] [--channel C] [ARTIFACT] [--dry-run]
+ *   hl-template rollback NAME [--node N] [--channel C] [--dry-run]
  *   hl-template list [NAME]
- *   hl-template gc [NAME] [--keep N] [--yes]
+ *   hl-template gc [NAME] [--keep N] [--yes | --dry-run]
  *
  * One JSON document on stdout; progress on stderr.  See
  * docs/hl-template.md.
@@ -30,7 +30,7 @@ static const char usage[] =
 "       hl-template promote NAME [--node N] [--channel C] [ARTIFACT] [options]\n"
 "       hl-template rollback NAME [--node N] [--channel C] [options]\n"
 "       hl-template list [NAME] [options]\n"
-"       hl-template gc [NAME] [--keep N] [--yes] [options]\n"
+"       hl-template gc [NAME] [--keep N] [--yes | --dry-run] [options]\n"
 "\n"
 "build  build template NAME (layers/L1/templates/NAME.yaml) on a node:\n"
 "       download its source to the node's import storage (checksum\n"
@@ -57,6 +57,10 @@ static const char usage[] =
 "      --no-commit      promote, rollback, gc: change the files, no commit\n"
 "      --keep N         gc: keep the N newest artifacts per node (1)\n"
 "      --yes            gc: remove what it lists\n"
+"      --dry-run        build, promote, rollback, gc: every read and check,\n"
+"                       nothing created, written, committed or removed; say\n"
+"                       what would be done (would_build), \"dry_run\": true,\n"
+"                       exit 0 unless a check fails; gc needs no --yes\n"
 "      --timeout S      wait at most S seconds for the guest agent (900)\n"
 "      --allow-dirty    build though the specs have uncommitted changes\n"
 "      --insecure       do not verify the endpoint's TLS identity\n"
@@ -67,11 +71,12 @@ HL_EXIT_TABLE;
 enum {
 	OPT_NODE = 0x200, OPT_ALL, OPT_FORCE, OPT_TIMEOUT, OPT_DIRTY,
 	OPT_INSECURE, OPT_CHANNEL, OPT_NOCOMMIT, OPT_KEEP, OPT_YES,
+	OPT_DRY_RUN,
 };
 
 struct args {
 	const char *node, *channel;
-	int all, force, dirty, insecure, nocommit, keep, yes;
+	int all, force, dirty, insecure, nocommit, keep, yes, dry_run;
 	double timeout;
 };
 
@@ -83,13 +88,21 @@ may_change(struct hl_run *run, const struct hl_lab *lab, const struct args *a,
 	return hl_run_mutate(run, lab->root, a->dirty, e);
 }
 
+/* promote, rollback and gc's flags from the options */
+static unsigned
+flags(const struct args *a)
+{
+	return (a->nocommit ? 0 : HL_TPL_COMMIT) | (a->yes ? HL_TPL_YES : 0) |
+	    (a->dry_run ? HL_TPL_DRY_RUN : 0);
+}
+
 static int
 build(struct hl_run *run, const struct hl_lab *lab, const char *name,
     const struct args *a, jv *doc, struct hl_err *e)
 {
 	struct hl_pve *p = NULL;
 	struct hl_tpl_opts o = { a->force, a->timeout, &run->progress,
-	    hl_json_get_str(run->git, "commit"), HL_VERSION };
+	    hl_json_get_str(run->git, "commit"), HL_VERSION, a->dry_run };
 	jv nodes = jv_null();
 	int code;
 
@@ -117,7 +130,8 @@ gc(struct hl_run *run, const struct hl_lab *lab, const char *name,
 	    may_change(run, lab, a, e) < 0 ||
 	    hl_pve_connect(&p, lab, a->insecure, &run->progress, e) < 0)
 		return e->code;
-	code = hl_tpl_gc(p, lab, name, a->keep, a->yes, !a->nocommit, doc, e);
+	code = hl_tpl_gc(p, lab, name, a->keep, flags(a), &run->progress, doc,
+	    e);
 	hl_pve_close(p);
 	return code;
 }
@@ -134,8 +148,8 @@ channel_verb(struct hl_run *run, const struct hl_lab *lab, const char *verb,
 		return e->code;
 	return strcmp(verb, "promote") == 0 ?
 	    hl_tpl_promote(lab, names[0], a->node, ch, n > 1 ? names[1] : NULL,
-	    !a->nocommit, &run->progress, doc, e) :
-	    hl_tpl_rollback(lab, names[0], a->node, ch, !a->nocommit,
+	    flags(a), &run->progress, doc, e) :
+	    hl_tpl_rollback(lab, names[0], a->node, ch, flags(a),
 	    &run->progress, doc, e);
 }
 
@@ -169,6 +183,7 @@ main(int argc, char **argv)
 		{ "no-commit", no_argument, NULL, OPT_NOCOMMIT },
 		{ "keep", required_argument, NULL, OPT_KEEP },
 		{ "yes", no_argument, NULL, OPT_YES },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ 0 } };
 	struct hl_run run;
 	struct hl_lab *lab = NULL;
@@ -213,6 +228,9 @@ main(int argc, char **argv)
 		case OPT_YES:
 			a.yes = 1;
 			break;
+		case OPT_DRY_RUN:
+			a.dry_run = 1;
+			break;
 		case OPT_KEEP:
 			if (hl_num_int(optarg, 0, 1000, &a.keep) < 0)
 				return hl_run_usage(&run, "--keep needs a count "
@@ -247,6 +265,9 @@ main(int argc, char **argv)
 	    argc - optind > 2))
 		return hl_run_usage(&run, "promote takes a template name and "
 		    "maybe an artifact");
+	if (a.dry_run && !mutating)
+		return hl_run_usage(&run, "--dry-run is for build, promote, "
+		    "rollback and gc");
 	if (a.all && strcmp(verb, "build") != 0)
 		return hl_run_usage(&run, "--all-nodes is for build");
 	if (strcmp(verb, "list") == 0 && argc - optind > 1)

@@ -4,8 +4,8 @@
  *   hl-vm plan [SELECTOR...] [--exit-code] [-o FILE]
  *   hl-vm status [SELECTOR...]
  *   hl-vm apply [SELECTOR... | --plan FILE] [--reboot] [--timeout S]
- *       [--parallel N]
- *   hl-vm destroy SELECTOR... [--yes]
+ *       [--parallel N] [--dry-run]
+ *   hl-vm destroy SELECTOR... [--yes | --dry-run]
  *
  * One JSON document on stdout.  See docs/hl-vm.md.
  */
@@ -27,8 +27,8 @@ static const char usage[] =
 "usage: hl-vm plan [SELECTOR...] [--exit-code] [-o FILE] [options]\n"
 "       hl-vm status [SELECTOR...] [options]\n"
 "       hl-vm apply [SELECTOR... | --plan FILE] [--reboot] [--timeout S]\n"
-"                   [--parallel N] [options]\n"
-"       hl-vm destroy SELECTOR... [--yes] [options]\n"
+"                   [--parallel N] [--dry-run] [options]\n"
+"       hl-vm destroy SELECTOR... [--yes | --dry-run] [options]\n"
 "\n"
 "plan    compare each selected host's VM with its specs: create, update\n"
 "        (field by field, with reboot_needed and rotates_host_keys, and\n"
@@ -61,6 +61,10 @@ static const char usage[] =
 "      --allow-dirty    apply, destroy: go on with uncommitted spec changes\n"
 "                       (apply: and clone from an uncommitted channel)\n"
 "      --yes            destroy: do it\n"
+"      --dry-run        apply, destroy: every read and check, nothing\n"
+"                       changed; say what would be done (would_create,\n"
+"                       would_update, would_destroy), \"dry_run\": true,\n"
+"                       exit 0 unless a check fails; destroy needs no --yes\n"
 "      --reboot         apply: reboot running VMs whose changes need it\n"
 "      --insecure       do not verify the endpoint's TLS identity\n"
 HL_RUN_OPTIONS_HELP
@@ -68,7 +72,7 @@ HL_RUN_OPTIONS_HELP
 HL_EXIT_TABLE;
 
 enum { OPT_EXIT_CODE = 0x200, OPT_INSECURE, OPT_TIMEOUT, OPT_DIRTY,
-	OPT_YES, OPT_REBOOT, OPT_PARALLEL, OPT_PLAN };
+	OPT_YES, OPT_REBOOT, OPT_PARALLEL, OPT_PLAN, OPT_DRY_RUN };
 
 int
 main(int argc, char **argv)
@@ -83,11 +87,12 @@ main(int argc, char **argv)
 		{ "parallel", required_argument, NULL, OPT_PARALLEL },
 		{ "out", required_argument, NULL, 'o' },
 		{ "plan", required_argument, NULL, OPT_PLAN },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ 0 } };
 	struct hl_vm_opts vo = { 0 };
 	struct hl_vm_plan_opts po = { 0 };
 	const char *plan_file = NULL;
-	int dirty = 0, yes = 0;
+	int dirty = 0;
 	struct hl_run run;
 	struct hl_err e = { 0 };
 	struct hl_lab *lab = NULL;
@@ -114,7 +119,9 @@ main(int argc, char **argv)
 		else if (opt == OPT_DIRTY)
 			dirty = 1;
 		else if (opt == OPT_YES)
-			yes = 1;
+			vo.yes = 1;
+		else if (opt == OPT_DRY_RUN)
+			vo.dry_run = 1;
 		else if (opt == OPT_REBOOT)
 			vo.reboot = 1;
 		else if (opt == OPT_PARALLEL) {
@@ -149,6 +156,9 @@ main(int argc, char **argv)
 	    strcmp(verb, "apply") != 0)
 		return hl_run_usage(&run, "--parallel, --reboot and --timeout "
 		    "are for apply");
+	if (vo.dry_run && strcmp(verb, "apply") != 0 &&
+	    strcmp(verb, "destroy") != 0)
+		return hl_run_usage(&run, "--dry-run is for apply and destroy");
 	sels = argv + optind;
 	nsels = argc - optind;
 
@@ -180,8 +190,7 @@ main(int argc, char **argv)
 		} else if (strcmp(verb, "apply") == 0)
 			code = hl_vm_apply(p, lab, picked, &vo, &doc, &e);
 		else if (strcmp(verb, "destroy") == 0)
-			code = hl_vm_destroy(p, lab, picked, yes,
-			    &run.progress, &doc, &e);
+			code = hl_vm_destroy(p, lab, picked, &vo, &doc, &e);
 		else
 			code = hl_vm_status(p, lab, picked, vo.commit, &doc,
 			    &e);

@@ -100,6 +100,14 @@ enum hl_pve_kind {
 int hl_pve_call(struct hl_pve *p, enum hl_pve_kind kind, const char *method,
     const char *path, jv params, jv *data, int *status, struct hl_err *e);
 
+/*
+ * The check hl_pve_call makes before its first change, made now: 0 when
+ * the endpoint is the cluster lab.yaml names (or it names none), else -1
+ * with e (HL_E_REFUSED; or a read's error).  Only reads are sent, so a
+ * dry run refuses where the real run would.
+ */
+int hl_pve_check_cluster(struct hl_pve *p, struct hl_err *e);
+
 /* GET path: hl_pve_call(p, HL_PVE_READ, "GET", path, jv_null(), ...). */
 int hl_pve_get(struct hl_pve *p, const char *path, jv *data,
     struct hl_err *e);

@@ -364,6 +364,12 @@ check_identity(struct hl_pve *p, struct hl_err *e)
 }
 
 int
+hl_pve_check_cluster(struct hl_pve *p, struct hl_err *e)
+{
+	return check_identity(p, e);
+}
+
+int
 hl_pve_call(struct hl_pve *p, enum hl_pve_kind kind, const char *method,
     const char *path, jv params, jv *data, int *status, struct hl_err *e)
 {

@@ -93,6 +93,46 @@ done:
 }
 
 /*
+ * The repository holding root and its branch, when hl may commit there:
+ * not outside Git, not on a detached or unborn HEAD, no operation in
+ * progress.  Returns 0, or -1 with e (HL_E_REFUSED); the caller frees
+ * *repo and *head either way.
+ */
+static int
+open_for_commit(const char *root, git_repository **repo, git_reference **head,
+    struct hl_err *e)
+{
+	*repo = NULL;
+	*head = NULL;
+	if (git_repository_open_ext(repo, root, 0, NULL) < 0)
+		return hl_err_set(e, HL_E_REFUSED, "the lab is not in a Git "
+		    "repository: --no-commit to skip the commit");
+	if (git_repository_head_detached(*repo) == 1 ||
+	    git_repository_head(head, *repo) < 0)
+		return hl_err_set(e, HL_E_REFUSED, "HEAD is detached or unborn: "
+		    "check out a branch to commit");
+	if (git_repository_state(*repo) != GIT_REPOSITORY_STATE_NONE)
+		return hl_err_set(e, HL_E_REFUSED, "a rebase, merge or the like "
+		    "is in progress: finish it first");
+	return 0;
+}
+
+int
+hl_git_can_commit(const char *root, struct hl_err *e)
+{
+	git_repository *repo = NULL;
+	git_reference *head = NULL;
+	int rc;
+
+	git_libgit2_init();
+	rc = open_for_commit(root, &repo, &head, e);
+	git_reference_free(head);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}
+
+/*
  * One commit of hl's own paths on top of HEAD (DESIGN.md 2.2): a tree made
  * from HEAD's with only those paths changed (never the operator's staged
  * changes), the branch moved only if it still points where HEAD did
@@ -128,23 +168,9 @@ hl_git_commit(const char *root, const char *const *paths, const char *msg,
 		return hl_err_set(e, HL_E_INTERNAL, "out of memory");
 	}
 	git_libgit2_init();
-	if (git_repository_open_ext(&repo, root, 0, NULL) < 0) {
-		hl_err_set(e, HL_E_REFUSED, "the lab is not in a Git "
-		    "repository: --no-commit to skip the commit");
+	if (open_for_commit(root, &repo, &head, e) < 0)
 		goto done;
-	}
 	workdir = git_repository_workdir(repo);
-	if (git_repository_head_detached(repo) == 1 ||
-	    git_repository_head(&head, repo) < 0) {
-		hl_err_set(e, HL_E_REFUSED, "HEAD is detached or unborn: "
-		    "check out a branch to commit");
-		goto done;
-	}
-	if (git_repository_state(repo) != GIT_REPOSITORY_STATE_NONE) {
-		hl_err_set(e, HL_E_REFUSED, "a rebase, merge or the like is "
-		    "in progress: finish it first");
-		goto done;
-	}
 	if (git_commit_lookup(&parent, repo, git_reference_target(head)) < 0 ||
 	    git_commit_tree(&tree, parent) < 0 ||
 	    git_repository_index(&index, repo) < 0)

@@ -34,6 +34,12 @@ int hl_git_commit(const char *root, const char *const *paths,
     const char *msg, char *out_hex, struct hl_err *e);
 
 /*
+ * Whether hl_git_commit would be refused (its checks, nothing written):
+ * 0, or -1 with e saying why.  A dry run's commit check.
+ */
+int hl_git_can_commit(const char *root, struct hl_err *e);
+
+/*
  * Whether each of paths (NULL-ended, relative to the lab root) is
  * committed as it is: tracked, with no staged or unstaged change.
  * Returns 1; 0 with *first the first that is not (every one, for a lab

@@ -203,6 +203,11 @@ fetch(struct build *b)
 		tb_log(b, "%s is already there (same checksum)", b->import_vol);
 		return 0;
 	}
+	if (b->o->dry_run) {
+		tb_log(b, "would download %s", url);
+		b->download = 1;
+		return 0;
+	}
 	snprintf(algo, sizeof(algo), "%.*s", (int)strcspn(sum, ":"), sum);
 	params = jv_object_set(jv_object(), jv_string("content"),
 	    jv_string("import"));
@@ -392,6 +397,34 @@ tb_mkdirs(const char *dir)
 	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+/*
+ * A dry run's end: the vmid the create would take, the cluster checked as
+ * the create would check it, and what the build would do.  Nothing made,
+ * so nothing to discard.
+ */
+static int
+would_build(struct build *b, jv *out)
+{
+	jv src = jv_get_kind(b->mirrored) == JV_KIND_OBJECT ? b->mirrored :
+	    b->source;
+
+	if (pick_vmid(b, 0) < 0 || hl_pve_check_cluster(b->p, b->e) < 0)
+		return -1;
+	tb_log(b, "would create VM %d from %s and make it a template",
+	    b->vmid, b->import_vol);
+	*out = jv_object_set(jv_object(), jv_string("action"),
+	    jv_string("would_build"));
+	*out = jv_object_set(*out, jv_string("vmid"), jv_number(b->vmid));
+	*out = jv_object_set(*out, jv_string("digest"), jv_string(b->digest));
+	*out = jv_object_set(*out, jv_string("source"), jv_copy(src));
+	*out = jv_object_set(*out, jv_string("import_volume"),
+	    jv_string(b->import_vol));
+	*out = jv_object_set(*out, jv_string("download"),
+	    jv_bool(b->download));
+	b->vmid = 0;	/* not this build's: never discarded */
+	return 0;
+}
+
 int
 hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
     const char *node, const struct hl_tpl_opts *o, jv *out, struct hl_err *e)
@@ -441,6 +474,10 @@ hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 	if (tb_storages(&b) < 0 || (agent && strcmp(agent, "install") == 0 &&
 	    tb_node_ssh(&b) < 0) || source(&b) < 0 || fetch(&b) < 0)
 		goto fail;
+	if (o->dry_run) {
+		rc = would_build(&b, out);
+		goto out;
+	}
 	/* a vmid another build took meanwhile (nodes build at once): the
 	 * next free one */
 	for (from = 0;;) {

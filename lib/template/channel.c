@@ -187,26 +187,35 @@ move_file(struct move *m, const char *name, const char *node, const char *id)
 	move_add(m, f);
 }
 
-/* Save and commit the move when ok, else report e; free it; the status. */
+/*
+ * Save and commit the move when ok, else report e; free it; the status.
+ * A dry run saves nothing and commits nothing, but a commit that would
+ * be refused (detached HEAD, a rebase) fails it as it would the real run.
+ */
 static int
 move_finish(const struct hl_lab *lab, const char *name, const char *channel,
-    int commit, const char *msg, struct move *m, int ok,
+    unsigned flags, const char *msg, struct move *m, int ok,
     const struct hl_progress *progress, struct hl_err *e, jv *doc)
 {
 	char hex[64] = "";
-	int code = HL_EXIT_OK;
+	int code = HL_EXIT_OK, dry = (flags & HL_TPL_DRY_RUN) != 0;
 
 	if (ok && m->oom) {
 		hl_err_set(e, HL_E_INTERNAL, "out of memory");
 		ok = 0;
 	}
-	if (ok && save(lab, m->channels, (const char *const *)m->files,
-	    commit, msg, hex, e) < 0)
+	if (ok && dry && (flags & HL_TPL_COMMIT) &&
+	    hl_git_can_commit(lab->root, e) < 0)
+		ok = 0;
+	if (ok && !dry && save(lab, m->channels,
+	    (const char *const *)m->files, flags & HL_TPL_COMMIT, msg, hex,
+	    e) < 0)
 		ok = 0;
 	if (ok) {
 		jv_object_foreach(m->nodes, k, id) {
-			hl_note(progress, HL_NOTE_PROGRESS, name, "%s on %s: %s",
-			    channel, jv_string_value(k), jv_string_value(id));
+			hl_note(progress, HL_NOTE_PROGRESS, name, "%s%s on %s: "
+			    "%s", dry ? "would point " : "", channel,
+			    jv_string_value(k), jv_string_value(id));
 			jv_free(k);
 			jv_free(id);
 		}
@@ -214,6 +223,9 @@ move_finish(const struct hl_lab *lab, const char *name, const char *channel,
 			hl_note(progress, HL_NOTE_PROGRESS, name, "committed %.12s",
 			    hex);
 		*doc = result(name, channel, m->nodes, m->previous, hex);
+		if (dry)
+			*doc = jv_object_set(*doc, jv_string("dry_run"),
+			    jv_true());
 		m->nodes = m->previous = jv_null();
 	} else {
 		code = e->code;
@@ -230,7 +242,7 @@ move_finish(const struct hl_lab *lab, const char *name, const char *channel,
 
 int
 hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
-    const char *channel, const char *artifact, int commit,
+    const char *channel, const char *artifact, unsigned flags,
     const struct hl_progress *progress, jv *doc, struct hl_err *e)
 {
 	jv arts = hl_registry_artifacts(lab, name, node), chosen = jv_null(), targets;
@@ -257,8 +269,8 @@ hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
 		    : "%s%s%s has no artifact: hl-template build it first",
 		    artifact ? artifact : name, artifact ? name : "",
 		    node ? " on " : "", node ? node : "");
-		code = move_finish(lab, name, channel, commit, NULL, &m, 0,
-	    progress, e, doc);
+		code = move_finish(lab, name, channel, flags, NULL, &m, 0,
+		    progress, e, doc);
 		goto out;
 	}
 	digest = hl_json_get_str(chosen, "digest");
@@ -293,7 +305,7 @@ hl_tpl_promote(const struct hl_lab *lab, const char *name, const char *node,
 	jv_free(targets);
 	snprintf(msg, sizeof(msg), "hl-template: promote %s to %s (%s)", name,
 	    channel, hl_json_get_str(chosen, "id"));
-	code = move_finish(lab, name, channel, commit, msg, &m, 1,
+	code = move_finish(lab, name, channel, flags, msg, &m, 1,
 	    progress, e, doc);
 out:
 	jv_free(chosen);
@@ -303,7 +315,7 @@ out:
 
 int
 hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
-    const char *channel, int commit, const struct hl_progress *progress,
+    const char *channel, unsigned flags, const struct hl_progress *progress,
     jv *doc, struct hl_err *e)
 {
 	struct move m;
@@ -363,7 +375,7 @@ hl_tpl_rollback(const struct hl_lab *lab, const char *name, const char *node,
 		}
 	snprintf(msg, sizeof(msg), "hl-template: roll %s back on %s", name,
 	    channel);
-	code = move_finish(lab, name, channel, commit, msg, &m, ok,
+	code = move_finish(lab, name, channel, flags, msg, &m, ok,
 	    progress, e, doc);
 	jv_free(cur);
 	return code;

@@ -8,8 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "state/git.h"
 #include "core/json.h"
+#include "core/progress.h"
+#include "state/git.h"
 #include "state/owner.h"
 #include "state/registry.h"
 #include "template/template_impl.h"
@@ -101,10 +102,44 @@ template_on(jv vms, jv configs, const struct hl_lab *lab, const char *name,
 	return found;
 }
 
+/*
+ * A dry run: what gc would remove, said; the cluster and the commit
+ * checked as the removal would check them.  Returns 0, or -1 with e.
+ */
+static int
+would_remove(struct hl_pve *p, const struct hl_lab *lab, jv gone,
+    unsigned flags, const struct hl_progress *progress, struct hl_err *e)
+{
+	int templates = 0, n = 0;
+
+	jv_array_foreach(gone, i, g) {
+		const char *t = hl_json_get_str(g, "template");
+
+		if (hl_json_get_kind(g, "exists") == JV_KIND_TRUE) {
+			hl_note(progress, HL_NOTE_PROGRESS, t, "would destroy "
+			    "template %.0f on %s", hl_pve_get_num(g, "vmid", 0),
+			    hl_json_get_str(g, "node"));
+			templates++;
+		}
+		hl_note(progress, HL_NOTE_PROGRESS, t, "would remove %s",
+		    hl_json_get_str(g, "file"));
+		n++;
+		jv_free(g);
+	}
+	if (templates && hl_pve_check_cluster(p, e) < 0)
+		return -1;
+	if (n && (flags & HL_TPL_COMMIT) && hl_git_can_commit(lab->root, e) < 0)
+		return -1;
+	return 0;
+}
+
 int
 hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
-    int keep, int yes, int commit, jv *doc, struct hl_err *e)
+    int keep, unsigned flags, const struct hl_progress *progress, jv *doc,
+    struct hl_err *e)
 {
+	int dry = (flags & HL_TPL_DRY_RUN) != 0;
+	int yes = (flags & HL_TPL_YES) && !dry;	/* a dry run never does it */
 	jv vms = jv_null(), configs = jv_null(), channels = hl_registry_channels(lab);
 	jv gone = jv_array();
 	const char **files = NULL;
@@ -167,10 +202,16 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 	if (!yes) {
 		int count = jv_array_length(jv_copy(gone));
 
+		if (dry && would_remove(p, lab, gone, flags, progress, e) < 0)
+			goto fail;
 		*doc = jv_object_set(jv_object_set(jv_object(), jv_string("gc"),
 		    gone), jv_string("applied"), jv_false());
 		gone = jv_null();
-		if (count > 0) {
+		if (dry)
+			*doc = jv_object_set(jv_object_set(*doc,
+			    jv_string("dry_run"), jv_true()),
+			    jv_string("commit"), jv_null());
+		else if (count > 0) {
 			code = hl_err_set(e, HL_E_REFUSED, "gc would remove "
 			    "the listed templates and artifacts: --yes to do "
 			    "it") < 0 ? e->code : HL_EXIT_REFUSED;
@@ -221,7 +262,8 @@ hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
 	}
 	files[n] = NULL;
 	snprintf(msg, sizeof(msg), "hl-template: gc %s", only ? only : "");
-	if (n && commit && hl_git_commit(lab->root, files, msg, hex, e) < 0)
+	if (n && (flags & HL_TPL_COMMIT) &&
+	    hl_git_commit(lab->root, files, msg, hex, e) < 0)
 		goto fail;
 	*doc = jv_object_set(jv_object_set(jv_object_set(jv_object(),
 	    jv_string("gc"), gone), jv_string("applied"), jv_true()),

@@ -138,5 +138,8 @@ hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,
 	    jv_copy(nodes)), 8, build_one, &j), &code, build_died, &j);
 	jv_free(nodes);
 	*result = jv_object_set(jv_object(), jv_string("templates"), results);
+	if (o->dry_run)
+		*result = jv_object_set(*result, jv_string("dry_run"),
+		    jv_true());
 	return code;
 }

@@ -59,6 +59,11 @@ leftover(struct build *b, jv v)
 	jv_free(conf);
 	if (!ours)
 		return 0;
+	if (b->o->dry_run) {
+		tb_log(b, "VM %d is an interrupted build of this definition: "
+		    "would remove it", vmid);
+		return 0;
+	}
 	/* a task a killed run started may still hold it */
 	w = hl_pve_wait_unlocked(b->p, node, vmid, limit, &conf, &e2);
 	jv_free(conf);

@@ -23,6 +23,7 @@ struct hl_tpl_opts {
 	const struct hl_progress *progress;	/* notes as it goes, or NULL */
 	const char *commit;	/* the spec commit, recorded in the artifact */
 	const char *version;	/* the tool's version, recorded too */
+	int dry_run;		/* every read and check, nothing changed */
 };
 
 /*
@@ -30,6 +31,10 @@ struct hl_tpl_opts {
  * built|exists, artifact, vmid, ...}, or -1 with e (5: a task, the agent,
  * a timeout; 4: the node's SSH; 6: another cluster; 1: the definition or
  * storages do not allow it).  What a failed build made is removed.
+ * With o->dry_run: the reads and checks up to the create (what is built,
+ * storages, the node's SSH key, the import file, a free vmid, the
+ * cluster), then *out {action: would_build, vmid, digest, source,
+ * import_volume, download}; nothing is sent that changes anything.
  */
 int hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
     const char *node, const struct hl_tpl_opts *o, jv *out, struct hl_err *e);
@@ -63,30 +68,44 @@ void hl_tpl_digest(const struct hl_lab *lab, const char *name, char *out);
 int hl_tpl_list(struct hl_pve *p, const struct hl_lab *lab, const char *only,
     jv *doc, struct hl_err *e);
 
+/* How promote, rollback and gc go about it. */
+enum hl_tpl_flags {
+	HL_TPL_COMMIT = 1 << 0,		/* commit the files they change */
+	HL_TPL_YES = 1 << 1,		/* gc: remove what it lists */
+	HL_TPL_DRY_RUN = 1 << 2,	/* every read and check, nothing
+					 * written, committed or removed */
+};
+
 /*
  * Point channel at an artifact (the one named, else the newest) on node,
  * or without node on every node that has an artifact of its definition
  * digest; rollback: the artifact before the current one.  Both write
- * layers/L1/channels.yaml and commit it with the artifacts unless commit
- * is 0.  *doc {template, channel, nodes, previous, commit}, or null with
- * e; the exit status is returned.
+ * layers/L1/channels.yaml and, with HL_TPL_COMMIT, commit it with the
+ * artifacts.  With HL_TPL_DRY_RUN they write nothing and commit nothing
+ * (whether a commit would be refused is still checked); the document says
+ * dry_run: true.  *doc {template, channel, nodes, previous, commit}, or
+ * null with e; the exit status is returned.
  */
 int hl_tpl_promote(const struct hl_lab *lab, const char *name,
-    const char *node, const char *channel, const char *artifact, int commit,
-    const struct hl_progress *progress, jv *doc, struct hl_err *e);
+    const char *node, const char *channel, const char *artifact,
+    unsigned flags, const struct hl_progress *progress, jv *doc,
+    struct hl_err *e);
 int hl_tpl_rollback(const struct hl_lab *lab, const char *name,
-    const char *node, const char *channel, int commit,
+    const char *node, const char *channel, unsigned flags,
     const struct hl_progress *progress, jv *doc, struct hl_err *e);
 
 /*
  * The templates and artifact files of only (or every template) that no
  * channel points to, no VM depends on (linked clones), and that are not
- * among the keep newest of their node.  Without yes: listed, exit 6
- * with e saying so.  With yes: the templates destroyed, the files removed
- * and committed unless commit is 0.  *doc {gc: [...], applied, commit},
- * or null with e.  Returns the exit status.
+ * among the keep newest of their node.  Without HL_TPL_YES: listed, exit
+ * 6 with e saying so.  With it: the templates destroyed, the files
+ * removed and, with HL_TPL_COMMIT, committed.  With HL_TPL_DRY_RUN (yes
+ * or not): listed, exit 0, dry_run: true, the cluster and the commit
+ * checked as the removal would be.  *doc {gc: [...], applied, commit},
+ * or null with e.  Returns the exit status.  progress: notes, or NULL.
  */
 int hl_tpl_gc(struct hl_pve *p, const struct hl_lab *lab, const char *only,
-    int keep, int yes, int commit, jv *doc, struct hl_err *e);
+    int keep, unsigned flags, const struct hl_progress *progress, jv *doc,
+    struct hl_err *e);
 
 #endif

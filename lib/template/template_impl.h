@@ -23,6 +23,7 @@ struct build {
 	int vmid;		/* > 0 once this build created it */
 	jv upids;
 	jv source, mirrored;	/* {url, checksum}; mirrored null if none */
+	int download;		/* a dry run: the source is not there yet */
 };
 
 void tb_log(struct build *b, const char *fmt, ...)

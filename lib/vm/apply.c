@@ -66,6 +66,12 @@ vm_update(struct host *x, jv plan, jv conf, jv *res)
 	size_t i;
 	int running, reboot = 0, rotates = 0;
 
+	/* a dry run refuses another cluster where the writes would */
+	if (x->o->dry_run && hl_pve_check_cluster(x->p, x->e) < 0) {
+		free(mac);
+		jv_free(changes);
+		return -1;
+	}
 	/* the VM's own MAC stays unless one is declared */
 	all = vm_options(x, 1, mac);
 	free(mac);
@@ -84,12 +90,18 @@ vm_update(struct host *x, jv plan, jv conf, jv *res)
 		params = jv_object_set(params, jv_string("description"),
 		    jv_string(desc));
 		vm_path(x, path, sizeof(path), "/config");
-		if (vm_task(x, "POST", path, params, HL_PVE_WRITE) < 0)
+		if (x->o->dry_run) {
+			vm_note(x, "would write VM %d's config", x->vmid);
+			jv_free(params);
+		} else if (vm_task(x, "POST", path, params, HL_PVE_WRITE) < 0)
 			goto fail;
 	} else {
 		jv_free(params);
 	}
-	if (changed(changes, "disk_gib", NULL)) {
+	if (changed(changes, "disk_gib", NULL) && x->o->dry_run)
+		vm_note(x, "would grow VM %d's disk to %.0fG", x->vmid,
+		    hl_pve_get_num(x->h, "disk_gib", 0));
+	else if (changed(changes, "disk_gib", NULL)) {
 		char size[32];
 
 		snprintf(size, sizeof(size), "%.0fG", hl_pve_get_num(x->h,
@@ -111,8 +123,13 @@ vm_update(struct host *x, jv plan, jv conf, jv *res)
 	reboot = running && changed(changes, NULL, "reboot_needed");
 	rotates = changed(changes, NULL, "rotates_host_keys");
 	*res = jv_object_set(jv_object_set(jv_object(), jv_string("action"),
-	    jv_string("updated")), jv_string("changes"), jv_copy(changes));
-	if (reboot && x->o->reboot) {
+	    jv_string(x->o->dry_run ? "would_update" : "updated")),
+	    jv_string("changes"), jv_copy(changes));
+	if (reboot && x->o->reboot && x->o->dry_run) {
+		vm_note(x, "would reboot VM %d for its changes", x->vmid);
+		*res = jv_object_set(*res, jv_string("reboot"),
+		    jv_string("would reboot"));
+	} else if (reboot && x->o->reboot) {
 		char turn[4200];
 		int lock, rc;
 
@@ -281,8 +298,10 @@ apply_host(size_t job, int forked, void *arg)
 	x.vmid = (int)hl_pve_get_num(x.h, "vmid", 0);
 	if (forked)
 		rc = hl_pve_forked(r->p, &e);
-	/* what another run left going is waited for, then looked at anew */
-	if (rc == 0 && (rc = vm_settle(&x, v, r->active)) > 0) {
+	/* what another run left going is waited for, then looked at anew;
+	 * a dry run waits for nothing and says what it sees now */
+	if (rc == 0 && !r->o->dry_run &&
+	    (rc = vm_settle(&x, v, r->active)) > 0) {
 		v = &own;
 		rc = read_view(r->p, r->lab, v, &e);
 	}
@@ -438,6 +457,8 @@ hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 	hosts = hl_fanout_collect(hl_fanout(n, o->parallel ? o->parallel : 4,
 	    apply_host, &r), &code, apply_died, &r);
 	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	if (o->dry_run)
+		*doc = jv_object_set(*doc, jv_string("dry_run"), jv_true());
 	hosts = jv_null();
 out:
 	jv_free(hosts);

@@ -244,9 +244,11 @@ vm_own_mac(jv conf)
  * The clone: the vmid checked free, the host's channel template found on
  * its node, a full clone whose call carries the name and the marker with
  * state=creating (until finish() clears it).  *art: the artifact.
+ * A dry run stops after the checks, *tvmid_out the template's vmid.
  */
 static int
-clone_template(struct host *x, jv channels, jv vms, char **art)
+clone_template(struct host *x, jv channels, jv vms, char **art,
+    double *tvmid_out)
 {
 	jv tpl = hl_json_get(jv_copy(x->h), "template"), a, params, d;
 	const char *tname = hl_json_get_str(tpl, "name"),
@@ -289,6 +291,13 @@ clone_template(struct host *x, jv channels, jv vms, char **art)
 		return -1;
 	}
 	jv_free(tpl);
+	if (x->o->dry_run) {
+		*tvmid_out = tvmid;
+		vm_note(x, "would clone template %.0f to VM %d on %s", tvmid,
+		    x->vmid, x->node);
+		/* another cluster is refused as the clone would be */
+		return hl_pve_check_cluster(x->p, x->e);
+	}
 	vm_description(x, *art, 1, desc, sizeof(desc));
 	/* the clone carries the template's hl-<labid> tag, and the marker */
 	params = jv_object_set(jv_object(), jv_string("newid"),
@@ -376,16 +385,31 @@ int
 vm_create(struct host *x, jv channels, jv vms, jv conf, jv *res)
 {
 	char *art = NULL;
-	int rc;
+	double tvmid = -1;
+	int rc, resume = jv_get_kind(conf) == JV_KIND_OBJECT;
 
-	if (jv_get_kind(conf) == JV_KIND_OBJECT) {
+	if (resume) {
 		art = hl_owner_get(hl_json_get_str(conf, "description"),
 		    "artifact");
-		vm_note(x, "resuming the interrupted create of "
-		    "VM %d", x->vmid);
-	} else if (clone_template(x, channels, vms, &art) < 0) {
+		vm_note(x, "%s the interrupted create of VM %d",
+		    x->o->dry_run ? "would resume" : "resuming", x->vmid);
+		if (x->o->dry_run && hl_pve_check_cluster(x->p, x->e) < 0) {
+			free(art);
+			return -1;
+		}
+	} else if (clone_template(x, channels, vms, &art, &tvmid) < 0) {
 		free(art);
 		return -1;
+	}
+	if (x->o->dry_run) {
+		*res = jv_object_set(jv_object(), jv_string("action"),
+		    jv_string("would_create"));
+		*res = jv_object_set(*res, jv_string("artifact"), art ?
+		    jv_string(art) : jv_null());
+		*res = jv_object_set(*res, jv_string(resume ? "resume" :
+		    "template_vmid"), resume ? jv_true() : jv_number(tvmid));
+		free(art);
+		return 0;
 	}
 	rc = finish(x, art, conf, res);
 	free(art);

@@ -22,9 +22,11 @@
 
 int
 hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
-    const unsigned char *picked, int yes, const struct hl_progress *progress,
-    jv *doc, struct hl_err *err)
+    const unsigned char *picked, const struct hl_vm_opts *o, jv *doc,
+    struct hl_err *err)
 {
+	const struct hl_progress *progress = o->progress;
+	int yes = o->yes && !o->dry_run;	/* a dry run never does it */
 	struct view v = VIEW_INIT;
 	struct hl_err e = { 0 };
 	jv hosts = jv_array();
@@ -58,9 +60,12 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 				rc = hl_err_set(&e, HL_E_REFUSED, "%s: VM %d "
 				    "has no marker of this lab and host: not "
 				    "hl's to destroy", x.name, x.vmid);
-			else if (!yes)
+			else if (!yes) {
 				action = "would_destroy";
-			else {
+				if (o->dry_run)
+					vm_note(&x, "would destroy VM %d on %s",
+					    x.vmid, x.node);
+			} else {
 				char path[300];
 
 				vm_path(&x, path, sizeof(path), "/status/stop");
@@ -104,7 +109,9 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 			out = jv_object_set(out, jv_string("action"),
 			    jv_string(action));
 			if (strcmp(action, "would_destroy") == 0) {
-				code = hl_exit_worse(code, HL_EXIT_REFUSED);
+				if (!o->dry_run)
+					code = hl_exit_worse(code,
+					    HL_EXIT_REFUSED);
 				would = 1;
 			}
 		}
@@ -112,10 +119,17 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 		jv_free(conf);
 		jv_free(res);
 	}
-	if (!yes && would)
+	/* a dry run refuses another cluster where the stop would */
+	if (o->dry_run && would && hl_pve_check_cluster(p, err) < 0) {
+		code = err->code;
+		goto out;
+	}
+	if (!yes && would && !o->dry_run)
 		hl_err_set(err, HL_E_REFUSED, "destroy would remove the listed "
 		    "VMs: --yes to do it");
 	*doc = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	if (o->dry_run)
+		*doc = jv_object_set(*doc, jv_string("dry_run"), jv_true());
 	hosts = jv_null();
 out:
 	jv_free(hosts);

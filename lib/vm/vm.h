@@ -56,6 +56,8 @@ struct hl_vm_opts {
 	const char *commit;	/* the spec commit, for the marker */
 	const struct hl_progress *progress;	/* notes as hosts go */
 	int allow_dirty;	/* clone from an uncommitted channel too */
+	int dry_run;		/* every read and check, nothing changed */
+	int yes;		/* destroy: do it */
 };
 
 /*
@@ -69,6 +71,10 @@ struct hl_vm_opts {
  * one host's failure does not stop the others.  *doc {hosts: [{name,
  * node, vmid, action: created|updated|noop|failed, ip | changes and
  * reboot | error {message, code, reason}}]}; the worst status.
+ * With o->dry_run: the same reads and checks (the vmid free, the
+ * template there, the cluster), nothing sent that changes anything and
+ * nothing waited for; the actions are would_create|would_update|noop|
+ * failed and the document says dry_run: true.
  */
 int hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, const struct hl_vm_opts *o, jv *doc,
@@ -77,12 +83,14 @@ int hl_vm_apply(struct hl_pve *p, const struct hl_lab *lab,
 /*
  * Destroy the picked hosts' VMs, only those hl made for them (tag and
  * description marker naming this lab and host): stop, delete with purge,
- * their .hl/known_hosts lines dropped.  Without yes: listed, exit 6.
- * *doc {hosts: [{name, node, vmid, action: destroyed|would_destroy|
- * absent|failed, error}]}; the worst status.
+ * their .hl/known_hosts lines dropped.  Without o->yes: listed, exit 6.
+ * With o->dry_run (yes or not): listed, the ownership and the cluster
+ * checked, exit 0 unless a check fails, and dry_run: true.  *doc {hosts:
+ * [{name, node, vmid, action: destroyed|would_destroy|absent|failed,
+ * error}]}; the worst status.  Uses o->yes, o->dry_run, o->progress.
  */
 int hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
-    const unsigned char *picked, int yes, const struct hl_progress *progress,
-    jv *doc, struct hl_err *e);
+    const unsigned char *picked, const struct hl_vm_opts *o, jv *doc,
+    struct hl_err *e);
 
 #endif

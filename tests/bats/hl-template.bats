@@ -48,6 +48,13 @@ vms() {
 	jq -c '[.data[] | {vmid, node, template, tags, name}]' <<<"$output"
 }
 
+# the lab's Git state and L1 files, to show a dry run left them as they were
+lab_state() {
+	git -C "$LAB" rev-parse HEAD
+	git -C "$LAB" status --porcelain
+	find "$LAB/layers/L1" -type f | sort | xargs sha256sum
+}
+
 @test "hl-template: build downloads, imports, prepares and templates, then records the artifact" {
 	tpl 0 build debian-12 --node pve1 --timeout 120
 	jq -e '.templates[0] | .action == "built" and .node == "pve1" and .name == "debian-12"' <<<"$output"
@@ -91,6 +98,35 @@ vms() {
 	api DELETE /nodes/pve1/qemu/9001
 	wait_task "$(jq -r .data <<<"$output")"
 	rm "$LAB/layers/L1/artifacts/debian-12/pve1/"$(ls -t "$LAB/layers/L1/artifacts/debian-12/pve1" | head -1)
+}
+
+@test "hl-template build --dry-run: says what it would build, sends nothing that changes anything, exit 0; fails where the build would" {
+	before=$(vms)
+	files=$(lab_state)
+	sim_mark
+	tpl 0 build debian-12 --node pve1 --force --dry-run
+	jq -e '.dry_run == true and (.templates | length) == 1 and (.templates[0] | .action == "would_build"
+		and .node == "pve1" and .vmid == 9001 and (.digest | length) == 64 and .download == false
+		and (.import_volume | startswith("local:import/")) and (.source.url | startswith("http://127.0.0.1:")))' <<<"$output"
+	[[ $stderr == *"debian-12 on pve1: would create VM 9001 from local:import/"* ]]
+	sim_nothing_changed reads
+	[ "$(vms)" = "$before" ]
+	[ "$(lab_state)" = "$files" ]
+	# without --force the same definition is there: the same "exists"
+	tpl 0 build debian-12 --node pve1 --dry-run
+	jq -e '.dry_run and .templates[0].action == "exists" and .templates[0].artifact.vmid == 9000' <<<"$output"
+	# the checks of a build are made: a missing import storage, dirty specs
+	copy="$BATS_TEST_TMPDIR/lab"
+	cp -r "$LAB" "$copy"
+	sed -i 's/^  import: local$/  import: tank/' "$copy/layers/L1/templates/debian-12.yaml"
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve1 --force --dry-run
+	[ "$status" = 6 ]
+	[[ $stderr == *"uncommitted changes"* ]]
+	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve1 --force --dry-run --allow-dirty
+	[ "$status" = 5 ]
+	[[ $stderr == *"the import storage 'tank' does not exist on node pve1"* ]]
+	sim_nothing_changed
+	[ "$(vms)" = "$before" ]
 }
 
 @test "hl-template: an unknown template is exit 3; dirty specs are refused (6) unless --allow-dirty" {
@@ -274,6 +310,34 @@ vms() {
 	just --list | grep -q '^ *rollback NAME'
 }
 
+@test "hl-template promote --dry-run: says where the channel would point; writes, commits and sends nothing, exit 0" {
+	[ ! -e "$LAB/layers/L1/channels.yaml" ]
+	files=$(lab_state)
+	sim_mark
+	tpl 0 promote debian-12 --dry-run
+	jq -e '.dry_run == true and .template == "debian-12" and .channel == "stable"
+		and (.nodes | keys) == ["pve1", "pve2"] and (.nodes.pve1 | test("^[0-9]{8}T[0-9]{6}Z$"))
+		and .previous == {"pve1": null, "pve2": null} and .commit == null' <<<"$output"
+	[[ $stderr == *"hl-template: debian-12: would point stable on pve1: "* ]]
+	[ ! -e "$LAB/layers/L1/channels.yaml" ]
+	[ "$(lab_state)" = "$files" ]
+	sim_nothing_changed
+	# dirty specs refuse it as they refuse the promote
+	echo "# edited" >> "$LAB/personas/web.yaml"
+	tpl 6 promote debian-12 --dry-run
+	git -C "$LAB" checkout -q personas/web.yaml
+	# so does a commit that would be refused: a detached HEAD
+	git -C "$LAB" checkout -q --detach
+	tpl 6 promote debian-12 --dry-run
+	[[ $stderr == *"HEAD is detached"* ]]
+	git -C "$LAB" checkout -q -
+	[ "$(lab_state)" = "$files" ]
+	# --help says it; list changes nothing and takes no --dry-run
+	run -0 hl-template --help
+	[[ $output == *"--dry-run "* ]]
+	tpl 2 list --dry-run
+}
+
 @test "hl-template: promote points stable at the newest artifact on every node and commits only its own files" {
 	echo "operator's note" > "$LAB/NOTES"
 	git -C "$LAB" add NOTES
@@ -321,6 +385,49 @@ vms() {
 	jq -e '.commit == null' <<<"$output"
 	grep -q "canary:" "$LAB/layers/L1/channels.yaml"
 	git -C "$LAB" checkout -q layers/L1/channels.yaml
+}
+
+@test "hl-template rollback --dry-run: says where the channel would go back to; writes, commits and sends nothing, exit 0" {
+	# stable on pve1 at the newest again, to have something to roll back
+	tpl 0 promote debian-12 --node pve1
+	newer=$(jq -r .nodes.pve1 <<<"$output")
+	old=$(jq -r .previous.pve1 <<<"$output")
+	[ "$newer" != "$old" ]
+	[ "$old" != null ]
+	files=$(lab_state)
+	sim_mark
+	tpl 0 rollback debian-12 --node pve1 --dry-run
+	jq -e --arg o "$old" --arg n "$newer" '.dry_run == true and .nodes == {"pve1": $o}
+		and .previous == {"pve1": $n} and .commit == null' <<<"$output"
+	[[ $stderr == *"hl-template: debian-12: would point stable on pve1: $old"* ]]
+	grep -q "pve1: $newer" "$LAB/layers/L1/channels.yaml"
+	[ "$(lab_state)" = "$files" ]
+	sim_nothing_changed
+	# nothing older on pve2: refused as the rollback is
+	tpl 1 rollback debian-12 --node pve2 --dry-run
+	# back where the tests after this one expect it
+	tpl 0 rollback debian-12 --node pve1
+	grep -q "pve1: $old" "$LAB/layers/L1/channels.yaml"
+}
+
+@test "hl-template gc --dry-run: lists what it would remove, exit 0 with or without --yes; removes, commits and sends nothing" {
+	files=$(lab_state)
+	sim_mark
+	tpl 0 gc debian-12 --keep 0 --dry-run
+	jq -e '.dry_run == true and .applied == false and .commit == null and (.gc | length) == 1
+		and (.gc[0] | .node == "pve1" and .exists and .template == "debian-12")' <<<"$output"
+	vmid=$(jq -r '.gc[0].vmid' <<<"$output")
+	file=$(jq -r '.gc[0].file' <<<"$output")
+	[[ $stderr == *"debian-12: would destroy template $vmid on pve1"* ]]
+	[[ $stderr == *"debian-12: would remove $file"* ]]
+	tpl 0 gc debian-12 --keep 0 --dry-run --yes
+	jq -e '.dry_run and .applied == false and (.gc | length) == 1' <<<"$output"
+	sim_nothing_changed reads
+	[ -e "$LAB/$file" ]
+	[ "$(lab_state)" = "$files" ]
+	api GET "/nodes/pve1/qemu/$vmid/config"
+	[ "$status" = 200 ]
+	jq -e '.data.template == 1' <<<"$output"
 }
 
 @test "hl-template: gc lists what nothing needs (exit 6), spares linked clones' bases, removes with --yes and commits" {

@@ -83,7 +83,7 @@ change() {
 	[ "$status" = 2 ]
 	# --help names every option the tool takes
 	run -0 hl-vm --help
-	for o in --exit-code --out --plan --timeout --parallel --allow-dirty --yes --reboot --insecure; do
+	for o in --exit-code --out --plan --timeout --parallel --allow-dirty --yes --dry-run --reboot --insecure; do
 		[[ "$output" == *"$o "* ]]
 	done
 	run hl-vm -C "$LAB" apply --parallel 0
@@ -426,4 +426,74 @@ apply_lab() {
 	run hl-vm -C "$LAB" destroy
 	[ "$status" = 2 ]
 	gone pve2 202
+}
+
+# the VMs as the API lists them, to show a dry run left them as they were
+vms_now() {
+	api GET /cluster/resources --get -d type=vm
+	jq -c '[.data[] | {vmid, node, name, status, template}] | sort_by(.vmid)' <<<"$output"
+}
+
+@test "hl-vm apply --dry-run: says what it would create and update, sends nothing that changes anything, exit 0; fails where apply would" {
+	apply_lab
+	# db01 was destroyed above: a create; web01 with more memory: an update
+	sed -i 's/^memory: 2G$/memory: 3G/' "$LAB/personas/web.yaml"
+	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web: 3G"
+	before=$(vms_now)
+	sim_mark
+	vm 0 apply db01 web01 --dry-run
+	jq -e '.dry_run == true and [.hosts[] | {name, node, vmid, action}] == [
+		{"name": "db01", "node": "pve2", "vmid": 211, "action": "would_create"},
+		{"name": "web01", "node": "pve1", "vmid": 201, "action": "would_update"}]' <<<"$output"
+	jq -e '.hosts[0] | .template_vmid >= 9000 and (.artifact | test("^[0-9]{8}T[0-9]{6}Z$"))' <<<"$output"
+	jq -e '.hosts[1] | [.changes[].field] == ["memory_mib"] and .reboot == "pending: --reboot applies it"' <<<"$output"
+	[[ $stderr == *"hl-vm: db01: would clone template "*" to VM 211 on pve2"* ]]
+	[[ $stderr == *"hl-vm: web01: would write VM 201's config"* ]]
+	vm 0 apply web01 --dry-run --reboot
+	jq -e '.dry_run and .hosts[0].reboot == "would reboot"' <<<"$output"
+	[[ $stderr == *"web01: would reboot VM 201"* ]]
+	sim_nothing_changed reads
+	[ "$(vms_now)" = "$before" ]
+	vm 1 plan --exit-code db01 web01
+	jq -e '[.hosts[].action] == ["create", "update"]' <<<"$output"
+	# the checks apply makes are made: dirty specs, another cluster
+	echo "# edited" >> "$LAB/personas/web.yaml"
+	vm 6 apply web01 --dry-run
+	[[ $stderr == *"uncommitted changes"* ]]
+	git -C "$LAB" checkout -q personas/web.yaml
+	sed -i 's/^  cluster: hl-sim$/  cluster: production/' "$LAB/lab.yaml"
+	grep -q '^  cluster: production$' "$LAB/lab.yaml"
+	vm 6 apply db01 web01 --dry-run --allow-dirty
+	jq -e 'all(.hosts[]; .action == "failed" and .error.reason == "refused"
+		and (.error.message | test("not cluster .production. that lab.yaml expects")))' <<<"$output"
+	git -C "$LAB" checkout -q lab.yaml
+	sim_nothing_changed
+	[ "$(vms_now)" = "$before" ]
+	# --dry-run is for the verbs that change something
+	vm 2 plan --dry-run
+	sed -i 's/^memory: 3G$/memory: 2G/' "$LAB/personas/web.yaml"
+	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web: 2G"
+}
+
+@test "hl-vm destroy --dry-run: lists what it would destroy, no --yes needed, exit 0; sends nothing that changes anything; a VM hl did not make is still refused" {
+	apply_lab
+	api GET /nodes/pve1/qemu/201/status/current
+	[ "$(jq -r .data.status <<<"$output")" = running ]
+	before=$(vms_now)
+	sim_mark
+	vm 0 destroy web01 --dry-run
+	jq -e '.dry_run == true and .hosts == [{"name": "web01", "node": "pve1", "vmid": 201, "action": "would_destroy"}]' <<<"$output"
+	[[ $stderr == *"hl-vm: web01: would destroy VM 201 on pve1"* ]]
+	vm 0 destroy web01 --dry-run --yes
+	jq -e '.dry_run and .hosts[0].action == "would_destroy"' <<<"$output"
+	# web02's VM has the lab's tag, not hl's marker: refused as destroy refuses it
+	vm 6 destroy web02 --dry-run
+	jq -e '.hosts[0] | .action == "failed" and .error.reason == "refused" and (.error.message | test("no marker of this lab and host"))' <<<"$output"
+	vm 0 destroy db01 --dry-run
+	jq -e '.dry_run and .hosts[0].action == "absent"' <<<"$output"
+	sim_nothing_changed reads
+	[ "$(vms_now)" = "$before" ]
+	api GET /nodes/pve1/qemu/201/status/current
+	[ "$(jq -r .data.status <<<"$output")" = running ]
+	grep -q '^web01 ' "$LAB/.hl/known_hosts"
 }

@@ -94,3 +94,36 @@ faults() {
 		-H "Authorization: PVEAPIToken=${ROOT_TOKEN:-$HL_PVE_TOKEN}" \
 		--data-binary "$1" "$HL_PVE_ENDPOINT/sim/faults" > /dev/null
 }
+
+# sim_mark: a request the simulator's log will show, to read the log from
+# (it keeps only its newest 10000): a GET of a VM no test makes
+sim_mark() {
+	SIM_MARK="/api2/json/nodes/pve1/qemu/$((900000 + RANDOM))/status/current"
+	curl -sS -o /dev/null --max-time 20 --cacert "$HL_PVE_CAFILE" \
+		-H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" "$HL_PVE_ENDPOINT$SIM_MARK"
+}
+
+# sim_since: "METHOD PATH" of each API request the simulator saw after
+# sim_mark, a line each; fails when the mark is not in the log
+sim_since() {
+	curl -sS --max-time 20 --cacert "$HL_PVE_CAFILE" \
+		-H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" "$HL_PVE_ENDPOINT/sim/requests" |
+		jq -r --arg m "$SIM_MARK" '.data | ([to_entries[] | select(.value.path == $m) | .key] | last) as $i |
+			if $i == null then error("the mark is not in the request log")
+			else .[$i + 1:][] | "\(.method) \(.path)" end'
+}
+
+# sim_nothing_changed [reads]: since sim_mark the simulator saw no POST,
+# PUT or DELETE (and with "reads", at least one GET: the run did ask)
+sim_nothing_changed() {
+	local seen
+	seen=$(sim_since) || return 1
+	if grep -v '^GET ' <<<"$seen" | grep .; then
+		echo "requests that change something were sent" >&2
+		return 1
+	fi
+	if [ "${1:-}" = reads ] && ! grep -q '^GET ' <<<"$seen"; then
+		echo "no request was seen at all" >&2
+		return 1
+	fi
+}
