@@ -436,8 +436,11 @@ vms_now() {
 
 @test "hl-vm apply --dry-run: says what it would create and update, sends nothing that changes anything, exit 0; fails where apply would" {
 	apply_lab
-	# db01 was destroyed above: a create; web01 with more memory: an update
-	sed -i 's/^memory: 2G$/memory: 3G/' "$LAB/personas/web.yaml"
+	# db01 absent: a create; web01 as declared, then more memory: an update
+	spec_reset personas/web.yaml personas/db.yaml
+	gone pve2 211
+	vm 0 apply web01 --reboot --timeout 120
+	sed -i 's/^memory: 1G$/memory: 3G/' "$LAB/personas/web.yaml"
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web: 3G"
 	before=$(vms_now)
 	sim_mark
@@ -471,12 +474,18 @@ vms_now() {
 	[ "$(vms_now)" = "$before" ]
 	# --dry-run is for the verbs that change something
 	vm 2 plan --dry-run
-	sed -i 's/^memory: 3G$/memory: 2G/' "$LAB/personas/web.yaml"
-	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web: 2G"
+	spec_reset personas/web.yaml
 }
 
 @test "hl-vm destroy --dry-run: lists what it would destroy, no --yes needed, exit 0; sends nothing that changes anything; a VM hl did not make is still refused" {
 	apply_lab
+	# web01 made by hl and running; web02 tagged for the lab by hand, with
+	# no marker; db01 absent
+	vm 0 apply web01 --timeout 120
+	gone pve2 211
+	gone pve2 202
+	api POST /nodes/pve2/qemu -d vmid=202 -d name=web02 --data-urlencode "tags=hl-demo"
+	wait_task "$(jq -r .data <<<"$output")"
 	api GET /nodes/pve1/qemu/201/status/current
 	[ "$(jq -r .data.status <<<"$output")" = running ]
 	before=$(vms_now)
@@ -496,4 +505,5 @@ vms_now() {
 	api GET /nodes/pve1/qemu/201/status/current
 	[ "$(jq -r .data.status <<<"$output")" = running ]
 	grep -q '^web01 ' "$LAB/.hl/known_hosts"
+	gone pve2 202
 }
