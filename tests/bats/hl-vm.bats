@@ -321,7 +321,7 @@ ssh_to() {
 	[ "$output" = "$1" ]
 }
 
-@test "hl-vm: a VM stopped behind hl's back is a power change; apply starts it, reads its host keys, and the next plan is noop" {
+@test "hl-vm: a VM stopped behind hl's back is a power change; apply starts it, reads its host keys, and the next plan is noop; a simulator restart boots it again" {
 	apply_lab
 	vm 0 apply web01 --timeout 120
 	vm 0 plan --exit-code web01
@@ -344,6 +344,19 @@ ssh_to() {
 	jq -e '.hosts[0] | .action == "noop" and .changes == []' <<<"$output"
 	vm 0 apply web01
 	jq -e '.hosts[0] | .action == "noop" and .power == "running"' <<<"$output"
+	# a restarted simulator boots its nodes: hl's VMs (onboot=1) start,
+	# real guests, and stay as declared
+	run -0 "$TOP/sim/hl-sim" stop --lab "$LAB"
+	run -0 "$TOP/sim/hl-sim" start --lab "$LAB" --config "$TOP/tests/sim/config.json"
+	sim_env
+	for _ in $(seq 1 60); do
+		ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/.hl/known_hosts" \
+			-o GlobalKnownHostsFile=/dev/null -o HostKeyAlias=web01 -o BatchMode=yes \
+			-o ConnectTimeout=2 -i "$LAB/.hl/id_ed25519" debian@10.77.0.21 true 2>/dev/null && break
+		sleep 1
+	done
+	ssh_to web01 debian 10.77.0.21
+	vm 0 plan --exit-code web01
 }
 
 @test "hl-vm: power: stopped shuts a running VM down and keeps it off its node's boot; a create declared stopped is left stopped without host keys" {
