@@ -338,6 +338,7 @@ c_template_ref(struct walk *w, const struct rule *r, jv v)
 }
 
 static const char *const kinds[] = { "vm", "external", NULL };
+static const char *const powers[] = { "running", "stopped", NULL };
 static const char *const agents[] = { "builtin", "install", NULL };
 static const char *const algorithms[] = { "sha256", "sha512", NULL };
 static const char *const scsihws[] = { "virtio-scsi-single",
@@ -367,11 +368,12 @@ static const struct rule keyfile_item = { .key = "ssh_keys",
 	{ .key = "dns", .kind = K_LIST, .sub = &ipv4_item },		\
 	{ .key = "search_domain", .check = c_domain },			\
 	{ .key = "user", .check = c_user },				\
-	{ .key = "ssh_keys", .kind = K_LIST, .sub = &keyfile_item }
+	{ .key = "ssh_keys", .kind = K_LIST, .sub = &keyfile_item },	\
+	{ .key = "power", .check = c_enum, .choices = powers }
 
 const char *const hl_schema_settings[] = { "template", "node", "storage",
 	"bridge", "vlan", "pool", "cores", "memory", "disk", "tags", "gateway",
-	"dns", "search_domain", "user", "ssh_keys", NULL };
+	"dns", "search_domain", "user", "ssh_keys", "power", NULL };
 
 static const struct rule host_rules[] = {
 	SETTING_RULES,

@@ -95,6 +95,11 @@ hl_spec_host_json(const struct hl_lab *lab, const struct hl_host *h)
 			jv_free(v);
 			v = jv_string("dhcp");
 		}
+		/* a VM runs unless it is declared stopped */
+		if (!jv_is_valid(v) && k == K_POWER) {
+			jv_free(v);
+			v = jv_string("running");
+		}
 		if (!jv_is_valid(v) && k == K_PORT) {
 			jv_free(v);
 			v = jv_number(22);

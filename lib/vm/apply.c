@@ -60,11 +60,11 @@ vm_update(struct host *x, jv plan, jv conf, jv *res)
 		{ "ip", "ipconfig0" }, { "nameserver", "nameserver" },
 		{ "searchdomain", "searchdomain" }, { "user", "ciuser" },
 		{ "ssh_keys", "sshkeys" }, { "tags", "tags" },
+		{ "onboot", "onboot" },
 	};
 	char path[300], desc[600], *art, *mac = vm_own_mac(conf);
-	const char *st;
 	size_t i;
-	int running, reboot = 0, rotates = 0;
+	int running, reboot = 0, rotates = 0, off = declared_stopped(x->h);
 
 	/* a dry run refuses another cluster where the writes would */
 	if (x->o->dry_run && hl_pve_check_cluster(x->p, x->e) < 0) {
@@ -112,20 +112,32 @@ vm_update(struct host *x, jv plan, jv conf, jv *res)
 		    jv_string("size"), jv_string(size)), HL_PVE_WRITE) < 0)
 			goto fail;
 	}
-	vm_path(x, path, sizeof(path), "/status/current");
-	if (hl_pve_get(x->p, path, &all, x->e) < 0) {
-		jv_free(all);
+	running = vm_running(x);
+	if (running < 0)
 		goto fail;
-	}
-	st = hl_json_get_str(all, "status");
-	running = st && strcmp(st, "running") == 0;
-	jv_free(all);
 	reboot = running && changed(changes, NULL, "reboot_needed");
 	rotates = changed(changes, NULL, "rotates_host_keys");
 	*res = jv_object_set(jv_object_set(jv_object(), jv_string("action"),
 	    jv_string(x->o->dry_run ? "would_update" : "updated")),
 	    jv_string("changes"), jv_copy(changes));
-	if (reboot && x->o->reboot && x->o->dry_run) {
+	*res = jv_object_set(*res, jv_string("power"), jv_string(off ?
+	    "stopped" : "running"));
+	/* the declared power state: a start takes every change written
+	 * above, a stopped VM takes them when it next starts */
+	if (running != !off && x->o->dry_run) {
+		vm_note(x, "would %s VM %d", off ? "shut down" : "start",
+		    x->vmid);
+		*res = jv_object_set(*res, jv_string("reboot"),
+		    jv_string("not needed"));
+	} else if (running != !off) {
+		if (off ? vm_power_off(x) < 0 : vm_power_on(x) < 0) {
+			jv_free(*res);
+			*res = jv_null();
+			goto fail;
+		}
+		*res = jv_object_set(*res, jv_string("reboot"),
+		    jv_string("not needed"));
+	} else if (reboot && x->o->reboot && x->o->dry_run) {
 		vm_note(x, "would reboot VM %d for its changes", x->vmid);
 		*res = jv_object_set(*res, jv_string("reboot"),
 		    jv_string("would reboot"));
@@ -317,8 +329,9 @@ apply_host(size_t job, int forked, void *arg)
 		jv_free(conf);
 	}
 	else if (action && strcmp(action, "noop") == 0)
-		res = jv_object_set(jv_object(), jv_string("action"),
-		    jv_string("noop"));
+		res = jv_object_set(jv_object_set(jv_object(),
+		    jv_string("action"), jv_string("noop")), jv_string("power"),
+		    jv_string(declared_stopped(x.h) ? "stopped" : "running"));
 	else if (action && strcmp(action, "update") == 0) {
 		jv conf = hl_json_get(jv_copy(v->configs), x.name);
 

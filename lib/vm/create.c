@@ -82,7 +82,8 @@ vm_options(struct host *x, int with_mac, const char *mac)
 	hl_buf_free(&b);
 	o = jv_object_set(o, jv_string("ciupgrade"), jv_false());
 	o = jv_object_set(o, jv_string("agent"), jv_string("enabled=1"));
-	o = jv_object_set(o, jv_string("onboot"), jv_true());
+	o = jv_object_set(o, jv_string("onboot"), hl_json_get(jv_copy(want),
+	    "onboot"));
 	jv_free(want);
 	return o;
 }
@@ -184,22 +185,6 @@ vm_discard(struct host *x)
 	x->e = keep;
 	vm_note(x, "removed the half-made VM %d",
 	    x->vmid);
-}
-
-/* Whether the VM runs (a start that answered with an error did happen). */
-static int
-started(struct host *x)
-{
-	char path[300];
-	struct hl_err e2;
-	jv st;
-	int yes;
-
-	vm_path(x, path, sizeof(path), "/status/current");
-	yes = hl_pve_get(x->p, path, &st, &e2) == 0 && hl_json_get_str(st,
-	    "status") && strcmp(hl_json_get_str(st, "status"), "running") == 0;
-	jv_free(st);
-	return yes;
 }
 
 /*
@@ -330,9 +315,8 @@ finish(struct host *x, const char *art, jv conf, jv *res)
 {
 	double disk = hl_pve_get_num(x->h, "disk_gib", 0);
 	char path[300], desc[600], size[32], *mac = vm_own_mac(conf);
-	jv params, st;
-	const char *power;
-	int running;
+	jv params;
+	int running, off = declared_stopped(x->h);
 
 	params = vm_options(x, 1, mac);
 	free(mac);
@@ -353,30 +337,40 @@ finish(struct host *x, const char *art, jv conf, jv *res)
 		    x->e->reason != HL_E_SHRINK)
 			return -1;
 	}
-	vm_path(x, path, sizeof(path), "/status/current");
-	if (hl_pve_get(x->p, path, &st, x->e) < 0) {
-		jv_free(st);
+	running = vm_running(x);
+	if (running < 0)
+		return -1;
+	/*
+	 * A VM declared stopped is made and left stopped: no boot to wait
+	 * for, and no host keys, which only the running guest's agent can
+	 * read; they are read when it is first started for power: running.
+	 */
+	if (off) {
+		if (running && vm_power_off(x) < 0)
+			return -1;
+	} else if ((!running && vm_start(x) < 0) || vm_wait_booted(x) < 0 ||
+	    vm_read_host_keys(x) < 0) {
 		return -1;
 	}
-	power = hl_json_get_str(st, "status");
-	running = power && strcmp(power, "running") == 0;
-	jv_free(st);
-	vm_path(x, path, sizeof(path), "/status/start");
-	if ((!running && vm_task_check(x, "POST", path, jv_null(), HL_PVE_ONCE,
-	    started) < 0) ||
-	    vm_wait_booted(x) < 0 || vm_read_host_keys(x) < 0)
-		return -1;
 	vm_description(x, art, 0, desc, sizeof(desc));
 	vm_path(x, path, sizeof(path), "/config");
 	if (vm_task(x, "POST", path, jv_object_set(jv_object(),
 	    jv_string("description"), jv_string(desc)), HL_PVE_WRITE) < 0)
 		return -1;
 	*res = jv_object_set(jv_object_set(jv_object(), jv_string("action"),
-	    jv_string("created")), jv_string("ip"), vm_address(x));
-	vm_note(x, "VM %d is up at %s; its host keys are in "
-	    ".hl/known_hosts", x->vmid, hl_json_get_str(*res, "ip")
-	    ? hl_json_get_str(*res, "ip") : "an address the agent did not "
-	    "report");
+	    jv_string("created")), jv_string("ip"), off ? jv_null() :
+	    vm_address(x));
+	*res = jv_object_set(*res, jv_string("power"), jv_string(off ?
+	    "stopped" : "running"));
+	if (off)
+		vm_note(x, "VM %d is made and left stopped (declared power: "
+		    "stopped); its host keys are read when it first starts",
+		    x->vmid);
+	else
+		vm_note(x, "VM %d is up at %s; its host keys are in "
+		    ".hl/known_hosts", x->vmid, hl_json_get_str(*res, "ip")
+		    ? hl_json_get_str(*res, "ip") : "an address the agent did "
+		    "not report");
 	return 0;
 }
 

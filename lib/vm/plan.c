@@ -24,7 +24,11 @@ static const struct field {
 	{ "vlan", 0, 0 }, { "mac", 0, 1 }, { "ip", 1, 1 },
 	{ "nameserver", 1, 1 }, { "searchdomain", 1, 1 }, { "user", 1, 1 },
 	{ "ssh_keys", 1, 1 }, { "tags", 0, 0 }, { "disk_gib", 0, 0 },
+	{ "onboot", 0, 0 },
 };
+
+/* The VM's power state: not a config field, but compared the same way. */
+static const struct field power_field = { "power", 0, 0 };
 
 /* ---- property strings ------------------------------------------------- */
 
@@ -133,6 +137,14 @@ ipconfig(const char *ip, const char *gw)
 	    jv_string_fmt("ip=%s", ip);
 }
 
+int
+declared_stopped(jv h)
+{
+	const char *power = hl_json_get_str(h, "power");
+
+	return power && strcmp(power, "stopped") == 0;
+}
+
 jv
 desired(const struct hl_lab *lab, jv h)
 {
@@ -193,6 +205,9 @@ desired(const struct hl_lab *lab, jv h)
 	    hl_json_get(jv_copy(h), "tags")));
 	o = jv_object_set(o, jv_string("disk_gib"), hl_json_get(jv_copy(h),
 	    "disk_gib"));
+	/* a VM declared stopped must not start with its node either */
+	o = jv_object_set(o, jv_string("onboot"), jv_bool(
+	    !declared_stopped(h)));
 	return o;
 }
 
@@ -249,6 +264,9 @@ actual(const struct hl_lab *lab, jv conf)
 		    hl_json_get_str(disk, "size"))));
 		jv_free(disk);
 	}
+	/* PVE's default: a VM does not start with its node */
+	o = jv_object_set(o, jv_string("onboot"), jv_bool(hl_pve_get_num(conf,
+	    "onboot", 0) != 0));
 	return o;
 }
 
@@ -354,6 +372,25 @@ diff(const struct hl_lab *lab, jv h, jv conf, jv current, jv *changes)
 	return action;
 }
 
+/*
+ * The declared power state (h) against the VM's (res, its resource): a
+ * change into *changes when they differ, which apply makes by starting
+ * or shutting down the VM.  Returns whether they differ.
+ */
+static int
+power_diff(jv h, jv res, jv *changes)
+{
+	const char *st = hl_json_get_str(res, "status"),
+	    *have = st && strcmp(st, "running") == 0 ? "running" : "stopped",
+	    *want = declared_stopped(h) ? "stopped" : "running";
+
+	if (strcmp(have, want) == 0)
+		return 0;
+	*changes = jv_array_append(*changes, change(&power_field,
+	    jv_string(have), jv_string(want), 0));
+	return 1;
+}
+
 /* Template drift, reported and never a replacement: "built from artifact
  * A; CHANNEL is now B", or null. */
 static jv
@@ -376,15 +413,16 @@ template_drift(jv h, jv conf, jv channels, const char *rnode)
 /*
  * What a create makes for host h: {node, vmid, template, channel,
  * artifact (what the channel points to on the node, or null), cores,
- * memory_mib, disk_gib, bridge, vlan, ip, tags}.
+ * memory_mib, disk_gib, bridge, vlan, ip, tags, power}.
  */
 static jv
 creates(const struct hl_lab *lab, jv h, jv channels)
 {
 	static const char *const shown[] = { "cores", "memory_mib",
-		"disk_gib", "bridge", "vlan", "ip", "tags" };
-	jv want = desired(lab, h), tpl = hl_json_get(jv_copy(h), "template");
-	jv out = jv_object();
+		"disk_gib", "bridge", "vlan", "ip", "tags", "power" };
+	jv want = jv_object_set(desired(lab, h), jv_string("power"),
+	    jv_string(declared_stopped(h) ? "stopped" : "running"));
+	jv tpl = hl_json_get(jv_copy(h), "template"), out = jv_object();
 	char *art = hl_registry_host_artifact(channels, h, NULL);
 	size_t i;
 
@@ -447,6 +485,8 @@ plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
 	cur = hl_json_get(jv_copy(v->current), name);
 	action = diff(lab, h, conf, cur, &changes);
 	jv_free(cur);
+	if (power_diff(h, res, &changes) && strcmp(action, "noop") == 0)
+		action = "update";
 	if (strcmp(action, "blocked") == 0)
 		out = jv_object_set(out, jv_string("reason"), jv_string(
 		    "the declared disk is smaller than the VM's: disks only "

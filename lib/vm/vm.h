@@ -64,13 +64,14 @@ struct hl_vm_opts {
  * Apply the plan of the picked hosts (with o->saved: the saved plan's
  * hosts, refused (6) when anything it recorded no longer holds).  Create
  * what is missing (a clone of the host's template, configured, grown,
- * started, its host keys read into .hl/known_hosts), or resume a create
- * an interrupted run left; update in place; a noop stays; blocked is
- * refused (6).  What an earlier run left going on a VM is waited for
+ * started, its host keys read into .hl/known_hosts; left stopped when
+ * declared power: stopped), or resume a create an interrupted run left;
+ * update in place, the declared power state made (started and waited
+ * for, or shut down); a noop stays; blocked is refused (6).  What an earlier run left going on a VM is waited for
  * first.  Up to o->parallel hosts at a time, each in its own process;
  * one host's failure does not stop the others.  *doc {hosts: [{name,
- * node, vmid, action: created|updated|noop|failed, ip | changes and
- * reboot | error {message, code, reason}}]}; the worst status.
+ * node, vmid, action: created|updated|noop|failed, power, ip | changes
+ * and reboot | error {message, code, reason}}]}; the worst status.
  * With o->dry_run: the same reads and checks (the vmid free, the
  * template there, the cluster), nothing sent that changes anything and
  * nothing waited for; the actions are would_create|would_update|noop|

@@ -20,6 +20,8 @@ int read_view(struct hl_pve *p, const struct hl_lab *lab, struct view *v,
     struct hl_err *e);
 void free_view(struct view *v);
 
+/* Whether host h is declared power: stopped. */
+int declared_stopped(jv h);
 /* The desired fields of host h (plan's field names). */
 jv desired(const struct hl_lab *lab, jv h);
 
@@ -94,6 +96,17 @@ int vm_wait_booted(struct host *x);
 int vm_read_host_keys(struct host *x);
 /* The MAC in a config's net0, or NULL (malloc'ed). */
 char *vm_own_mac(jv conf);
+/* Whether the VM runs: 1, 0, or -1 with x->e (power.c). */
+int vm_running(struct host *x);
+/* Start it; a start that answered with an error is checked, not repeated
+ * blindly. */
+int vm_start(struct host *x);
+/* Start it for power: running, waited for as a create waits: cloud-init
+ * done, then its host keys read into .hl/known_hosts. */
+int vm_power_on(struct host *x);
+/* Shut it down for power: stopped: cleanly, stopped hard by PVE after 60
+ * s (or --timeout, when shorter). */
+int vm_power_off(struct host *x);
 /* Create the host's VM, or resume an interrupted create (conf not null):
  * *res {action: created, ip}. */
 int vm_create(struct host *x, jv channels, jv vms, jv conf, jv *res);

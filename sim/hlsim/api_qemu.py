@@ -17,7 +17,7 @@ from .api_storage import (allocate, free_volume, storage_or_fail, volume,
                           where)
 from .errors import ApiError, TaskError, fail, param_error
 from .routes import route
-from .schema import parse_size
+from .schema import parse_boolean, parse_size, parse_startup_order
 
 # Parameters that steer a call and are not VM options.
 CONTROL = {"node", "vmid", "digest", "delete", "revert", "skiplock", "force",
@@ -803,8 +803,13 @@ def _stop(sim, req, task, graceful):
             return
     if sim.guests is not None:
         timeout = req.get("timeout")
-        sim.guests.stop(req["vmid"], graceful,
-                        60 if timeout is None else int(timeout))
+        # qemu-server QemuServer.pm _do_vm_stop: a shutdown that outlasts
+        # its timeout fails unless forceStop, which stops the VM instead
+        force = not graceful or parse_boolean(req.get("forceStop", 0)) == 1
+        if not sim.guests.stop(req["vmid"], graceful,
+                               60 if timeout is None else int(timeout),
+                               force):
+            raise TaskError("VM quit/powerdown failed - got timeout")
     with sim.state.lock:
         vm = vm_or_fail(sim, req["node"], req["vmid"])
         vm["status"] = "stopped"
@@ -834,6 +839,48 @@ def reboot(sim, req):
         _stop(sim, req, task, True)
         _do_start(sim, req["node"], req["vmid"], task)
     return _power(sim, req, "qmreboot", work)
+
+
+# --- node boot -----------------------------------------------------------------
+
+def _start_order(conf):
+    """A VM's place in its node's boot: startup order=N first, lowest
+    first, the rest after; by vmid within (PVE/API2/Nodes.pm
+    get_start_stop_list)."""
+    startup = parse_startup_order(conf.get("startup", "")) or {}
+    order = startup.get("order")
+    return int(order) if order is not None else float("inf")
+
+
+def start_onboot(sim):
+    """What a node does when it boots (pve-guests.service runs the node's
+    startall, PVE/API2/Nodes.pm): one startall task per node starts each
+    of its VMs with onboot=1, one after the other, through the start
+    API's own path (_do_start), so real guests boot.  A VM that fails to
+    start is a warning in the task's log and the others go on.  Returns
+    the tasks' UPIDs."""
+    per_node = {}
+    with sim.state.lock:
+        for vmid, vm in sim.state.vms.items():
+            conf = vm["config"]
+            if parse_boolean(conf.get("onboot", 0)) == 1 and \
+                    not int(conf.get("template", 0)):
+                per_node.setdefault(vm["node"], []).append(
+                    (_start_order(conf), int(vmid)))
+
+    def startall(node, vms):
+        def work(task):
+            for _, vmid in sorted(vms):
+                task.log("Starting VM %d" % vmid)
+                try:
+                    with _power_lock(vmid):
+                        _do_start(sim, node, vmid, task)
+                except Exception as e:  # one VM's failure, not the node's
+                    task.warn("Starting VM %d failed: %s" % (vmid, e))
+        return work
+    return [sim.tasks.start(node, "startall", "", "root@pam",
+                            startall(node, vms), sim.task_seconds())
+            for node, vms in sorted(per_node.items())]
 
 
 def seed_vms(sim, count, node, first, storage, vms=None):

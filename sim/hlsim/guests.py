@@ -269,11 +269,14 @@ class Guests:
         g = self.running.get(str(vmid))
         return g if g and g.alive() else None
 
-    def stop(self, vmid, graceful=False, timeout=30):
-        """Power off: graceful runs the init scripts down first."""
+    def stop(self, vmid, graceful=False, timeout=30, force=True):
+        """Power off: graceful runs the init scripts down first.  A
+        graceful stop that outlasts timeout kills the guest when force,
+        else leaves it running and returns False (qemu-server's vm_stop
+        without forceStop: "got timeout")."""
         g = self.running.pop(str(vmid), None)
         if g is None:
-            return
+            return True
         p1 = g.pid1()
         if graceful and p1:
             try:
@@ -281,6 +284,9 @@ class Guests:
                 g.proc.wait(timeout)
             except (OSError, subprocess.TimeoutExpired):
                 pass
+        if graceful and not force and g.alive():
+            self.running[str(vmid)] = g
+            return False
         if g.alive():
             p1 = g.pid1()
             try:
@@ -294,6 +300,7 @@ class Guests:
                 g.proc.wait()
         kill_namespace(g.ns)
         _umount(g.root)
+        return True
 
     def forget(self, vmid):
         """A destroyed VM: its guest directory (mount point, console) goes."""

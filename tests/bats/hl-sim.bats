@@ -656,6 +656,47 @@ config:
 	grep -q "HL_PVE_ENDPOINT=$HL_PVE_ENDPOINT" "$SIMLAB/.hl/sim.env"
 }
 
+@test "hl-sim: a restart boots its nodes: a VM with onboot=1 runs again, one without stays stopped" {
+	local vmid
+	api POST /nodes/pve1/qemu -d vmid=260 -d name=boots -d onboot=1
+	wait_task "$(jq -r .data <<<"$output")"
+	api POST /nodes/pve2/qemu -d vmid=261 -d name=stays
+	wait_task "$(jq -r .data <<<"$output")"
+	# on pve2, startup order=1 goes before a lower vmid without an order
+	api POST /nodes/pve2/qemu -d vmid=262 -d name=boots2 -d onboot=1 -d startup=order=1
+	wait_task "$(jq -r .data <<<"$output")"
+	api POST /nodes/pve2/qemu -d vmid=259 -d name=boots3 -d onboot=1
+	wait_task "$(jq -r .data <<<"$output")"
+	for vmid in 260:pve1 261:pve2 262:pve2 259:pve2; do
+		api POST "/nodes/${vmid#*:}/qemu/${vmid%:*}/status/start"
+		wait_task "$(jq -r .data <<<"$output")"
+	done
+	run -0 "$TOP/sim/hl-sim" stop --lab "$SIMLAB"
+	sim_start
+	# the nodes' startall tasks start them; a test polls
+	for vmid in 260:pve1 262:pve2 259:pve2; do
+		for _ in $(seq 1 100); do
+			api GET "/nodes/${vmid#*:}/qemu/${vmid%:*}/status/current"
+			[ "$(jq -r .data.status <<<"$output")" = running ] && break
+			sleep 0.1
+		done
+		jq -e '.data.status == "running"' <<<"$output"
+	done
+	api GET /nodes/pve2/qemu/261/status/current
+	jq -e '.data.status == "stopped"' <<<"$output"
+	api GET /nodes/pve2/tasks
+	upid=$(jq -r '[.data[] | select(.type == "startall" and .user == "root@pam")][0].upid' <<<"$output")
+	wait_task "$upid"
+	api GET "/nodes/pve2/tasks/$(jq -rn --arg u "$upid" '$u|@uri')/log"
+	jq -e '[.data[].t | select(test("^Starting VM (259|261|262)$"))] == ["Starting VM 262", "Starting VM 259"]' <<<"$output"
+	for vmid in 260:pve1 261:pve2 262:pve2 259:pve2; do
+		api POST "/nodes/${vmid#*:}/qemu/${vmid%:*}/status/stop"
+		wait_task "$(jq -r .data <<<"$output")"
+		api DELETE "/nodes/${vmid#*:}/qemu/${vmid%:*}"
+		wait_task "$(jq -r .data <<<"$output")"
+	done
+}
+
 @test "hl-sim: a token with privilege separation has only its own ACLs, within its user's" {
 	secret=$(jq -r '.secrets["token:hl@pve!audit"]' "$SIMLAB/.hl/sim/state.json")
 	HL_PVE_TOKEN="hl@pve!audit=$secret"

@@ -609,6 +609,39 @@ load test_helper
 		source: {file: "personas/nas.yaml", line: 3}}]' <<<"$output"
 }
 
+@test "hl-validate: power is running or stopped at any level, running by default, and not for an external host" {
+	base_lab
+	printf 'power: off\n' >> "$LAB/lab.yaml"
+	sed -i 's/^  storage: local-lvm$/  storage: local-lvm\n  power: halted/' "$LAB/lab.yaml"
+	lab_file personas/nas.yaml <<-'EOF'
+	power: stopped
+	hosts:
+	  nas01:
+	    kind: external
+	    address: nas.home.arpa
+	    host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
+	    power: running
+	EOF
+	validate 1
+	assert_error_at lab.yaml 17 "'halted' is not one of: running, stopped"
+	assert_error_at lab.yaml 22 "unknown key 'power'"
+	assert_error_at personas/nas.yaml 7 "'power' does not apply to a host of kind external"
+	assert_errors 3
+	# the default, a persona's value, and a host's over it
+	rm -r "$LAB"
+	base_lab
+	sed -i 's/^  app02:$/  app02:\n    power: running/' "$LAB/personas/app.yaml"
+	sed -i 's/^disk: 4G$/disk: 4G\npower: stopped/' "$LAB/personas/app.yaml"
+	validate 0
+	run -0 --separate-stderr hl-validate -C "$LAB" show app01 app02
+	jq -e '[.hosts[] | {name, power}] == [{name: "app01", power: "stopped"},
+		{name: "app02", power: "running"}]' <<<"$output"
+	rm -r "$LAB"
+	base_lab
+	run -0 --separate-stderr hl-validate -C "$LAB" show app01
+	jq -e '.hosts[0].power == "running"' <<<"$output"
+}
+
 @test "hl-validate: a persona without hosts and an unused mirror entry are warnings" {
 	base_lab
 	lab_file personas/spare.yaml <<-'EOF'

@@ -30,16 +30,19 @@ vm() {
 	expect_exit "$1" hl-vm -C "$LAB" "${@:2}"
 }
 
-# web01 as hl-vm apply makes it: the example lab's values, tag and marker
+# web01 as hl-vm apply makes it: the example lab's values, tag and marker,
+# onboot, and running (a VM without a guest to boot: a power state only)
 make_web01() {
 	local key
 	key=$(cat "$LAB/.hl/id_ed25519.pub")
 	api POST /nodes/pve1/qemu -d vmid=201 -d name=web01 --data-urlencode "tags=web;hl-demo" \
 		-d cores=2 -d memory=1024 --data-urlencode net0=virtio,bridge=vmbr0 \
 		--data-urlencode "ipconfig0=ip=10.77.0.21/24,gw=10.77.0.1" -d nameserver=10.77.0.1 \
-		-d searchdomain=demo.lab -d ciuser=debian \
+		-d searchdomain=demo.lab -d ciuser=debian -d onboot=1 \
 		--data-urlencode "sshkeys=$(jq -rn --arg k "$key" '$k|@uri')" -d scsi0=local-lvm:8 \
 		--data-urlencode "description=hl: lab=demo host=web01 persona=web artifact=20261129T100000Z spec=0123abcd"
+	wait_task "$(jq -r .data <<<"$output")"
+	api POST /nodes/pve1/qemu/201/status/start
 	wait_task "$(jq -r .data <<<"$output")"
 }
 
@@ -73,7 +76,7 @@ change() {
 	jq -e '.hosts[] | select(.name == "web01") | .creates | .node == "pve1" and .vmid == 201 and
 		.template == "debian-12" and .channel == "stable" and .artifact == null and
 		.cores == 2 and .memory_mib == 1024 and .disk_gib == 8 and .bridge == "vmbr0" and
-		(.ip | test("10.77.0.21/24"))' <<<"$output"
+		(.ip | test("10.77.0.21/24")) and .power == "running"' <<<"$output"
 	vm 1 plan --exit-code
 	vm 0 plan web01
 	jq -e '.hosts | length == 1' <<<"$output"
@@ -98,7 +101,7 @@ change() {
 	vm 0 plan --exit-code web01
 	jq -e '.hosts[0] | .action == "noop" and .changes == [] and .node == "pve1" and .vmid == 201' <<<"$output"
 	vm 0 status web01
-	jq -e '.hosts[0] | .exists and .node == "pve1" and .vmid == 201 and .power == "stopped"
+	jq -e '.hosts[0] | .exists and .node == "pve1" and .vmid == 201 and .power == "running"
 		and .spec_commit == "0123abcd" and .template_artifact == "20261129T100000Z"
 		and .channel_artifact == null and .ip == null' <<<"$output"
 	vm 0 status web02
@@ -121,6 +124,11 @@ change() {
 	vm 1 plan --exit-code web01
 	jq -e '.hosts[0].changes == [{"field": "tags", "from": ["db"], "to": ["web"], "reboot_needed": false, "rotates_host_keys": false}]' <<<"$output"
 	change --data-urlencode "tags=web;hl-demo"
+	# onboot follows the declared power state: a running VM starts with its node
+	change -d onboot=0
+	vm 1 plan --exit-code web01
+	jq -e '.hosts[0] | .action == "update" and .changes == [{"field": "onboot", "from": false, "to": true, "reboot_needed": false, "rotates_host_keys": false}]' <<<"$output"
+	change -d onboot=1
 	api GET /nodes/pve1/qemu/201/config
 	jq -e '.data.net0 | test("virtio=BC:24:11")' <<<"$output"
 }
@@ -364,6 +372,99 @@ apply_lab() {
 	seq=$(jq -r 'select(.message | test("^rebooting VM|is back$")) |
 		if (.message | test("^rebooting")) then "down" else "back" end' <<<"$stderr" | tr '\n' ' ')
 	[ "$seq" = "down back down back " ]
+}
+
+# ssh_to HOST USER IP: a command over ssh, the host key checked against
+# .hl/known_hosts
+ssh_to() {
+	run ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/.hl/known_hosts" \
+		-o GlobalKnownHostsFile=/dev/null -o HostKeyAlias="$1" -o BatchMode=yes \
+		-o ConnectTimeout=10 -i "$LAB/.hl/id_ed25519" "$2@$3" hostname
+	[ "$status" = 0 ]
+	[ "$output" = "$1" ]
+}
+
+@test "hl-vm: a VM stopped behind hl's back is a power change; apply starts it, reads its host keys, and the next plan is noop; a simulator restart boots it again" {
+	apply_lab
+	spec_reset personas/web.yaml
+	vm 0 apply web01 --timeout 120
+	vm 0 plan --exit-code web01
+	api POST /nodes/pve1/qemu/201/status/stop
+	wait_task "$(jq -r .data <<<"$output")" 30
+	vm 1 plan --exit-code web01
+	jq -e '.hosts[0] | .action == "update" and .changes == [{"field": "power", "from": "stopped",
+		"to": "running", "reboot_needed": false, "rotates_host_keys": false}]' <<<"$output"
+	# apply boots it as a create does: cloud-init waited for, keys read
+	sed -i '/^web01 /d' "$LAB/.hl/known_hosts"
+	vm 0 apply web01 --timeout 120
+	jq -e '.hosts[0] | .action == "updated" and .power == "running" and .reboot == "not needed"
+		and [.changes[].field] == ["power"]' <<<"$output"
+	[[ $stderr == *"web01: starting VM 201 (declared power: running)"* ]]
+	api GET /nodes/pve1/qemu/201/status/current
+	jq -e '.data.status == "running"' <<<"$output"
+	grep -q '^web01 ssh-ed25519 ' "$LAB/.hl/known_hosts"
+	ssh_to web01 debian 10.77.0.21
+	vm 0 plan --exit-code web01
+	jq -e '.hosts[0] | .action == "noop" and .changes == []' <<<"$output"
+	vm 0 apply web01
+	jq -e '.hosts[0] | .action == "noop" and .power == "running"' <<<"$output"
+	# a restarted simulator boots its nodes: hl's VMs (onboot=1) start,
+	# real guests, and stay as declared
+	run -0 "$TOP/sim/hl-sim" stop --lab "$LAB"
+	run -0 "$TOP/sim/hl-sim" start --lab "$LAB" --config "$TOP/tests/sim/config.json"
+	sim_env
+	for _ in $(seq 1 60); do
+		ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/.hl/known_hosts" \
+			-o GlobalKnownHostsFile=/dev/null -o HostKeyAlias=web01 -o BatchMode=yes \
+			-o ConnectTimeout=2 -i "$LAB/.hl/id_ed25519" debian@10.77.0.21 true 2>/dev/null && break
+		sleep 1
+	done
+	ssh_to web01 debian 10.77.0.21
+	vm 0 plan --exit-code web01
+}
+
+@test "hl-vm: power: stopped shuts a running VM down and keeps it off its node's boot; a create declared stopped is left stopped without host keys" {
+	apply_lab
+	spec_reset personas/web.yaml
+	vm 0 apply web02 --timeout 120
+	sed -i 's/^    vmid: 202$/    vmid: 202\n    power: stopped/' "$LAB/personas/web.yaml"
+	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web02: stopped"
+	vm 1 plan --exit-code web02
+	jq -e '.hosts[0] | .action == "update" and ([.changes[] | {field, from, to}] | sort_by(.field)) == [
+		{"field": "onboot", "from": true, "to": false},
+		{"field": "power", "from": "running", "to": "stopped"}]' <<<"$output"
+	vm 0 apply web02 --timeout 120
+	jq -e '.hosts[0] | .action == "updated" and .power == "stopped"' <<<"$output"
+	[[ $stderr == *"web02: shutting down VM 202 (declared power: stopped; stopped hard after 60 s)"* ]]
+	api GET /nodes/pve2/qemu/202/status/current
+	jq -e '.data.status == "stopped"' <<<"$output"
+	api GET /nodes/pve2/qemu/202/config
+	jq -e '(.data.onboot | tonumber) == 0' <<<"$output"
+	vm 0 plan --exit-code web02
+	jq -e '.hosts[0] | .action == "noop" and .changes == []' <<<"$output"
+	vm 0 apply web02
+	jq -e '.hosts[0] | .action == "noop" and .power == "stopped"' <<<"$output"
+	# made anew while declared stopped: created, never started, no keys
+	vm 0 destroy web02 --yes
+	if grep -q '^web02 ' "$LAB/.hl/known_hosts"; then false; fi
+	vm 0 plan web02
+	jq -e '.hosts[0] | .action == "create" and .creates.power == "stopped"' <<<"$output"
+	vm 0 apply web02 --timeout 120
+	jq -e '.hosts[0] | .action == "created" and .power == "stopped" and .ip == null' <<<"$output"
+	[[ $stderr == *"web02: VM 202 is made and left stopped"* ]]
+	api GET /nodes/pve2/qemu/202/status/current
+	jq -e '.data.status == "stopped"' <<<"$output"
+	api GET /nodes/pve2/qemu/202/config
+	jq -e '(.data.onboot | tonumber) == 0 and (.data.description | test("state=") | not)' <<<"$output"
+	if grep -q '^web02 ' "$LAB/.hl/known_hosts"; then false; fi
+	vm 0 plan --exit-code web02
+	# declared running again: started, its first boot waited for, keys read
+	sed -i '/^    power: stopped$/d' "$LAB/personas/web.yaml"
+	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web02: running"
+	vm 0 apply web02 --timeout 120
+	jq -e '.hosts[0] | .action == "updated" and .power == "running"' <<<"$output"
+	ssh_to web02 debian 10.77.0.22
+	vm 0 plan --exit-code web02
 }
 
 @test "hl-vm apply: a vmid held by a VM hl does not manage is refused (6)" {
