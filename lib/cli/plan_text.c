@@ -70,6 +70,9 @@ creates(struct hl_buf *b, jv c)
 	part(b, c, "disk_gib", ", %.0f GiB disk");
 	part(b, c, "bridge", ", %s");
 	part(b, c, "ip", ", %s");
+	if (hl_json_get_str(c, "power") &&
+	    strcmp(hl_json_get_str(c, "power"), "stopped") == 0)
+		hl_buf_printf(b, ", left stopped");
 	jv_free(c);
 }
 

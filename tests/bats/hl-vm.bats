@@ -242,6 +242,8 @@ apply_lab() {
 		git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm built
 		run -0 hl-template -C "$LAB" promote debian-12
 	fi
+	# the hosts' specs as the example lab declares them
+	spec_reset personas/web.yaml personas/db.yaml
 }
 
 @test "hl-vm: --parallel and --timeout take whole numbers, checked: empty, nan, inf, overflow, trailing text, out of range are usage errors" {
@@ -262,7 +264,6 @@ apply_lab() {
 
 @test "hl-vm apply: creates hosts on two nodes; strict ssh with .hl/known_hosts reaches each; the next plan is all noop" {
 	apply_lab
-	spec_reset personas/web.yaml personas/db.yaml
 	# what tests before left goes first: hl makes all three anew
 	gone pve1 201
 	gone pve2 202
@@ -309,7 +310,6 @@ apply_lab() {
 @test "hl-vm apply: an update in place; what needs a reboot waits for --reboot, then host keys are read again" {
 	apply_lab
 	# db01 as the example lab declares it, made or brought back
-	spec_reset personas/db.yaml
 	vm 0 apply db01 --reboot --timeout 120
 	vm 0 plan --exit-code db01
 	# without --reboot: written to the config, pending for the reboot
@@ -358,7 +358,6 @@ apply_lab() {
 
 @test "hl-vm apply --reboot: hosts applied in parallel reboot one at a time, each back before the next goes down" {
 	apply_lab
-	spec_reset personas/web.yaml
 	# both web hosts made and running as declared first
 	vm 0 apply @web --reboot --timeout 120
 	vm 0 plan --exit-code @web
@@ -386,8 +385,7 @@ ssh_to() {
 
 @test "hl-vm: a VM stopped behind hl's back is a power change; apply starts it, reads its host keys, and the next plan is noop; a simulator restart boots it again" {
 	apply_lab
-	spec_reset personas/web.yaml
-	vm 0 apply web01 --timeout 120
+	vm 0 apply web01 --reboot --timeout 120
 	vm 0 plan --exit-code web01
 	api POST /nodes/pve1/qemu/201/status/stop
 	wait_task "$(jq -r .data <<<"$output")" 30
@@ -425,8 +423,8 @@ ssh_to() {
 
 @test "hl-vm: power: stopped shuts a running VM down and keeps it off its node's boot; a create declared stopped is left stopped without host keys" {
 	apply_lab
-	spec_reset personas/web.yaml
-	vm 0 apply web02 --timeout 120
+	vm 0 apply web02 --reboot --timeout 120
+	vm 0 plan --exit-code web02
 	sed -i 's/^    vmid: 202$/    vmid: 202\n    power: stopped/' "$LAB/personas/web.yaml"
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web02: stopped"
 	vm 1 plan --exit-code web02
@@ -538,7 +536,6 @@ vms_now() {
 @test "hl-vm apply --dry-run: says what it would create and update, sends nothing that changes anything, exit 0; fails where apply would" {
 	apply_lab
 	# db01 absent: a create; web01 as declared, then more memory: an update
-	spec_reset personas/web.yaml personas/db.yaml
 	gone pve2 211
 	vm 0 apply web01 --reboot --timeout 120
 	sed -i 's/^memory: 1G$/memory: 3G/' "$LAB/personas/web.yaml"
