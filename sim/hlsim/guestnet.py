@@ -511,8 +511,8 @@ def clash(cfg, state_dir):
 def stale(state_dir):
     """Remove what a crashed simulator of this state left behind: its
     guests (with their namespaces), its veth, its apt proxy and registry;
-    and the
-    networks of simulators whose state directory is gone altogether."""
+    and the networks of simulators whose state directory is gone
+    altogether."""
     if available() is None:
         _drop(tag(state_dir))
         for t in os.listdir(RECORDS) if os.path.isdir(RECORDS) else []:
