@@ -14,6 +14,8 @@ through the veth; nothing else of the machine changes.
 
   gateway:80      the image mirror
   gateway:3142    the apt proxy (Debian's apt-cacher-ng, on the machine)
+  gateway:5000    the Docker Hub mirror (Debian's docker-registry, on the
+                  machine, read-only over sim/images/build-registry's cache)
   node:22         that node's SSH/SFTP
 
 Everything else from a guest stops there: no route, or the forward
@@ -42,6 +44,10 @@ DNSMASQ = "dnsmasq"
 ACNG = "/usr/sbin/apt-cacher-ng"
 ACNG_CACHE = os.path.join(os.environ.get("HL_SIM_CACHE", "/var/cache/hl-sim"),
                           "apt-cacher-ng")
+REGISTRY = "/usr/bin/docker-registry"
+REGISTRY_CACHE = os.path.join(os.environ.get("HL_SIM_CACHE",
+                                             "/var/cache/hl-sim"), "registry")
+REGISTRY_PORT = 5000        # on the guests' side, as Docker's default
 
 
 class NetError(Exception):
@@ -107,6 +113,7 @@ class Net:
         self.peer = None
         self.services = {}          # name -> port on self.host
         self.acng = None
+        self.registry = None
         self.bridges = {}           # name -> {"net", "gateway", "nodes"}
         self.dnsmasq = {}           # bridge -> its DHCP server
 
@@ -211,6 +218,8 @@ class Net:
                 dnat.append((gw, 80, mirror_port))
             if self.acng:
                 dnat.append((gw, 3142, self.services["apt"]))
+            if self.registry:
+                dnat.append((gw, REGISTRY_PORT, self.services["registry"]))
             for node, port in node_ports.items():
                 dnat.append((info["nodes"][node], 22, port))
         rules = ["table ip hlsim {",
@@ -285,6 +294,59 @@ class Net:
         if not info or not self.acng:
             return None
         return "http://%s:3142" % info["gateway"]
+
+    # --- the Docker Hub mirror ------------------------------------------------
+
+    def start_registry(self):
+        """docker-registry on the uplink's machine end, serving the storage
+        sim/images/build-registry built, read-only: every simulator shares
+        the one cache and none may change it.  None when it is not built
+        or not installed."""
+        storage = os.path.join(REGISTRY_CACHE, "storage")
+        if not os.path.exists(REGISTRY) or not os.path.exists(
+                os.path.join(REGISTRY_CACHE, "recipe")):
+            return None
+        with socket.socket() as s:
+            s.bind((self.host, 0))
+            port = s.getsockname()[1]
+        conf = os.path.join(self.dir, "registry.yml")
+        # the packaged config turns on htpasswd auth: our own
+        # (sim/images/build-registry checks the storage with the same)
+        write_private(conf, "version: 0.1\n"
+                      "log:\n  level: info\n"
+                      "storage:\n"
+                      "  filesystem:\n    rootdirectory: %s\n"
+                      "  maintenance:\n"
+                      "    uploadpurging:\n      enabled: false\n"
+                      "    readonly:\n      enabled: true\n"
+                      "http:\n  addr: %s:%d\n" % (storage, self.host, port))
+        log = open(os.path.join(self.dir, "registry.log"), "ab")
+        self.registry = subprocess.Popen(
+            [REGISTRY, "serve", conf], stdin=subprocess.DEVNULL, stdout=log,
+            stderr=log)
+        write_private(os.path.join(self.dir, "registry.pid"),
+                      "%d\n" % self.registry.pid)
+        self.services["registry"] = port
+        # answering before its URL is handed out
+        deadline = time.time() + 10
+        while time.time() < deadline and self.registry.poll() is None:
+            try:
+                with socket.create_connection((self.host, port), 0.5):
+                    return port
+            except OSError:
+                time.sleep(0.05)
+        self.registry.kill()
+        self.registry.wait()
+        self.registry = None
+        del self.services["registry"]
+        raise NetError("docker-registry did not start; see %s"
+                       % os.path.join(self.dir, "registry.log"))
+
+    def registry_url(self, bridge="vmbr0"):
+        info = self.bridges.get(bridge)
+        if not info or not self.registry:
+            return None
+        return "http://%s:%d" % (info["gateway"], REGISTRY_PORT)
 
     # --- guests ---------------------------------------------------------------
 
@@ -378,12 +440,19 @@ class Net:
             os.unlink(os.path.join(RECORDS, self.tag))
         except OSError:
             pass
-        if self.acng:
-            self.acng.terminate()
+        for proc in (self.acng, self.registry):
+            if proc is None:
+                continue
+            proc.terminate()
             try:
-                self.acng.wait(5)
+                proc.wait(5)
             except subprocess.TimeoutExpired:
-                self.acng.kill()
+                proc.kill()
+                proc.wait()
+        try:
+            os.unlink(os.path.join(self.dir, "registry.pid"))
+        except OSError:
+            pass
 
 
 RECORDS = "/run/hl-sim"       # <tag>: the state directory of a network
@@ -441,8 +510,9 @@ def clash(cfg, state_dir):
 
 def stale(state_dir):
     """Remove what a crashed simulator of this state left behind: its
-    guests (with their namespaces), its veth, its apt proxy; and the
-    networks of simulators whose state directory is gone altogether."""
+    guests (with their namespaces), its veth, its apt proxy and registry;
+    and the networks of simulators whose state directory is gone
+    altogether."""
     if available() is None:
         _drop(tag(state_dir))
         for t in os.listdir(RECORDS) if os.path.isdir(RECORDS) else []:
@@ -457,10 +527,13 @@ def stale(state_dir):
                 os.unlink(os.path.join(RECORDS, t))
     _stop_pidfile(os.path.join(state_dir, "net", "apt-cacher-ng.pid"),
                   b"apt-cacher")
+    _stop_pidfile(os.path.join(state_dir, "net", "registry.pid"),
+                  b"docker-registry")
 
 
 def _kill_owned(state_dir):
-    """The node sshds and apt proxy of a state directory that is gone."""
+    """The node sshds, apt proxy and registry of a state directory that is
+    gone."""
     mark = (state_dir.rstrip("/") + "/").encode()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -470,7 +543,8 @@ def _kill_owned(state_dir):
                 cmd = f.read()
         except OSError:
             continue
-        if mark in cmd and (b"sshd" in cmd or b"apt-cacher" in cmd):
+        if mark in cmd and (b"sshd" in cmd or b"apt-cacher" in cmd
+                            or b"docker-registry" in cmd):
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except OSError:

@@ -209,10 +209,11 @@ make_vm() {
 		[ "$a" != "$uplink" ] && echo "$a"; done | head -1)
 	[ -n "$hostend" ]
 	probe='for t in "$@"; do if timeout 3 bash -c "echo > /dev/tcp/${t%:*}/${t#*:}" 2>/dev/null; then echo "$t open"; else echo "$t closed"; fi; done'
-	run -0 gssh "$IP300" "$gk" "bash -c '$probe' x 10.77.0.1:80 10.77.0.1:3142 10.77.0.2:22 $hostend:$port ${machine:-192.0.2.1}:$port 10.77.0.1:$port"
+	run -0 gssh "$IP300" "$gk" "bash -c '$probe' x 10.77.0.1:80 10.77.0.1:3142 10.77.0.1:5000 10.77.0.2:22 $hostend:$port ${machine:-192.0.2.1}:$port 10.77.0.1:$port"
 	echo "$output"
 	[[ $output == *"10.77.0.1:80 open"* ]]
 	[[ $output == *"10.77.0.1:3142 open"* ]]
+	[[ $output == *"10.77.0.1:5000 open"* ]]
 	[[ $output == *"10.77.0.2:22 open"* ]]
 	[[ $output == *"$hostend:$port closed"* ]]
 	[[ $output == *"${machine:-192.0.2.1}:$port closed"* ]]
@@ -225,6 +226,45 @@ make_vm() {
 	[[ $output == *"default via 10.77.0.1"* ]]
 	# the machine's forwarding is as it was
 	[ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$(cat "$BATS_FILE_TMPDIR/ip_forward")" ]
+}
+
+# What a Docker daemon asks its registry mirror first, from the guest:
+# REF... as "repository:tag", each answered "REF STATUS SECONDS TYPE|BODY";
+# a 200 also fetches the manifest's config and layers (sizes checked)
+MIRROR_PROBE='import json, sys, time, urllib.request, urllib.error
+base = sys.argv[1]
+for ref in sys.argv[2:]:
+    repo, tag = ref.split(":")
+    req = urllib.request.Request("%s/v2/%s/manifests/%s" % (base, repo, tag),
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    t = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            m = json.loads(r.read())
+            ok = all(len(urllib.request.urlopen("%s/v2/%s/blobs/%s" % (base, repo, b["digest"]),
+                     timeout=60).read()) == b["size"] for b in [m["config"]] + m["layers"])
+            print(ref, r.status, "%.1f" % (time.monotonic() - t), r.headers["Content-Type"], "blobs-ok" if ok else "blobs-bad")
+    except urllib.error.HTTPError as e:
+        print(ref, e.code, "%.1f" % (time.monotonic() - t), e.read().decode().strip())'
+
+@test "hl-sim guests: the registry mirror at the gateway serves busybox:1.36 and debian:bookworm to a guest; a missing image is a 404 at once" {
+	[ "$HL_SIM_REGISTRY_MIRROR" = http://10.77.0.1:5000 ]
+	run -0 gssh "$IP300" "$BATS_FILE_TMPDIR/kh300" python3 - "$HL_SIM_REGISTRY_MIRROR" \
+		library/busybox:1.36 library/debian:bookworm library/hl-no-such-image:1 library/busybox:no-such-tag <<<"$MIRROR_PROBE"
+	echo "$output"
+	[[ ${lines[0]} == "library/busybox:1.36 200 "*" application/vnd.docker.distribution.manifest.v2+json blobs-ok" ]]
+	[[ ${lines[1]} == "library/debian:bookworm 200 "*" application/vnd.docker.distribution.manifest.v2+json blobs-ok" ]]
+	[[ ${lines[2]} == "library/hl-no-such-image:1 404 0."*"MANIFEST_UNKNOWN"* ]]
+	[[ ${lines[3]} == "library/busybox:no-such-tag 404 0."*"MANIFEST_UNKNOWN"* ]]
+	# read-only: a push is refused, and the shared cache keeps its images
+	run -0 gssh "$IP300" "$BATS_FILE_TMPDIR/kh300" python3 -c "'import urllib.request, urllib.error
+try:
+    urllib.request.urlopen(urllib.request.Request(\"$HL_SIM_REGISTRY_MIRROR/v2/library/busybox/blobs/uploads/\", data=b\"\", method=\"POST\"), timeout=10)
+except urllib.error.HTTPError as e:
+    print(e.code)'"
+	[ "$output" = 405 ]
+	# what the guests reached was the registry this simulator runs
+	grep -q 'library/busybox/manifests/1.36' "$SIMLAB/.hl/sim/net/registry.log"
 }
 
 @test "hl-sim guests: a template made of the VM after cloud-init clean gives a clone new host keys" {
@@ -323,9 +363,17 @@ make_vm() {
 	[ -d "$disk/upper" ]
 	grep -q "$SIMLAB/.hl/sim/guests/302/root" /proc/self/mountinfo
 	pid=$(cat "$SIMLAB/.hl/sim/sim.pid")
+	registry=$(cat "$SIMLAB/.hl/sim/net/registry.pid")
+	alive "$registry"
 	kill -9 "$pid"
 	sleep 0.3
+	# the crashed simulator's registry outlives it, until the next start
+	alive "$registry"
 	sim_start
+	if alive "$registry"; then false; fi
+	registry=$(cat "$SIMLAB/.hl/sim/net/registry.pid")
+	alive "$registry"
+	grep -qx "HL_SIM_REGISTRY_MIRROR=http://10.77.0.1:5000" "$SIMLAB/.hl/sim-net.env"
 	# the crashed simulator's guests, namespaces and mounts are gone
 	if grep -q "$SIMLAB/.hl/sim/guests/" /proc/self/mountinfo; then false; fi
 	if ip netns list | grep -q "^$NS-302"; then false; fi
@@ -339,5 +387,6 @@ make_vm() {
 	if sim_running "$SIMLAB"; then false; fi
 	if ip netns list | grep -q "^$NS"; then false; fi
 	if ip link show "${NS/-/}" 2>/dev/null; then false; fi
+	if alive "$registry"; then false; fi
 	sim_start
 }
