@@ -24,6 +24,7 @@ static const struct field {
 	{ "vlan", 0, 0 }, { "mac", 0, 1 }, { "ip", 1, 1 },
 	{ "nameserver", 1, 1 }, { "searchdomain", 1, 1 }, { "user", 1, 1 },
 	{ "ssh_keys", 1, 1 }, { "tags", 0, 0 }, { "disk_gib", 0, 0 },
+	{ "cicustom", 1, 0 },
 };
 
 /* ---- property strings ------------------------------------------------- */
@@ -193,7 +194,7 @@ desired(const struct hl_lab *lab, jv h)
 	    hl_json_get(jv_copy(h), "tags")));
 	o = jv_object_set(o, jv_string("disk_gib"), hl_json_get(jv_copy(h),
 	    "disk_gib"));
-	return o;
+	return jv_object_set(o, jv_string("cicustom"), vm_cicustom(lab, h));
 }
 
 static jv
@@ -249,7 +250,8 @@ actual(const struct hl_lab *lab, jv conf)
 		    hl_json_get_str(disk, "size"))));
 		jv_free(disk);
 	}
-	return o;
+	return jv_object_set(o, jv_string("cicustom"), hl_json_get(
+	    jv_copy(conf), "cicustom"));
 }
 
 /* ---- plan ------------------------------------------------------------- */
@@ -382,7 +384,7 @@ static jv
 creates(const struct hl_lab *lab, jv h, jv channels)
 {
 	static const char *const shown[] = { "cores", "memory_mib",
-		"disk_gib", "bridge", "vlan", "ip", "tags" };
+		"disk_gib", "bridge", "vlan", "ip", "tags", "cicustom" };
 	jv want = desired(lab, h), tpl = hl_json_get(jv_copy(h), "template");
 	jv out = jv_object();
 	char *art = hl_registry_host_artifact(channels, h, NULL);
