@@ -277,6 +277,9 @@ apply_lab() {
 	if [ -n "$(hl-vm -C "$LAB" status web01 | jq -r '.hosts[0].vmid // empty')" ]; then
 		vm 0 destroy web01 --yes
 	fi
+	# the lab's vendor-data is put where it is missing (earlier VMs left
+	# it on pve1: gone, so this apply puts it)
+	rm -f "$node_root"/srv/snippets-elsewhere/snippets/hl-demo-vendor-*.yaml
 	vm 0 apply web01 --timeout 120
 	jq -e '.hosts[0].action == "created"' <<<"$output"
 	[[ $stderr == *"uploading the lab's vendor-data (apt proxy) to pve1:/srv/snippets-elsewhere/snippets/hl-demo-vendor-"* ]]
