@@ -311,8 +311,12 @@ rw_cluster_checks(struct rw *c)
 				    JV_KIND_OBJECT ? hl_json_get_str(ts,
 				    kinds[k]) : NULL;
 
+				/* snippets: the agent's vendor-data, and each
+				 * VM's apt proxy (L2) */
 				if (s == NULL || (k == 2 && (!agent ||
-				    strcmp(agent, "install") != 0)))
+				    strcmp(agent, "install") != 0) &&
+				    hl_json_get_kind(c->lab->spec, "apt_proxy") !=
+				    JV_KIND_STRING))
 					continue;
 				snprintf(key, sizeof(key), "%s/%s", node, s);
 				stores = jv_object_set(stores, jv_string(key),

@@ -35,6 +35,10 @@ static const char *const disk_privs[] = { "Datastore.Audit",
 static const char *const import_privs[] = { "Datastore.Audit",
 	"Datastore.AllocateTemplate", NULL };
 static const char *const snippet_privs[] = { "Datastore.Audit", NULL };
+/* where a storage other than 'local' keeps its snippets is in its
+ * configuration, which only Datastore.Allocate reads (GET /storage/{id}) */
+static const char *const snippet_path_privs[] = { "Datastore.Audit",
+	"Datastore.Allocate", NULL };
 static const char *const node_privs[] = { "Sys.Audit", NULL };
 static const char *const tnode_privs[] = { "Sys.Audit", "Sys.AccessNetwork",
 	NULL };
@@ -155,7 +159,9 @@ hl_runway_privileges(const struct hl_lab *lab, const unsigned char *picked,
 			}
 			if (sn) {
 				snprintf(path, sizeof(path), "/storage/%s", sn);
-				need = privs_add(need, path, snippet_privs);
+				need = privs_add(need, path, strcmp(sn,
+				    "local") == 0 ? snippet_privs :
+				    snippet_path_privs);
 			}
 		}
 		jv_free(ts);

@@ -235,12 +235,27 @@ hl_rules_hosts(struct loader *L)
 			const char *t = hl_json_get_str(in->val[K_TEMPLATE],
 			    "name");
 
+			jv sn = jv_getpath(jv_copy(lab->templates), JV_ARRAY(
+			    jv_string(t), jv_string("storage"),
+			    jv_string("snippets")));
+
 			if (!jv_object_has(jv_copy(lab->templates),
 			    jv_string(t)))
 				hl_diag_add(&lab->diag, HL_DIAG_ERROR,
 				    hl_spec_key_pos(L, i, K_TEMPLATE), NULL, "host '%s' uses "
 				    "template '%s', which has no "
 				    "layers/L1/templates/%s.yaml", h->name, t, t);
+			/* each VM's apt proxy is a vendor-data snippet on
+			 * the snippets storage its template names */
+			else if (hl_json_get_kind(lab->spec, "apt_proxy") ==
+			    JV_KIND_STRING && jv_get_kind(sn) != JV_KIND_STRING)
+				hl_diag_add(&lab->diag, HL_DIAG_ERROR,
+				    hl_spec_key_pos(L, i, K_TEMPLATE), NULL, "host '%s' uses "
+				    "template '%s', which names no snippets "
+				    "storage (storage.snippets): lab.yaml sets "
+				    "apt_proxy, which each VM gets in a vendor-data "
+				    "snippet there", h->name, t);
+			jv_free(sn);
 		}
 		s = hl_json_str(in->val[K_NODE]);
 		if (s && jv_get_kind(nodes) == JV_KIND_OBJECT &&

@@ -173,8 +173,13 @@ hl_sftp_put(const struct hl_ssh_target *t, const char *local,
 	snprintf(khopt, sizeof(khopt), "UserKnownHostsFile=%s", kh);
 	rc = known_hosts(t, kh, e);
 	if (rc == 0) {
-		/* sftp's batch syntax: quoted paths, no shell involved */
-		hl_buf_printf(&cmd, "put \"%s\" \"%s\"\n", local, remote);
+		/* sftp's batch syntax: quoted paths, no shell involved; a
+		 * name of this process's first, renamed over the file
+		 * (OpenSSH's posix-rename): whoever reads it meanwhile (a
+		 * guest starting, another upload) sees it whole */
+		hl_buf_printf(&cmd, "put \"%s\" \"%s.hl-%ld\"\n"
+		    "rename \"%s.hl-%ld\" \"%s\"\n", local, remote,
+		    (long)getpid(), remote, (long)getpid(), remote);
 		rc = hl_file_write(batch, &cmd, 0600, e);
 	}
 	if (rc == 0) {

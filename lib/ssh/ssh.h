@@ -35,7 +35,9 @@ int hl_ssh_check_key(const struct hl_ssh_target *t, struct hl_err *e);
 
 /*
  * Copy the local file to remote on t over SFTP, with only the pinned key
- * trusted (a fingerprint is resolved by ssh-keyscan and checked first).
+ * trusted (a fingerprint is resolved by ssh-keyscan and checked first):
+ * to a temporary name beside it, renamed over it, so remote is never
+ * seen half-written.
  * Returns 0, or -1 with e: HL_E_SSH when the host cannot be reached
  * or its key is not the pinned one (nothing is sent then); HL_E_USAGE for
  * a path that is not a plain absolute one (letters, digits, ". _ - /"):

@@ -3,20 +3,16 @@
  * half-built by an interrupted run), the storages, and the prepare step
  * for images without the guest agent (DESIGN.md 2.4).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "core/buf.h"
 #include "core/clock.h"
-#include "core/file.h"
 #include "core/json.h"
 #include "ssh/ssh.h"
 #include "state/owner.h"
 #include "state/registry.h"
+#include "state/snippet.h"
 #include "template/template_impl.h"
 
 #define AGENT_TIMEOUT 900
@@ -208,6 +204,10 @@ tb_storages(struct build *b)
 		else
 			rc = need(b, list, b->snippets_storage, "snippets", 1,
 			    "snippets");
+		/* where its snippets live, known before anything is made */
+		if (rc == 0)
+			rc = hl_snippet_dir(b->p, b->snippets_storage,
+			    b->snippets_dir, sizeof(b->snippets_dir), b->e);
 	}
 	jv_free(list);
 	return rc;
@@ -215,58 +215,27 @@ tb_storages(struct build *b)
 
 /* ---- prepare ---------------------------------------------------------------- */
 
-/* The vendor-data that installs and starts the agent. */
-static int
-write_snippet(struct build *b, const char *path)
+/* The vendor-data that installs and starts the agent, through the lab's
+ * apt proxy when it has one. */
+static jv
+agent_doc(struct build *b)
 {
-	jv spec = hl_json_get(jv_copy(b->lab->spec), "apt_proxy");
-	struct hl_buf f = { 0 };
-	int rc = 0;
+	jv proxy = hl_json_get(jv_copy(b->lab->spec), "apt_proxy"), doc;
 
-	hl_buf_printf(&f, "#cloud-config\n"
-	    "# hl-template: the prepare step of template %s (lab %s)\n",
-	    b->name, hl_json_str(b->lab->id));
-	/* as a JSON string, which YAML reads as the same string */
-	if (jv_get_kind(spec) == JV_KIND_STRING) {
-		jv q = jv_dump_string(jv_copy(spec), 0);
-
-		hl_buf_printf(&f, "apt:\n  proxy: %s\n", jv_string_value(q));
-		jv_free(q);
-	}
-	hl_buf_printf(&f, "package_update: true\npackages:\n"
-	    "  - qemu-guest-agent\nruncmd:\n  - [sh, -c, \"systemctl enable "
-	    "--now qemu-guest-agent >/dev/null 2>&1 || true\"]\n");
-	rc = hl_file_write(path, &f, 0644, b->e);
-	hl_buf_free(&f);
-	jv_free(spec);
-	return rc;
-}
-
-/* The node's SSH as lab.yaml gives it: *ssh holds the strings t points
- * into (the caller frees it); ident the lab's key file.  -1 with b->e when
- * lab.yaml gives no address or host key. */
-static int
-node_target(struct build *b, struct hl_ssh_target *t, jv *ssh, char *ident,
-    size_t len)
-{
-	jv node = hl_json_get(hl_json_get(jv_copy(b->lab->spec), "nodes"),
-	    b->node);
-
-	*ssh = hl_json_get(node, "ssh");
-	memset(t, 0, sizeof(*t));
-	t->address = hl_json_get_str(*ssh, "address");
-	t->host_key = hl_json_get_str(*ssh, "host_key");
-	t->user = hl_json_get_str(*ssh, "user");
-	t->port = (int)hl_pve_get_num(*ssh, "port", 22);
-	if (t->user == NULL)
-		t->user = "root";
-	snprintf(ident, len, "%s/.hl/id_ed25519", b->lab->root);
-	if (access(ident, R_OK) == 0)
-		t->identity = ident;
-	if (t->address == NULL || t->host_key == NULL)
-		return hl_err_set(b->e, HL_E_LAB, "lab.yaml gives node %s no "
-		    "SSH address or host key (nodes.%s.ssh)", b->node, b->node);
-	return 0;
+	doc = jv_object_set(jv_object(), jv_string("package_update"),
+	    jv_true());
+	if (jv_get_kind(proxy) == JV_KIND_STRING)
+		doc = jv_object_set(doc, jv_string("apt"), jv_object_set(
+		    jv_object(), jv_string("proxy"), proxy));
+	else
+		jv_free(proxy);
+	doc = jv_object_set(doc, jv_string("packages"), jv_array_append(
+	    jv_array(), jv_string("qemu-guest-agent")));
+	return jv_object_set(doc, jv_string("runcmd"), jv_array_append(
+	    jv_array(), jv_array_append(jv_array_append(jv_array_append(
+	    jv_array(), jv_string("sh")), jv_string("-c")), jv_string(
+	    "systemctl enable --now qemu-guest-agent >/dev/null 2>&1 || "
+	    "true"))));
 }
 
 int
@@ -275,7 +244,8 @@ tb_node_ssh(struct build *b)
 	struct hl_ssh_target t;
 	char ident[4200];
 	jv ssh;
-	int rc = node_target(b, &t, &ssh, ident, sizeof(ident));
+	int rc = hl_snippet_target(b->lab, b->node, &t, &ssh, ident,
+	    sizeof(ident), b->e);
 
 	if (rc == 0)
 		rc = hl_ssh_check_key(&t, b->e);
@@ -286,33 +256,19 @@ tb_node_ssh(struct build *b)
 static int
 upload(struct build *b, const char *file)
 {
-	struct hl_ssh_target t;
-	jv ssh;
-	char local[] = "/tmp/hl-snippet.XXXXXX", remote[512], ident[4200];
-	int fd, rc = -1;
+	char comment[300];
+	jv doc = agent_doc(b), text;
+	int rc;
 
-	if (node_target(b, &t, &ssh, ident, sizeof(ident)) < 0)
-		goto out;
-	if (strcmp(b->snippets_storage, "local") == 0)
-		snprintf(remote, sizeof(remote), "/var/lib/vz/snippets/%s",
-		    file);
-	else
-		snprintf(remote, sizeof(remote), "/mnt/pve/%s/snippets/%s",
-		    b->snippets_storage, file);
-	fd = mkstemp(local);
-	if (fd < 0) {
-		hl_err_set(b->e, HL_E_INTERNAL, "mkstemp: %s", strerror(errno));
-		goto out;
-	}
-	close(fd);
-	rc = write_snippet(b, local);
-	if (rc == 0) {
-		tb_log(b, "uploading the vendor-data to %s:%s", b->node, remote);
-		rc = hl_sftp_put(&t, local, remote, b->e);
-	}
-	unlink(local);
-out:
-	jv_free(ssh);
+	snprintf(comment, sizeof(comment), "hl-template: the prepare step of "
+	    "template %s (lab %s)", b->name, hl_json_str(b->lab->id));
+	text = hl_snippet_text(comment, doc);
+	tb_log(b, "uploading the vendor-data to %s:%s/%s", b->node,
+	    b->snippets_dir, file);
+	rc = hl_snippet_put(b->lab, b->node, b->snippets_dir, file, text,
+	    b->e);
+	jv_free(text);
+	jv_free(doc);
 	return rc;
 }
 

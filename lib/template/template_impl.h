@@ -19,6 +19,7 @@ struct build {
 	char digest[65];
 	char id[32];		/* the artifact id: UTC YYYYmmddTHHMMSSZ */
 	char disk_storage[128], import_storage[128], snippets_storage[128];
+	char snippets_dir[300];	/* the snippets storage's directory */
 	char import_vol[512];
 	int vmid;		/* > 0 once this build created it */
 	jv upids;

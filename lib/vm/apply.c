@@ -60,7 +60,7 @@ vm_update(struct host *x, jv plan, jv conf, jv *res)
 		{ "ip", "ipconfig0" }, { "nameserver", "nameserver" },
 		{ "searchdomain", "searchdomain" }, { "user", "ciuser" },
 		{ "ssh_keys", "sshkeys" }, { "tags", "tags" },
-		{ "onboot", "onboot" },
+		{ "onboot", "onboot" }, { "cicustom", "cicustom" },
 	};
 	char path[300], desc[600], *art, *mac = vm_own_mac(conf);
 	size_t i;
@@ -76,11 +76,28 @@ vm_update(struct host *x, jv plan, jv conf, jv *res)
 	all = vm_options(x, 1, mac);
 	free(mac);
 	params = jv_object();
-	for (i = 0; i < sizeof(map) / sizeof(*map); i++)
-		if (changed(changes, map[i].field, NULL))
-			params = jv_object_set(params, jv_string(map[i].option),
-			    hl_json_get(jv_copy(all), map[i].option));
+	for (i = 0; i < sizeof(map) / sizeof(*map); i++) {
+		jv v;
+
+		if (!changed(changes, map[i].field, NULL))
+			continue;
+		v = hl_json_get(jv_copy(all), map[i].option);
+		/* an option hl no longer declares (cicustom) goes */
+		if (jv_get_kind(v) == JV_KIND_NULL) {
+			jv_free(v);
+			params = jv_object_set(params, jv_string("delete"),
+			    jv_string(map[i].option));
+		} else {
+			params = jv_object_set(params, jv_string(
+			    map[i].option), v);
+		}
+	}
 	jv_free(all);
+	/* the snippet a new cicustom names is there before it is named */
+	if (changed(changes, "cicustom", NULL) && vm_vendor_put(x) < 0) {
+		jv_free(params);
+		goto fail;
+	}
 	/* the spec commit is refreshed only along with another change */
 	if (jv_object_length(jv_copy(params)) > 0) {
 		art = hl_owner_get(hl_json_get_str(conf, "description"),

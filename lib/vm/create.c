@@ -80,6 +80,9 @@ vm_options(struct host *x, int with_mac, const char *mac)
 	jv_free(tags);
 	o = jv_object_set(o, jv_string("tags"), jv_string(hl_buf_str(&b)));
 	hl_buf_free(&b);
+	if (hl_json_get_str(want, "cicustom"))
+		o = jv_object_set(o, jv_string("cicustom"), hl_json_get(
+		    jv_copy(want), "cicustom"));
 	o = jv_object_set(o, jv_string("ciupgrade"), jv_false());
 	o = jv_object_set(o, jv_string("agent"), jv_string("enabled=1"));
 	o = jv_object_set(o, jv_string("onboot"), hl_json_get(jv_copy(want),
@@ -382,6 +385,9 @@ vm_create(struct host *x, jv channels, jv vms, jv conf, jv *res)
 	double tvmid = -1;
 	int rc, resume = jv_get_kind(conf) == JV_KIND_OBJECT;
 
+	/* its vendor-data first: nothing is made when it cannot be put */
+	if (vm_vendor_put(x) < 0)
+		return -1;
 	if (resume) {
 		art = hl_owner_get(hl_json_get_str(conf, "description"),
 		    "artifact");

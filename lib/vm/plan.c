@@ -25,6 +25,7 @@ static const struct field {
 	{ "nameserver", 1, 1 }, { "searchdomain", 1, 1 }, { "user", 1, 1 },
 	{ "ssh_keys", 1, 1 }, { "tags", 0, 0 }, { "disk_gib", 0, 0 },
 	{ "onboot", 0, 0 },
+	{ "cicustom", 1, 0 },
 };
 
 /* The VM's power state: not a config field, but compared the same way. */
@@ -208,7 +209,7 @@ desired(const struct hl_lab *lab, jv h)
 	/* a VM declared stopped must not start with its node either */
 	o = jv_object_set(o, jv_string("onboot"), jv_bool(
 	    !declared_stopped(h)));
-	return o;
+	return jv_object_set(o, jv_string("cicustom"), vm_cicustom(lab, h));
 }
 
 static jv
@@ -267,7 +268,8 @@ actual(const struct hl_lab *lab, jv conf)
 	/* PVE's default: a VM does not start with its node */
 	o = jv_object_set(o, jv_string("onboot"), jv_bool(hl_pve_get_num(conf,
 	    "onboot", 0) != 0));
-	return o;
+	return jv_object_set(o, jv_string("cicustom"), hl_json_get(
+	    jv_copy(conf), "cicustom"));
 }
 
 /* ---- plan ------------------------------------------------------------- */
@@ -419,7 +421,7 @@ static jv
 creates(const struct hl_lab *lab, jv h, jv channels)
 {
 	static const char *const shown[] = { "cores", "memory_mib",
-		"disk_gib", "bridge", "vlan", "ip", "tags", "power" };
+		"disk_gib", "bridge", "vlan", "ip", "tags", "cicustom", "power" };
 	jv want = jv_object_set(desired(lab, h), jv_string("power"),
 	    jv_string(declared_stopped(h) ? "stopped" : "running"));
 	jv tpl = hl_json_get(jv_copy(h), "template"), out = jv_object();

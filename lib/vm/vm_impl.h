@@ -25,6 +25,11 @@ int declared_stopped(jv h);
 /* The desired fields of host h (plan's field names). */
 jv desired(const struct hl_lab *lab, jv h);
 
+/* The cicustom host h's VM carries: "vendor=STORAGE:snippets/FILE", the
+ * lab's vendor-data (its apt proxy); null when the lab has none
+ * (vendor.c). */
+jv vm_cicustom(const struct hl_lab *lab, jv h);
+
 /* One host's plan entry; *pending set when it is not a noop. */
 jv plan_host(const struct hl_lab *lab, jv h, struct view *v, jv channels,
     int *pending);
@@ -107,6 +112,10 @@ int vm_power_on(struct host *x);
 /* Shut it down for power: stopped: cleanly, stopped hard by PVE after 60
  * s (or --timeout, when shorter). */
 int vm_power_off(struct host *x);
+/* The snippet vm_cicustom names, on the VM's node: listed there already,
+ * or put over SFTP.  0 (also when the lab has no apt proxy), or -1 with
+ * x->e. */
+int vm_vendor_put(struct host *x);
 /* Create the host's VM, or resume an interrupted create (conf not null):
  * *res {action: created, ip}. */
 int vm_create(struct host *x, jv channels, jv vms, jv conf, jv *res);

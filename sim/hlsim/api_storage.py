@@ -9,6 +9,7 @@ lvmthin and zfspool.
 
 import hashlib
 import ipaddress
+import json
 import os
 import re
 import time
@@ -50,19 +51,31 @@ def node_root(sim, node):
     return os.path.join(sim.state_dir, "nodes", node, "root")
 
 
+def storage_path(sim, storage):
+    """A dir storage's path on its nodes: the config's "path", else
+    /var/lib/vz for 'local' (the installer's) and /mnt/pve/<id> for the
+    others (where PVE mounts its network storages); None for a storage
+    without one (lvmthin, zfspool)."""
+    spec = sim.cfg["storages"][storage]
+    if spec["type"] not in FILE_TYPES:
+        return None
+    if spec.get("path"):
+        return spec["path"]
+    return "/var/lib/vz" if storage == "local" else "/mnt/pve/" + storage
+
+
 def content_dir(sim, node, storage, content):
     """The directory a file storage keeps content in, made on first use.
 
-    'local' is /var/lib/vz inside the node's filesystem, as on PVE, so a
-    snippet put there over SFTP is the storage's; a shared storage lives
-    outside every node.
+    A storage's path is inside each node's filesystem (/var/lib/vz for
+    'local', as on PVE), so a snippet put there over SFTP is the
+    storage's; a shared storage lives outside every node.
     """
     if sim.cfg["storages"][storage].get("shared"):
         base = os.path.join(sim.state_dir, "shared", storage)
-    elif storage == "local":
-        base = os.path.join(node_root(sim, node), "var", "lib", "vz")
     else:
-        base = os.path.join(node_root(sim, node), "mnt", "pve", storage)
+        base = os.path.join(node_root(sim, node),
+                            storage_path(sim, storage).lstrip("/"))
     path = os.path.join(base, SUBDIRS[content])
     os.makedirs(path, mode=0o755, exist_ok=True)
     return path
@@ -150,6 +163,30 @@ def storage_list(sim, req):
                 sim.auth.privs(req.who, "/storage/" + s):
             continue
         out.append(storage_status(sim, req["node"], s))
+    return out
+
+
+@route("GET", "/storage/{storage}")
+def storage_config(sim, req):
+    """The storage's configuration (pve-storage src/PVE/API2/Storage/
+    Config.pm read and $api_storage_config): storage.cfg's keys, content
+    and nodes as lists, the config's digest."""
+    s = req["storage"]
+    spec = sim.cfg["storages"].get(s)
+    if spec is None:
+        # PVE::Storage::storage_config
+        raise fail("storage '%s' does not exist" % s)
+    out = {"storage": s, "type": spec["type"],
+           "content": ",".join(sorted(spec["content"])),
+           "digest": hashlib.sha1(json.dumps(sim.cfg["storages"],
+                                             sort_keys=True).encode()
+                                  ).hexdigest()}
+    if storage_path(sim, s):
+        out["path"] = storage_path(sim, s)
+    if spec.get("shared"):
+        out["shared"] = 1
+    if "nodes" in spec:
+        out["nodes"] = ",".join(spec["nodes"])
     return out
 
 

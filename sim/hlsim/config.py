@@ -6,6 +6,7 @@ ACLs, task durations, the 401 delay.  sim/README.md documents each key.
 
 import copy
 import json
+import re
 
 DEFAULTS = {
     # The cluster's name; null for a single node outside any cluster (the
@@ -127,4 +128,13 @@ def load(path=None):
         if st["type"] not in ("dir", "lvmthin", "zfspool"):
             raise ValueError("storage %s: type must be dir, lvmthin or zfspool"
                              % name)
+        # a dir storage's path, as storage.cfg gives it: absolute, plain
+        # (it is a directory inside each node's filesystem here)
+        path = st.get("path")
+        if path is not None and (st["type"] != "dir" or
+                                 not isinstance(path, str) or
+                                 not re.match(r"^(/[A-Za-z0-9._-]+)+$", path)
+                                 or "/.." in path or "/./" in path + "/"):
+            raise ValueError("storage %s: path must be an absolute, plain "
+                             "path, and only a dir storage has one" % name)
     return cfg

@@ -2,7 +2,7 @@
 
 One OpenSSH sshd per node on 127.0.0.1, with the node's own host key,
 chrooted to the node's filesystem (its /var/lib/vz is the 'local'
-storage), SFTP only, root with the lab's key.  The host keys and ports go
+storage, each dir storage at its path), SFTP only, root with the lab's key.  The host keys and ports go
 to LAB/.hl/sim-nodes.env for lab.yaml to pin.
 """
 
@@ -113,7 +113,13 @@ def start(sim, lab, extra=None):
         d = _dir(sim, node)
         key = host_key(sim, node)
         root = node_root(sim, node)
-        content_dir(sim, node, "local", "snippets")
+        # every snippets directory of the node's own storages is there
+        # before the first upload, as on a node whose storages are active
+        for sid, st in sim.cfg["storages"].items():
+            if st["type"] == "dir" and "snippets" in st["content"] and \
+                    not st.get("shared") and \
+                    node in st.get("nodes", sim.cfg["nodes"]):
+                content_dir(sim, node, sid, "snippets")
         # sshd's chroot must be root-owned and not writable by others
         for p in (root, os.path.join(root, "var"), os.path.join(
                 root, "var", "lib")):

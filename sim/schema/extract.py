@@ -36,6 +36,7 @@ SERVED = [
     ("GET", "/nodes/{node}/storage/{storage}/content"),
     ("POST", "/nodes/{node}/storage/{storage}/upload"),
     ("POST", "/nodes/{node}/storage/{storage}/download-url"),
+    ("GET", "/storage/{storage}"),
     ("GET", "/nodes/{node}/network"),
     ("GET", "/nodes/{node}/qemu"),
     ("POST", "/nodes/{node}/qemu"),

@@ -697,6 +697,22 @@ config:
 	done
 }
 
+@test "hl-sim: GET /storage/{id} gives a storage's configuration as PVE does: a dir storage's path; Datastore.Allocate only" {
+	api GET /storage/local
+	[ "$status" = 200 ]
+	jq -e '.data | .storage == "local" and .type == "dir" and .path == "/var/lib/vz"
+		and (.content | split(",") | index("snippets") != null) and (.digest | length) == 40' <<<"$output"
+	api GET /storage/local-lvm
+	jq -e '.data | .type == "lvmthin" and (has("path") | not)' <<<"$output"
+	api GET /storage/nope
+	[ "$status" = 500 ]
+	[ "$reason" = "storage 'nope' does not exist" ]
+	HL_PVE_TOKEN="hl@pve!audit=$(jq -r '.secrets["token:hl@pve!audit"]' "$SIMLAB/.hl/sim/state.json")"
+	api GET /storage/local
+	[ "$status" = 403 ]
+	[ "$reason" = "Permission check failed (/storage/local, Datastore.Allocate)" ]
+}
+
 @test "hl-sim: a token with privilege separation has only its own ACLs, within its user's" {
 	secret=$(jq -r '.secrets["token:hl@pve!audit"]' "$SIMLAB/.hl/sim/state.json")
 	HL_PVE_TOKEN="hl@pve!audit=$secret"

@@ -107,6 +107,21 @@ edit_lab() {
 	check privileges ok "every privilege"
 }
 
+@test "runway: a snippets storage other than local needs Datastore.Allocate on it (its path is in its configuration); the docs' HlSnippets role gives it" {
+	edit_lab layers/L1/templates/debian-12.yaml 's/^  snippets: local$/  snippets: snip/'
+	HL_PVE_TOKEN="hl@pve!ops=$(secret 'hl@pve!ops')" runway 0
+	check privileges ok "every privilege"
+	check storage:pve1/snip ok ""
+	jq -e '.checks[] | select(.id == "privileges") | .data["/storage/snip"] | index("Datastore.Allocate") != null' <<<"$output"
+	HL_PVE_TOKEN="hl@pve!audit=$(secret 'hl@pve!audit')" runway 1
+	check privileges fail "Datastore.Allocate on /storage/snip"
+	# local needs no Datastore.Allocate: hl knows where PVE keeps it
+	LAB=$RLAB
+	HL_PVE_TOKEN="hl@pve!audit=$(secret 'hl@pve!audit')" runway 1
+	jq -e '.checks[] | select(.id == "privileges") | .data["/storage/local"] | index("Datastore.Audit") != null and index("Datastore.Allocate") == null' <<<"$output"
+	if jq -e '.checks[] | select(.id == "privileges") | .message | test("Datastore.Allocate[ ,]")' <<<"$output"; then false; fi
+}
+
 @test "runway: a token lacking a privilege fails naming it and the path" {
 	HL_PVE_TOKEN="hl@pve!audit=$(secret 'hl@pve!audit')" runway 1
 	check privileges fail "lacks VM.Allocate, .* on /pool/hl-demo"

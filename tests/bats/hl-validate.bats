@@ -441,6 +441,18 @@ load test_helper
 
 # --- references ----------------------------------------------------------
 
+@test "hl-validate: with apt_proxy, each VM host's template must name a snippets storage (each VM's vendor-data goes there)" {
+	base_lab
+	printf 'apt_proxy: http://10.1.0.1:3142\n' >> "$LAB/lab.yaml"
+	validate 1
+	assert_error_at personas/app.yaml 1 "host 'app01' uses template 'deb', which names no snippets storage \\(storage.snippets\\): lab.yaml sets apt_proxy"
+	assert_error_at personas/app.yaml 1 "host 'app02' uses template 'deb'"
+	assert_errors 2
+	sed -i 's/^storage: {disk: local-lvm, import: local}$/storage: {disk: local-lvm, import: local, snippets: local}/' \
+		"$LAB/layers/L1/templates/deb.yaml"
+	validate 0
+}
+
 @test "hl-validate: a template reference needs the template and a known channel" {
 	base_lab
 	lab_file personas/app.yaml <<-'EOF'

@@ -2,6 +2,9 @@
 # hl-vm plan and status against the simulator: the example lab, VMs made
 # through the API as hl-vm apply will make them (tag hl-demo, the host's
 # name, the description marker), then changed to see each kind of drift.
+# Its snippets storage is 'snip', a dir storage at a path of its own
+# (/srv/snippets-elsewhere): the template's vendor-data and each VM's go
+# where GET /storage/snip says, not where a guess would put them.
 
 load test_helper
 load sim_helper
@@ -10,7 +13,15 @@ setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export TOP
 	VLAB="$BATS_FILE_TMPDIR/lab"
-	example_lab "$VLAB"
+	# hl@pve (so its audit token) sees the storages, without
+	# Datastore.Allocate: snip's configuration is not for it
+	jq '.storages.snip = {type: "dir", content: ["snippets"], size_gib: 20,
+		path: "/srv/snippets-elsewhere"}
+		| .acls += [{path: "/storage", ugid: "hl@pve", role: "PVEDatastoreUser"}]' \
+		"$TOP/tests/sim/config.json" > "$BATS_FILE_TMPDIR/sim.json"
+	example_lab "$VLAB" "$BATS_FILE_TMPDIR/sim.json"
+	sed -i 's/^  snippets: local$/  snippets: snip/' "$VLAB/layers/L1/templates/debian-12.yaml"
+	grep -q '^  snippets: snip$' "$VLAB/layers/L1/templates/debian-12.yaml"
 	export VLAB
 }
 
@@ -33,9 +44,14 @@ vm() {
 # web01 as hl-vm apply makes it: the example lab's values, tag and marker,
 # onboot, and running (a VM without a guest to boot: a power state only)
 make_web01() {
-	local key
+	local key ci
 	key=$(cat "$LAB/.hl/id_ed25519.pub")
+	# the lab's vendor-data (its apt proxy), as the plan of a create names it
+	vm 0 plan web01
+	ci=$(jq -r '.hosts[0].creates.cicustom' <<<"$output")
+	[[ $ci == vendor=snip:snippets/hl-demo-vendor-*.yaml ]]
 	api POST /nodes/pve1/qemu -d vmid=201 -d name=web01 --data-urlencode "tags=web;hl-demo" \
+		--data-urlencode "cicustom=$ci" \
 		-d cores=2 -d memory=1024 --data-urlencode net0=virtio,bridge=vmbr0 \
 		--data-urlencode "ipconfig0=ip=10.77.0.21/24,gw=10.77.0.1" -d nameserver=10.77.0.1 \
 		-d searchdomain=demo.lab -d ciuser=debian -d onboot=1 \
@@ -131,6 +147,20 @@ change() {
 	change -d onboot=1
 	api GET /nodes/pve1/qemu/201/config
 	jq -e '.data.net0 | test("virtio=BC:24:11")' <<<"$output"
+}
+
+@test "hl-vm plan: cicustom is declared: a VM without the lab's vendor-data, or with another, is an update for its next boot" {
+	api GET /nodes/pve1/qemu/201/config
+	ci=$(jq -r .data.cicustom <<<"$output")
+	change -d delete=cicustom
+	vm 1 plan --exit-code web01
+	jq -e --arg ci "$ci" '.hosts[0] | .action == "update" and .changes == [{"field": "cicustom", "from": null,
+		"to": $ci, "reboot_needed": true, "rotates_host_keys": false}]' <<<"$output"
+	change --data-urlencode "cicustom=vendor=local:snippets/other.yaml"
+	vm 1 plan --exit-code web01
+	jq -e '.hosts[0].changes[0] | .field == "cicustom" and .from == "vendor=local:snippets/other.yaml"' <<<"$output"
+	change --data-urlencode "cicustom=$ci"
+	vm 0 plan --exit-code web01
 }
 
 @test "hl-vm plan: memory is an update needing a reboot; new SSH keys rotate the host keys" {
@@ -305,6 +335,74 @@ apply_lab() {
 	wait_task "$(jq -r .data <<<"$output")" 30
 	api DELETE /nodes/pve1/qemu/201
 	wait_task "$(jq -r .data <<<"$output")" 30
+}
+
+@test "hl-vm apply: a fresh clone keeps the lab's apt proxy (its own vendor-data, on the snippets storage at the path the API gives): apt-get update works through it" {
+	apply_lab
+	local node_root="$LAB/.hl/sim/nodes/pve1/root" proxy snippet
+	proxy=$(grep '^HL_SIM_APT_PROXY=' "$LAB/.hl/sim-net.env" | cut -d= -f2- | tr -d "'\"")
+	[[ $proxy == http://* ]]
+	# a clone of its own: web01 made again if an earlier test left it
+	if [ -n "$(hl-vm -C "$LAB" status web01 | jq -r '.hosts[0].vmid // empty')" ]; then
+		vm 0 destroy web01 --yes
+	fi
+	# the lab's vendor-data is put where it is missing (earlier VMs left
+	# it on pve1: gone, so this apply puts it)
+	rm -f "$node_root"/srv/snippets-elsewhere/snippets/hl-demo-vendor-*.yaml
+	vm 0 apply web01 --timeout 120
+	jq -e '.hosts[0].action == "created"' <<<"$output"
+	[[ $stderr == *"uploading the lab's vendor-data (apt proxy) to pve1:/srv/snippets-elsewhere/snippets/hl-demo-vendor-"* ]]
+	# the template's vendor-data and the VM's are where snip's path is,
+	# nothing where a guess (/mnt/pve/snip) would have put them
+	[ -f "$node_root/srv/snippets-elsewhere/snippets/hl-demo-debian-12-agent.yaml" ]
+	snippet=$(ls "$node_root"/srv/snippets-elsewhere/snippets/hl-demo-vendor-*.yaml)
+	[ "$(wc -l <<<"$snippet")" = 1 ]
+	[ -z "$(ls -A "$node_root/mnt/pve/snip/snippets" 2>/dev/null)" ]
+	# JSON after the cloud-config line: the proxy, and nothing else
+	head -1 "$snippet" | grep -qx '#cloud-config'
+	tail -n +3 "$snippet" | jq -e --arg p "$proxy" '. == {apt: {proxy: $p}}'
+	api GET /nodes/pve1/qemu/201/config
+	jq -e --arg f "${snippet##*/}" '.data.cicustom == "vendor=snip:snippets/" + $f' <<<"$output"
+	# the guest: cloud-init wrote the proxy on its first boot, and apt
+	# goes through it at once (without it: 88 s, then a failure)
+	guest() {
+		run ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/.hl/known_hosts" \
+			-o GlobalKnownHostsFile=/dev/null -o HostKeyAlias=web01 -o BatchMode=yes \
+			-o ConnectTimeout=10 -i "$LAB/.hl/id_ed25519" debian@10.77.0.21 "$@"
+	}
+	guest cat /etc/apt/apt.conf.d/90cloud-init-aptproxy
+	[ "$status" = 0 ]
+	[[ $output == *"$proxy"* ]]
+	SECONDS=0
+	guest sudo -n timeout 80 apt-get update
+	echo "apt-get update: $status in $SECONDS s: $output" >&2
+	[ "$status" = 0 ]
+	[ "$SECONDS" -lt 60 ]
+	[[ $output != *"Err:"* ]]
+	# applied as declared: the next plan is noop
+	vm 0 plan --exit-code web01
+	# a token that may not read snip's configuration: the build says what
+	# it needs before anything is made
+	before=$(api GET /cluster/resources --get -d type=vm; jq -c '[.data[].vmid] | sort' <<<"$output")
+	HL_PVE_TOKEN="hl@pve!audit=$(jq -r '.secrets["token:hl@pve!audit"]' "$LAB/.hl/sim/state.json")" \
+		run --separate-stderr hl-template -C "$LAB" build debian-12 --node pve1 --force
+	echo "$stderr" >&2
+	[ "$status" = 4 ]
+	[[ $stderr == *"reading where storage 'snip' keeps its snippets (GET /storage/snip) needs Datastore.Allocate on /storage/snip"* ]]
+	after=$(api GET /cluster/resources --get -d type=vm; jq -c '[.data[].vmid] | sort' <<<"$output")
+	[ "$before" = "$after" ]
+	# 'local' is where the installer puts it, read or not: the same token
+	# gets past the storages to the image (then it may not make the VM)
+	sed -i 's/^  snippets: snip$/  snippets: local/' "$LAB/layers/L1/templates/debian-12.yaml"
+	HL_PVE_TOKEN="hl@pve!audit=$(jq -r '.secrets["token:hl@pve!audit"]' "$LAB/.hl/sim/state.json")" \
+		run --separate-stderr hl-template -C "$LAB" build debian-12 --node pve1 --allow-dirty
+	git -C "$LAB" checkout -q -- layers/L1/templates
+	echo "$stderr" >&2
+	[ "$status" = 4 ]
+	[[ $stderr == *"downloading http"* || $stderr == *"is already there (same checksum)"* ]]
+	[[ $stderr != *"snippets"* ]]
+	after=$(api GET /cluster/resources --get -d type=vm; jq -c '[.data[].vmid] | sort' <<<"$output")
+	[ "$before" = "$after" ]
 }
 
 @test "hl-vm apply: an update in place; what needs a reboot waits for --reboot, then host keys are read again" {

@@ -15,13 +15,14 @@ sim_start() {
 	export SIMLAB
 }
 
-# example_lab DIR: the example lab copied to DIR with a key pair of its own,
-# and a simulator started for it (tests/sim/config.json)
+# example_lab DIR [CONFIG]: the example lab copied to DIR with a key pair of
+# its own, and a simulator started for it (CONFIG, default
+# tests/sim/config.json)
 example_lab() {
 	mkdir -p "$1/.hl"
 	cp -r "$TOP/lab.yaml" "$TOP/personas" "$TOP/layers" "$1/"
 	ssh-keygen -q -t ed25519 -N '' -f "$1/.hl/id_ed25519"
-	"$TOP/sim/hl-sim" start --lab "$1" --config "$TOP/tests/sim/config.json" \
+	"$TOP/sim/hl-sim" start --lab "$1" --config "${2:-$TOP/tests/sim/config.json}" \
 		> "$BATS_FILE_TMPDIR/start.out" 2>&1
 }
 
