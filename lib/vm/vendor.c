@@ -16,6 +16,7 @@
 
 #include "core/json.h"
 #include "state/snippet.h"
+#include "vm/vm.h"
 #include "vm/vm_impl.h"
 
 /* {apt: {proxy}}, or null when the lab has no apt proxy. */
