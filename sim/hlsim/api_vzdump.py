@@ -437,6 +437,8 @@ def _backup_one(sim, task, node, vmid, storage, p, ext, cmd, prune,
             elif running and mode == "snapshot":
                 log("resuming VM again")
             total = _stage(staging, conf, disks)
+            # the copy takes time: the VM is seen locked meanwhile
+            task.cancel.wait(sim.task_seconds() / 2)
             log("100%% (%s of %s) in %ds, read: %s/s, write: %s/s" % (
                 _human(total), _human(total), max(1, int(time.time() -
                                                           started)),

@@ -121,7 +121,8 @@ def _restore(sim, req, task, path, existed, emsg):
     if not os.path.isfile(path):
         raise TaskError("unable to open file '%s' - No such file or "
                         "directory" % path)
-    tmp = os.path.join(sim.state_dir, "restore", "vzdumptmp%d" % id(task))
+    tmp = os.path.join(sim.state_dir, "restore", "vzdumptmp%d"
+                       % task.fields["pid"])
     shutil.rmtree(tmp, ignore_errors=True)
     made = []
     try:
