@@ -44,6 +44,21 @@ def parse_config(text):
     return conf
 
 
+def typed(sim, entry, conf):
+    """Values as the config parser types them (numbers and booleans as
+    numbers, as GET config shows them), by create's schema."""
+    for k, v in conf.items():
+        prop = sim.schema.property_schema(entry, k) or {}
+        try:
+            if prop.get("type") in ("integer", "boolean"):
+                conf[k] = int(v)
+            elif prop.get("type") == "number":
+                conf[k] = float(v) if "." in v else int(v)
+        except ValueError:
+            pass
+    return conf
+
+
 def _device_path(sim, storage, volname):
     """Where PVE would map a restored disk (the log line only)."""
     kind = sim.cfg["storages"][storage]["type"]
@@ -142,7 +157,7 @@ def _restore(sim, req, task, path, existed, emsg):
             task.log("DEV: dev_id=%d size: %d devname: drive-%s"
                      % (n, disk["size"], disk["virtdev"]))
         task.log("CTIME: %s" % time.ctime(os.path.getmtime(path)))
-        conf = parse_config(text)
+        conf = typed(sim, req.entry, parse_config(text))
         with sim.state.lock:
             vm = sim.state.vm(vmid)
             # restore_cleanup_oldconf: the old VM's disks go first

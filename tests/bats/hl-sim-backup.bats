@@ -144,7 +144,7 @@ uri() {
 	[[ $conf == *$'\nname: vm-500\n'* ]]
 	[[ $conf == *$'\nscsi0: local-lvm:vm-500-disk-0,size=2G\n'* ]]
 	[[ $conf == *$'\nide2: local-lvm:vm-500-cloudinit,media=cdrom\n'* ]]
-	[[ $conf == *$'#qmdump#map:scsi0:drive-scsi0:local-lvm:raw:\n' ]]
+	[[ $conf == *$'\n#qmdump#map:scsi0:drive-scsi0:local-lvm:raw:' ]]
 	[[ $conf != *"lock:"* ]]
 	[ "$(grep -c '^#qmdump#' <<<"$conf")" = 1 ]
 	api GET /nodes/pve1/vzdump/extractconfig --get --data-urlencode "volume=local:backup/vzdump-qemu-500-2001_01_01-00_00_00.vma.zst"
@@ -209,7 +209,7 @@ uri() {
 	jq -e '.errors.scsi0 == "option conflicts with option '"'archive'"'"' <<<"$output"
 	api POST /nodes/pve1/qemu -d vmid=502 -d force=1
 	[ "$status" = 400 ]
-	jq -e '.errors.force | test("archive")' <<<"$output"
+	jq -e '.errors.archive == "missing property required by '"'force'"'"' <<<"$output"
 	api POST /nodes/pve1/qemu -d vmid=500 --data-urlencode "archive=$vol" -d force=1
 	[ "$status" = 200 ]
 	wait_task "$(jq -r .data <<<"$output")"
@@ -272,5 +272,7 @@ uri() {
 	# every call it made was checked against the schema and served
 	run -0 curl -sS --cacert "$HL_PVE_CAFILE" -H "Authorization: PVEAPIToken=$HL_PVE_TOKEN" \
 		"$HL_PVE_ENDPOINT/sim/requests"
-	jq -e '[.data[] | select(.path | test("/(vzdump|extractconfig|content/)"))] | length >= 3 and all(.status == 200)' <<<"$output"
+	jq -e 'any(.data[]; .method == "POST" and (.path | endswith("/nodes/pve1/vzdump")) and .status == 200)
+		and any(.data[]; .method == "GET" and (.path | endswith("/vzdump/extractconfig")) and .status == 200)
+		and any(.data[]; .method == "DELETE" and (.path | test("/storage/local/content/local%3Abackup%2Fvzdump-qemu-520-")) and .status == 200)' <<<"$output"
 }
