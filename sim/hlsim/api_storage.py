@@ -73,6 +73,9 @@ def storage_status(sim, node, storage):
     total = spec["size_gib"] << 30
     used = sum(v["size"] for v in sim.state.volumes(
         where(sim, node, storage)).values() if not v.get("thin"))
+    # backups are files in the storage's dump directory
+    from .api_vzdump import backups
+    used += sum(b["size"] for b in backups(sim, node, storage))
     if "%s/%s" % (node, storage) in sim.faults.get("storages_full"):
         used = total
     used = min(used, total)

@@ -133,6 +133,9 @@ uri() {
 	jq -e --argjson t "$(date -d "$stamp" +%s)" '.data[0].ctime == $t' <<<"$output"
 	api GET /nodes/pve1/storage/local/content --get -d content=backup -d vmid=501
 	jq -e '.data == []' <<<"$output"
+	# it takes its room on the storage
+	api GET /nodes/pve1/storage/local/status
+	jq -e --argjson s "$size" '.data.used == $s and .data.avail == .data.total - $s' <<<"$output"
 }
 
 @test "hl-sim backup: extractconfig gives the config as archived: no lock, a #qmdump#map line per disk" {
