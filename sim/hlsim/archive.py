@@ -138,7 +138,7 @@ def unpack(path, dest):
     cmd = decompressor(path)
     if cmd:
         src = subprocess.Popen(cmd + [path], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+                               stderr=subprocess.DEVNULL)
         r = subprocess.run(["tar", "-xf", "-", "-C", dest], stdin=src.stdout,
                            capture_output=True)
         src.stdout.close()
