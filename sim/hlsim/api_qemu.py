@@ -1,4 +1,5 @@
-"""VMs: create, clone, config, pending, resize, power, template, destroy.
+"""VMs: create, clone, config, pending, resize, power, template, destroy
+(restore, create with archive=, is in restore.py).
 
 Follows qemu-server src/PVE/API2/Qemu.pm (create_vm, clone_vm, update_vm,
 resize_vm, vm_start/stop/shutdown/reboot, template, destroy_vm) and the
@@ -178,8 +179,6 @@ def _exists_error(sim, vmid):
 def create(sim, req):
     node, vmid = req["node"], req["vmid"]
     node_or_fail(sim, node)
-    if req.get("archive"):
-        raise fail("restore is not supported by the simulator yet")
     pool = req.get("pool")
     if pool and pool not in sim.cfg["pools"]:
         raise fail("pool '%s' does not exist" % pool)
@@ -187,6 +186,9 @@ def create(sim, req):
     if not (pool and "VM.Allocate" in sim.auth.privs(req.who,
                                                       "/pool/" + pool)):
         require(sim, req, "/vms/%s" % vmid, "VM.Allocate")
+    if req.get("archive"):
+        from . import restore
+        return restore.start(sim, req, require)
     conf = options(req.params)
     for k, v in list(conf.items()):
         if k == "tags":

@@ -86,6 +86,9 @@ def storage_status(sim, node, storage):
     total = spec["size_gib"] << 30
     used = sum(v["size"] for v in sim.state.volumes(
         where(sim, node, storage)).values() if not v.get("thin"))
+    # backups are files in the storage's dump directory
+    from .api_vzdump import backups
+    used += sum(b["size"] for b in backups(sim, node, storage))
     if "%s/%s" % (node, storage) in sim.faults.get("storages_full"):
         used = total
     used = min(used, total)
@@ -214,6 +217,9 @@ def storage_content(sim, req):
                 out.append({"volid": "%s:snippets/%s" % (s, f),
                             "content": "snippets", "format": "snippet",
                             "size": st.st_size, "ctime": int(st.st_mtime)})
+    if req.get("content") in (None, "backup"):
+        from .api_vzdump import backups
+        out += backups(sim, req["node"], s, req.get("vmid"))
     with sim.state.lock:
         for volname, v in sorted(sim.state.volumes(
                 where(sim, req["node"], s)).items()):
@@ -376,3 +382,64 @@ def upload(sim, req):
 
     return sim.tasks.start(node, "imgcopy", "", req.who, work,
                            sim.task_seconds())
+
+
+def _real_volume_id(storage, volume):
+    """Content.pm real_volume_id: a volume id, or a name on the storage."""
+    if ":" in volume:
+        sid = volume.split(":", 1)[0]
+        if sid != storage:
+            raise param_error({"volume": "storage ID mismatch (%s != %s)"
+                               % (sid, storage)})
+        return volume
+    return "%s:%s" % (storage, volume)
+
+
+@route("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}")
+def content_delete(sim, req):
+    """Content.pm delete: an imgdel task frees the volume; a backup's
+    .notes and .log go with it.  The simulator deletes backups and files
+    (iso, vztmpl, import, snippets); a VM's disks leave with their VM."""
+    from .api_vzdump import archive_path, check_access, remove_backup
+    node, s = req["node"], req["storage"]
+    spec = storage_or_fail(sim, node, s)
+    volid = _real_volume_id(s, req["volume"])
+    volname = volid.split(":", 1)[1]
+    check_access(sim, req, s)
+    if volname.startswith("backup/"):
+        _, path = archive_path(sim, node, volid)
+        owner = re.search(r"-([1-9][0-9]{2,8})-", volname)
+    else:
+        content = volname.split("/", 1)[0]
+        if spec["type"] not in FILE_TYPES or content not in SUBDIRS or \
+                content in ("images", "backup"):
+            raise fail("the simulator deletes backups and files only, not "
+                       "'%s' (a VM's disk goes with its VM)" % volid)
+        path = os.path.join(content_dir(sim, node, s, content),
+                            volname.split("/", 1)[1])
+        owner = None
+    if not os.path.isfile(path):
+        raise fail("volume '%s' does not exist" % volid)
+
+    def work(task):
+        if os.path.exists(path + ".protected"):
+            raise TaskError("cannot remove protected volume '%s' on '%s'"
+                            % (volname, s))
+        if volname.startswith("backup/"):
+            remove_backup(path)
+        else:
+            os.unlink(path)
+            with sim.state.lock:
+                sim.state.volumes(where(sim, node, s)).pop(volname, None)
+                sim.state.save()
+        task.log("Removed volume '%s'" % volid)
+
+    tid = ("%s@" % owner.group(1) if owner else "") + s
+    upid = sim.tasks.start(node, "imgdel", tid, req.who, work,
+                           sim.task_seconds())
+    delay = req.get("delay")
+    if delay:
+        t = sim.tasks.get(upid)
+        if t.done.wait(int(delay)) and t.exitstatus == "OK":
+            return None
+    return upid

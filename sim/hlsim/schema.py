@@ -672,6 +672,41 @@ register_format("pve-qm-smbios1", dict(
     base64={"type": "boolean", "optional": 1},
 ))
 
+
+def _validate_prune_backups(res):
+    """pve-storage src/PVE/Storage/Plugin.pm validate_prune_backups: no
+    positive keep option means keep-all=1; keep-all with another is an
+    error."""
+    keep_all = res.pop("keep-all", None)
+    if not any(int(v) > 0 for v in res.values()):
+        return {"keep-all": 1}
+    if perl_true(keep_all):
+        raise SchemaError("keep-all cannot be set together with other "
+                          "options.\n")
+    return res
+
+
+# pve-storage src/PVE/Storage/Plugin.pm $prune_backups_format
+register_format("prune-backups", dict(
+    {"keep-all": {"type": "boolean", "optional": 1}},
+    **{key: {"type": "integer", "minimum": "0", "optional": 1}
+       for key in ("keep-last", "keep-hourly", "keep-daily", "keep-weekly",
+                   "keep-monthly", "keep-yearly")}), _validate_prune_backups)
+
+# pve-guest-common src/PVE/VZDump/Common.pm $fleecing_fmt, $performance_fmt
+register_format("backup-fleecing", {
+    "enabled": {"type": "boolean", "optional": 1, "default": 0,
+                "default_key": 1},
+    "storage": {"type": "string", "format": "pve-storage-id",
+                "optional": 1},
+})
+register_format("backup-performance", {
+    "max-workers": {"type": "integer", "minimum": 1, "maximum": 256,
+                    "default": 16, "optional": 1},
+    "pbs-entries-max": {"type": "integer", "minimum": 1,
+                        "default": 1048576, "optional": 1},
+})
+
 # qemu-server src/PVE/QemuServer/Network.pm $ipconfig_fmt
 register_format("pve-qm-ipconfig", {
     "ip": {"type": "string", "format": "pve-ipv4-config", "optional": 1,
@@ -1224,7 +1259,9 @@ class Schema:
     def match(self, method, path):
         """(entry, path_params) for method and path, or None.
 
-        path is what follows /api2/json, already URL-decoded. A template
+        path is what follows /api2/json, already URL-decoded, or its
+        segments (each decoded after the split, so an escaped '/' stays
+        inside its segment). A template
         segment "{name}" matches one segment of non-space characters (the
         default '\\S+' of RESTHandler.pm register_method).
         """
@@ -1235,7 +1272,7 @@ class Schema:
         return self._find(path, None) is not None
 
     def _find(self, path, method):
-        comps = self._split(path)
+        comps = path if isinstance(path, list) else self._split(path)
         for template, entry in self._routes:
             if method is not None and entry["method"] != method:
                 continue

@@ -213,10 +213,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not url.path.startswith("/api2/json/"):
                 raise ApiError(501, "Method '%s %s' not implemented"
                                % (method, url.path))
-            sub = "/" + "/".join(
-                urllib.parse.unquote(seg) for seg in
-                url.path[len("/api2/json/"):].strip("/").split("/"))
-            found = sim.schema.match(method, sub)
+            # Split first, then unescape each segment: a volume id in the
+            # path comes with its '/' escaped (content/local:backup%2F...)
+            # and stays one segment (RESTHandler.pm find_handler splits
+            # the path before its parameters are taken)
+            comps = [urllib.parse.unquote(seg) for seg in re.split(
+                "/+", url.path[len("/api2/json/"):]) if seg]
+            sub = "/" + "/".join(comps)
+            found = sim.schema.match(method, comps)
             if found is None:
                 raise ApiError(501, "Method '%s %s' not implemented"
                                % (method, sub))

@@ -8,7 +8,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from hlsim import agent, api_cluster, api_qemu, api_storage  # noqa: E402,F401
+from hlsim import (agent, api_cluster, api_qemu,  # noqa: E402,F401
+                   api_storage, api_vzdump)
 from hlsim.routes import ROUTES  # noqa: E402
 
 APIDATA = os.path.join(HERE, "..", "..", "..", "shared", "pve-api",

@@ -56,7 +56,7 @@ class SubsetFileTest(unittest.TestCase):
         import extract
         got = sorted((e["method"], e["path"]) for e in SCHEMA.entries)
         self.assertEqual(got, sorted(extract.SERVED))
-        self.assertEqual(len(got), 42)
+        self.assertEqual(len(got), 45)
 
     def test_keeps_method_keys_and_drops_human_text(self):
         entry = SCHEMA.find_entry("POST", "/nodes/{node}/qemu")

@@ -324,6 +324,41 @@ except urllib.error.HTTPError as e:
 		-o BatchMode=yes lab@10.77.0.51 true
 }
 
+@test "hl-sim guests: vzdump of the running guest, destroy, restore, start: the files written in it are back, byte for byte" {
+	kh="$BATS_FILE_TMPDIR/kh301"
+	run -0 gssh 10.77.0.51 "$kh" 'head -c 1048576 /dev/urandom | sudo tee /var/lib/hl-probe.bin >/dev/null &&
+		sudo mkdir -p /opt/hl && printf "kept\n" | sudo tee /opt/hl/note >/dev/null && sudo rm /etc/motd && sync &&
+		sha256sum /var/lib/hl-probe.bin'
+	sum=${output%% *}
+	[ ${#sum} = 64 ]
+	api POST /nodes/pve1/vzdump -d vmid=301 -d storage=local -d compress=zstd -d mode=snapshot
+	[ "$status" = 200 ]
+	wait_task "$(jq -r .data <<<"$output")" 120
+	jq -e '.data.exitstatus == "OK"' <<<"$output"
+	api GET /nodes/pve1/qemu/301/status/current
+	jq -e '.data.status == "running" and (.data | has("lock") | not)' <<<"$output"
+	api GET /nodes/pve1/storage/local/content --get -d content=backup -d vmid=301
+	vol=$(jq -r '.data[0].volid' <<<"$output")
+	[[ $vol =~ ^local:backup/vzdump-qemu-301-[0-9]{4}_[0-9]{2}_[0-9]{2}-[0-9]{2}_[0-9]{2}_[0-9]{2}\.vma\.zst$ ]]
+	[ -f "$SIMLAB/.hl/sim/nodes/pve1/root/var/lib/vz/dump/${vol#local:backup/}" ]
+	task POST /nodes/pve1/qemu/301/status/stop
+	task DELETE /nodes/pve1/qemu/301 --get -d purge=1
+	api GET /nodes/pve1/qemu/301/config
+	[ "$status" = 500 ]
+	task POST /nodes/pve1/qemu -d vmid=301 --data-urlencode "archive=$vol"
+	task POST /nodes/pve1/qemu/301/status/start
+	agent_up 301
+	# the same guest: its host key (strict ssh), its files, what it deleted
+	run -0 gssh 10.77.0.51 "$kh" 'sha256sum /var/lib/hl-probe.bin; cat /opt/hl/note; hostname; test -e /etc/motd || echo motd-gone'
+	[ "${lines[0]%% *}" = "$sum" ]
+	[ "${lines[1]}" = kept ]
+	[ "${lines[2]}" = clone-301 ]
+	[ "${lines[3]}" = motd-gone ]
+	# the restored disk is the VM's own: a tree of its own, not the backup's
+	disk=$(jq -r '.volumes["pve1/local-lvm"]["vm-301-disk-0"].data' "$SIMLAB/.hl/sim/state.json")
+	[ -f "$disk/upper/var/lib/hl-probe.bin" ]
+}
+
 @test "hl-sim guests: ipconfig0 ip=dhcp gets a lease from the sim's pool, the same one after a restart" {
 	make_vm 302 ip=dhcp
 	task POST /nodes/pve1/qemu/302/status/start
