@@ -507,7 +507,7 @@ ssh_to() {
 	# a restarted simulator boots its nodes: hl's VMs (onboot=1) start,
 	# real guests, and stay as declared
 	run -0 "$TOP/sim/hl-sim" stop --lab "$LAB"
-	run -0 "$TOP/sim/hl-sim" start --lab "$LAB" --config "$TOP/tests/sim/config.json"
+	run -0 "$TOP/sim/hl-sim" start --lab "$LAB" --config "$BATS_FILE_TMPDIR/sim.json"
 	sim_env
 	for _ in $(seq 1 60); do
 		ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$LAB/.hl/known_hosts" \
