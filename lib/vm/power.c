@@ -32,9 +32,9 @@ vm_running(struct host *x)
 	return yes;
 }
 
-/* Whether a start that answered with an error happened after all. */
+/* Whether the VM runs, read without touching x->e: 1, 0, or -1. */
 static int
-started(struct host *x)
+running_quietly(struct host *x)
 {
 	struct hl_err e2, *keep = x->e;
 	int r;
@@ -42,20 +42,21 @@ started(struct host *x)
 	x->e = &e2;
 	r = vm_running(x);
 	x->e = keep;
-	return r == 1;
+	return r;
+}
+
+/* Whether a start that answered with an error happened after all. */
+static int
+started(struct host *x)
+{
+	return running_quietly(x) == 1;
 }
 
 /* Whether a shutdown that answered with an error happened after all. */
 static int
 halted(struct host *x)
 {
-	struct hl_err e2, *keep = x->e;
-	int r;
-
-	x->e = &e2;
-	r = vm_running(x);
-	x->e = keep;
-	return r == 0;
+	return running_quietly(x) == 0;
 }
 
 int
