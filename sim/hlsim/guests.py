@@ -13,9 +13,11 @@ runs as power state only, like a VM with nothing to boot.
 Start (qemu-server's vm_start, as far as a guest sees it): mount the
 overlay, write the NoCloud seed PVE would put on the cloud-init drive, the
 network (one ethN per netN with netN's MAC, on its bridge; a DHCP lease
-when ipconfigN asks for one), then PID 1 (init.sh) in new mount, UTS, PID,
-IPC and time namespaces, chrooted to the overlay.  Stop kills PID 1 (its
-namespace goes with it); shutdown lets init.sh run the init scripts down
+when ipconfigN asks for one), then PID 1 (init.sh, from the guest's
+machine layer: _layer) through launch.sh, in its own cgroups and new
+mount, UTS, PID, IPC, cgroup and time namespaces, chrooted to the overlay.
+Stop kills PID 1 (its namespace goes with it) and whatever is left in the
+guest's cgroups (_sweep); shutdown lets init.sh run the init scripts down
 first.  The agent socket is the guest's own /run/qemu-ga.sock, reached
 through /proc/<pid1>/root: it is there only while the guest runs
 qemu-guest-agent.
