@@ -81,6 +81,11 @@ def new_layers(sim, where, volname, vol, base, linked=False):
                             os.path.join(d, "upper")], check=True)
         else:
             os.makedirs(os.path.join(d, "upper"))
+    # /var/lib/docker is not an overlay: a clone gets a copy of it
+    docker = os.path.join(base["data"], "docker")
+    if os.path.isdir(docker):
+        subprocess.run(["cp", "-a", "--reflink=auto", docker,
+                        os.path.join(d, "docker")], check=True)
     vol["data"] = d
 
 
