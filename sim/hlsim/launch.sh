@@ -15,9 +15,11 @@
 #                 Debian's docker one does, find them all mounted and make
 #                 no hierarchy the machine does not have), the guest's
 #                 own directory on the machine's disk at /var/lib/docker
-#                 (overlay2 cannot stack on the overlay root); then the
-#                 simulator's init (/usr/lib/hl-sim/init, in the guest's
-#                 machine layer) as PID 1, whatever /sbin/init is.
+#                 (overlay2 cannot stack on the overlay root); then
+#                 pivot_root to ROOT (the machine's tree leaves the guest's
+#                 mount namespace) and the simulator's init
+#                 (/usr/lib/hl-sim/init, in the guest's machine layer) as
+#                 PID 1, whatever /sbin/init is.
 set -e
 stage=$1
 shift
@@ -46,7 +48,15 @@ inner)
 	mount -o remount,bind,ro "$r/proc/cgroups"
 	mount --bind "$docker" "$r/var/lib/docker"
 	mount -t tmpfs -o mode=755,nosuid,nodev run "$r/run"
-	exec chroot "$r" /usr/lib/hl-sim/init
+	# pivot_root, not chroot: the guest's mount namespace then holds
+	# only its own tree, so whatever joins it (docker exec, healthchecks:
+	# runc setns()s into a container's namespace and takes its root) lands
+	# in the guest's, never in the machine's
+	cd "$r"
+	pivot_root . .
+	umount -l .
+	cd /
+	exec /usr/lib/hl-sim/init
 	;;
 esac
 echo "launch.sh: unknown stage '$stage'" >&2

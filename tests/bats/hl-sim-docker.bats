@@ -159,14 +159,19 @@ compose_up() {
 		EOF
 		cd hello
 		s=$(date +%s%N)
-		sudo docker-compose -p hello up -d >/dev/null 2>&1
+		sudo docker-compose -p hello up -d >&2
 		for i in $(seq 1 300); do
 			h=$(sudo docker inspect -f "{{.State.Health.Status}}" hello_web_1)
 			[ "$h" = healthy ] && break
 			sleep 0.1
 		done
-		[ "$h" = healthy ]
-		echo "$(( ($(date +%s%N) - s) / 1000000 ))"'
+		[ "$h" = healthy ] || {
+			echo "hello_web_1: $h" >&2
+			sudo docker inspect -f "{{json .State.Health}}" hello_web_1 >&2
+			exit 1
+		}
+		echo "$(( ($(date +%s%N) - s) / 1000000 ))"' 2>"$BATS_TEST_TMPDIR/compose.err" ||
+		{ cat "$BATS_TEST_TMPDIR/compose.err" >&2; return 1; }
 }
 
 @test "hl-sim docker: the gateway's DNS resolves the lab's hosts in a guest and fails an outside name at once" {
@@ -217,10 +222,15 @@ compose_up() {
 }
 
 @test "hl-sim docker: a Compose project with a healthcheck is healthy in the guest and answers curl from the machine" {
-	run -0 compose_up "$DK1"
-	echo "# cost: docker-compose up to healthy (one service, busybox httpd): ${output}ms" >&3
+	ms=$(compose_up "$DK1")
+	echo "# cost: docker-compose up to healthy (one service, busybox httpd): ${ms}ms" >&3
 	run -0 curl -sS --max-time 5 "http://$DK1:8080/"
 	[ "$output" = "hello from dk1" ]
+	# docker exec (and so the healthcheck) runs in the container's tree,
+	# neither the guest's nor the machine's
+	run -0 gssh "$DK1" 'sudo docker exec hello_web_1 cat /www/index.html; sudo docker exec hello_web_1 ls /usr/bin/apt-get /var/lib/hl-tests 2>&1; echo rc=$?'
+	[ "${lines[0]}" = "hello from dk1" ]
+	[ "${lines[-1]}" = rc=1 ]
 	# the containers live in the guest's own cgroup, below the simulator's
 	id=$(gssh "$DK1" 'sudo docker inspect -f "{{.Id}}" hello_web_1')
 	[ -n "$id" ]
@@ -239,8 +249,8 @@ compose_up() {
 	dockerd_up 411
 	echo "# cost: start of a guest with Docker to dockerd answering: $(( ($(date +%s%N) - start) / 1000000 ))ms (API task included)" >&3
 	booted "$DK2"
-	run -0 compose_up "$DK2"
-	echo "# cost: docker-compose up to healthy on the second guest: ${output}ms" >&3
+	ms=$(compose_up "$DK2")
+	echo "# cost: docker-compose up to healthy on the second guest: ${ms}ms" >&3
 	[ "$(curl -sS --max-time 5 "http://$DK1:8080/")" = "hello from dk1" ]
 	[ "$(curl -sS --max-time 5 "http://$DK2:8080/")" = "hello from dk2" ]
 	# one dockerd per guest, each in its own guest's PID namespace
