@@ -271,16 +271,21 @@ compose_up() {
 	hostend=$(ip -4 -o addr show dev "hls$TAG" | awk '{print $4}' | cut -d/ -f1)
 	machine=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | grep -v '^10\.250\.' | head -1)
 	[ -n "$hostend" ]
-	# the machine reaches its own listener at those addresses
+	# the machine reaches its own listener at those addresses, and the
+	# Debian archive (the one place outside it reaches)
 	curl -s -o /dev/null --max-time 3 "http://$hostend:$port/"
+	deb=$(getent ahostsv4 deb.debian.org | awk 'NR == 1 {print $1}')
+	[ -n "$deb" ]
+	curl -s -o /dev/null --max-time 5 "http://$deb/"
 	probe='for u in "$@"; do if timeout 4 wget -q -O /dev/null "$u" 2>/dev/null; then echo "$u open"; else echo "$u closed"; fi; done'
-	run -0 gssh "$DK1" "sudo docker run --rm busybox:1.36 sh -c '$probe' x http://$DK2:8080/ http://$hostend:$port/ http://${machine:-192.0.2.1}:$port/ http://10.77.0.1:$port/"
+	run -0 gssh "$DK1" "sudo docker run --rm busybox:1.36 sh -c '$probe' x http://$DK2:8080/ http://$hostend:$port/ http://${machine:-192.0.2.1}:$port/ http://10.77.0.1:$port/ http://$deb/"
 	kill "$listener"
 	echo "$output"
 	[[ $output == *"http://$DK2:8080/ open"* ]]
 	[[ $output == *"http://$hostend:$port/ closed"* ]]
 	[[ $output == *"http://${machine:-192.0.2.1}:$port/ closed"* ]]
 	[[ $output == *"http://10.77.0.1:$port/ closed"* ]]
+	[[ $output == *"http://$deb/ closed"* ]]
 }
 
 @test "hl-sim docker: kill -9 of the simulator with containers running, then start: nothing of the guests is left, the machine's firewall is unchanged" {
