@@ -15,7 +15,7 @@ overlay, write the NoCloud seed PVE would put on the cloud-init drive, the
 network (one ethN per netN with netN's MAC, on its bridge; a DHCP lease
 when ipconfigN asks for one), then PID 1 (init.sh, from the guest's
 machine layer: _layer) through launch.sh, in its own cgroups and new
-mount, UTS, PID, IPC, cgroup and time namespaces, chrooted to the overlay.
+mount, UTS, PID, IPC, cgroup and time namespaces, pivoted to the overlay.
 Stop kills PID 1 (its namespace goes with it) and whatever is left in the
 guest's cgroups (_sweep); shutdown lets init.sh run the init scripts down
 first.  The agent socket is the guest's own /run/qemu-ga.sock, reached
