@@ -494,8 +494,11 @@ class Guests:
                      "-%d" % up]
         argv += ["/bin/sh", LAUNCH, "inner", root, docker, cgroups]
         argv += [spec for _, spec in plan]
-        env = dict(os.environ, HL_SIM_CGROUP_PROCS=" ".join(
-            os.path.join(d, "cgroup.procs") for d, _ in plan))
+        # a VM's init starts with an environment of its own, nothing of
+        # the simulator's (a TMPDIR of the machine's broke runc's exec)
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/",
+               "HL_SIM_CGROUP_PROCS": " ".join(
+                   os.path.join(d, "cgroup.procs") for d, _ in plan)}
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=log, start_new_session=True, env=env)
 
