@@ -108,8 +108,8 @@ def _layer(d):
     """The guest's machine layer, made again at each start: a read-only
     tree the simulator lays between the guest's disk and the image, for
     what the machine provides and no package owns: the simulator's init
-    (started whatever /sbin/init is), a runlevel(8) for an image without
-    one (a package's own, systemd's, shadows it and reads the same utmp),
+    (started whatever /sbin/init is; /sbin/init, for invoke-rc.d, and
+    runlevel(8) for an image without them (a package's own, systemd's, shadows it and reads the same utmp),
     the init scripts' ulimit hook, the /var/lib/docker mount point.  The
     guest's own files (its overlay's upper dir) cover it; nothing of it is
     ever written to the guest's disk."""
@@ -124,6 +124,8 @@ def _layer(d):
         with open(path, "wb") as f:
             f.write(text)
         os.chmod(path, mode)
+    # invoke-rc.d starts nothing without a /sbin/init
+    os.symlink("../lib/hl-sim/init", os.path.join(d, "usr", "sbin", "init"))
     os.makedirs(os.path.join(d, "var", "lib", "docker"), mode=0o755)
     os.chmod(os.path.join(d, "var", "lib", "docker"), 0o711)
     for root, dirs, _ in os.walk(d):
