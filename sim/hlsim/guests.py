@@ -108,9 +108,10 @@ def _layer(d):
     """The guest's machine layer, made again at each start: a read-only
     tree the simulator lays between the guest's disk and the image, for
     what the machine provides and no package owns: the simulator's init
-    (started whatever /sbin/init is; /sbin/init, for invoke-rc.d, and
-    runlevel(8) for an image without them (a package's own, systemd's, shadows it and reads the same utmp),
-    the init scripts' ulimit hook, the /var/lib/docker mount point.  The
+    (started whatever /sbin/init is); /sbin/init, for invoke-rc.d, and
+    runlevel(8) for an image without them (a package's own, systemd's,
+    shadows them; its runlevel reads the same utmp); the init scripts'
+    ulimit hook, the /var/lib/docker mount point.  The
     guest's own files (its overlay's upper dir) cover it; nothing of it is
     ever written to the guest's disk."""
     shutil.rmtree(d, ignore_errors=True)
