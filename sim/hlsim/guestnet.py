@@ -204,10 +204,23 @@ class Net:
                      "--dhcp-leasefile=" + os.path.join(self.dir,
                                                         "leases-" + bridge)]
             self.dhcp.add(bridge)
-        log = open(os.path.join(self.dir, "dnsmasq-%s.log" % bridge), "ab")
-        self.dnsmasq[bridge] = subprocess.Popen(
+        path = os.path.join(self.dir, "dnsmasq-%s.log" % bridge)
+        log = open(path, "ab")
+        start = log.tell()
+        proc = subprocess.Popen(
             [NSENTER, "--net=/run/netns/" + self.ns] + argv,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        # a SIGHUP (hosts()) before dnsmasq has its handlers would end it:
+        # it says "started" once it has them
+        for _ in range(100):
+            with open(path, "rb") as f:
+                f.seek(start)
+                if b"started, version" in f.read():
+                    break
+            if proc.poll() is not None:
+                raise NetError("dnsmasq on %s exited (%s)" % (bridge, path))
+            time.sleep(0.05)
+        self.dnsmasq[bridge] = proc
 
     def hosts(self, entries):
         """The names the gateway's DNS answers: entries is [(address,
