@@ -497,6 +497,8 @@ def stale(state_dir):
             if not os.path.isdir(owner):
                 _drop(t)
                 _kill_owned(owner)
+                from .guests import sweep_tag
+                sweep_tag(t)
                 os.unlink(os.path.join(RECORDS, t))
     _stop_pidfile(os.path.join(state_dir, "net", "apt-cacher-ng.pid"),
                   b"apt-cacher")

@@ -264,6 +264,27 @@ def _sweep(dirs, timeout=15):
     return dirs
 
 
+def sweep_tag(tag):
+    """Every cgroup of the simulator with network tag, wherever it was
+    made (its records may be gone with its state directory)."""
+    dirs = []
+    for mnt, _, _ in _hierarchies():
+        if not mnt.startswith("/sys/fs/cgroup/"):
+            continue
+        for root, subs, _ in os.walk(mnt):
+            if "hl-sim-" + tag in subs:
+                dirs += [os.path.join(root, "hl-sim-" + tag, v) for v in
+                         os.listdir(os.path.join(root, "hl-sim-" + tag))
+                         if os.path.isdir(os.path.join(root, "hl-sim-" +
+                                                       tag, v))]
+                try:
+                    os.rmdir(os.path.join(root, "hl-sim-" + tag))
+                except OSError:
+                    pass
+            subs[:] = [x for x in subs if not x.startswith("hl-sim-")]
+    _sweep(dirs)
+
+
 def _sweep_recorded(gdir):
     path = os.path.join(gdir, "cgroups")
     try:
@@ -557,6 +578,8 @@ def stale(state_dir):
     for vmid in os.listdir(d) if os.path.isdir(d) else []:
         _sweep_recorded(os.path.join(d, vmid))
         _umount(os.path.join(d, vmid, "root"))
+    from .guestnet import tag
+    sweep_tag(tag(state_dir))
 
 
 _time_ns = None
