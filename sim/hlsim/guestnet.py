@@ -41,6 +41,7 @@ from .files import write_private
 IP = "ip"
 NFT = "nft"
 DNSMASQ = "dnsmasq"
+NSENTER = "nsenter"
 ACNG = "/usr/sbin/apt-cacher-ng"
 ACNG_CACHE = os.path.join(os.environ.get("HL_SIM_CACHE", "/var/cache/hl-sim"),
                           "apt-cacher-ng")
@@ -115,7 +116,8 @@ class Net:
         self.acng = None
         self.registry = None
         self.bridges = {}           # name -> {"net", "gateway", "nodes"}
-        self.dnsmasq = {}           # bridge -> its DHCP server
+        self.dnsmasq = {}           # bridge -> its DNS (and DHCP) server
+        self.dhcp = set()           # bridges whose dnsmasq serves DHCP
 
     # --- the namespace ------------------------------------------------------
 
@@ -172,7 +174,7 @@ class Net:
                 run(IP, "-n", ns, "addr", "add", "%s/%d" % (
                     addr, iface.network.prefixlen), "dev", b)
             self.bridges[b] = info
-            self._dhcp(b, iface, spec)
+            self._dnsmasq(b, iface, spec)
             # the machine reaches its guests (ssh, Ansible) through the
             # veth; the route goes when the veth does
             r = run(IP, "route", "add", str(iface.network), "via", self.peer,
@@ -182,28 +184,69 @@ class Net:
                                "this machine: %s" % (b, r.stderr.strip()))
         return self
 
-    def _dhcp(self, bridge, iface, spec):
-        """A real DHCP server on the bridge (dnsmasq, DHCP only): the
-        guests' own DHCP clients get their leases from the pool, each MAC
-        the address lease() reserved for it."""
-        if not spec.get("dhcp") or shutil.which(DNSMASQ) is None:
+    def _dnsmasq(self, bridge, iface, spec):
+        """A real DNS (and, with a pool, DHCP) server on the bridge:
+        dnsmasq.  DNS: the lab's hosts (hosts(): VMs and nodes) answer,
+        every other name is NXDOMAIN at once, as in an offline lab (no
+        upstream: a guest told nameserver = the gateway would otherwise
+        wait 40 s per lookup).  DHCP: the guests' own clients get their
+        leases from the pool, each MAC the address lease() reserved."""
+        if shutil.which(DNSMASQ) is None:
             return
-        first, last = spec["dhcp"].split("-")
         hosts = os.path.join(self.dir, "dhcp-hosts-" + bridge)
         open(hosts, "a").close()
-        log = open(os.path.join(self.dir, "dnsmasq-%s.log" % bridge), "ab")
-        self.dnsmasq[bridge] = subprocess.Popen(
-            [IP, "netns", "exec", self.ns, DNSMASQ, "--keep-in-foreground",
-             "--port=0", "--no-resolv", "--no-hosts", "--user=root",
-             "--interface=" + bridge, "--bind-interfaces",
-             "--dhcp-authoritative",
-             "--dhcp-range=%s,%s,%s,12h" % (first, last, iface.netmask),
-             "--dhcp-option=option:router,%s" % iface.ip,
-             "--dhcp-hostsfile=" + hosts,
-             "--dhcp-leasefile=" + os.path.join(self.dir,
-                                                "leases-" + bridge),
-             "--log-facility=-"],
+        names = os.path.join(self.dir, "hosts")
+        if not os.path.exists(names):
+            write_private(names, "")
+        argv = [DNSMASQ, "--keep-in-foreground", "--port=53", "--no-resolv",
+                "--no-hosts", "--addn-hosts=" + names, "--local=/#/",
+                "--no-negcache", "--user=root", "--interface=" + bridge,
+                "--bind-interfaces", "--log-facility=-"]
+        if spec.get("dhcp"):
+            first, last = spec["dhcp"].split("-")
+            argv += ["--dhcp-authoritative",
+                     "--dhcp-range=%s,%s,%s,12h" % (first, last, iface.netmask),
+                     "--dhcp-option=option:router,%s" % iface.ip,
+                     "--dhcp-hostsfile=" + hosts,
+                     "--dhcp-leasefile=" + os.path.join(self.dir,
+                                                        "leases-" + bridge)]
+            self.dhcp.add(bridge)
+        path = os.path.join(self.dir, "dnsmasq-%s.log" % bridge)
+        log = open(path, "ab")
+        start = log.tell()
+        proc = subprocess.Popen(
+            [NSENTER, "--net=/run/netns/" + self.ns] + argv,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        # a SIGHUP (hosts()) before dnsmasq has its handlers would end it:
+        # it says "started" once it has them
+        for _ in range(100):
+            with open(path, "rb") as f:
+                f.seek(start)
+                if b"started, version" in f.read():
+                    break
+            if proc.poll() is not None:
+                raise NetError("dnsmasq on %s exited (%s)" % (bridge, path))
+            time.sleep(0.05)
+        self.dnsmasq[bridge] = proc
+
+    def hosts(self, entries):
+        """The names the gateway's DNS answers: entries is [(address,
+        [names])]; the nodes (pve1, ...) are added.  dnsmasq rereads on
+        SIGHUP."""
+        lines = []
+        for info in self.bridges.values():
+            for node, addr in sorted((info or {}).get("nodes", {}).items()):
+                lines.append("%s %s\n" % (addr, node))
+        lines += ["%s %s\n" % (a, " ".join(n)) for a, n in entries if n]
+        path = os.path.join(self.dir, "hosts")
+        try:
+            with open(path) as f:
+                if f.read() == "".join(lines):
+                    return
+        except OSError:
+            pass
+        write_private(path, "".join(lines))
+        self._hup()
 
     def expose(self, mirror_port=None, node_ports=None):
         """The nftables rules: each service reachable at its guest-side
@@ -240,6 +283,7 @@ class Net:
                   "  ct state established,related accept",
                   "  iifname \"lo\" accept",
                   "  udp dport 67 accept",
+                  "  meta l4proto { tcp, udp } th dport 53 accept",
                   "  icmp type echo-request accept", " }",
                   "}"]
         path = os.path.join(self.dir, "rules.nft")
@@ -418,19 +462,18 @@ class Net:
                 return
         with open(hosts, "a") as f:
             f.write(line)
-        # dnsmasq runs below "ip netns exec": signal it by its pid there
-        for pid in run(IP, "netns", "pids", self.ns,
-                       check=False).stdout.split():
-            try:
-                with open("/proc/%s/comm" % pid) as f:
-                    if f.read().strip() == "dnsmasq":
-                        os.kill(int(pid), signal.SIGHUP)
-            except (OSError, ValueError):
-                pass
+        self._hup()
+
+    def _hup(self):
+        """dnsmasq rereads its hosts files (nsenter execs it: its pid is
+        the Popen's)."""
+        for p in self.dnsmasq.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGHUP)
 
     def dhcp_served(self, bridge):
         """Whether a DHCP server answers on the bridge."""
-        return bridge in self.dnsmasq
+        return bridge in self.dhcp
 
     def stop(self):
         for p in self.dnsmasq.values():
@@ -524,6 +567,8 @@ def stale(state_dir):
             if not os.path.isdir(owner):
                 _drop(t)
                 _kill_owned(owner)
+                from .guests import sweep_tag
+                sweep_tag(t)
                 os.unlink(os.path.join(RECORDS, t))
     _stop_pidfile(os.path.join(state_dir, "net", "apt-cacher-ng.pid"),
                   b"apt-cacher")

@@ -13,9 +13,11 @@ runs as power state only, like a VM with nothing to boot.
 Start (qemu-server's vm_start, as far as a guest sees it): mount the
 overlay, write the NoCloud seed PVE would put on the cloud-init drive, the
 network (one ethN per netN with netN's MAC, on its bridge; a DHCP lease
-when ipconfigN asks for one), then PID 1 (init.sh) in new mount, UTS, PID,
-IPC and time namespaces, chrooted to the overlay.  Stop kills PID 1 (its
-namespace goes with it); shutdown lets init.sh run the init scripts down
+when ipconfigN asks for one), then PID 1 (init.sh, from the guest's
+machine layer: _layer) through launch.sh, in its own cgroups and new
+mount, UTS, PID, IPC, cgroup and time namespaces, pivoted to the overlay.
+Stop kills PID 1 (its namespace goes with it) and whatever is left in the
+guest's cgroups (_sweep); shutdown lets init.sh run the init scripts down
 first.  The agent socket is the guest's own /run/qemu-ga.sock, reached
 through /proc/<pid1>/root: it is there only while the guest runs
 qemu-guest-agent.
@@ -32,8 +34,24 @@ from . import cloudinit, vmconfig
 from .errors import TaskError
 from .guestnet import NetError, kill_namespace
 
-INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "init.sh")
-INIT_MARK = b"# hl-sim guest init"
+HERE = os.path.dirname(os.path.abspath(__file__))
+INIT = os.path.join(HERE, "init.sh")
+LAUNCH = os.path.join(HERE, "launch.sh")
+
+# An init script asking for more than the machine allows (Debian's docker:
+# "ulimit -n 1048576", without CAP_SYS_RESOURCE here) gets the machine's
+# most, as it would get its VM's: sourced by every init script through
+# /lib/lsb/init-functions' hooks.
+ULIMIT_HOOK = b"""# hl-sim: the machine's limits (sim/hlsim/guests.py)
+ulimit() {
+	command ulimit "$@" 2>/dev/null && return 0
+	if [ $# = 2 ]; then
+		command ulimit "$1" "$(command ulimit -H "$1")"
+	else
+		command ulimit "$@"
+	fi
+}
+"""
 DISK_RE_ORDER = ("scsi", "virtio", "sata", "ide")
 
 
@@ -63,6 +81,11 @@ def new_layers(sim, where, volname, vol, base, linked=False):
                             os.path.join(d, "upper")], check=True)
         else:
             os.makedirs(os.path.join(d, "upper"))
+    # /var/lib/docker is not an overlay: a clone gets a copy of it
+    docker = os.path.join(base["data"], "docker")
+    if os.path.isdir(docker):
+        subprocess.run(["cp", "-a", "--reflink=auto", docker,
+                        os.path.join(d, "docker")], check=True)
     vol["data"] = d
 
 
@@ -81,19 +104,196 @@ def drop_layers(vol):
         shutil.rmtree(vol["data"], ignore_errors=True)
 
 
-def _install(root, rel, text):
-    """Put one of the init system's files in the guest, unless the guest
-    has its own there."""
-    path = os.path.join(root, rel)
-    if os.path.lexists(path):
-        with open(path, "rb") as f:
-            if INIT_MARK not in f.read(200):
-                raise ValueError("the guest has its own /%s" % rel)
-    with open(path + ".new", "wb") as f:
-        f.write(b"#!/bin/sh\n" + text if not text.startswith(b"#!") else
-                text)
-    os.chmod(path + ".new", 0o755)
-    os.replace(path + ".new", path)
+def _layer(d):
+    """The guest's machine layer, made again at each start: a read-only
+    tree the simulator lays between the guest's disk and the image, for
+    what the machine provides and no package owns: the simulator's init
+    (started whatever /sbin/init is); /sbin/init, for invoke-rc.d, and
+    runlevel(8) for an image without them (a package's own, systemd's,
+    shadows them; its runlevel reads the same utmp); the init scripts'
+    ulimit hook, the /var/lib/docker mount point.  The
+    guest's own files (its overlay's upper dir) cover it; nothing of it is
+    ever written to the guest's disk."""
+    shutil.rmtree(d, ignore_errors=True)
+    files = {"usr/lib/hl-sim/init": (open(INIT, "rb").read(), 0o755),
+             "usr/sbin/runlevel": (b"#!/bin/sh\n# hl-sim guest runlevel\n"
+                                   b"echo N 2\n", 0o755),
+             "usr/lib/lsb/init-functions.d/01-hl-sim": (ULIMIT_HOOK, 0o644)}
+    for rel, (text, mode) in files.items():
+        path = os.path.join(d, rel)
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(text)
+        os.chmod(path, mode)
+    # invoke-rc.d starts nothing without a /sbin/init
+    os.symlink("../lib/hl-sim/init", os.path.join(d, "usr", "sbin", "init"))
+    os.makedirs(os.path.join(d, "var", "lib", "docker"), mode=0o755)
+    os.chmod(os.path.join(d, "var", "lib", "docker"), 0o711)
+    for root, dirs, _ in os.walk(d):
+        for x in dirs:
+            if x != "docker":
+                os.chmod(os.path.join(root, x), 0o755)
+    os.chmod(d, 0o755)
+
+
+# --- cgroups ----------------------------------------------------------------
+#
+# Each guest gets a cgroup of its own in every hierarchy the machine mounts
+# (below the simulator's own: hl-sim-<tag>/<vmid>), and a cgroup namespace
+# rooted there: its dockerd's containers land in <vmid>/docker/<id>.
+# Their paths are kept in the guest's directory, so a stop, a destroy or
+# the next start after a crash finds and removes them all (_sweep).
+
+def _hierarchies():
+    """[(mountpoint, type, options)] of the machine's cgroup mounts."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields, tail = pre.split(), post.split()
+            if len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
+                continue
+            opts = [o for o in tail[2].split(",") if o not in ("rw", "ro")]
+            out.append((fields[4], tail[0], opts))
+    return out
+
+
+def _own_cgroup(kind, opts):
+    """This process's cgroup path in the hierarchy of kind with opts."""
+    want = set(o for o in opts if not o.startswith(("name=", "xattr",
+                                                     "release_agent",
+                                                     "clone_children",
+                                                     "nsdelegate",
+                                                     "memory_", "noprefix",
+                                                     "cpuset_")))
+    name = next((o for o in opts if o.startswith("name=")), None)
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            num, ctrls, path = line.rstrip("\n").split(":", 2)
+            if kind == "cgroup2":
+                if num == "0" and ctrls == "":
+                    return path
+                continue
+            have = set(ctrls.split(",")) if ctrls else set()
+            if name and name in have:
+                return path
+            if not name and want and have == want:
+                return path
+    return "/"
+
+
+def _cgroup_plan(tag, vmid):
+    """[(dir, mount spec for launch.sh)] of the guest's cgroups."""
+    plan = []
+    for mnt, kind, opts in _hierarchies():
+        if not mnt.startswith("/sys/fs/cgroup/"):
+            continue
+        own = _own_cgroup(kind, opts).strip("/")
+        d = os.path.join(mnt, own, "hl-sim-" + tag, str(vmid))
+        if kind == "cgroup2":
+            mopts = "rw"
+        else:
+            keep = [o for o in opts if o != "relatime"]
+            if not any(not o.startswith("name=") and "=" not in o and
+                       o not in ("xattr", "clone_children", "noprefix")
+                       for o in keep):
+                keep = ["none"] + keep
+            mopts = ",".join(keep)
+        plan.append((d, "%s:%s:%s" % (os.path.basename(mnt), kind, mopts)))
+    return plan
+
+
+def _make_cgroup(d):
+    """mkdir -p, each new cpuset given its parent's cpus and mems."""
+    parent = os.path.dirname(d)
+    if not os.path.isdir(parent):
+        _make_cgroup(parent)
+    if os.path.isdir(d):
+        return
+    os.mkdir(d)
+    for f in ("cpuset.cpus", "cpuset.mems"):
+        src = os.path.join(parent, f)
+        if os.path.exists(src):
+            with open(src) as i:
+                v = i.read().strip()
+            with open(os.path.join(d, f), "w") as o:
+                o.write(v)
+
+
+def _cgroup_procs(d):
+    pids = []
+    for root, _, files in os.walk(d):
+        if "cgroup.procs" in files:
+            try:
+                with open(os.path.join(root, "cgroup.procs")) as f:
+                    pids += [int(p) for p in f.read().split()]
+            except (OSError, ValueError):
+                pass
+    return pids
+
+
+def _sweep(dirs, timeout=15):
+    """Kill every process left in the guest's cgroups, then remove them
+    (deepest first) and their simulator's parent when it is empty."""
+    deadline = time.time() + timeout
+    dirs = [d for d in dirs if os.path.isdir(d)]
+    while dirs and time.time() < deadline:
+        for d in dirs:
+            for p in _cgroup_procs(d):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+        left = []
+        for d in dirs:
+            for root, subs, _ in os.walk(d, topdown=False):
+                try:
+                    os.rmdir(root)
+                except OSError:
+                    pass
+            if os.path.isdir(d):
+                left.append(d)
+            else:
+                try:
+                    os.rmdir(os.path.dirname(d))
+                except OSError:
+                    pass
+        dirs = left
+        if dirs:
+            time.sleep(0.1)
+    return dirs
+
+
+def sweep_tag(tag):
+    """Every cgroup of the simulator with network tag, wherever it was
+    made (its records may be gone with its state directory)."""
+    dirs = []
+    for mnt, _, _ in _hierarchies():
+        if not mnt.startswith("/sys/fs/cgroup/"):
+            continue
+        for root, subs, _ in os.walk(mnt):
+            if "hl-sim-" + tag in subs:
+                dirs += [os.path.join(root, "hl-sim-" + tag, v) for v in
+                         os.listdir(os.path.join(root, "hl-sim-" + tag))
+                         if os.path.isdir(os.path.join(root, "hl-sim-" +
+                                                       tag, v))]
+                try:
+                    os.rmdir(os.path.join(root, "hl-sim-" + tag))
+                except OSError:
+                    pass
+            subs[:] = [x for x in subs if not x.startswith("hl-sim-")]
+    _sweep(dirs)
+
+
+def _sweep_recorded(gdir):
+    path = os.path.join(gdir, "cgroups")
+    try:
+        with open(path) as f:
+            dirs = f.read().split("\n")
+    except OSError:
+        return
+    if not _sweep([d for d in dirs if d]):
+        os.unlink(path)
 
 
 def _mounted(path):
@@ -143,6 +343,34 @@ class Guests:
     def stale(self):
         stale(self.sim.state_dir)
 
+    def update_dns(self):
+        """The lab's hosts in the gateway's DNS: each VM's name (and its
+        FQDN, as cloud-init sets it) at its ipconfigN address or DHCP
+        lease, whether it runs or not."""
+        st = self.sim.state
+        entries = []
+        with st.lock:
+            leases = dict(st.data.get("leases", {}))
+            for vmid, vm in sorted(st.vms.items()):
+                conf = vm.get("config", {})
+                if int(conf.get("template", 0)) or not conf.get("name"):
+                    continue
+                host, fqdn = cloudinit.hostname_fqdn(conf, vmid)
+                names = [fqdn, host] if fqdn != host else [host]
+                for key in sorted(k for k in conf if vmconfig.NET_RE.match(k)):
+                    ipc = vmconfig.parse_props(
+                        str(conf.get("ipconfig" + key[3:], "")), "ip")
+                    net = vmconfig.parse_props(str(conf[key]), "model")
+                    mac = next((net[m] for m in vmconfig.MODELS
+                                if net.get(m)), net.get("macaddr", ""))
+                    addr = ipc.get("ip", "")
+                    if addr == "dhcp":
+                        addr = leases.get(mac.lower(), "")
+                    if "/" in addr:
+                        entries.append((addr.split("/")[0], names))
+                        names = []      # the name at the first address
+        self.net.hosts(entries)
+
     def boot_volume(self, node, conf):
         """The record of the disk the VM boots from, when it has layers."""
         from .api_storage import volume
@@ -173,12 +401,20 @@ class Guests:
         root = os.path.join(gdir, "root")
         os.makedirs(root, exist_ok=True)
         _umount(root)
+        _sweep_recorded(gdir)
         for d in vol["layers"]:
             if not os.path.isdir(d):
                 raise TaskError("disk layer '%s' is missing (image rebuilt "
                                 "or removed?)" % d)
+        layer = os.path.join(gdir, "layer")
+        _layer(layer)
+        # the guest's /var/lib/docker: on the machine's disk, beside its
+        # overlay's upper dir (destroy removes both)
+        docker = os.path.join(vol["data"], "docker")
+        os.makedirs(docker, mode=0o711, exist_ok=True)
         opts = "lowerdir=%s,upperdir=%s,workdir=%s" % (
-            ":".join(vol["layers"]), os.path.join(vol["data"], "upper"),
+            ":".join([layer] + vol["layers"]),
+            os.path.join(vol["data"], "upper"),
             os.path.join(vol["data"], "work"))
         r = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts,
                             root], capture_output=True, text=True)
@@ -188,14 +424,17 @@ class Guests:
         try:
             self._prepare(node, vmid, conf, root)
             nics = self._nics(conf)
+            self.update_dns()
             ns = self.net.plug(vmid, nics)
-            proc = self._launch(ns, root, gdir)
+            proc = self._launch(ns, root, gdir, docker, vmid)
         except (NetError, OSError, ValueError) as e:
             self.net.unplug(vmid)
+            _sweep_recorded(gdir)
             _umount(root)
             raise TaskError("start failed: %s" % e)
         except BaseException:
             self.net.unplug(vmid)
+            _sweep_recorded(gdir)
             _umount(root)
             raise
         self.running[vmid] = Guest(vmid, proc, ns, root)
@@ -222,12 +461,6 @@ class Guests:
             with open(mid, "w") as f:
                 f.write(uuid.UUID(smb.get("uuid") or str(uuid.uuid4()))
                         .hex + "\n")
-        # the init system: init.sh as /sbin/init, and the runlevel it
-        # runs (invoke-rc.d starts a package's service only when both
-        # are there, as under systemd)
-        with open(INIT, "rb") as f:
-            _install(root, "sbin/init", f.read())
-        _install(root, "sbin/runlevel", INIT_MARK + b"\necho N 2\n")
 
     def _nics(self, conf):
         out = []
@@ -251,19 +484,47 @@ class Guests:
             out.append((n, mac, bridge, addr))
         return out
 
-    def _launch(self, ns, root, gdir):
+    def _launch(self, ns, root, gdir, docker, vmid):
+        """PID 1 through launch.sh: the guest's cgroups (recorded first,
+        so that whatever happens next they are found), its namespaces, the
+        machine's mounts (launch.sh says which), then its init."""
         with open("/proc/uptime") as f:
             up = int(float(f.read().split()[0]))
+        plan = _cgroup_plan(self.net.tag, vmid)
+        with open(os.path.join(gdir, "cgroups"), "w") as f:
+            f.write("".join(d + "\n" for d, _ in plan))
+        for d, _ in plan:
+            _make_cgroup(d)
+        # /proc/cgroups as the guest sees it: only the controllers the
+        # machine mounts are enabled
+        mounted = set()
+        for _, kind, opts in _hierarchies():
+            mounted.update(opts)
+        with open("/proc/cgroups") as f:
+            rows = f.read().splitlines()
+        out = [rows[0]] + ["\t".join(c[:3] + ["1" if c[0] in mounted else
+                                              "0"])
+                           for c in (r.split() for r in rows[1:]) if c]
+        cgroups = os.path.join(gdir, "proc-cgroups")
+        with open(cgroups, "w") as f:
+            f.write("\n".join(out) + "\n")
         log = open(os.path.join(gdir, "console.log"), "ab")
-        argv = ["ip", "netns", "exec", ns, "unshare", "--mount", "--uts",
-                "--pid", "--ipc", "--fork", "--kill-child",
+        argv = ["/bin/sh", LAUNCH, "outer", "nsenter",
+                "--net=/run/netns/" + ns, "unshare", "--mount", "--uts",
+                "--pid", "--ipc", "--cgroup", "--fork", "--kill-child",
                 "--propagation", "private"]
         if _has_time_ns():
             argv += ["--time", "--boottime", "-%d" % up, "--monotonic",
                      "-%d" % up]
-        argv += ["chroot", root, "/sbin/init"]
+        argv += ["/bin/sh", LAUNCH, "inner", root, docker, cgroups]
+        argv += [spec for _, spec in plan]
+        # a VM's init starts with an environment of its own, nothing of
+        # the simulator's (a TMPDIR of the machine's broke runc's exec)
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/",
+               "HL_SIM_CGROUP_PROCS": " ".join(
+                   os.path.join(d, "cgroup.procs") for d, _ in plan)}
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=log, start_new_session=True)
+                                stderr=log, start_new_session=True, env=env)
 
     def get(self, vmid):
         g = self.running.get(str(vmid))
@@ -299,14 +560,17 @@ class Guests:
                 g.proc.kill()
                 g.proc.wait()
         kill_namespace(g.ns)
+        _sweep_recorded(os.path.dirname(g.root))
         _umount(g.root)
         return True
 
     def forget(self, vmid):
         """A destroyed VM: its guest directory (mount point, console) goes."""
         d = os.path.join(self.dir, str(vmid))
+        _sweep_recorded(d)
         _umount(os.path.join(d, "root"))
         shutil.rmtree(d, ignore_errors=True)
+        self.update_dns()
 
     def stop_all(self):
         for vmid in list(self.running):
@@ -314,11 +578,15 @@ class Guests:
 
 
 def stale(state_dir):
-    """Unmount what a crashed simulator's guests left mounted (their
-    processes went with their namespaces: guestnet.stale)."""
+    """What a crashed simulator's guests left: every process still in
+    their cgroups (their namespaces went with guestnet.stale, or go now),
+    the cgroups, their mounts."""
     d = os.path.join(state_dir, "guests")
     for vmid in os.listdir(d) if os.path.isdir(d) else []:
+        _sweep_recorded(os.path.join(d, vmid))
         _umount(os.path.join(d, vmid, "root"))
+    from .guestnet import tag
+    sweep_tag(tag(state_dir))
 
 
 _time_ns = None

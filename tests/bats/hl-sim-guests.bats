@@ -157,7 +157,7 @@ make_vm() {
 @test "hl-sim guests: the guest has its own hostname and filesystem; the image stays untouched" {
 	run -0 gssh "$IP300" "$BATS_FILE_TMPDIR/kh300" 'echo mine | sudo tee /etc/hl-probe >/dev/null; cat /etc/hostname; tr "\0" " " < /proc/1/cmdline; echo'
 	[ "${lines[0]}" = lab-vm-300 ]
-	[[ ${lines[1]} == *"/sbin/init"* ]]
+	[[ ${lines[1]} == *"/usr/lib/hl-sim/init"* ]]
 	[ "$(hostname)" != lab-vm-300 ]
 	[ ! -e /etc/hl-probe ]
 	rootfs=/var/cache/hl-sim/images/debian-12/rootfs
