@@ -371,7 +371,10 @@ apply_lab() {
 			-o ConnectTimeout=10 -i "$LAB/.hl/id_ed25519" debian@10.77.0.21 "$@"
 	}
 	guest cat /etc/apt/apt.conf.d/90cloud-init-aptproxy
-	[ "$status" = 0 ]
+	[ "$status" = 0 ] || {
+		echo "ssh web01 cat ...: $status: $output" >&2
+		false
+	}
 	[[ $output == *"$proxy"* ]]
 	SECONDS=0
 	guest sudo -n timeout 80 apt-get update
