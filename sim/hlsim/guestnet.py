@@ -419,10 +419,19 @@ class Net:
                 gw = (self.bridges[bridge] or {}).get("gateway")
                 if gw and n == "0":
                     run(IP, "-n", gns, "route", "add", "default", "via", gw)
+        self._forget_neighbours()
         return gns
 
     def unplug(self, vmid):
         kill_namespace(self.guest_ns(vmid))
+        self._forget_neighbours()
+
+    def _forget_neighbours(self):
+        """A new guest may take an address a destroyed one had, with
+        another MAC: the namespace forgets the MACs it learnt, or it sends
+        to the old one until the entry fails (about 8 s, longer than a
+        connect's first SYNs), as a switch that never flushed would."""
+        run(IP, "-n", self.ns, "neigh", "flush", "all", check=False)
 
     def lease(self, bridge, mac):
         """A DHCP lease from the bridge's pool, kept per MAC in the state."""

@@ -221,6 +221,27 @@ compose_up() {
 	diff "$BATS_FILE_TMPDIR/hierarchies.before" <(cut -f1,2 /proc/cgroups)
 }
 
+@test "hl-sim docker: docker pull through the simulator's registry mirror, with no internet; a missing image fails within seconds with Docker's error" {
+	[ "$HL_SIM_REGISTRY_MIRROR" = "http://10.77.0.1:5000" ]
+	# what lab.yaml hands the guests (an L3 role on a real VM does the same)
+	run -0 gssh "$DK1" "echo '{\"registry-mirrors\": [\"$HL_SIM_REGISTRY_MIRROR\"]}' |
+		sudo tee /etc/docker/daemon.json >/dev/null && sudo /etc/init.d/docker restart"
+	dockerd_up 410
+	run -0 gssh "$DK1" 'sudo docker pull -q busybox:1.36 && sudo docker run --rm busybox:1.36 echo pulled'
+	[ "${lines[-1]}" = pulled ]
+	run -0 gssh "$DK1" 'sudo docker pull -q debian:bookworm >/dev/null && sudo docker run --rm debian:bookworm cat /etc/debian_version'
+	[[ ${lines[-1]} == 12.* ]]
+	# not on the mirror: Docker Hub behind it is a name the gateway's DNS
+	# fails at once
+	SECONDS=0
+	run gssh "$DK1" 'sudo docker pull nosuchimage:1'
+	[ "$status" != 0 ]
+	[ "$SECONDS" -lt 30 ]
+	[[ $output == *"Error response from daemon"* ]]
+	# the images came from the mirror, asked by this guest
+	grep -q "/v2/library/busybox/manifests/1.36" "$SIMLAB/.hl/sim/net/registry.log"
+}
+
 @test "hl-sim docker: a Compose project with a healthcheck is healthy in the guest and answers curl from the machine" {
 	ms=$(compose_up "$DK1")
 	echo "# cost: docker-compose up to healthy (one service, busybox httpd): ${ms}ms" >&3
