@@ -201,8 +201,13 @@ hl_run_finish(struct hl_run *r, jv doc, int code)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - r->t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - r->t0.tv_nsec) / 1000000;
-	meta = jv_object_set(jv_object(), jv_string("tool"),
-	    jv_string(r->tool));
+	/* what the verb put in meta (hl-converge: Ansible's version) stays */
+	meta = hl_json_get(jv_copy(doc), "meta");
+	if (jv_get_kind(meta) != JV_KIND_OBJECT) {
+		jv_free(meta);
+		meta = jv_object();
+	}
+	meta = jv_object_set(meta, jv_string("tool"), jv_string(r->tool));
 	meta = jv_object_set(meta, jv_string("version"), jv_string(HL_VERSION));
 	meta = jv_object_set(meta, jv_string("lab"), jv_copy(r->lab));
 	meta = jv_object_set(meta, jv_string("git"), jv_copy(r->git));

@@ -51,36 +51,83 @@ is_dropped(const char *entry)
 	return 0;
 }
 
-char **
-hl_child_env(void)
+/* Whether entry's name is the name of one of set's "NAME=VALUE". */
+static int
+is_set(const char *entry, char *const *set)
 {
-	size_t i, n = 0, all = 0;
+	size_t n = strcspn(entry, "=");
+
+	for (; set && *set; set++)
+		if (strncmp(*set, entry, n) == 0 && (*set)[n] == '=')
+			return 1;
+	return 0;
+}
+
+/* This process's environment less what is dropped, plus set. */
+static char **
+child_env(char *const *set, const char *prefix)
+{
+	size_t i, n = 0, all = 0, nset = 0;
 	char **env;
 
 	while (environ[all])
 		all++;
-	env = malloc((all + 1) * sizeof(*env));
+	while (set && set[nset])
+		nset++;
+	env = malloc((all + nset + 1) * sizeof(*env));
 	if (env == NULL)
 		return NULL;
 	for (i = 0; i < all; i++)
-		if (!is_dropped(environ[i]))
+		if (!is_dropped(environ[i]) && !is_set(environ[i], set) &&
+		    !(prefix && strncmp(environ[i], prefix,
+		    strlen(prefix)) == 0))
 			env[n++] = environ[i];
+	for (i = 0; i < nset; i++)
+		env[n++] = set[i];
 	env[n] = NULL;
 	return env;
 }
 
-/* Read what fd has into b (up to the cap); 0 at its end. */
+char **
+hl_child_env(void)
+{
+	return child_env(NULL, NULL);
+}
+
+/* The whole lines of pending to ps->line; what follows the last stays. */
+static void
+lines(const struct hl_proc_spec *ps, struct hl_buf *pending, int all)
+{
+	size_t at = 0;
+	char *nl;
+
+	while (at < pending->len && (nl = memchr(pending->s + at, '\n',
+	    pending->len - at)) != NULL) {
+		*nl = '\0';
+		ps->line(ps->ctx, pending->s + at,
+		    (size_t)(nl - (pending->s + at)));
+		at = (size_t)(nl - pending->s) + 1;
+	}
+	if (all && at < pending->len) {
+		ps->line(ps->ctx, pending->s + at, pending->len - at);
+		at = pending->len;
+	}
+	memmove(pending->s, pending->s + at, pending->len - at);
+	hl_buf_truncate(pending, pending->len - at);
+}
+
+/* Read what fd has into b (up to cap); 0 at its end. */
 static int
-drain(int fd, struct hl_buf *b)
+drain(int fd, struct hl_buf *b, size_t cap)
 {
 	char chunk[4096];
 	ssize_t n = read(fd, chunk, sizeof(chunk));
 
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN ? 1 : 0;
-	if (n > 0 && b && b->len < HL_PROC_CAP)
-		hl_buf_add(b, chunk, (size_t)n > HL_PROC_CAP - b->len ?
-		    HL_PROC_CAP - b->len : (size_t)n);
+	if (n > 0 && b && b->len < cap)
+		hl_buf_add(b, chunk, (size_t)n > cap - b->len ?
+		    cap - b->len : (size_t)n);
 	return n > 0;
 }
 
@@ -98,11 +145,24 @@ int
 hl_proc_run(char *const argv[], double timeout_s, struct hl_buf *out,
     struct hl_buf *err, struct hl_err *e)
 {
+	struct hl_proc_spec ps = { .argv = argv, .timeout_s = timeout_s,
+		.out = out, .err = err };
+
+	return hl_proc_spawn(&ps, e);
+}
+
+int
+hl_proc_spawn(const struct hl_proc_spec *ps, struct hl_err *e)
+{
+	char *const *argv = ps->argv;
+	double timeout_s = ps->timeout_s;
+	struct hl_buf pending = { 0 }, *out = ps->line ? &pending : ps->out;
+	size_t ocap = ps->line ? HL_PROC_LINE_MAX : HL_PROC_CAP;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, st = 0, rc = -1, fail;
 	int exited = 0;
-	char **env = hl_child_env();
+	char **env = child_env(ps->set, ps->drop_prefix);
 	double t0 = hl_clock(), grace = 0;
 	pid_t pid = -1;
 	struct pollfd fds[2];
@@ -159,8 +219,13 @@ hl_proc_run(char *const argv[], double timeout_s, struct hl_buf *out,
 			}
 			for (int i = 0; i < 2; i++)
 				if (fds[i].fd >= 0 && fds[i].revents &&
-				    !drain(fds[i].fd, i == 0 ? out : err))
+				    !drain(fds[i].fd, i == 0 ? out : ps->err,
+				    i == 0 ? ocap : HL_PROC_CAP))
 					fds[i].fd = -1;
+			if (ps->line) {
+				/* a line longer than the cap is cut there */
+				lines(ps, &pending, pending.len >= ocap);
+			}
 		} else {
 			hl_sleep(0.01);
 		}
@@ -177,6 +242,8 @@ hl_proc_run(char *const argv[], double timeout_s, struct hl_buf *out,
 			}
 		}
 	}
+	if (ps->line)
+		lines(ps, &pending, 1);
 	if (WIFEXITED(st))
 		rc = WEXITSTATUS(st);
 	else
@@ -190,5 +257,6 @@ done:
 			close(pe[i]);
 	}
 	free(env);
+	hl_buf_free(&pending);
 	return rc;
 }

@@ -33,4 +33,25 @@ char **hl_child_env(void);
 int hl_proc_run(char *const argv[], double timeout_s, struct hl_buf *out,
     struct hl_buf *err, struct hl_err *e);
 
+/*
+ * hl_proc_run with more say over the child: its environment (set: entries
+ * "NAME=VALUE" that replace or add; drop_prefix: names starting with it
+ * removed, as HL_PVE_* always are) and its stdout line by line, each line
+ * (without its newline, NUL-terminated, at most HL_PROC_LINE_MAX bytes: a
+ * longer one is cut) to line() as it arrives, instead of into out.
+ */
+#define HL_PROC_LINE_MAX (16u << 20)
+
+struct hl_proc_spec {
+	char *const *argv;
+	char *const *set;		/* NULL-ended, or NULL */
+	const char *drop_prefix;	/* or NULL */
+	double timeout_s;
+	void (*line)(void *ctx, const char *line, size_t len);
+	void *ctx;
+	struct hl_buf *out, *err;	/* out unused with line() */
+};
+
+int hl_proc_spawn(const struct hl_proc_spec *ps, struct hl_err *e);
+
 #endif

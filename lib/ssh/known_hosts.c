@@ -11,13 +11,6 @@
 
 #define KNOWN_HOSTS_MAX (4u << 20)
 
-/* The file's path for the lab at root, into out (len bytes). */
-static void
-known_hosts_path(const char *root, char *out, size_t len)
-{
-	snprintf(out, len, "%s/.hl/known_hosts", root);
-}
-
 /* "TYPE BASE64" (a comment after them dropped) as "HOST TYPE BASE64\n". */
 static int
 add_key(struct hl_buf *b, const char *host, const char *line, size_t len)
@@ -38,9 +31,14 @@ add_key(struct hl_buf *b, const char *host, const char *line, size_t len)
 	    (int)(k - s), line + s);
 }
 
-int
-hl_known_hosts_set(const char *root, const char *host, const char *keys,
-    struct hl_err *e)
+/*
+ * Replace host's lines of the file name below .hl/ with add(host, each line
+ * of text), under the file's lock.
+ */
+static int
+host_lines_set(const char *root, const char *name, const char *host,
+    const char *text, int (*add)(struct hl_buf *, const char *, const char *,
+    size_t), struct hl_err *e)
 {
 	char path[4200], *old = NULL;
 	struct hl_buf out = { 0 };
@@ -49,7 +47,7 @@ hl_known_hosts_set(const char *root, const char *host, const char *keys,
 	enum hl_file_status st;
 	int lock, rc = -1;
 
-	known_hosts_path(root, path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/.hl/%s", root, name);
 	lock = hl_lock_file(path);
 	st = hl_file_read(path, KNOWN_HOSTS_MAX, &old, &len);
 	if (st != HL_FILE_OK && st != HL_FILE_MISSING) {
@@ -65,13 +63,14 @@ hl_known_hosts_set(const char *root, const char *host, const char *keys,
 		if (!(strncmp(l, host, n) == 0 && l[n] == ' '))
 			hl_buf_printf(&out, "%.*s\n", (int)(end - l), l);
 	}
-	for (l = keys; l && *l; l = *end ? end + 1 : end) {
+	for (l = text; l && *l; l = *end ? end + 1 : end) {
 		end = strchr(l, '\n');
 		if (end == NULL)
 			end = l + strlen(l);
-		if (end > l && add_key(&out, host, l, (size_t)(end - l)) < 0) {
-			hl_err_set(e, HL_E_USAGE, "%s: a host key that is not "
-			    "'TYPE BASE64'", host);
+		if (end > l && add(&out, host, l, (size_t)(end - l)) < 0) {
+			hl_err_set(e, HL_E_USAGE, "%s: a line that is not "
+			    "%s", host, add == add_key ? "'TYPE BASE64'" :
+			    "one address");
 			goto done;
 		}
 	}
@@ -83,4 +82,50 @@ done:
 	hl_buf_free(&out);
 	free(old);
 	return rc;
+}
+
+int
+hl_known_hosts_set(const char *root, const char *host, const char *keys,
+    struct hl_err *e)
+{
+	return host_lines_set(root, "known_hosts", host, keys, add_key, e);
+}
+
+/* "ADDRESS" as "HOST ADDRESS\n": one word. */
+static int
+add_address(struct hl_buf *b, const char *host, const char *line, size_t len)
+{
+	if (len == 0 || len > 255 || memchr(line, ' ', len) ||
+	    memchr(line, '\t', len))
+		return -1;
+	return hl_buf_printf(b, "%s %.*s\n", host, (int)len, line);
+}
+
+int
+hl_known_hosts_set_address(const char *root, const char *host,
+    const char *address, struct hl_err *e)
+{
+	return host_lines_set(root, "addresses", host, address, add_address,
+	    e);
+}
+
+char *
+hl_known_hosts_address(const char *root, const char *host)
+{
+	char path[4200], *all = NULL, *out = NULL;
+	size_t n = strlen(host), len = 0;
+	const char *l, *end;
+
+	snprintf(path, sizeof(path), "%s/.hl/addresses", root);
+	if (hl_file_read(path, KNOWN_HOSTS_MAX, &all, &len) != HL_FILE_OK)
+		return NULL;
+	for (l = all; *l && out == NULL; l = *end ? end + 1 : end) {
+		end = strchr(l, '\n');
+		if (end == NULL)
+			end = l + strlen(l);
+		if (strncmp(l, host, n) == 0 && l[n] == ' ' && end > l + n + 1)
+			out = strndup(l + n + 1, (size_t)(end - l - n - 1));
+	}
+	free(all);
+	return out;
 }

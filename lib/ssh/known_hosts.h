@@ -21,4 +21,16 @@
 int hl_known_hosts_set(const char *root, const char *host, const char *keys,
     struct hl_err *e);
 
+/*
+ * The address a host was last seen at (a DHCP lease L2 read through the
+ * guest agent), in .hl/addresses: "HOST ADDRESS" lines, written as
+ * known_hosts is (NULL or "" drops the host).  L3, L4 and capture reach a
+ * host without a fixed address there.
+ */
+int hl_known_hosts_set_address(const char *root, const char *host,
+    const char *address, struct hl_err *e);
+
+/* The address recorded for host (malloc'ed), or NULL. */
+char *hl_known_hosts_address(const char *root, const char *host);
+
 #endif

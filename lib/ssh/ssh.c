@@ -92,19 +92,12 @@ hl_ssh_keyscan(const struct hl_ssh_target *t, struct hl_buf *scan,
 	return 0;
 }
 
-/* known_hosts for t at path: the pinned key line, or the scanned key whose
- * fingerprint is the pinned one. */
-static int
-known_hosts(const struct hl_ssh_target *t, const char *path, struct hl_err *e)
+int
+hl_ssh_pinned_key(const struct hl_ssh_target *t, struct hl_buf *line,
+    struct hl_err *e)
 {
-	char host[300];
-	struct hl_buf scan = { 0 }, line = { 0 };
-	int rc = 0;
+	struct hl_buf scan = { 0 };
 
-	if (t->port == 22)
-		snprintf(host, sizeof(host), "%s", t->address);
-	else
-		snprintf(host, sizeof(host), "[%s]:%d", t->address, t->port);
 	if (strncmp(t->host_key, "SHA256:", 7) == 0) {
 		char *copy, *l, *save = NULL;
 
@@ -119,19 +112,37 @@ known_hosts(const struct hl_ssh_target *t, const char *path, struct hl_err *e)
 			if (l[0] != '#' && hl_ssh_key_in(l, t->host_key)) {
 				const char *k = strchr(l, ' ');
 
-				hl_buf_printf(&line, "%s %s\n", host, k ? k + 1 :
-				    "");
+				hl_buf_printf(line, "%s\n", k ? k + 1 : "");
 				break;
 			}
 		free(copy);
 	} else {
-		hl_buf_printf(&line, "%s %s\n", host, t->host_key);
+		hl_buf_printf(line, "%s\n", t->host_key);
 	}
 	hl_buf_free(&scan);
-	if (line.len == 0)
+	if (line->len == 0)
 		return hl_err_set(e, HL_E_SSH, "%s port %d answers with "
-		    "another host key than lab.yaml pins", t->address, t->port);
-	rc = hl_file_write(path, &line, 0600, e);
+		    "another host key than the specs pin", t->address,
+		    t->port);
+	return 0;
+}
+
+/* known_hosts for t at path: the pinned key, under t's address. */
+static int
+known_hosts(const struct hl_ssh_target *t, const char *path, struct hl_err *e)
+{
+	struct hl_buf key = { 0 }, line = { 0 };
+	int rc;
+
+	rc = hl_ssh_pinned_key(t, &key, e);
+	if (rc == 0 && t->port == 22)
+		hl_buf_printf(&line, "%s %s", t->address, hl_buf_str(&key));
+	else if (rc == 0)
+		hl_buf_printf(&line, "[%s]:%d %s", t->address, t->port,
+		    hl_buf_str(&key));
+	if (rc == 0)
+		rc = hl_file_write(path, &line, 0600, e);
+	hl_buf_free(&key);
 	hl_buf_free(&line);
 	return rc;
 }

@@ -29,6 +29,14 @@ struct hl_ssh_target {
 int hl_ssh_keyscan(const struct hl_ssh_target *t, struct hl_buf *scan,
     struct hl_err *e);
 
+/*
+ * The pinned key as "TYPE BASE64\n": the key line itself, or the key whose
+ * fingerprint is the pinned one among those t answers with (a scan).
+ * Returns 0, or -1 with e (HL_E_SSH: no answer, or none matches).
+ */
+int hl_ssh_pinned_key(const struct hl_ssh_target *t, struct hl_buf *line,
+    struct hl_err *e);
+
 /* Whether t answers SSH with its pinned host key (ssh-keyscan).  Returns
  * 0, or -1 with e (HL_E_SSH) naming the address and port. */
 int hl_ssh_check_key(const struct hl_ssh_target *t, struct hl_err *e);

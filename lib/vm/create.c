@@ -125,6 +125,8 @@ vm_read_host_keys(struct host *x)
 	char api[400];
 	struct hl_buf add = { 0 };
 	size_t i;
+	int rc;
+	jv addr;
 
 	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
 		struct hl_err e2;
@@ -155,7 +157,12 @@ vm_read_host_keys(struct host *x)
 		return -1;
 	}
 	hl_buf_free(&add);
-	return 0;
+	/* where L3, L4 and capture reach it (a DHCP lease: nowhere else) */
+	addr = vm_address(x);
+	rc = hl_known_hosts_set_address(x->lab->root, x->name,
+	    hl_json_str(addr), x->e);
+	jv_free(addr);
+	return rc;
 }
 
 jv

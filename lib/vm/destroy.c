@@ -87,7 +87,9 @@ hl_vm_destroy(struct hl_pve *p, const struct hl_lab *lab,
 					vm_note(&x, "destroyed VM %d on %s",
 					    x.vmid, x.node);
 					if (hl_known_hosts_set(lab->root,
-					    x.name, NULL, &ke) < 0)
+					    x.name, NULL, &ke) < 0 ||
+					    hl_known_hosts_set_address(
+					    lab->root, x.name, NULL, &ke) < 0)
 						hl_note(progress,
 						    HL_NOTE_WARNING, x.name,
 						    "%s", ke.msg);

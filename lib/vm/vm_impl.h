@@ -97,8 +97,11 @@ void vm_description(struct host *x, const char *artifact, int creating,
 jv vm_options(struct host *x, int with_mac, const char *mac);
 /* Until cloud-init finished, seen through the agent. */
 int vm_wait_booted(struct host *x);
-/* The guest's SSH host keys into .hl/known_hosts under its alias. */
+/* The guest's SSH host keys into .hl/known_hosts under its alias, and
+ * its address into .hl/addresses. */
 int vm_read_host_keys(struct host *x);
+/* Its first global IPv4 address through the agent, or null. */
+jv vm_address(struct host *x);
 /* The MAC in a config's net0, or NULL (malloc'ed). */
 char *vm_own_mac(jv conf);
 /* Whether the VM runs: 1, 0, or -1 with x->e (power.c). */

@@ -1,0 +1,85 @@
+/*
+ * L3 (hl-converge): each host's OS converged by Ansible from the specs.
+ *
+ * The inventory comes from the same specs as the VMs: each host's address
+ * (its declared ip, the address L2 recorded for a DHCP host, an external
+ * host's declared address), its user and the lab's key, SSH pinned to
+ * .hl/known_hosts under its name, its roles and vars.  A run writes
+ * Ansible's whole setting (ansible.cfg, the inventory, the playbook) into
+ * a directory of its own below .hl/converge/, runs ansible-playbook with
+ * an environment that holds nothing of the operator's Ansible settings
+ * and no Proxmox secret, reads its JSON-lines output as it comes, and
+ * removes the directory (its SSH control sockets with it) at the end.
+ * docs/hl-converge.md.
+ */
+#ifndef HL_CONVERGE_H
+#define HL_CONVERGE_H
+
+#include <jv.h>
+
+#include "core/err.h"
+#include "core/progress.h"
+
+struct hl_lab;
+
+/*
+ * The dynamic inventory for the hosts picked[] marks (Ansible's script
+ * protocol, --list): {_meta: {hostvars}, all: {children}, GROUP: {hosts}}
+ * with groups persona_NAME, tag_NAME and node_NAME.  A host with no
+ * address to reach it at (DHCP, none recorded yet) is left out, with a
+ * warning to progress.  Returns the document, or jv_invalid() with e.
+ */
+jv hl_cv_inventory(const struct hl_lab *lab, const unsigned char *picked,
+    const struct hl_progress *progress, struct hl_err *e);
+
+enum hl_cv_mode {
+	HL_CV_APPLY,		/* converge, and record the commit on the host */
+	HL_CV_CHECK,		/* check mode with diffs: what would change */
+};
+
+struct hl_cv_opts {
+	enum hl_cv_mode mode;
+	int forks;			/* 0: 8 */
+	int exit_code;			/* check: 1 when anything drifted */
+	const char *commit;		/* HEAD, recorded on each host */
+	int dirty;			/* the specs have uncommitted changes */
+	const struct hl_progress *progress;
+};
+
+/*
+ * Converge (or check) the picked hosts in one ansible-playbook run: each
+ * host gets exactly its roles, in declared order.  *res is {hosts: [{name,
+ * ok, changed, failed, unreachable, skipped, duration_s, changed_tasks,
+ * failed_tasks[, drift]}], ansible} (ansible: its version).  Returns the
+ * exit status: 0; 1 for drift with exit_code; 4 when a host was not
+ * reached or its host key is not the one in .hl/known_hosts; 5 when a
+ * task failed (or ansible-playbook itself); e says why.
+ */
+int hl_cv_run(const struct hl_lab *lab, const unsigned char *picked,
+    const struct hl_cv_opts *o, jv *res, struct hl_err *e);
+
+enum hl_cv_power {
+	HL_CV_REBOOT,
+	HL_CV_SHUTDOWN,
+};
+
+struct hl_cv_power_opts {
+	enum hl_cv_power what;
+	int yes;			/* without it: list, refuse (6) */
+	int dry_run;			/* what would be done, exit 0 */
+	int only_if_needed;		/* reboot: /var/run/reboot-required */
+	double timeout;			/* per host: back on ssh (0: 600 s) */
+	const struct hl_progress *progress;
+};
+
+/*
+ * Reboot the picked hosts one at a time, each back on SSH with the same
+ * host key before the next, or shut them down.  *res is {hosts: [{name,
+ * rebooted|shut_down, reason, away_s}]}.  Returns the exit status.
+ */
+struct hl_pve;
+
+int hl_cv_power(struct hl_pve *p, const struct hl_lab *lab, const unsigned char *picked,
+    const struct hl_cv_power_opts *o, jv *res, struct hl_err *e);
+
+#endif

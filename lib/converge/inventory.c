@@ -1,0 +1,238 @@
+/*
+ * The inventory (converge.h): each picked host's connection and hl_* vars
+ * from its effective configuration, its own vars, and the groups.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "converge/converge_impl.h"
+#include "core/file.h"
+#include "core/json.h"
+#include "spec/lab.h"
+#include "spec/spec.h"
+#include "ssh/known_hosts.h"
+
+/* Each public key line of the host's ssh_keys files (validated by the
+ * spec: they parse). */
+static jv
+authorized_keys(const char *root, jv files)
+{
+	jv out = jv_array();
+
+	jv_array_foreach(files, i, f) {
+		char *path = hl_json_str(f) ? hl_lab_path(root,
+		    hl_json_str(f)) : NULL, *text = NULL, *l, *save = NULL;
+		size_t len = 0;
+
+		if (path && hl_file_read(path, 64u << 10, &text, &len) ==
+		    HL_FILE_OK)
+			for (l = strtok_r(text, "\r\n", &save); l;
+			    l = strtok_r(NULL, "\r\n", &save))
+				if (l[strspn(l, " \t")] != '#' &&
+				    l[strspn(l, " \t")] != '\0')
+					out = jv_array_append(out,
+					    jv_string(l));
+		free(text);
+		free(path);
+		jv_free(f);
+	}
+	jv_free(files);
+	return out;
+}
+
+/* The address to reach h at (malloc'ed): its ip without the prefix
+ * length, the one L2 recorded for a DHCP host, an external host's. */
+static char *
+address(const struct hl_lab *lab, const struct hl_host *h, jv hj)
+{
+	const char *s = hl_json_get_str(hj, h->external ? "address" : "ip");
+
+	if (s == NULL || strcmp(s, "dhcp") == 0)
+		return h->external ? NULL : hl_known_hosts_address(lab->root,
+		    h->name);
+	return strndup(s, strcspn(s, "/"));
+}
+
+/* 'TEXT' for a shell-like split (Ansible's shlex), quotes and all. */
+static void
+quoted(struct hl_buf *b, const char *s)
+{
+	hl_buf_adds(b, "'");
+	for (; *s; s++)
+		if (*s == '\'')
+			hl_buf_adds(b, "'\\''");
+		else
+			hl_buf_add(b, s, 1);
+	hl_buf_adds(b, "'");
+}
+
+jv
+cv_ssh_args(const char *root, const char *host)
+{
+	struct hl_buf b = { 0 };
+	jv out;
+
+	hl_buf_adds(&b, "-o StrictHostKeyChecking=yes -o ");
+	hl_buf_printf(&b, "UserKnownHostsFile=");
+	quoted(&b, root);
+	hl_buf_adds(&b, "/.hl/known_hosts -o GlobalKnownHostsFile=/dev/null "
+	    "-o BatchMode=yes -o HostKeyAlias=");
+	hl_buf_adds(&b, host);
+	out = jv_string(hl_buf_str(&b));
+	hl_buf_free(&b);
+	return out;
+}
+
+/* The vars Ansible gets for h, or null when it has no address. */
+static jv
+host_vars(const struct hl_lab *lab, const struct hl_host *h,
+    const char *key)
+{
+	jv hj = hl_spec_host_json(lab, h), v, roles;
+	char *addr = address(lab, h, hj);
+
+	if (addr == NULL) {
+		jv_free(hj);
+		return jv_null();
+	}
+	v = hl_json_get(jv_copy(hj), "vars");
+	if (jv_get_kind(v) != JV_KIND_OBJECT) {
+		jv_free(v);
+		v = jv_object();
+	}
+	v = jv_object_set(v, jv_string("ansible_host"), jv_string(addr));
+	free(addr);
+	v = jv_object_set(v, jv_string("ansible_user"),
+	    hl_json_get(jv_copy(hj), "user"));
+	if (h->external)
+		v = jv_object_set(v, jv_string("ansible_port"),
+		    hl_json_get(jv_copy(hj), "port"));
+	v = jv_object_set(v, jv_string("ansible_ssh_private_key_file"),
+	    jv_string(key));
+	v = jv_object_set(v, jv_string("ansible_ssh_common_args"),
+	    cv_ssh_args(lab->root, h->name));
+	/* pinned whatever ANSIBLE_HOST_KEY_CHECKING says */
+	v = jv_object_set(v, jv_string("ansible_host_key_checking"), jv_true());
+	v = jv_object_set(v, jv_string("ansible_become"), jv_true());
+	v = jv_object_set(v, jv_string("ansible_python_interpreter"),
+	    jv_string("/usr/bin/python3"));
+	roles = hl_json_get(jv_copy(hj), "roles");
+	v = jv_object_set(v, jv_string("hl_roles"), jv_get_kind(roles) ==
+	    JV_KIND_ARRAY ? roles : (jv_free(roles), jv_array()));
+	v = jv_object_set(v, jv_string("hl_persona"), jv_string(h->persona));
+	v = jv_object_set(v, jv_string("hl_node"),
+	    hl_json_get(jv_copy(hj), "node"));
+	v = jv_object_set(v, jv_string("hl_vmid"),
+	    hl_json_get(jv_copy(hj), "vmid"));
+	v = jv_object_set(v, jv_string("hl_tags"), jv_copy(h->tags));
+	v = jv_object_set(v, jv_string("hl_kind"),
+	    jv_string(h->external ? "external" : "vm"));
+	v = jv_object_set(v, jv_string("hl_user"),
+	    hl_json_get(jv_copy(hj), "user"));
+	/* a VM's keys are the spec's; an external host keeps its own */
+	if (!h->external)
+		v = jv_object_set(v, jv_string("hl_authorized_keys"),
+		    authorized_keys(lab->root, hl_json_get(jv_copy(hj),
+		    "ssh_keys")));
+	jv_free(hj);
+	return v;
+}
+
+/* groups[name] gets host. */
+static jv
+grouped(jv groups, const char *prefix, const char *name, const char *host)
+{
+	char g[200];
+	jv members;
+
+	if (name == NULL)
+		return groups;
+	snprintf(g, sizeof(g), "%s_%s", prefix, name);
+	members = hl_json_get(jv_copy(groups), g);
+	if (jv_get_kind(members) != JV_KIND_ARRAY) {
+		jv_free(members);
+		members = jv_array();
+	}
+	return jv_object_set(groups, jv_string(g),
+	    jv_array_append(members, jv_string(host)));
+}
+
+jv
+cv_hosts(const struct hl_lab *lab, const unsigned char *picked,
+    jv *missing)
+{
+	char *key = hl_lab_path(lab->root, ".hl/id_ed25519");
+	jv all = jv_object();
+	size_t i;
+
+	*missing = jv_array();
+	for (i = 0; i < lab->nhosts; i++) {
+		const struct hl_host *h = &lab->hosts[i];
+		jv v;
+
+		if (picked && !picked[i])
+			continue;
+		v = host_vars(lab, h, key ? key : ".hl/id_ed25519");
+		if (jv_get_kind(v) == JV_KIND_NULL)
+			*missing = jv_array_append(*missing,
+			    jv_string(h->name));
+		else
+			all = jv_object_set(all, jv_string(h->name), v);
+	}
+	free(key);
+	return all;
+}
+
+jv
+cv_groups(const struct hl_lab *lab, jv hostvars)
+{
+	jv groups = jv_object();
+
+	jv_object_foreach(hostvars, name, v) {
+		const char *n = jv_string_value(name);
+
+		groups = grouped(groups, "persona", hl_json_get_str(v,
+		    "hl_persona"), n);
+		groups = grouped(groups, "node", hl_json_get_str(v, "hl_node"),
+		    n);
+		jv_array_foreach(hl_json_get(jv_copy(v), "hl_tags"), j, t) {
+			groups = grouped(groups, "tag", hl_json_str(t), n);
+			jv_free(t);
+		}
+		jv_free(name);
+		jv_free(v);
+	}
+	jv_free(hostvars);
+	(void)lab;
+	return groups;
+}
+
+jv
+hl_cv_inventory(const struct hl_lab *lab, const unsigned char *picked,
+    const struct hl_progress *progress, struct hl_err *e)
+{
+	jv missing, hostvars = cv_hosts(lab, picked, &missing), groups, doc;
+	jv children = jv_array();
+
+	jv_array_foreach(missing, i, m) {
+		hl_note(progress, HL_NOTE_WARNING, jv_string_value(m), "no "
+		    "address to reach it at: a DHCP host whose VM hl-vm has "
+		    "not seen running (hl-vm apply)");
+		jv_free(m);
+	}
+	jv_free(missing);
+	groups = cv_groups(lab, jv_copy(hostvars));
+	doc = jv_object();
+	jv_object_foreach(groups, g, members) {
+		children = jv_array_append(children, jv_copy(g));
+		doc = jv_object_set(doc, g, jv_object_set(jv_object(),
+		    jv_string("hosts"), members));
+	}
+	jv_free(groups);
+	doc = jv_object_set(doc, jv_string("all"), jv_object_set(jv_object(),
+	    jv_string("children"), children));
+	doc = jv_object_set(doc, jv_string("_meta"), jv_object_set(
+	    jv_object(), jv_string("hostvars"), hostvars));
+	(void)e;
+	return doc;
+}
