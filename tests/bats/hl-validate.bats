@@ -100,8 +100,8 @@ load test_helper
 	jq -e '.ok and (.warnings | length) == 4' <<<"$output"
 	assert_warning_at lab.yaml 11 "'.hl/sim.env' does not exist yet"
 	assert_warning_at lab.yaml 22 "'.hl/sim-nodes.env' does not exist yet"
-	assert_warning_at lab.yaml 47 "'.hl/sim-mirror.env' does not exist yet"
-	assert_warning_at lab.yaml 52 "'.hl/sim-net.env' does not exist yet"
+	assert_warning_at lab.yaml 52 "'.hl/sim-mirror.env' does not exist yet"
+	assert_warning_at lab.yaml 46 "'.hl/sim-net.env' does not exist yet"
 }
 
 @test "hl-validate: the example lab without the setup key names the missing key file" {
