@@ -298,13 +298,82 @@ done:
 	return out;
 }
 
+/*
+ * Plain data: a list or mapping walked item by item, each mapping key
+ * checked where it stands, anything else to the rule's check.  A problem
+ * anywhere inside leaves the whole value out.
+ */
+static jv
+walk_data(struct walk *w, const struct rule *r, jv v)
+{
+	struct hl_pos kpos = w->kpos, pos = w->pos;
+	jv out;
+	int i, n, it, bad = 0;
+
+	if (jv_get_kind(v) == JV_KIND_ARRAY) {
+		out = jv_array();
+		n = jv_array_length(jv_copy(v));
+		for (i = 0; i < n; i++) {
+			size_t mark = enter(w, NULL, i);
+			jv child = walk_value(w, r, jv_array_get(jv_copy(v), i));
+
+			if (jv_is_valid(child))
+				out = jv_array_append(out, child);
+			else
+				bad = 1;
+			leave(w, mark, kpos, pos);
+		}
+	} else if (jv_get_kind(v) == JV_KIND_OBJECT) {
+		out = jv_object();
+		for (it = jv_object_iter(v); jv_object_iter_valid(v, it);
+		    it = jv_object_iter_next(v, it)) {
+			jv k = jv_object_iter_key(v, it);
+			size_t mark = enter(w, jv_string_value(k), 0);
+			struct hl_pos vpos = w->pos;
+			jv name, child;
+
+			w->pos = w->kpos;
+			name = walk_value(w, r, jv_copy(k));
+			w->pos = vpos;
+			child = walk_value(w, r, jv_object_iter_value(v, it));
+			if (jv_is_valid(name) && jv_is_valid(child)) {
+				out = jv_object_set(out, k, child);
+			} else {
+				bad = 1;
+				jv_free(k);
+				jv_free(child);
+			}
+			jv_free(name);
+			leave(w, mark, kpos, pos);
+		}
+	} else {
+		return r->check(w, r, v);
+	}
+	jv_free(v);
+	if (bad) {
+		jv_free(out);
+		return jv_invalid();
+	}
+	return out;
+}
+
+/* Whether v is {from: .hl/FILE, key: NAME} where r takes one. */
+static int
+is_ref(const struct rule *r, jv v)
+{
+	if (!(r->flags & R_REF) || jv_get_kind(v) != JV_KIND_OBJECT)
+		return 0;
+	/* In plain data, only a mapping with 'from' is one. */
+	return r->kind != K_DATA || jv_object_has(jv_copy(v), jv_string("from"));
+}
+
 static jv
 walk_value(struct walk *w, const struct rule *r, jv v)
 {
 	char ref[256];
 	jv out;
 
-	if ((r->flags & R_REF) && jv_get_kind(v) == JV_KIND_OBJECT) {
+	if (is_ref(r, v)) {
 		v = resolve_ref(w, v, ref, sizeof(ref));
 		if (jv_get_kind(v) != JV_KIND_STRING)
 			return v;
@@ -331,6 +400,8 @@ walk_value(struct walk *w, const struct rule *r, jv v)
 		return walk_dict(w, r, v);
 	case K_LIST:
 		return walk_list(w, r, v);
+	case K_DATA:
+		return walk_data(w, r, v);
 	default:
 		return r->check(w, r, v);
 	}

@@ -15,7 +15,12 @@ struct rule;
 
 typedef jv (*check_fn)(struct walk *w, const struct rule *r, jv v);
 
-enum rule_kind { K_SCALAR, K_MAP, K_DICT, K_LIST };
+/*
+ * K_DATA: plain data of any shape (scalars, lists, mappings), every string
+ * in it, mapping keys included, passed to the rule's check; with R_REF, a
+ * mapping with a 'from' key at any depth is a {from: .hl/FILE, key: NAME}.
+ */
+enum rule_kind { K_SCALAR, K_MAP, K_DICT, K_LIST, K_DATA };
 
 enum rule_flags {
 	R_REQ = 1 << 0,		/* required */
@@ -58,6 +63,13 @@ const char *hl_schema_kind(jv v);
 /* Checks the walker itself needs, for {from: FILE, key: NAME}. */
 jv hl_schema_c_path(struct walk *w, const struct rule *r, jv v);
 jv hl_schema_c_env(struct walk *w, const struct rule *r, jv v);
+
+/* The Ansible side of a host (schema_ansible.c): a role name, whose
+ * layers/L3/roles/NAME/tasks/main.yml must exist; a variable's name; each
+ * scalar of a variable's value. */
+jv hl_schema_c_role(struct walk *w, const struct rule *r, jv v);
+jv hl_schema_c_var_name(struct walk *w, const struct rule *r, jv v);
+jv hl_schema_c_var_value(struct walk *w, const struct rule *r, jv v);
 
 /* The keys of each file. */
 extern const struct rule hl_schema_lab[];

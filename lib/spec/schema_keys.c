@@ -348,6 +348,10 @@ static const struct rule tag_item = { .key = "tag", .check = c_tag };
 static const struct rule ipv4_item = { .key = "dns", .check = c_ipv4 };
 static const struct rule keyfile_item = { .key = "ssh_keys",
 	.check = hl_schema_c_path };
+static const struct rule role_item = { .key = "roles",
+	.check = hl_schema_c_role };
+static const struct rule var_item = { .key = "vars", .kind = K_DATA,
+	.flags = R_REF, .check = hl_schema_c_var_value };
 
 /*
  * The keys a host may set at every level.  Keep hl_schema_settings and
@@ -369,11 +373,15 @@ static const struct rule keyfile_item = { .key = "ssh_keys",
 	{ .key = "search_domain", .check = c_domain },			\
 	{ .key = "user", .check = c_user },				\
 	{ .key = "ssh_keys", .kind = K_LIST, .sub = &keyfile_item },	\
-	{ .key = "power", .check = c_enum, .choices = powers }
+	{ .key = "power", .check = c_enum, .choices = powers },		\
+	{ .key = "roles", .kind = K_LIST, .sub = &role_item },		\
+	{ .key = "vars", .kind = K_DICT, .sub = &var_item,		\
+	  .check = hl_schema_c_var_name }
 
 const char *const hl_schema_settings[] = { "template", "node", "storage",
 	"bridge", "vlan", "pool", "cores", "memory", "disk", "tags", "gateway",
-	"dns", "search_domain", "user", "ssh_keys", "power", NULL };
+	"dns", "search_domain", "user", "ssh_keys", "power", "roles", "vars",
+	NULL };
 
 static const struct rule host_rules[] = {
 	SETTING_RULES,

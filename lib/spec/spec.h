@@ -5,7 +5,8 @@
  *
  * Precedence, lowest first: lab.yaml "defaults", then the persona, then
  * the host.  A key set at a higher level replaces the lower value whole,
- * except "tags", which accumulate across the three levels.
+ * except "tags" and "roles", which accumulate across the three levels,
+ * and "vars", merged by variable name.
  */
 #ifndef HL_SPEC_H
 #define HL_SPEC_H

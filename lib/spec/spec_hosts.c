@@ -69,10 +69,33 @@ key_index(const char *name)
 	return -1;
 }
 
+/* arr without repeats, each first occurrence kept in place. */
+static jv
+ordered_unique(jv arr)
+{
+	jv out = jv_array(), seen = jv_object();
+
+	jv_array_foreach(arr, i, x) {
+		(void)i;
+		if (jv_get_kind(x) != JV_KIND_STRING ||
+		    jv_object_has(jv_copy(seen), jv_copy(x))) {
+			jv_free(x);
+			continue;
+		}
+		seen = jv_object_set(seen, jv_copy(x), jv_true());
+		out = jv_array_append(out, x);
+	}
+	jv_free(seen);
+	jv_free(arr);
+	return out;
+}
+
 /*
  * Lay level l of a host's configuration over in: each key it sets replaces
- * the value below, except tags, which accumulate.  Where a value was set is
- * looked up only when a problem needs it (hl_spec_key_pos).
+ * the value below, except tags and roles, which accumulate (tags sorted,
+ * roles in the order declared, lower levels first), and vars, merged by
+ * variable name.  Where a value was set is looked up only when a problem
+ * needs it (hl_spec_key_pos).
  */
 void
 hl_spec_overlay(struct hl_host_info *in, const struct layer *l,
@@ -98,11 +121,19 @@ hl_spec_overlay(struct hl_host_info *in, const struct layer *l,
 		if (jv_get_kind(v) == JV_KIND_NULL) {
 			jv_free(v);
 			v = jv_invalid();
-		} else if (k == K_TAGS && jv_is_valid(in->val[k])) {
+		} else if ((k == K_TAGS || k == K_ROLES) &&
+		    jv_get_kind(in->val[k]) == JV_KIND_ARRAY &&
+		    jv_get_kind(v) == JV_KIND_ARRAY) {
 			v = jv_array_concat(jv_copy(in->val[k]), v);
+		} else if (k == K_VARS &&
+		    jv_get_kind(in->val[k]) == JV_KIND_OBJECT &&
+		    jv_get_kind(v) == JV_KIND_OBJECT) {
+			v = jv_object_merge(jv_copy(in->val[k]), v);
 		}
-		if (k == K_TAGS && jv_is_valid(v))
+		if (k == K_TAGS && jv_get_kind(v) == JV_KIND_ARRAY)
 			v = hl_json_sorted_unique(v);
+		if (k == K_ROLES && jv_get_kind(v) == JV_KIND_ARRAY)
+			v = ordered_unique(v);
 		jv_free(in->val[k]);
 		in->val[k] = v;
 	}

@@ -21,7 +21,7 @@
 enum key {
 	K_TEMPLATE, K_NODE, K_STORAGE, K_BRIDGE, K_VLAN, K_POOL, K_CORES,
 	K_MEMORY, K_DISK, K_TAGS, K_GATEWAY, K_DNS, K_SEARCH, K_USER,
-	K_SSH_KEYS, K_POWER,
+	K_SSH_KEYS, K_POWER, K_ROLES, K_VARS,
 	N_SETTINGS,
 	K_KIND = N_SETTINGS, K_VMID, K_IP, K_MAC, K_ADDRESS, K_PORT, K_HOST_KEY,
 	N_KEYS
@@ -75,7 +75,11 @@ void hl_spec_info_init(struct hl_host_info *in,
 /* Frees in's values (not in itself); in may be NULL. */
 void hl_spec_info_free(struct hl_host_info *in);
 
-/* Lays level l over in: each key replaces the value below, tags add up. */
+/*
+ * Lays level l over in: each key replaces the value below, except tags
+ * (added up, sorted), roles (added up in declared order) and vars (merged
+ * by variable name).
+ */
 void hl_spec_overlay(struct hl_host_info *in, const struct layer *l,
     enum level level);
 

@@ -87,9 +87,13 @@ hl_spec_host_json(const struct hl_lab *lab, const struct hl_host *h)
 			name = jv_copy(K->out[k == K_MEMORY ? O_MEMORY : O_DISK]);
 		}
 		if (!jv_is_valid(v) && (k == K_TAGS || k == K_DNS ||
-		    k == K_SSH_KEYS)) {
+		    k == K_SSH_KEYS || k == K_ROLES)) {
 			jv_free(v);
 			v = jv_array();
+		}
+		if (!jv_is_valid(v) && k == K_VARS) {
+			jv_free(v);
+			v = jv_object();
 		}
 		if (!jv_is_valid(v) && k == K_IP) {
 			jv_free(v);

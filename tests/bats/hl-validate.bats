@@ -100,8 +100,8 @@ load test_helper
 	jq -e '.ok and (.warnings | length) == 4' <<<"$output"
 	assert_warning_at lab.yaml 11 "'.hl/sim.env' does not exist yet"
 	assert_warning_at lab.yaml 22 "'.hl/sim-nodes.env' does not exist yet"
-	assert_warning_at lab.yaml 47 "'.hl/sim-mirror.env' does not exist yet"
-	assert_warning_at lab.yaml 52 "'.hl/sim-net.env' does not exist yet"
+	assert_warning_at lab.yaml 52 "'.hl/sim-mirror.env' does not exist yet"
+	assert_warning_at lab.yaml 46 "'.hl/sim-net.env' does not exist yet"
 }
 
 @test "hl-validate: the example lab without the setup key names the missing key file" {
@@ -161,12 +161,12 @@ load test_helper
 	template: deb
 	cpus: 2
 	hosts:
-	  app01: {vmid: 301, memroy: 1G, roles: [web]}
+	  app01: {vmid: 301, memroy: 1G, stacks: [web]}
 	EOF
 	validate 1
 	assert_error_at personas/app.yaml 2 "unknown key 'cpus' \\(did you mean 'cores'\\?\\)"
 	assert_error_at personas/app.yaml 4 "unknown key 'memroy' \\(did you mean 'memory'\\?\\)"
-	assert_error_at personas/app.yaml 4 "^unknown key 'roles'$"
+	assert_error_at personas/app.yaml 4 "^unknown key 'stacks'$"
 	jq -e '.errors[] | select(.message | test("cpus")) | .path == ".cpus" and .col == 1' <<<"$output"
 }
 
@@ -618,6 +618,7 @@ load test_helper
 	jq -e '.hosts == [{name: "nas01", persona: "nas", kind: "external",
 		address: "nas.home.arpa", port: 22, user: "debian", tags: ["storage"],
 		host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+		roles: [], vars: {},
 		source: {file: "personas/nas.yaml", line: 3}}]' <<<"$output"
 }
 
@@ -652,6 +653,224 @@ load test_helper
 	base_lab
 	run -0 --separate-stderr hl-validate -C "$LAB" show app01
 	jq -e '.hosts[0].power == "running"' <<<"$output"
+}
+
+# --- roles and vars (L3) -------------------------------------------------
+
+# The roles NAME... in $LAB, each with the one file a role must have.
+make_roles() {
+	local r
+	for r in "$@"; do
+		mkdir -p "$LAB/layers/L3/roles/$r/tasks"
+		printf -- '---\n' > "$LAB/layers/L3/roles/$r/tasks/main.yml"
+	done
+}
+
+@test "hl-validate: roles accumulate over defaults, persona and host in declared order, repeats dropped" {
+	base_lab
+	make_roles base zeta docker restic alpha
+	sed -i 's/^  storage: local-lvm$/  storage: local-lvm\n  roles: [base, zeta]/' "$LAB/lab.yaml"
+	lab_file personas/app.yaml <<-'EOF'
+	template: deb
+	cores: 1
+	memory: 512M
+	disk: 4G
+	roles: [docker, base, restic]
+	hosts:
+	  app01: {vmid: 301, roles: [alpha, restic, zeta, alpha]}
+	  app02: {vmid: 302}
+	EOF
+	run -0 --separate-stderr hl-validate -C "$LAB" show
+	jq -e '[.hosts[] | {name, roles}] == [
+		{name: "app01", roles: ["base", "zeta", "docker", "restic", "alpha"]},
+		{name: "app02", roles: ["base", "zeta", "docker", "restic"]}]' <<<"$output"
+	# none anywhere: an empty list
+	rm -r "$LAB"
+	base_lab
+	run -0 --separate-stderr hl-validate -C "$LAB" show app01
+	jq -e '.hosts[0].roles == [] and .hosts[0].vars == {}' <<<"$output"
+}
+
+@test "hl-validate: vars merge by name over the three levels, a higher level replacing a value whole" {
+	base_lab
+	sed -i 's/^  storage: local-lvm$/  storage: local-lvm\n  vars: {a: 1, b: {x: 1, y: 2}, c: [1, 2], d: keep}/' "$LAB/lab.yaml"
+	lab_file personas/app.yaml <<-'EOF'
+	template: deb
+	cores: 1
+	memory: 512M
+	disk: 4G
+	vars:
+	  b: {x: 9}
+	  e: null
+	  f: true
+	hosts:
+	  app01:
+	    vmid: 301
+	    vars: {a: "two", c: [{k: v}], g: 1.5}
+	  app02: {vmid: 302}
+	EOF
+	run -0 --separate-stderr hl-validate -C "$LAB" show
+	jq -e '.hosts[0].vars == {a: "two", b: {x: 9}, c: [{k: "v"}], d: "keep",
+		e: null, f: true, g: 1.5}' <<<"$output"
+	jq -e '.hosts[1].vars == {a: 1, b: {x: 9}, c: [1, 2], d: "keep", e: null,
+		f: true}' <<<"$output"
+}
+
+@test "hl-validate: a role must exist as layers/L3/roles/NAME/tasks/main.yml, named at its place in the list" {
+	base_lab
+	make_roles base
+	mkdir -p "$LAB/layers/L3/roles/dir/tasks/main.yml" "$LAB/layers/L3/roles/empty"
+	sed -i 's/^  storage: local-lvm$/  storage: local-lvm\n  roles: [base, nope]/' "$LAB/lab.yaml"
+	lab_file personas/app.yaml <<-'EOF'
+	template: deb
+	cores: 1
+	memory: 512M
+	disk: 4G
+	roles:
+	  - base
+	  - empty
+	  - dir
+	hosts:
+	  app01:
+	    vmid: 301
+	    roles: [Bad_Name, base, 7]
+	EOF
+	validate 1
+	assert_error_at lab.yaml 17 "^role 'nope' does not exist: no layers/L3/roles/nope/tasks/main.yml$"
+	jq -e 'any(.errors[]; .line == 17 and .col == 17 and .path == ".defaults.roles[1]")' <<<"$output"
+	assert_error_at personas/app.yaml 7 "^role 'empty' does not exist: no layers/L3/roles/empty/tasks/main.yml$"
+	assert_error_at personas/app.yaml 8 "^role 'dir': layers/L3/roles/dir/tasks/main.yml is not a regular file$"
+	assert_error_at personas/app.yaml 12 "'Bad_Name' is not a role name of"
+	assert_error_at personas/app.yaml 12 "must be a role name, not a number"
+	assert_errors 5
+	# reported once where it is written, however many hosts inherit it
+	[[ $stderr == *"lab.yaml:17:17: error: role 'nope' does not exist"* ]]
+	lab_file personas/app.yaml <<-'EOF'
+	template: deb
+	cores: 1
+	memory: 512M
+	disk: 4G
+	hosts:
+	  app01: {vmid: 301, roles: base}
+	EOF
+	validate 1
+	assert_error_at personas/app.yaml 6 "must be a list, not a string"
+}
+
+@test "hl-validate: vars names are Ansible variable names; ansible_*, hl_*, Python keywords and Ansible's own are refused" {
+	base_lab
+	lab_file personas/app.yaml <<-'EOF'
+	template: deb
+	cores: 1
+	memory: 512M
+	disk: 4G
+	vars:
+	  ansible_user: root
+	  hl_x: 1
+	  9lives: 1
+	  bad-name: 1
+	  class: 1
+	  hostvars: 1
+	  Fine_Name_2: 1
+	  _private: 1
+	  aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: 1
+	hosts:
+	  app01: {vmid: 301, vars: [a, b]}
+	EOF
+	validate 1
+	assert_error_at personas/app.yaml 6 "^variable 'ansible_user' is reserved: ansible_\\* variables"
+	assert_error_at personas/app.yaml 7 "^variable 'hl_x' is reserved: hl_\\* variables"
+	assert_error_at personas/app.yaml 8 "'9lives' is not a variable name of \\[A-Za-z_\\]\\[A-Za-z0-9_\\]\\{0,63\\}"
+	assert_error_at personas/app.yaml 9 "'bad-name' is not a variable name"
+	assert_error_at personas/app.yaml 10 "'class' is a Python keyword"
+	assert_error_at personas/app.yaml 11 "variable 'hostvars' is reserved: it is one of Ansible's special variables"
+	assert_error_at personas/app.yaml 14 "is not a variable name"
+	assert_error_at personas/app.yaml 16 "must be a mapping, not a list"
+	assert_errors 8
+	# the same names at the other levels
+	rm -r "$LAB"
+	base_lab
+	sed -i 's/^  storage: local-lvm$/  storage: local-lvm\n  vars: {ansible_host: x}/' "$LAB/lab.yaml"
+	sed -i 's/^    ip: dhcp$/    ip: dhcp\n    vars: {hl_role: x}/' "$LAB/personas/app.yaml"
+	validate 1
+	assert_error_at lab.yaml 17 "variable 'ansible_host' is reserved"
+	assert_error_at personas/app.yaml 14 "variable 'hl_role' is reserved"
+	assert_errors 2
+}
+
+@test "hl-validate: a string in vars Ansible would evaluate as a template is refused at its line, at any depth" {
+	base_lab
+	sed -i 's/^  storage: local-lvm$/  storage: local-lvm\n  vars: {motd: "hi {{ lookup(\x27pipe\x27, \x27id\x27) }}"}/' "$LAB/lab.yaml"
+	lab_file personas/app.yaml <<-'EOF'
+	template: deb
+	cores: 1
+	memory: 512M
+	disk: 4G
+	vars:
+	  list:
+	    - fine
+	    - "{% if x %}"
+	  map:
+	    inner:
+	      deeper: ["ok", "a {# comment"]
+	    "{{ key }}": 1
+	  braces: "{ not a template }"
+	hosts:
+	  app01: {vmid: 301}
+	EOF
+	validate 1
+	assert_error_at lab.yaml 17 "holds '\\{\\{': Ansible would evaluate it as a template"
+	assert_error_at personas/app.yaml 8 "'\\{% if x %\\}' holds '\\{%': Ansible would evaluate it as a template"
+	assert_error_at personas/app.yaml 11 "'a \\{# comment' holds '\\{#'"
+	assert_error_at personas/app.yaml 12 "'\\{\\{ key \\}\\}' holds '\\{\\{'"
+	jq -e 'any(.errors[]; .path == ".vars.list[1]") and
+		any(.errors[]; .path == ".vars.map.inner.deeper[1]")' <<<"$output"
+	assert_errors 4
+}
+
+@test "hl-validate: a var may be taken from .hl/, resolved in show, and refused when it holds a template" {
+	base_lab
+	mkdir -p "$LAB/.hl"
+	printf 'HL_MIRROR=http://10.1.0.1:5000\nHL_EVIL="{{ lookup(\x27env\x27, \x27HOME\x27) }}"\n' > "$LAB/.hl/net.env"
+	sed -i 's/^  storage: local-lvm$/  storage: local-lvm\n  vars: {mirror: {from: .hl\/net.env, key: HL_MIRROR}}/' "$LAB/lab.yaml"
+	sed -i 's/^    ip: dhcp$/    ip: dhcp\n    vars: {deep: [{url: {from: .hl\/net.env, key: HL_MIRROR}}], late: {from: .hl\/later.env, key: X}}/' "$LAB/personas/app.yaml"
+	run -0 --separate-stderr hl-validate -C "$LAB" show
+	jq -e '.hosts[0].vars == {mirror: "http://10.1.0.1:5000"} and
+		.hosts[1].vars == {mirror: "http://10.1.0.1:5000",
+		deep: [{url: "http://10.1.0.1:5000"}], late: null}' <<<"$output"
+	[[ $stderr == *"personas/app.yaml:14:70: warning: '.hl/later.env' does not exist yet"* ]]
+	cat >> "$LAB/personas/app.yaml" <<-'EOF'
+	vars:
+	  evil: {from: .hl/net.env, key: HL_EVIL}
+	  gone: {from: .hl/net.env, key: HL_NONE}
+	  typo: {from: .hl/net.env, kye: HL_MIRROR}
+	EOF
+	validate 1
+	# named, not shown: values from .hl/ are never printed
+	assert_error_at personas/app.yaml 16 "^HL_EVIL in .hl/net.env holds '\\{\\{': Ansible would evaluate it as a template"
+	assert_error_at personas/app.yaml 17 "'.hl/net.env' has no HL_NONE"
+	assert_error_at personas/app.yaml 18 "unknown key 'kye' \\(did you mean 'key'\\?\\)"
+	[[ "$output$stderr" != *"lookup("* ]]
+}
+
+@test "hl-validate: an external host takes roles and vars, and show gives them" {
+	base_lab
+	make_roles base nas
+	sed -i 's/^  storage: local-lvm$/  storage: local-lvm\n  roles: [base]\n  vars: {site: home}/' "$LAB/lab.yaml"
+	lab_file personas/nas.yaml <<-'EOF'
+	roles: [nas]
+	hosts:
+	  nas01:
+	    kind: external
+	    address: nas.home.arpa
+	    host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
+	    vars: {share: /srv/data, site: nas}
+	EOF
+	run -0 --separate-stderr hl-validate -C "$LAB" show nas01 app01
+	jq -e '[.hosts[] | {name, kind, roles, vars}] == [
+		{name: "app01", kind: "vm", roles: ["base"], vars: {site: "home"}},
+		{name: "nas01", kind: "external", roles: ["base", "nas"],
+		 vars: {share: "/srv/data", site: "nas"}}]' <<<"$output"
 }
 
 @test "hl-validate: a persona without hosts and an unused mirror entry are warnings" {
