@@ -124,7 +124,33 @@ message(jv r)
 	return jv_string(msg);
 }
 
-/* {role, task} of the current task, plus extra's members. */
+/* Why a host was not reached, in one line: a changed host key said as
+ * such (ssh's banner says it in twenty), else ssh's last line. */
+static jv
+unreachable_why(jv r)
+{
+	const char *msg = hl_json_get_str(r, "msg"), *last;
+	jv out;
+
+	if (msg && (strstr(msg, "Host key verification failed") ||
+	    strstr(msg, "IDENTIFICATION HAS CHANGED")))
+		out = jv_string("its host key is not the one in .hl/known_hosts:"
+		    " the VM may have been rebuilt outside hl (hl-vm status)");
+	else if (msg) {
+		size_t n = strlen(msg);
+
+		while (n > 0 && strchr("\r\n", msg[n - 1]))
+			n--;
+		for (last = msg + n; last > msg && last[-1] != '\n'; last--)
+			;
+		out = jv_string_fmt("%.*s", (int)(msg + n - last), last);
+	} else
+		out = jv_string("no answer");
+	jv_free(r);
+	return out;
+}
+
+/* {role, task} of the current task. */
 static jv
 task_item(const struct cv_events *ev)
 {
@@ -161,12 +187,12 @@ result(struct cv_events *ev, const char *event, const char *host, jv r)
 	    (double)(long)((hl_clock() - ev->t0) * 10 + 0.5) / 10));
 	if (strcmp(event, "v2_runner_on_unreachable") == 0) {
 		/* hl's tasks too: a host lost at the end was not converged */
+		jv why = unreachable_why(jv_copy(r));
+
 		h = jv_object_set(h, jv_string("unreachable"), jv_number(1));
-		h = jv_object_set(h, jv_string("unreachable_msg"),
-		    message(jv_copy(r)));
 		hl_note(ev->progress, HL_NOTE_ERROR, host, "unreachable: %s",
-		    hl_json_get_str(r, "msg") ? hl_json_get_str(r, "msg") :
-		    "no answer");
+		    jv_string_value(why));
+		h = jv_object_set(h, jv_string("unreachable_msg"), why);
 	} else if (hl) {
 		if (jv_get_kind(ev->version) == JV_KIND_NULL &&
 		    hl_json_get_str(r, "msg") &&

@@ -313,19 +313,9 @@ verdict(struct run *r, jv hosts, int rc, const struct hl_buf *err)
 	}
 	hosts = jv_null();
 	if (nunr > 0) {
-		char why[600];
-
-		if (unr_msg && (strstr(unr_msg, "Host key verification failed")
-		    || strstr(unr_msg, "IDENTIFICATION HAS CHANGED")))
-			snprintf(why, sizeof(why), "its host key is not the one "
-			    "in .hl/known_hosts: the VM may have been rebuilt "
-			    "outside hl (hl-vm status)");
-		else
-			snprintf(why, sizeof(why), "%.500s", unr_msg ? unr_msg :
-			    "not reached");
-		code = hl_err_set(r->e, HL_E_SSH, "%s%s unreachable: %s%s",
-		    first_unr, nunr > 1 ? " and others" : "", why,
-		    nunr > 1 ? " (see each host)" : "");
+		code = hl_err_set(r->e, HL_E_SSH, "%s unreachable: %s%s",
+		    first_unr, unr_msg ? unr_msg : "not reached", nunr > 1 ?
+		    " (and others: see each host)" : "");
 	} else if (nfail > 0) {
 		code = hl_err_set(r->e, HL_E_FAILED, "a task failed on %s%s",
 		    first_fail, nfail > 1 ? " and others (see each host)" : "");
