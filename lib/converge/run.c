@@ -103,6 +103,9 @@ write_cfg(struct run *r)
 	    "interpreter_python = /usr/bin/python3\n"
 	    "local_tmp = %s/tmp\n"
 	    "nocolor = True\n"
+	    /* a host that fails after a change asked for a restart still
+	     * restarts: the next run would find nothing to change */
+	    "force_handlers = True\n"
 	    "[ssh_connection]\n"
 	    "pipelining = True\n"
 	    "control_path_dir = %s/cp\n"
