@@ -46,7 +46,4 @@ void cv_events_free(struct cv_events *ev);
 /* One line of ansible.posix.jsonl's output (a callback for hl_proc). */
 void cv_event_line(void *ctx, const char *line, size_t len);
 
-/* The per-host results, in name order (consumes nothing). */
-jv cv_events_hosts(const struct cv_events *ev);
-
 #endif

@@ -263,15 +263,3 @@ cv_event_line(void *ctx, const char *line, size_t len)
 		ev->stats = 1;
 	jv_free(d);
 }
-
-jv
-cv_events_hosts(const struct cv_events *ev)
-{
-	jv out = jv_array();
-
-	jv_object_foreach(jv_copy(ev->hosts), name, h) {
-		out = jv_array_append(out, h);
-		jv_free(name);
-	}
-	return out;
-}

@@ -124,7 +124,8 @@ host_vars(const struct hl_lab *lab, const struct hl_host *h,
 	    hl_json_get(jv_copy(hj), "node"));
 	v = jv_object_set(v, jv_string("hl_vmid"),
 	    hl_json_get(jv_copy(hj), "vmid"));
-	v = jv_object_set(v, jv_string("hl_tags"), jv_copy(h->tags));
+	v = jv_object_set(v, jv_string("hl_tags"),
+	    hl_json_get(jv_copy(hj), "tags"));
 	v = jv_object_set(v, jv_string("hl_kind"),
 	    jv_string(h->external ? "external" : "vm"));
 	v = jv_object_set(v, jv_string("hl_user"),
@@ -190,15 +191,19 @@ cv_groups(const struct hl_lab *lab, jv hostvars)
 
 	jv_object_foreach(hostvars, name, v) {
 		const char *n = jv_string_value(name);
+		jv tags = hl_json_get(jv_copy(v), "hl_tags");
 
 		groups = grouped(groups, "persona", hl_json_get_str(v,
 		    "hl_persona"), n);
 		groups = grouped(groups, "node", hl_json_get_str(v, "hl_node"),
 		    n);
-		jv_array_foreach(hl_json_get(jv_copy(v), "hl_tags"), j, t) {
-			groups = grouped(groups, "tag", hl_json_str(t), n);
-			jv_free(t);
-		}
+		if (jv_get_kind(tags) == JV_KIND_ARRAY)
+			jv_array_foreach(tags, j, t) {
+				groups = grouped(groups, "tag", hl_json_str(t),
+				    n);
+				jv_free(t);
+			}
+		jv_free(tags);
 		jv_free(name);
 		jv_free(v);
 	}

@@ -120,11 +120,12 @@ write_cfg(struct run *r)
 static int
 write_inventory(struct run *r)
 {
-	jv hosts = jv_copy(r->hostvars), children = jv_object(), inv;
+	jv hosts = jv_copy(r->hostvars), children = jv_object(), inv, groups;
 	struct hl_buf b = { 0 };
 	int rc;
 
-	jv_object_foreach(cv_groups(r->lab, jv_copy(r->hostvars)), g, m) {
+	groups = cv_groups(r->lab, jv_copy(r->hostvars));
+	jv_object_foreach(groups, g, m) {
 		jv members = jv_object();
 
 		jv_array_foreach(m, i, h)
@@ -133,6 +134,7 @@ write_inventory(struct run *r)
 		children = jv_object_set(children, g, jv_object_set(
 		    jv_object(), jv_string("hosts"), members));
 	}
+	jv_free(groups);
 	inv = jv_object_set(jv_object(), jv_string("all"), jv_object_set(
 	    jv_object_set(jv_object(), jv_string("hosts"), hosts),
 	    jv_string("children"), children));
@@ -340,7 +342,9 @@ hl_cv_run(const struct hl_lab *lab, const unsigned char *picked,
 {
 	struct run r = { .lab = lab, .o = o, .e = e };
 	char cfg[4500], inv[4500], forks[16];
-	char *set[] = { cfg, "ANSIBLE_NOCOLOR=1", NULL };
+	/* Ansible refuses to run without a UTF-8 locale */
+	char *set[] = { cfg, "ANSIBLE_NOCOLOR=1", "LC_ALL=C.UTF-8",
+		"LANG=C.UTF-8", NULL };
 	char *argv[12];
 	struct cv_events ev = { .check = o->mode == HL_CV_CHECK,
 		.progress = o->progress };
