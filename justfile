@@ -61,6 +61,14 @@ destroy +ARGS:
 status *SELECTORS:
     {{bin}}/hl-vm status "$@"
 
+# L3: converge each host's OS with Ansible, its roles from the specs (all hosts, or the given selectors)
+converge *ARGS:
+    {{bin}}/hl-converge apply "$@"
+
+# L3: what converge would change on each host, changing nothing (--exit-code: exit 1 on drift)
+converge-check *ARGS:
+    {{bin}}/hl-converge check "$@"
+
 # Run the test suite
 test:
     make test

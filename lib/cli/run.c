@@ -12,6 +12,7 @@
 #include "core/exit.h"
 #include "core/json.h"
 #include "core/lock.h"
+#include "core/proc.h"
 #include "spec/lab.h"
 #include "spec/select.h"
 #include "spec/spec.h"
@@ -274,6 +275,7 @@ hl_run_lab(struct hl_run *r, char *const *sels, int nsels, unsigned flags,
 	struct hl_err e = { 0 };
 	struct hl_buf why = { 0 };
 	char *root = NULL;
+	jv token_env;
 	int rc = -1;
 
 	*lab = NULL;
@@ -298,6 +300,13 @@ hl_run_lab(struct hl_run *r, char *const *sels, int nsels, unsigned flags,
 	}
 	if (hl_spec_load(root, lab, &e) < 0)
 		goto fail;
+	/* the token's variable, when lab.yaml names one, reaches no child
+	 * of any verb, whether it talks to Proxmox or not */
+	token_env = hl_json_get(hl_json_get(jv_copy((*lab)->spec), "pve"),
+	    "token_env");
+	if (hl_json_str(token_env))
+		hl_child_env_drop(hl_json_str(token_env));
+	jv_free(token_env);
 	jv_free(r->lab);
 	r->lab = jv_copy((*lab)->id);
 	if (picked) {

@@ -260,16 +260,20 @@ commit_all() {
 	mkdir -p "$cwd"
 	printf '[defaults]\nstdout_callback = minimal\nroles_path = /nonexistent\n' > "$cwd/ansible.cfg"
 	sed -i '/^  db01:/a\    roles: [envprobe]' "$LAB/personas/db.yaml"
+	# and a variable of the lab's own naming that holds the token
+	sed -i 's/^  token_file: .*/&\n  token_env: LAB_SECRET_VAR/' "$LAB/lab.yaml"
+	grep -q '^  token_env: LAB_SECRET_VAR$' "$LAB/lab.yaml"
 	commit_all "envprobe on db01"
 	cd "$cwd"
-	HL_PVE_TOKEN=$token ANSIBLE_STDOUT_CALLBACK=minimal ANSIBLE_ROLES_PATH=/nonexistent \
-		cv 0 apply db01
+	HL_PVE_TOKEN=$token LAB_SECRET_VAR=$token ANSIBLE_STDOUT_CALLBACK=minimal \
+		ANSIBLE_ROLES_PATH=/nonexistent cv 0 apply db01
 	cd "$BATS_TEST_TMPDIR"
-	spec_reset personas/db.yaml
+	spec_reset personas/db.yaml lab.yaml
 	jq -e '.hosts[0].changed_tasks | any(.role == "envprobe")' <<<"$output"
 	run -0 on db01 'cat /root/controller-env; rm -f /root/controller-env'
 	[[ $output == *"ANSIBLE_CONFIG="*"/.hl/converge/run-"*"/ansible.cfg"* ]]
-	[[ $output != *"HL_PVE"* ]]
+	[[ $output == *"HOME="* ]]
+	[[ $output != *"HL_PVE"* && $output != *"LAB_SECRET_VAR"* ]]
 	[[ $output != *"$token"* ]]
 	[[ $output != *"ANSIBLE_STDOUT_CALLBACK"* && $output != *"ANSIBLE_ROLES_PATH"* ]]
 	# the run's directory, its SSH control sockets with it, is gone
