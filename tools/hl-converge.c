@@ -144,7 +144,9 @@ inventory(struct hl_run *run, const struct args *a, struct hl_lab *lab,
 		    "inventory holds", a->host);
 		return hl_run_fail(run, &e);
 	}
-	if (hl_json_print(stdout, out, 0, &e) < 0 || fclose(stdout) != 0)
+	/* for Ansible, not for people: keys as they come, not sorted */
+	jv_dumpf(out, stdout, 0);
+	if (putchar('\n') == EOF || fclose(stdout) != 0)
 		return HL_EXIT_INTERNAL;
 	return 0;
 }

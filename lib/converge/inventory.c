@@ -12,28 +12,46 @@
 #include "spec/spec.h"
 #include "ssh/known_hosts.h"
 
-/* Each public key line of the host's ssh_keys files (validated by the
- * spec: they parse). */
+/* The public key lines of one file (validated by the spec: they parse). */
 static jv
-authorized_keys(const char *root, jv files)
+key_lines(const char *root, const char *file)
+{
+	char *path = hl_lab_path(root, file), *text = NULL, *l, *save = NULL;
+	size_t len = 0;
+	jv out = jv_array();
+
+	if (path && hl_file_read(path, 64u << 10, &text, &len) == HL_FILE_OK)
+		for (l = strtok_r(text, "\r\n", &save); l;
+		    l = strtok_r(NULL, "\r\n", &save))
+			if (l[strspn(l, " \t")] != '#' &&
+			    l[strspn(l, " \t")] != '\0')
+				out = jv_array_append(out, jv_string(l));
+	free(text);
+	free(path);
+	return out;
+}
+
+/* Each public key line of the host's ssh_keys files; *seen keeps each
+ * file's lines, so a file many hosts name is read once. */
+static jv
+authorized_keys(const char *root, jv files, jv *seen)
 {
 	jv out = jv_array();
 
 	jv_array_foreach(files, i, f) {
-		char *path = hl_json_str(f) ? hl_lab_path(root,
-		    hl_json_str(f)) : NULL, *text = NULL, *l, *save = NULL;
-		size_t len = 0;
+		jv lines = hl_json_get(jv_copy(*seen), hl_json_str(f) ?
+		    hl_json_str(f) : "");
 
-		if (path && hl_file_read(path, 64u << 10, &text, &len) ==
-		    HL_FILE_OK)
-			for (l = strtok_r(text, "\r\n", &save); l;
-			    l = strtok_r(NULL, "\r\n", &save))
-				if (l[strspn(l, " \t")] != '#' &&
-				    l[strspn(l, " \t")] != '\0')
-					out = jv_array_append(out,
-					    jv_string(l));
-		free(text);
-		free(path);
+		if (hl_json_str(f) && jv_get_kind(lines) != JV_KIND_ARRAY) {
+			jv_free(lines);
+			lines = key_lines(root, hl_json_str(f));
+			*seen = jv_object_set(*seen, jv_copy(f),
+			    jv_copy(lines));
+		}
+		if (jv_get_kind(lines) == JV_KIND_ARRAY)
+			out = jv_array_concat(out, lines);
+		else
+			jv_free(lines);
 		jv_free(f);
 	}
 	jv_free(files);
@@ -86,7 +104,7 @@ cv_ssh_args(const char *root, const char *host)
 /* The vars Ansible gets for h, or null when it has no address. */
 static jv
 host_vars(const struct hl_lab *lab, const struct hl_host *h,
-    const char *key)
+    const char *key, jv *seen)
 {
 	jv hj = hl_spec_host_json(lab, h), v, roles;
 	char *addr = address(lab, h, hj);
@@ -134,12 +152,13 @@ host_vars(const struct hl_lab *lab, const struct hl_host *h,
 	if (!h->external)
 		v = jv_object_set(v, jv_string("hl_authorized_keys"),
 		    authorized_keys(lab->root, hl_json_get(jv_copy(hj),
-		    "ssh_keys")));
+		    "ssh_keys"), seen));
 	jv_free(hj);
 	return v;
 }
 
-/* groups[name] gets host. */
+/* groups[name] gets host.  The list is taken out of groups while it
+ * grows: with a second reference jq would copy it on every append. */
 static jv
 grouped(jv groups, const char *prefix, const char *name, const char *host)
 {
@@ -153,6 +172,8 @@ grouped(jv groups, const char *prefix, const char *name, const char *host)
 	if (jv_get_kind(members) != JV_KIND_ARRAY) {
 		jv_free(members);
 		members = jv_array();
+	} else {
+		groups = jv_object_delete(groups, jv_string(g));
 	}
 	return jv_object_set(groups, jv_string(g),
 	    jv_array_append(members, jv_string(host)));
@@ -163,7 +184,7 @@ cv_hosts(const struct hl_lab *lab, const unsigned char *picked,
     jv *missing)
 {
 	char *key = hl_lab_path(lab->root, ".hl/id_ed25519");
-	jv all = jv_object();
+	jv all = jv_object(), seen = jv_object();
 	size_t i;
 
 	*missing = jv_array();
@@ -173,7 +194,7 @@ cv_hosts(const struct hl_lab *lab, const unsigned char *picked,
 
 		if (picked && !picked[i])
 			continue;
-		v = host_vars(lab, h, key ? key : ".hl/id_ed25519");
+		v = host_vars(lab, h, key ? key : ".hl/id_ed25519", &seen);
 		if (jv_get_kind(v) == JV_KIND_NULL)
 			*missing = jv_array_append(*missing,
 			    jv_string(h->name));
@@ -181,6 +202,7 @@ cv_hosts(const struct hl_lab *lab, const unsigned char *picked,
 			all = jv_object_set(all, jv_string(h->name), v);
 	}
 	free(key);
+	jv_free(seen);
 	return all;
 }
 

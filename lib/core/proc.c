@@ -101,6 +101,8 @@ lines(const struct hl_proc_spec *ps, struct hl_buf *pending, int all)
 	size_t at = 0;
 	char *nl;
 
+	if (pending->len == 0)
+		return;
 	while (at < pending->len && (nl = memchr(pending->s + at, '\n',
 	    pending->len - at)) != NULL) {
 		*nl = '\0';
