@@ -145,9 +145,12 @@ inventory(struct hl_run *run, const struct args *a, struct hl_lab *lab,
 		return hl_run_fail(run, &e);
 	}
 	/* for Ansible, not for people: keys as they come, not sorted */
-	jv_dumpf(out, stdout, 0);
-	if (putchar('\n') == EOF || fclose(stdout) != 0)
+	out = jv_dump_string(out, 0);
+	if (puts(jv_string_value(out)) == EOF || fclose(stdout) != 0) {
+		jv_free(out);
 		return HL_EXIT_INTERNAL;
+	}
+	jv_free(out);
 	return 0;
 }
 
