@@ -68,18 +68,38 @@ struct hl_cv_power_opts {
 	int yes;			/* without it: list, refuse (6) */
 	int dry_run;			/* what would be done, exit 0 */
 	int only_if_needed;		/* reboot: /var/run/reboot-required */
-	double timeout;			/* per host: back on ssh (0: 600 s) */
+	double timeout;			/* reboot, per host: back on ssh
+					 * (0: 600 s) */
 	const struct hl_progress *progress;
 };
 
-/*
- * Reboot the picked hosts one at a time, each back on SSH with the same
- * host key before the next, or shut them down.  *res is {hosts: [{name,
- * rebooted|shut_down, reason, away_s}]}.  Returns the exit status.
- */
 struct hl_pve;
 
-int hl_cv_power(struct hl_pve *p, const struct hl_lab *lab, const unsigned char *picked,
-    const struct hl_cv_power_opts *o, jv *res, struct hl_err *e);
+/*
+ * Reboot the picked hosts' VMs through Proxmox (POST .../status/reboot),
+ * one at a time in name order, or shut them down (.../status/shutdown,
+ * stopped by PVE after 60 s).  Only a VM hl made for the host (tag and
+ * marker) is touched; an external host, or a VM of its name that is not
+ * hl's, is refused (6).  A reboot needs the host to answer ssh with its
+ * key in .hl/known_hosts first (with only_if_needed: to say it has
+ * /var/run/reboot-required), and is done once the reboot task ended, the
+ * host answers ssh with that key again and the VM's uptime began after
+ * the request; a host that fails (another host key: 4; no answer within
+ * the timeout: 5) stops the run, the hosts after it are skipped.  Without
+ * yes (or with dry_run) nothing changes: the hosts are listed as
+ * would_reboot or would_shut_down, and without dry_run the status is 6
+ * when any would be.
+ *
+ * *res is {hosts: [{name, node, vmid, action, reason, away_s}], dry_run?};
+ * action "rebooted", "shut_down", "skipped", "would_reboot",
+ * "would_shut_down" or "failed" (with error: {message, code, reason});
+ * a rebooted host also has requested_at and back_at (UTC, ms) and away_s
+ * (seconds from the request until ssh answered).  Returns the exit
+ * status, the worst over the hosts; *res null and e when nothing could be
+ * read from Proxmox.
+ */
+int hl_cv_power(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, const struct hl_cv_power_opts *o, jv *res,
+    struct hl_err *e);
 
 #endif

@@ -54,4 +54,48 @@ int hl_ssh_check_key(const struct hl_ssh_target *t, struct hl_err *e);
 int hl_sftp_put(const struct hl_ssh_target *t, const char *local,
     const char *remote, struct hl_err *e);
 
+/*
+ * A host to run commands on (L3, L4, capture): reached at address as
+ * user, its key pinned under alias in root/.hl/known_hosts and nowhere
+ * else, the lab's key as the identity.  All borrowed.
+ */
+struct hl_ssh_host {
+	const char *root;	/* the lab root */
+	const char *alias;	/* HostKeyAlias: the host's name */
+	const char *address;
+	int port;		/* 0: 22 */
+	const char *user;
+	const char *identity;	/* a private key file; NULL: .hl/id_ed25519 */
+};
+
+/* hl_ssh_run's failures, beside the remote command's own exit status. */
+enum {
+	HL_SSH_FAILED = -1,	/* not reached, login refused, timed out */
+	HL_SSH_BADKEY = -2,	/* it answers with another host key than
+				 * .hl/known_hosts holds, or the file holds
+				 * none for alias */
+};
+
+/*
+ * Run remote_argv (NULL-ended) on h: one ssh child (hl_proc_run: no shell
+ * here, no HL_PVE_* in its environment) with StrictHostKeyChecking=yes,
+ * UserKnownHostsFile=root/.hl/known_hosts, GlobalKnownHostsFile=/dev/null,
+ * HostKeyAlias=alias, BatchMode=yes, IdentitiesOnly=yes, ConnectTimeout=5
+ * on the command line (they beat any ssh config), "--" before the
+ * destination, and each remote argument single-quoted for the remote
+ * shell, so each arrives as one word whatever it holds.  At most
+ * timeout_s seconds (<= 0: no limit).  The remote stdout goes to out (may
+ * be NULL), up to HL_PROC_CAP.
+ *
+ * Returns the remote command's exit status (0-254: ssh's own failures
+ * are 255, so a remote 255 reads as one of them), or with e:
+ * HL_SSH_BADKEY (HL_E_SSH) when the host key did not verify; HL_SSH_FAILED
+ * with HL_E_SSH when ssh failed otherwise (e->msg ends with ssh's last
+ * line: "Connection refused", "Permission denied (publickey)"),
+ * HL_E_TIMEOUT when it ran out of time, or HL_E_FAILED when ssh could not
+ * be started.
+ */
+int hl_ssh_run(const struct hl_ssh_host *h, char *const remote_argv[],
+    double timeout_s, struct hl_buf *out, struct hl_err *e);
+
 #endif
