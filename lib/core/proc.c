@@ -159,23 +159,33 @@ hl_proc_spawn(const struct hl_proc_spec *ps, struct hl_err *e)
 	char *const *argv = ps->argv;
 	double timeout_s = ps->timeout_s;
 	struct hl_buf pending = { 0 }, *out = ps->line ? &pending : ps->out;
-	size_t ocap = ps->line ? HL_PROC_LINE_MAX : HL_PROC_CAP;
+	size_t ocap = ps->line ? HL_PROC_LINE_MAX : ps->out_cap ? ps->out_cap :
+	    HL_PROC_CAP, fed = 0;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, st = 0, rc = -1, fail;
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, pi[2] = { -1, -1 };
+	int st = 0, rc = -1, fail;
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
 	int exited = 0;
 	char **env = child_env(ps->set, ps->drop_prefix);
 	double t0 = hl_clock(), grace = 0;
 	pid_t pid = -1;
-	struct pollfd fds[2];
+	struct pollfd fds[3];
 
-	if (env == NULL || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+	/* a child that stops reading its stdin is no reason to die of it */
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	if (env == NULL || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
+	    (ps->in && pipe2(pi, O_CLOEXEC | O_NONBLOCK) < 0)) {
 		hl_err_set(e, HL_E_INTERNAL, "%s: %s", argv[0],
 		    strerror(errno));
 		goto done;
 	}
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (ps->in)
+		posix_spawn_file_actions_adddup2(&fa, pi[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
+		    0);
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
 	/* its own process group: a time-out kills what it started too */
@@ -188,6 +198,9 @@ hl_proc_spawn(const struct hl_proc_spec *ps, struct hl_err *e)
 	close(po[1]);
 	close(pe[1]);
 	po[1] = pe[1] = -1;
+	if (pi[0] >= 0)
+		close(pi[0]);
+	pi[0] = -1;
 	if (fail != 0) {
 		pid = -1;
 		hl_err_set(e, HL_E_FAILED, "cannot run %s: %s", argv[0],
@@ -196,6 +209,11 @@ hl_proc_spawn(const struct hl_proc_spec *ps, struct hl_err *e)
 	}
 	fds[0] = (struct pollfd){ .fd = po[0], .events = POLLIN };
 	fds[1] = (struct pollfd){ .fd = pe[0], .events = POLLIN };
+	fds[2] = (struct pollfd){ .fd = pi[1], .events = POLLOUT };
+	if (ps->in && ps->in->len == 0) {
+		close(pi[1]);
+		pi[1] = fds[2].fd = -1;
+	}
 	for (;;) {
 		double now = hl_clock();
 
@@ -211,7 +229,7 @@ hl_proc_spawn(const struct hl_proc_spec *ps, struct hl_err *e)
 		    now >= grace))
 			break;
 		if (fds[0].fd >= 0 || fds[1].fd >= 0) {
-			if (poll(fds, 2, 50) < 0 && errno != EINTR) {
+			if (poll(fds, 3, 50) < 0 && errno != EINTR) {
 				int saved = errno;
 
 				kill_all(pid, &st);
@@ -224,6 +242,20 @@ hl_proc_spawn(const struct hl_proc_spec *ps, struct hl_err *e)
 				    !drain(fds[i].fd, i == 0 ? out : ps->err,
 				    i == 0 ? ocap : HL_PROC_CAP))
 					fds[i].fd = -1;
+			if (fds[2].fd >= 0 && fds[2].revents) {
+				ssize_t w = write(pi[1], ps->in->s + fed,
+				    ps->in->len - fed);
+
+				if (w > 0)
+					fed += (size_t)w;
+				/* all of it, or a child that will take no
+				 * more: its end of the pipe is closed */
+				if (fed == ps->in->len || (w < 0 &&
+				    errno != EAGAIN && errno != EINTR)) {
+					close(pi[1]);
+					pi[1] = fds[2].fd = -1;
+				}
+			}
 			if (ps->line) {
 				/* a line longer than the cap is cut there */
 				lines(ps, &pending, pending.len >= ocap);
@@ -257,7 +289,10 @@ done:
 			close(po[i]);
 		if (pe[i] >= 0)
 			close(pe[i]);
+		if (pi[i] >= 0)
+			close(pi[i]);
 	}
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	free(env);
 	hl_buf_free(&pending);
 	return rc;

@@ -50,6 +50,9 @@ struct hl_proc_spec {
 	void (*line)(void *ctx, const char *line, size_t len);
 	void *ctx;
 	struct hl_buf *out, *err;	/* out unused with line() */
+	size_t out_cap;			/* what out keeps (0: HL_PROC_CAP) */
+	const struct hl_buf *in;	/* the child's stdin (NULL: /dev/null),
+					 * fed as it reads, then closed */
 };
 
 int hl_proc_spawn(const struct hl_proc_spec *ps, struct hl_err *e);

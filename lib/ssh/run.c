@@ -67,6 +67,17 @@ int
 hl_ssh_run(const struct hl_ssh_host *h, char *const remote_argv[],
     double timeout_s, struct hl_buf *out, struct hl_err *e)
 {
+	struct hl_ssh_io io = { .out = out };
+
+	return hl_ssh_run_io(h, remote_argv, &io, timeout_s, e);
+}
+
+int
+hl_ssh_run_io(const struct hl_ssh_host *h, char *const remote_argv[],
+    const struct hl_ssh_io *io, double timeout_s, struct hl_err *e)
+{
+	struct hl_proc_spec ps = { .timeout_s = timeout_s, .out = io->out,
+		.out_cap = io->out_cap, .in = io->in };
 	struct hl_buf cmd = { 0 }, err = { 0 }, khopt = { 0 }, alias = { 0 },
 	    dest = { 0 }, id = { 0 };
 	char port[16], *argv[32];
@@ -110,7 +121,9 @@ hl_ssh_run(const struct hl_ssh_host *h, char *const remote_argv[],
 	argv[n++] = (char *)hl_buf_str(&dest);
 	argv[n++] = (char *)hl_buf_str(&cmd);
 	argv[n] = NULL;
-	rc = hl_proc_run(argv, timeout_s, out, &err, &pe);
+	ps.argv = argv;
+	ps.err = &err;
+	rc = hl_proc_spawn(&ps, &pe);
 	if (rc < 0 && pe.reason == HL_E_TIMEOUT)
 		hl_err_set(e, HL_E_TIMEOUT, "%s (%s): ssh did not finish within "
 		    "%.0f s", h->alias, h->address, timeout_s);

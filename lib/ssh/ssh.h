@@ -98,4 +98,15 @@ enum {
 int hl_ssh_run(const struct hl_ssh_host *h, char *const remote_argv[],
     double timeout_s, struct hl_buf *out, struct hl_err *e);
 
+/* hl_ssh_run with the remote command's stdin (data that must not be in
+ * its arguments: a secret, a release) and a larger output cap. */
+struct hl_ssh_io {
+	const struct hl_buf *in;	/* NULL: none */
+	struct hl_buf *out;		/* may be NULL */
+	size_t out_cap;			/* 0: HL_PROC_CAP */
+};
+
+int hl_ssh_run_io(const struct hl_ssh_host *h, char *const remote_argv[],
+    const struct hl_ssh_io *io, double timeout_s, struct hl_err *e);
+
 #endif
