@@ -209,7 +209,7 @@ lab_state() {
 	before=$(vms)
 	run --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty
 	[ "$status" = 4 ]
-	[[ $stderr == *"127.0.0.1 port "*" answers with another host key than the specs pin"* ]]
+	[[ $stderr == *"127.0.0.1 port "*" answers with another host key than lab.yaml pins"* ]]
 	[[ $stderr != *"downloading"* && $stderr != *"creating VM"* ]]
 	[ -z "$(ls "$LAB/.hl/sim/nodes/pve2/root/var/lib/vz/snippets/")" ]
 	[ "$(vms)" = "$before" ]
