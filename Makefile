@@ -42,6 +42,12 @@ VERSION_H := $(shell mkdir -p $(B) && v='$(HASH)define HL_VERSION "$(VERSION)"' 
 	echo $(B)/version.h)
 $(patsubst %.c,$(B)/%.o,$(shell grep -l '"version.h"' $(LIB_SRC) $(TOOL_SRC))): $(VERSION_H)
 
+# hl-deploy's host side, a Python file, as a C string (lib/deploy/agent.c).
+$(B)/deploy_agent.h: lib/deploy/agent.py
+	@mkdir -p $(B)
+	sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
+$(B)/lib/deploy/agent.o: $(B)/deploy_agent.h
+
 $(B)/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HL_CFLAGS) -c -o $@ $<

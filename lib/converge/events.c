@@ -83,7 +83,9 @@ task_of(const struct cv_events *ev, jv t, int handler)
 	out = jv_object_set(out, jv_string("task"), jv_string(name));
 	/* hl's playbook is JSON: Ansible knows no line in it, no path */
 	out = jv_object_set(out, jv_string("hl"), jv_bool(n == 0));
-	return jv_object_set(out, jv_string("handler"), jv_bool(handler));
+	out = jv_object_set(out, jv_string("handler"), jv_bool(handler));
+	jv_free(t);
+	return out;
 }
 
 static jv
@@ -117,11 +119,16 @@ message(jv r)
 
 	if (msg == NULL)
 		msg = "failed";
+	jv out;
+
 	if (err && *err && strcmp(msg, "non-zero return code") == 0) {
 		snprintf(b, sizeof(b), "%s: %s", msg, err);
-		return jv_string(b);
+		out = jv_string(b);
+	} else {
+		out = jv_string(msg);
 	}
-	return jv_string(msg);
+	jv_free(r);
+	return out;
 }
 
 /* Why a host was not reached, in one line: a changed host key said as

@@ -10,7 +10,7 @@
 #include "core/json.h"
 #include "spec/lab.h"
 #include "spec/spec.h"
-#include "ssh/known_hosts.h"
+#include "state/reach.h"
 
 /* The public key lines of one file (validated by the spec: they parse). */
 static jv
@@ -58,19 +58,6 @@ authorized_keys(const char *root, jv files, jv *seen)
 	return out;
 }
 
-/* The address to reach h at (malloc'ed): its ip without the prefix
- * length, the one L2 recorded for a DHCP host, an external host's. */
-static char *
-address(const struct hl_lab *lab, const struct hl_host *h, jv hj)
-{
-	const char *s = hl_json_get_str(hj, h->external ? "address" : "ip");
-
-	if (s == NULL || strcmp(s, "dhcp") == 0)
-		return h->external ? NULL : hl_known_hosts_address(lab->root,
-		    h->name);
-	return strndup(s, strcspn(s, "/"));
-}
-
 /* 'TEXT' for a shell-like split (Ansible's shlex), quotes and all. */
 static void
 quoted(struct hl_buf *b, const char *s)
@@ -106,20 +93,21 @@ static jv
 host_vars(const struct hl_lab *lab, const struct hl_host *h,
     const char *key, jv *seen)
 {
-	jv hj = hl_spec_host_json(lab, h), v, roles;
-	char *addr = address(lab, h, hj);
+	jv hj, v, roles;
+	struct hl_reach r;
 
-	if (addr == NULL) {
-		jv_free(hj);
+	if (hl_reach(lab, h, &r) < 0) {
+		hl_reach_free(&r);
 		return jv_null();
 	}
+	hj = hl_spec_host_json(lab, h);
 	v = hl_json_get(jv_copy(hj), "vars");
 	if (jv_get_kind(v) != JV_KIND_OBJECT) {
 		jv_free(v);
 		v = jv_object();
 	}
-	v = jv_object_set(v, jv_string("ansible_host"), jv_string(addr));
-	free(addr);
+	v = jv_object_set(v, jv_string("ansible_host"), jv_string(r.address));
+	hl_reach_free(&r);
 	v = jv_object_set(v, jv_string("ansible_user"),
 	    hl_json_get(jv_copy(hj), "user"));
 	if (h->external)

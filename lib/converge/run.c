@@ -316,7 +316,8 @@ verdict(struct run *r, jv hosts, int rc, const struct hl_buf *err)
 			drift++;
 		jv_free(h);
 	}
-	hosts = jv_null();
+	/* the names and messages above are the caller's array's too */
+	jv_free(hosts);
 	if (nunr > 0) {
 		code = hl_err_set(r->e, HL_E_SSH, "%s unreachable: %s%s",
 		    first_unr, unr_msg ? unr_msg : "not reached", nunr > 1 ?
