@@ -1,6 +1,7 @@
 /*
- * Internal to schema.c (the walker) and schema_keys.c (the keys of each
- * spec file and the checks of their values).  Nothing else includes this.
+ * Internal to schema.c (the walker) and schema_keys.c and
+ * schema_ansible.c (the keys of each spec file and the checks of their
+ * values).  Nothing else includes this.
  */
 #ifndef HL_SCHEMA_IMPL_H
 #define HL_SCHEMA_IMPL_H
@@ -63,6 +64,9 @@ const char *hl_schema_kind(jv v);
 /* Checks the walker itself needs, for {from: FILE, key: NAME}. */
 jv hl_schema_c_path(struct walk *w, const struct rule *r, jv v);
 jv hl_schema_c_env(struct walk *w, const struct rule *r, jv v);
+
+/* An integer from r->min to r->max (a value from .hl/ is read as one). */
+jv hl_schema_c_int(struct walk *w, const struct rule *r, jv v);
 
 /* The Ansible side of a host (schema_ansible.c): a role name, whose
  * layers/L3/roles/NAME/tasks/main.yml must exist; a variable's name; each
