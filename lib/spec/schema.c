@@ -476,6 +476,7 @@ hl_schema_check(struct hl_schema_ctx *c, enum hl_schema_doc kind, jv doc,
 		[HL_SCHEMA_PERSONA] = hl_schema_persona,
 		[HL_SCHEMA_TEMPLATE] = hl_schema_template,
 		[HL_SCHEMA_RUNWAY] = hl_schema_runway,
+		[HL_SCHEMA_STACK] = hl_schema_stack,
 	};
 	struct walk w = { .c = c, .pt = pt };
 	jv out;

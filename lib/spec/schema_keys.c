@@ -1,6 +1,6 @@
 /*
- * The keys of each spec file (lab.yaml, personas, templates), which are
- * required, and the checks that validate and normalise their values.
+ * The keys of each spec file (lab.yaml, personas, templates; a stack's
+ * stack.yaml in schema_stack.c), which are required, and the checks that validate and normalise their values.
  * docs/spec.md documents each key: keep the two in step.
  */
 #include <stdio.h>
@@ -313,6 +313,10 @@ static const struct rule role_item = { .key = "roles",
 	.check = hl_schema_c_role };
 static const struct rule var_item = { .key = "vars", .kind = K_DATA,
 	.flags = R_REF, .check = hl_schema_c_var_value };
+static const struct rule stack_item = { .key = "stacks",
+	.check = hl_schema_c_stack };
+static const struct rule env_item = { .key = "env", .flags = R_REF,
+	.check = hl_schema_c_env_value };
 
 /*
  * The keys a host may set at every level.  Keep hl_schema_settings and
@@ -339,12 +343,15 @@ static const struct rule var_item = { .key = "vars", .kind = K_DATA,
 	{ .key = "power", .check = c_enum, .choices = powers },		\
 	{ .key = "roles", .kind = K_LIST, .sub = &role_item },		\
 	{ .key = "vars", .kind = K_DICT, .sub = &var_item,		\
-	  .check = hl_schema_c_var_name }
+	  .check = hl_schema_c_var_name },				\
+	{ .key = "stacks", .kind = K_LIST, .sub = &stack_item },	\
+	{ .key = "env", .kind = K_DICT, .sub = &env_item,		\
+	  .check = hl_schema_c_env_name }
 
 const char *const hl_schema_settings[] = { "template", "node", "storage",
 	"bridge", "vlan", "pool", "cores", "memory", "disk", "tags", "gateway",
 	"dns", "search_domain", "user", "ssh_keys", "power", "roles", "vars",
-	NULL };
+	"stacks", "env", NULL };
 
 static const struct rule host_rules[] = {
 	SETTING_RULES,
