@@ -178,6 +178,18 @@ hl_check_env_name(const char *s)
 	return word(s, upper_under, upper_digit, "_", 64);
 }
 
+static int
+alpha_under(int c)
+{
+	return alpha(c) || c == '_';
+}
+
+int
+hl_check_var_name(const char *s)
+{
+	return word(s, alpha_under, alnum, "_", 64);
+}
+
 int
 hl_check_ipv4(const char *s, uint32_t *addr)
 {

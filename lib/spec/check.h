@@ -29,6 +29,8 @@ int hl_check_bridge(const char *s);
 int hl_check_cluster_name(const char *s);
 /* an environment variable name: [A-Z_][A-Z0-9_]{0,63} */
 int hl_check_env_name(const char *s);
+/* a variable name (Ansible's, Compose's, the shell's): [A-Za-z_][A-Za-z0-9_]{0,63} */
+int hl_check_var_name(const char *s);
 /* dotted-quad IPv4 without leading zeros; *addr in host order */
 int hl_check_ipv4(const char *s, uint32_t *addr);
 /* a.b.c.d/N with 8 <= N <= 32 */

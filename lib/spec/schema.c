@@ -12,6 +12,7 @@
 #include "spec/check.h"
 #include "spec/envfile.h"
 #include "core/json.h"
+#include "core/num.h"
 #include "spec/schema_impl.h"
 
 void
@@ -54,6 +55,44 @@ hl_schema_kind(jv v)
 	case JV_KIND_OBJECT: return "a mapping";
 	default: return "invalid";
 	}
+}
+
+/* 2^53: every integer up to it is exactly a double. */
+#define EXACT_MAX 9007199254740992L
+
+jv
+hl_schema_c_int(struct walk *w, const struct rule *r, jv v)
+{
+	double d;
+
+	/*
+	 * A value from .hl/ is text.  Any integer a double holds exactly is
+	 * read, so the range check below names the bounds.
+	 */
+	if (w->ref && jv_get_kind(v) == JV_KIND_STRING) {
+		long n;
+
+		if (hl_num_long(jv_string_value(v), -EXACT_MAX, EXACT_MAX,
+		    &n) == 0) {
+			jv_free(v);
+			v = jv_number((double)n);
+		}
+	}
+	if (jv_get_kind(v) != JV_KIND_NUMBER) {
+		hl_schema_err(w, w->pos, "'%s' must be an integer, not %s", r->key,
+		    hl_schema_kind(v));
+		jv_free(v);
+		return jv_invalid();
+	}
+	d = jv_number_value(v);
+	if (d != (double)(long)d || d < (double)r->min || d > (double)r->max) {
+		hl_schema_err(w, w->pos, "%s%s%s must be an integer from %ld to %ld",
+		    w->ref ? "" : "'", w->ref ? w->ref : r->key,
+		    w->ref ? "" : "'", r->min, r->max);
+		jv_free(v);
+		return jv_invalid();
+	}
+	return v;
 }
 
 /* Names other tools use for our keys, for "did you mean". */
@@ -437,6 +476,7 @@ hl_schema_check(struct hl_schema_ctx *c, enum hl_schema_doc kind, jv doc,
 		[HL_SCHEMA_PERSONA] = hl_schema_persona,
 		[HL_SCHEMA_TEMPLATE] = hl_schema_template,
 		[HL_SCHEMA_RUNWAY] = hl_schema_runway,
+		[HL_SCHEMA_STACK] = hl_schema_stack,
 	};
 	struct walk w = { .c = c, .pt = pt };
 	jv out;

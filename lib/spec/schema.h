@@ -17,6 +17,7 @@ enum hl_schema_doc {
 	HL_SCHEMA_PERSONA,	/* personas/NAME.yaml */
 	HL_SCHEMA_TEMPLATE,	/* layers/L1/templates/NAME.yaml */
 	HL_SCHEMA_RUNWAY,	/* layers/L0/runway.yaml */
+	HL_SCHEMA_STACK,	/* layers/L4/stacks/NAME/stack.yaml */
 };
 
 struct hl_schema_ctx {

@@ -36,16 +36,6 @@ listed(const char *const *list, const char *s)
 	return 0;
 }
 
-/* [A-Za-z_][A-Za-z0-9_]{0,63} */
-static int
-var_name(const char *s)
-{
-	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_");
-
-	return n > 0 && n <= 64 && s[n] == '\0' && !(s[0] >= '0' && s[0] <= '9');
-}
-
 static jv
 refuse(jv v)
 {
@@ -106,7 +96,7 @@ hl_schema_c_var_name(struct walk *w, const struct rule *r, jv v)
 	if (jv_get_kind(v) != JV_KIND_STRING)
 		return refuse(v);	/* YAML keys are strings (yamldoc) */
 	s = jv_string_value(v);
-	if (!var_name(s)) {
+	if (!hl_check_var_name(s)) {
 		hl_schema_err(w, w->pos, "%s is not a variable name of "
 		    "[A-Za-z_][A-Za-z0-9_]{0,63}", hl_schema_shown(w, s, b,
 		    sizeof(b)));

@@ -1,6 +1,7 @@
 /*
- * Internal to schema.c (the walker) and schema_keys.c (the keys of each
- * spec file and the checks of their values).  Nothing else includes this.
+ * Internal to schema.c (the walker) and schema_keys.c, schema_ansible.c
+ * and schema_stack.c (the keys of each spec file and the checks of their
+ * values).  Nothing else includes this.
  */
 #ifndef HL_SCHEMA_IMPL_H
 #define HL_SCHEMA_IMPL_H
@@ -64,6 +65,9 @@ const char *hl_schema_kind(jv v);
 jv hl_schema_c_path(struct walk *w, const struct rule *r, jv v);
 jv hl_schema_c_env(struct walk *w, const struct rule *r, jv v);
 
+/* An integer from r->min to r->max (a value from .hl/ is read as one). */
+jv hl_schema_c_int(struct walk *w, const struct rule *r, jv v);
+
 /* The Ansible side of a host (schema_ansible.c): a role name, whose
  * layers/L3/roles/NAME/tasks/main.yml must exist; a variable's name; each
  * scalar of a variable's value. */
@@ -71,10 +75,18 @@ jv hl_schema_c_role(struct walk *w, const struct rule *r, jv v);
 jv hl_schema_c_var_name(struct walk *w, const struct rule *r, jv v);
 jv hl_schema_c_var_value(struct walk *w, const struct rule *r, jv v);
 
+/* The L4 side of a host (schema_stack.c): a stack name, whose
+ * layers/L4/stacks/NAME/ must hold a Compose file; a name in "env"; its
+ * value, a string (a number or boolean is written as one). */
+jv hl_schema_c_stack(struct walk *w, const struct rule *r, jv v);
+jv hl_schema_c_env_name(struct walk *w, const struct rule *r, jv v);
+jv hl_schema_c_env_value(struct walk *w, const struct rule *r, jv v);
+
 /* The keys of each file. */
 extern const struct rule hl_schema_lab[];
 extern const struct rule hl_schema_persona[];
 extern const struct rule hl_schema_template[];
 extern const struct rule hl_schema_runway[];
+extern const struct rule hl_schema_stack[];	/* schema_stack.c */
 
 #endif

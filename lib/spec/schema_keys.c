@@ -1,13 +1,12 @@
 /*
- * The keys of each spec file (lab.yaml, personas, templates), which are
- * required, and the checks that validate and normalise their values.
+ * The keys of each spec file (lab.yaml, personas, templates; a stack's
+ * stack.yaml in schema_stack.c), which are required, and the checks that validate and normalise their values.
  * docs/spec.md documents each key: keep the two in step.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/num.h"
 #include "spec/check.h"
 #include "spec/schema_impl.h"
 #include "spec/sshkey.h"
@@ -121,44 +120,6 @@ c_enum(struct walk *w, const struct rule *r, jv v)
 	    hl_schema_shown(w, jv_string_value(v), b, sizeof(b)), list);
 	jv_free(v);
 	return jv_invalid();
-}
-
-/* 2^53: every integer up to it is exactly a double. */
-#define EXACT_MAX 9007199254740992L
-
-static jv
-c_int(struct walk *w, const struct rule *r, jv v)
-{
-	double d;
-
-	/*
-	 * A value from .hl/ is text.  Any integer a double holds exactly is
-	 * read, so the range check below names the bounds.
-	 */
-	if (w->ref && jv_get_kind(v) == JV_KIND_STRING) {
-		long n;
-
-		if (hl_num_long(jv_string_value(v), -EXACT_MAX, EXACT_MAX,
-		    &n) == 0) {
-			jv_free(v);
-			v = jv_number((double)n);
-		}
-	}
-	if (jv_get_kind(v) != JV_KIND_NUMBER) {
-		hl_schema_err(w, w->pos, "'%s' must be an integer, not %s", r->key,
-		    hl_schema_kind(v));
-		jv_free(v);
-		return jv_invalid();
-	}
-	d = jv_number_value(v);
-	if (d != (double)(long)d || d < (double)r->min || d > (double)r->max) {
-		hl_schema_err(w, w->pos, "%s%s%s must be an integer from %ld to %ld",
-		    w->ref ? "" : "'", w->ref ? w->ref : r->key,
-		    w->ref ? "" : "'", r->min, r->max);
-		jv_free(v);
-		return jv_invalid();
-	}
-	return v;
 }
 
 /* A size with a unit, normalised to the rule's unit: min/max in it. */
@@ -352,6 +313,10 @@ static const struct rule role_item = { .key = "roles",
 	.check = hl_schema_c_role };
 static const struct rule var_item = { .key = "vars", .kind = K_DATA,
 	.flags = R_REF, .check = hl_schema_c_var_value };
+static const struct rule stack_item = { .key = "stacks",
+	.check = hl_schema_c_stack };
+static const struct rule env_item = { .key = "env", .flags = R_REF,
+	.check = hl_schema_c_env_value };
 
 /*
  * The keys a host may set at every level.  Keep hl_schema_settings and
@@ -362,9 +327,11 @@ static const struct rule var_item = { .key = "vars", .kind = K_DATA,
 	{ .key = "node", .check = c_label },				\
 	{ .key = "storage", .check = c_storage },			\
 	{ .key = "bridge", .check = c_bridge },				\
-	{ .key = "vlan", .check = c_int, .min = 1, .max = 4094 },	\
+	{ .key = "vlan", .check = hl_schema_c_int, .min = 1,		\
+	  .max = 4094 },						\
 	{ .key = "pool", .check = c_pool },				\
-	{ .key = "cores", .check = c_int, .min = 1, .max = 512 },	\
+	{ .key = "cores", .check = hl_schema_c_int, .min = 1,		\
+	  .max = 512 },							\
 	{ .key = "memory", .check = c_mib, .min = 16, .max = 4 << 20 },	\
 	{ .key = "disk", .check = c_gib, .min = 1, .max = 1 << 16 },	\
 	{ .key = "tags", .kind = K_LIST, .sub = &tag_item },		\
@@ -376,21 +343,25 @@ static const struct rule var_item = { .key = "vars", .kind = K_DATA,
 	{ .key = "power", .check = c_enum, .choices = powers },		\
 	{ .key = "roles", .kind = K_LIST, .sub = &role_item },		\
 	{ .key = "vars", .kind = K_DICT, .sub = &var_item,		\
-	  .check = hl_schema_c_var_name }
+	  .check = hl_schema_c_var_name },				\
+	{ .key = "stacks", .kind = K_LIST, .sub = &stack_item },	\
+	{ .key = "env", .kind = K_DICT, .sub = &env_item,		\
+	  .check = hl_schema_c_env_name }
 
 const char *const hl_schema_settings[] = { "template", "node", "storage",
 	"bridge", "vlan", "pool", "cores", "memory", "disk", "tags", "gateway",
 	"dns", "search_domain", "user", "ssh_keys", "power", "roles", "vars",
-	NULL };
+	"stacks", "env", NULL };
 
 static const struct rule host_rules[] = {
 	SETTING_RULES,
 	{ .key = "kind", .check = c_enum, .choices = kinds },
-	{ .key = "vmid", .check = c_int, .min = 100, .max = 999999999 },
+	{ .key = "vmid", .check = hl_schema_c_int, .min = 100,
+	  .max = 999999999 },
 	{ .key = "ip", .check = c_ip },
 	{ .key = "mac", .check = c_mac },
 	{ .key = "address", .check = c_address },
-	{ .key = "port", .check = c_int, .min = 1, .max = 65535 },
+	{ .key = "port", .check = hl_schema_c_int, .min = 1, .max = 65535 },
 	{ .key = "host_key", .check = c_hostkey },
 	{ 0 }
 };
@@ -424,7 +395,7 @@ static const struct rule pve_rules[] = {
 
 static const struct rule node_ssh_rules[] = {
 	{ .key = "address", .flags = R_REQ | R_REF, .check = c_address },
-	{ .key = "port", .flags = R_REF, .check = c_int, .min = 1,
+	{ .key = "port", .flags = R_REF, .check = hl_schema_c_int, .min = 1,
 	  .max = 65535 },
 	{ .key = "user", .check = c_user },
 	{ .key = "host_key", .flags = R_REQ | R_REF, .check = c_hostkey },
@@ -476,15 +447,15 @@ static const struct rule source_rules[] = {
 };
 
 static const struct rule vmids_rules[] = {
-	{ .key = "first", .flags = R_REQ, .check = c_int, .min = 100,
-	  .max = 999999999 },
-	{ .key = "last", .flags = R_REQ, .check = c_int, .min = 100,
-	  .max = 999999999 },
+	{ .key = "first", .flags = R_REQ, .check = hl_schema_c_int,
+	  .min = 100, .max = 999999999 },
+	{ .key = "last", .flags = R_REQ, .check = hl_schema_c_int,
+	  .min = 100, .max = 999999999 },
 	{ 0 }
 };
 
 static const struct rule vm_rules[] = {
-	{ .key = "cores", .check = c_int, .min = 1, .max = 512 },
+	{ .key = "cores", .check = hl_schema_c_int, .min = 1, .max = 512 },
 	{ .key = "memory", .check = c_mib, .min = 16, .max = 4 << 20 },
 	{ .key = "cpu", .check = c_cpu },
 	{ .key = "scsihw", .check = c_enum, .choices = scsihws },
@@ -511,8 +482,10 @@ const struct rule hl_schema_template[] = {
 
 /* layers/L0/runway.yaml: what runway asks of each storage. */
 static const struct rule rstorage_rules[] = {
-	{ .key = "min_free_gib", .check = c_int, .min = 0, .max = 1 << 20 },
-	{ .key = "min_free_percent", .check = c_int, .min = 0, .max = 100 },
+	{ .key = "min_free_gib", .check = hl_schema_c_int, .min = 0,
+	  .max = 1 << 20 },
+	{ .key = "min_free_percent", .check = hl_schema_c_int, .min = 0,
+	  .max = 100 },
 	{ 0 }
 };
 

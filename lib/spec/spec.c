@@ -1,8 +1,8 @@
 /*
- * The lab as a whole: loads every spec file through yamldoc and schema,
- * hands each host to spec_hosts.c to work out its configuration (defaults,
- * then persona, then host), and runs the lab-wide rules of rules.c over the
- * result.  docs/spec.md is the operator's version of this file.
+ * The lab as a whole: loads every spec file through yamldoc and schema
+ * (L4's stacks through spec_stacks.c), hands each host to spec_hosts.c to
+ * work out its configuration (defaults, then persona, then host), and runs
+ * the lab-wide rules of rules.c over the result.  docs/spec.md is the operator's version of this file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,10 +37,8 @@ keep_table(struct hl_lab *lab, struct hl_pos_table *pt)
 	return pt;
 }
 
-/* Load one spec file; jv_invalid() when it yields no usable document. */
-static jv
-load_file(struct loader *L, const char *rel, enum hl_schema_doc kind,
-    struct hl_pos_table **ptp)
+jv
+hl_spec_load_yaml(struct loader *L, const char *rel, struct hl_pos_table **ptp)
 {
 	char *path = NULL;
 	jv doc;
@@ -55,6 +53,17 @@ load_file(struct loader *L, const char *rel, enum hl_schema_doc kind,
 		jv_free(doc);
 		return jv_invalid();
 	}
+	return doc;
+}
+
+jv
+hl_spec_load_file(struct loader *L, const char *rel, enum hl_schema_doc kind,
+    struct hl_pos_table **ptp)
+{
+	jv doc = hl_spec_load_yaml(L, rel, ptp);
+
+	if (!jv_is_valid(doc))
+		return doc;
 	return hl_schema_check(&L->sc, kind, doc, *ptp);
 }
 
@@ -136,7 +145,8 @@ load_runway(struct loader *L)
 	if (asprintf(&path, "%s/layers/L0/runway.yaml", L->lab->root) < 0)
 		return;
 	if (access(path, F_OK) == 0) {
-		r = load_file(L, "layers/L0/runway.yaml", HL_SCHEMA_RUNWAY, &pt);
+		r = hl_spec_load_file(L, "layers/L0/runway.yaml",
+		    HL_SCHEMA_RUNWAY, &pt);
 		if (jv_is_valid(r)) {
 			jv_free(L->lab->runway);
 			L->lab->runway = r;
@@ -164,7 +174,7 @@ load_templates(struct loader *L)
 
 		snprintf(rel, sizeof(rel), "layers/L1/templates/%s.yaml",
 		    names[i]);
-		t = load_file(L, rel, HL_SCHEMA_TEMPLATE, &pt);
+		t = hl_spec_load_file(L, rel, HL_SCHEMA_TEMPLATE, &pt);
 		if (pt)
 			hl_pos_get(pt, "", NULL, &top);
 		top.file = pt ? hl_pos_table_file(pt) : NULL;
@@ -201,7 +211,7 @@ load_personas(struct loader *L, struct layer *defaults)
 		int it;
 
 		snprintf(rel, sizeof(rel), "personas/%s.yaml", names[i]);
-		p = load_file(L, rel, HL_SCHEMA_PERSONA, &pt);
+		p = hl_spec_load_file(L, rel, HL_SCHEMA_PERSONA, &pt);
 		if (pt == NULL)
 			continue;
 		layers[0] = *defaults;
@@ -303,17 +313,19 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	hl_diag_init(&lab->diag);
 	lab->templates = jv_object();
 	lab->runway = jv_object();
+	lab->stacks = jv_object();
 	L.lab = lab;
 	L.sc = (struct hl_schema_ctx){ lab->root, &lab->diag, jv_object() };
 	L.host_at = jv_object();
 	L.keyfiles = jv_object();
+	L.stack_uses = jv_object();
 	lab->keys = hl_spec_keys_new();
 	if (lab->keys == NULL) {
 		hl_spec_free(lab);
 		return hl_err_set(e, HL_E_INTERNAL, "out of memory");
 	}
 
-	lab->spec = load_file(&L, "lab.yaml", HL_SCHEMA_LAB, &pt);
+	lab->spec = hl_spec_load_file(&L, "lab.yaml", HL_SCHEMA_LAB, &pt);
 	if (!jv_is_valid(lab->spec)) {
 		jv_free(lab->spec);
 		lab->spec = jv_object();
@@ -325,6 +337,7 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	load_templates(&L);
 	hl_rules_templates(&L);
 	load_runway(&L);
+	hl_spec_load_stacks(&L);
 
 	defaults.obj = jv_object_get(jv_copy(lab->spec), jv_string("defaults"));
 	if (jv_get_kind(defaults.obj) != JV_KIND_OBJECT) {
@@ -345,6 +358,7 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 		hl_rules_lab(&L, pt);
 	}
 	hl_rules_hosts(&L);
+	hl_rules_stacks(&L);
 
 	if (lab->nhosts > 0)
 		qsort(lab->hosts, lab->nhosts, sizeof(*lab->hosts), cmp_host);
@@ -354,6 +368,7 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	jv_free(L.sc.warned);
 	jv_free(L.host_at);
 	jv_free(L.keyfiles);
+	jv_free(L.stack_uses);
 	*out = lab;
 	return 0;
 }
@@ -383,6 +398,7 @@ hl_spec_free(struct hl_lab *lab)
 	jv_free(lab->spec);
 	jv_free(lab->templates);
 	jv_free(lab->runway);
+	jv_free(lab->stacks);
 	hl_diag_free(&lab->diag);
 	free(lab->root);
 	free(lab);

@@ -1,12 +1,13 @@
 /*
- * The lab's specs (DESIGN.md 2.1): lab.yaml, personas/NAME.yaml and
- * layers/L1/templates/NAME.yaml, validated and resolved into each host's
- * effective configuration.  docs/spec.md documents every key.
+ * The lab's specs (DESIGN.md 2.1): lab.yaml, personas/NAME.yaml,
+ * layers/L1/templates/NAME.yaml and the stacks of layers/L4/stacks/,
+ * validated and resolved into each host's effective configuration.
+ * docs/spec.md documents every key.
  *
  * Precedence, lowest first: lab.yaml "defaults", then the persona, then
  * the host.  A key set at a higher level replaces the lower value whole,
- * except "tags" and "roles", which accumulate across the three levels,
- * and "vars", merged by variable name.
+ * except "tags", "roles" and "stacks", which accumulate across the three
+ * levels, and "vars" and "env", merged by variable name.
  */
 #ifndef HL_SPEC_H
 #define HL_SPEC_H
@@ -36,6 +37,7 @@ struct hl_lab {
 	jv spec;		/* lab.yaml, validated and normalised */
 	jv templates;		/* template name -> validated definition */
 	jv runway;		/* layers/L0/runway.yaml, validated ({} if none) */
+	jv stacks;		/* stack name -> stack, below */
 	struct hl_host *hosts;	/* sorted by name */
 	size_t nhosts;
 	struct hl_diag diag;	/* every problem found */
@@ -43,6 +45,32 @@ struct hl_lab {
 	size_t nfiles;
 	struct hl_spec_keys *keys;
 };
+
+/*
+ * lab->stacks: each directory of layers/L4/stacks/ without a problem of its
+ * own, used by a host or not (docs/spec.md, "Stacks"), as
+ *
+ *   {"dir": "layers/L4/stacks/NAME",        the stack's directory
+ *    "compose": "compose.yaml",              or "docker-compose.yml"
+ *    "files": ["compose.yaml", "www/index.html", ...],
+ *                  every file below dir, relative to it, sorted; all
+ *                  regular files (stack.yaml included): what a host gets
+ *    "services": ["web", ...],               the Compose services, sorted
+ *    "health": {SERVICE: {"http": {"port": 8080, "path": "/",
+ *                                  "status": 200}}
+ *                      | {"tcp": 5432}
+ *                      | {"command": ["ARG", ...]}},  run with docker exec
+ *    "timeout": 60,    seconds each service has to turn healthy
+ *    "secrets": ["NAME", ...], variables taken from the operator's
+ *                      environment at deploy time, in declared order
+ *    "data": ["/srv/NAME", ...], the host paths holding durable data
+ *    "vars": ["NAME", ...]}  every variable the Compose file uses, sorted
+ *
+ * "health" has the services stack.yaml names ({} when none), "secrets"
+ * and "data" are [] when none.  Each host's "stacks" and "env" are in
+ * hl_spec_host_json(); a variable of "vars" is in the env of every host
+ * that runs the stack, or in "secrets".
+ */
 
 /*
  * Load and validate the lab at root (a directory holding lab.yaml).  Every

@@ -1,8 +1,9 @@
 /*
  * Internal to the spec room: how the lab model keeps each host's
  * configuration while the specs load (spec.c, spec_hosts.c, spec_json.c,
- * rules.c), and the YAML loader's state (yamldoc.c, yamldoc_node.c,
- * yamldoc_scalar.c).  Nothing else includes this.
+ * rules.c, spec_stacks.c, rules_stacks.c, compose.c), and the YAML
+ * loader's state (yamldoc.c, yamldoc_node.c, yamldoc_scalar.c).  Nothing
+ * else includes this.
  */
 #ifndef HL_SPEC_IMPL_H
 #define HL_SPEC_IMPL_H
@@ -21,7 +22,7 @@
 enum key {
 	K_TEMPLATE, K_NODE, K_STORAGE, K_BRIDGE, K_VLAN, K_POOL, K_CORES,
 	K_MEMORY, K_DISK, K_TAGS, K_GATEWAY, K_DNS, K_SEARCH, K_USER,
-	K_SSH_KEYS, K_POWER, K_ROLES, K_VARS,
+	K_SSH_KEYS, K_POWER, K_ROLES, K_VARS, K_STACKS, K_ENV,
 	N_SETTINGS,
 	K_KIND = N_SETTINGS, K_VMID, K_IP, K_MAC, K_ADDRESS, K_PORT, K_HOST_KEY,
 	N_KEYS
@@ -63,7 +64,19 @@ struct loader {
 	int no_defaults;		/* lab.yaml unreadable: defaults unknown */
 	jv host_at;			/* host name -> index, for duplicates */
 	jv keyfiles;			/* SSH key files already checked */
+	jv stack_uses;			/* stack -> {file, vars: {VAR: [line,
+					 * col]}}: each stack's Compose file */
 };
+
+/*
+ * Load one YAML file of the lab (rel: its path below the root), its
+ * positions kept with the lab's; jv_invalid() when it yields no document.
+ * hl_spec_load_file() checks it against the schema of kind as well.
+ */
+jv hl_spec_load_yaml(struct loader *L, const char *rel,
+    struct hl_pos_table **ptp);
+jv hl_spec_load_file(struct loader *L, const char *rel,
+    enum hl_schema_doc kind, struct hl_pos_table **ptp);
 
 /* A key's name in the specs. */
 const char *hl_spec_key_name(int k);
@@ -77,8 +90,8 @@ void hl_spec_info_free(struct hl_host_info *in);
 
 /*
  * Lays level l over in: each key replaces the value below, except tags
- * (added up, sorted), roles (added up in declared order) and vars (merged
- * by variable name).
+ * (added up, sorted), roles and stacks (added up in declared order), and
+ * vars and env (merged by variable name).
  */
 void hl_spec_overlay(struct hl_host_info *in, const struct layer *l,
     enum level level);
@@ -107,6 +120,33 @@ struct hl_pos hl_spec_key_pos(struct loader *L, size_t i, int k);
 void hl_rules_templates(struct loader *L);
 void hl_rules_hosts(struct loader *L);
 void hl_rules_lab(struct loader *L, struct hl_pos_table *pt);
+
+/*
+ * L4's stacks (spec_stacks.c): every directory of layers/L4/stacks/ into
+ * lab->stacks, before the hosts; then, with the hosts known, what a stack
+ * asks of the hosts that run it.
+ */
+void hl_spec_load_stacks(struct loader *L);
+void hl_rules_stacks(struct loader *L);
+
+/* What compose.c learns from a stack's Compose file. */
+struct hl_compose {
+	const char *root;	/* the lab root */
+	const char *dir;	/* the stack's directory, below root */
+	jv data;		/* borrowed: the stack's data paths, a list */
+	jv services;		/* out: the well-named services, sorted */
+	jv vars;		/* out: variable -> [line, col] of first use */
+};
+
+/*
+ * Check the Compose file doc (borrowed; pt its positions), reporting each
+ * problem to d: a mapping with services, well-named; Compose v1's
+ * interpolation; bind mounts into the stack's directory (existing there)
+ * or under one of its data paths.  Fills c->services and c->vars (the
+ * caller frees them).
+ */
+void hl_compose_check(struct hl_compose *c, jv doc, struct hl_pos_table *pt,
+    struct hl_diag *d);
 
 /* ---- yamldoc: one YAML file into a jv value and its positions ---------- */
 

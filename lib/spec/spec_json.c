@@ -87,11 +87,11 @@ hl_spec_host_json(const struct hl_lab *lab, const struct hl_host *h)
 			name = jv_copy(K->out[k == K_MEMORY ? O_MEMORY : O_DISK]);
 		}
 		if (!jv_is_valid(v) && (k == K_TAGS || k == K_DNS ||
-		    k == K_SSH_KEYS || k == K_ROLES)) {
+		    k == K_SSH_KEYS || k == K_ROLES || k == K_STACKS)) {
 			jv_free(v);
 			v = jv_array();
 		}
-		if (!jv_is_valid(v) && k == K_VARS) {
+		if (!jv_is_valid(v) && (k == K_VARS || k == K_ENV)) {
 			jv_free(v);
 			v = jv_object();
 		}

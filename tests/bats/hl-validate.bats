@@ -161,12 +161,12 @@ load test_helper
 	template: deb
 	cpus: 2
 	hosts:
-	  app01: {vmid: 301, memroy: 1G, stacks: [web]}
+	  app01: {vmid: 301, memroy: 1G, capture: [web]}
 	EOF
 	validate 1
 	assert_error_at personas/app.yaml 2 "unknown key 'cpus' \\(did you mean 'cores'\\?\\)"
 	assert_error_at personas/app.yaml 4 "unknown key 'memroy' \\(did you mean 'memory'\\?\\)"
-	assert_error_at personas/app.yaml 4 "^unknown key 'stacks'$"
+	assert_error_at personas/app.yaml 4 "^unknown key 'capture'$"
 	jq -e '.errors[] | select(.message | test("cpus")) | .path == ".cpus" and .col == 1' <<<"$output"
 }
 
@@ -618,7 +618,7 @@ load test_helper
 	jq -e '.hosts == [{name: "nas01", persona: "nas", kind: "external",
 		address: "nas.home.arpa", port: 22, user: "debian", tags: ["storage"],
 		host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
-		roles: [], vars: {},
+		roles: [], vars: {}, stacks: [], env: {},
 		source: {file: "personas/nas.yaml", line: 3}}]' <<<"$output"
 }
 
