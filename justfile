@@ -69,6 +69,14 @@ converge *ARGS:
 converge-check *ARGS:
     {{bin}}/hl-converge check "$@"
 
+# L4: deploy each host's Compose stacks that changed, health-gated, rolled back on failure
+deploy *ARGS:
+    {{bin}}/hl-deploy apply "$@"
+
+# L4: what deploy would do per host and stack (--exit-code: exit 1 when anything would change)
+deploy-plan *ARGS:
+    {{bin}}/hl-deploy plan "$@"
+
 # Run the test suite
 test:
     make test
