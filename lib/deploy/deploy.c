@@ -150,6 +150,7 @@ compare(const char *name, const struct dp_release *rel, jv remote)
 	s = jv_object_set(s, jv_string("containers"), shown(hl_json_get(
 	    jv_copy(remote), "containers")));
 	jv_free(man);
+	jv_free(remote);
 	return s;
 }
 
