@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "spec/lab.h"
 #include "spec/spec.h"
+#include "ssh/ssh.h"
 #include "state/reach.h"
 
 /* The public key lines of one file (validated by the spec: they parse). */
@@ -58,19 +59,6 @@ authorized_keys(const char *root, jv files, jv *seen)
 	return out;
 }
 
-/* 'TEXT' for a shell-like split (Ansible's shlex), quotes and all. */
-static void
-quoted(struct hl_buf *b, const char *s)
-{
-	hl_buf_adds(b, "'");
-	for (; *s; s++)
-		if (*s == '\'')
-			hl_buf_adds(b, "'\\''");
-		else
-			hl_buf_add(b, s, 1);
-	hl_buf_adds(b, "'");
-}
-
 jv
 cv_ssh_args(const char *root, const char *host)
 {
@@ -79,7 +67,8 @@ cv_ssh_args(const char *root, const char *host)
 
 	hl_buf_adds(&b, "-o StrictHostKeyChecking=yes -o ");
 	hl_buf_printf(&b, "UserKnownHostsFile=");
-	quoted(&b, root);
+	/* Ansible splits it as a shell would (shlex) */
+	hl_ssh_quote(&b, root);
 	hl_buf_adds(&b, "/.hl/known_hosts -o GlobalKnownHostsFile=/dev/null "
 	    "-o BatchMode=yes -o HostKeyAlias=");
 	hl_buf_adds(&b, host);

@@ -9,9 +9,8 @@
 #include "core/proc.h"
 #include "ssh/ssh.h"
 
-/* s single-quoted for a POSIX shell: 'it'\''s'. */
-static void
-quote(struct hl_buf *b, const char *s)
+void
+hl_ssh_quote(struct hl_buf *b, const char *s)
 {
 	hl_buf_adds(b, "'");
 	for (; *s; s++)
@@ -87,7 +86,7 @@ hl_ssh_run_io(const struct hl_ssh_host *h, char *const remote_argv[],
 	for (int i = 0; remote_argv[i]; i++) {
 		if (i > 0)
 			hl_buf_adds(&cmd, " ");
-		quote(&cmd, remote_argv[i]);
+		hl_ssh_quote(&cmd, remote_argv[i]);
 	}
 	snprintf(port, sizeof(port), "%d", h->port > 0 ? h->port : 22);
 	hl_buf_printf(&khopt, "UserKnownHostsFile=%s/.hl/known_hosts",

@@ -98,6 +98,9 @@ enum {
 int hl_ssh_run(const struct hl_ssh_host *h, char *const remote_argv[],
     double timeout_s, struct hl_buf *out, struct hl_err *e);
 
+/* s appended to b single-quoted for a POSIX shell: 'it'\''s'. */
+void hl_ssh_quote(struct hl_buf *b, const char *s);
+
 /* hl_ssh_run with the remote command's stdin (data that must not be in
  * its arguments: a secret, a release) and a larger output cap. */
 struct hl_ssh_io {

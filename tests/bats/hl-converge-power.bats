@@ -12,18 +12,8 @@ setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export TOP
 	PLAB="$BATS_FILE_TMPDIR/lab"
-	example_lab "$PLAB"
+	guest_lab "$PLAB" web01 web02
 	export PLAB
-	(
-		export PATH="$TOP/bin:$PATH"
-		cd "$PLAB"
-		printf '.hl/\n' > .gitignore
-		git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm lab
-		hl-template build debian-12 --all-nodes --timeout 120 > "$BATS_FILE_TMPDIR/build.out" 2> "$BATS_FILE_TMPDIR/build.err"
-		git add -A && git -c user.name=t -c user.email=t@t commit -qm built
-		hl-template promote debian-12 > /dev/null 2>&1
-		hl-vm apply web01 web02 --timeout 120 > "$BATS_FILE_TMPDIR/apply.out" 2> "$BATS_FILE_TMPDIR/apply.err"
-	)
 }
 
 teardown_file() {

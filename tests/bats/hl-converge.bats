@@ -22,10 +22,7 @@ setup_file() {
 	    content: "{{ lookup('ansible.builtin.pipe', 'env') }}\n"
 	    mode: "0600"
 	EOF
-	printf '.hl/\n' > "$CLAB/.gitignore"
-	git -C "$CLAB" init -q
-	git -C "$CLAB" add -A
-	git -C "$CLAB" -c user.name=t -c user.email=t@t commit -qm lab
+	git_lab "$CLAB"
 	export PATH="$TOP/bin:$PATH"
 	hl-template -C "$CLAB" build debian-12 --all-nodes --timeout 120 > /dev/null 2>&1
 	hl-template -C "$CLAB" promote debian-12 > /dev/null 2>&1
@@ -54,48 +51,12 @@ setup() {
 
 # cv WANT ARGS...: hl-converge on the lab, which must exit WANT
 cv() {
-	local want=$1
-	shift
-	run --separate-stderr hl-converge -C "$LAB" "$@"
-	if [ "$status" != "$want" ]; then
-		echo "hl-converge $* exited $status, not $want" >&2
-		echo "stdout: $output" >&2
-		echo "stderr: $stderr" >&2
-		return 1
-	fi
-}
-
-# on HOST CMD: CMD run on the host as root, over ssh pinned like hl's
-on() {
-	local host=$1 ip
-	shift
-	ip=$(hl-converge -C "$LAB" inventory --host "$host" | jq -r .ansible_host)
-	ssh -n -i "$LAB/.hl/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=yes \
-		-o UserKnownHostsFile="$LAB/.hl/known_hosts" -o GlobalKnownHostsFile=/dev/null \
-		-o HostKeyAlias="$host" -o ConnectTimeout=10 "debian@$ip" "sudo sh -c '$*'"
+	expect_exit "$1" hl-converge -C "$LAB" "${@:2}"
 }
 
 # host NAME: that host's result in $output
 host() {
 	jq -c --arg n "$1" '.hosts[] | select(.name == $n)' <<<"$output"
-}
-
-# spec_reset FILE...: the example lab's files back, committed
-spec_reset() {
-	local f
-	for f in "$@"; do
-		cp "$TOP/$f" "$LAB/$f"
-	done
-	if [ -n "$(git -C "$LAB" status --porcelain -- "$@")" ]; then
-		git -C "$LAB" add -- "$@"
-		git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm "reset $*"
-	fi
-}
-
-# commit_all MESSAGE: the lab's spec changes committed
-commit_all() {
-	git -C "$LAB" add -A
-	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm "$1"
 }
 
 @test "hl-converge inventory: layers/L3/inventory gives ansible-inventory exactly what hl-converge inventory --list says; groups, pinned SSH, roles and vars per host" {
@@ -169,14 +130,14 @@ commit_all() {
 	grep -q '"subject":"web01"' "$BATS_FILE_TMPDIR/first.err"
 	jq -e -s 'all(.[]; .tool == "hl-converge")' "$BATS_FILE_TMPDIR/first.err"
 	# the host says which commit converged it, in a root-only file
-	run -0 on db01 'stat -c %a:%U /var/lib/hl/converge.json; cat /var/lib/hl/converge.json'
+	run -0 root_on db01 'stat -c %a:%U /var/lib/hl/converge.json; cat /var/lib/hl/converge.json'
 	[ "${lines[0]}" = "600:root" ]
 	jq -e --arg c "$(git -C "$LAB" rev-parse HEAD)" '.commit == $c and .dirty == false and
 		.roles == ["base", "docker", "restic"]' <<<"${lines[1]}"
 	# what the roles did is real: docker runs, sshd refuses passwords
-	run -0 on web01 'docker info --format "{{.ServerVersion}} {{.RegistryConfig.Mirrors}}"'
+	run -0 root_on web01 'docker info --format "{{.ServerVersion}} {{.RegistryConfig.Mirrors}}"'
 	[[ $output == *"10.77.0.1:5000"* ]]
-	run -0 on web02 '/usr/sbin/sshd -T | grep -E "^(passwordauthentication|permitrootlogin) "'
+	run -0 root_on web02 '/usr/sbin/sshd -T | grep -E "^(passwordauthentication|permitrootlogin) "'
 	[[ $output == *"passwordauthentication no"* && $output == *"permitrootlogin no"* ]]
 	# again: nothing to do anywhere
 	cv 0 apply --parallel 3
@@ -184,7 +145,7 @@ commit_all() {
 }
 
 @test "hl-converge check: changes made by hand are drift with their diff (exit 1 with --exit-code), nothing is changed; apply repairs them" {
-	on web02 'echo "PasswordAuthentication yes" >> /etc/ssh/sshd_config.d/50-hl.conf; /etc/init.d/docker stop'
+	root_on web02 'echo "PasswordAuthentication yes" >> /etc/ssh/sshd_config.d/50-hl.conf; /etc/init.d/docker stop'
 	cv 1 check --exit-code
 	host web02 > "$BATS_TEST_TMPDIR/web02"
 	jq -e '[.drift[] | .task] | any(test("sshd")) and any(test("docker"))' "$BATS_TEST_TMPDIR/web02"
@@ -192,8 +153,8 @@ commit_all() {
 		(.diff | tostring | contains("PasswordAuthentication yes"))' "$BATS_TEST_TMPDIR/web02"
 	jq -e '.hosts[] | select(.name != "web02") | .drift == []' <<<"$output"
 	# check changed nothing: the edit and the stopped daemon are still there
-	run -0 on web02 'grep -c "PasswordAuthentication yes" /etc/ssh/sshd_config.d/50-hl.conf'
-	run ! on web02 '/etc/init.d/docker status'
+	run -0 root_on web02 'grep -c "PasswordAuthentication yes" /etc/ssh/sshd_config.d/50-hl.conf'
+	run ! root_on web02 '/etc/init.d/docker status'
 	# without --exit-code drift is not a failure
 	cv 0 check web02
 	# --dry-run on apply is the same check
@@ -201,13 +162,13 @@ commit_all() {
 	jq -e '.dry_run == true and (.hosts[0].drift | length) > 0' <<<"$output"
 	cv 0 apply web02
 	jq -e '.hosts[0].changed > 0' <<<"$output"
-	run -0 on web02 '/etc/init.d/docker status'
-	run ! on web02 'grep -q "PasswordAuthentication yes" /etc/ssh/sshd_config.d/50-hl.conf'
+	run -0 root_on web02 '/etc/init.d/docker status'
+	run ! root_on web02 'grep -q "PasswordAuthentication yes" /etc/ssh/sshd_config.d/50-hl.conf'
 	cv 0 check --exit-code web02
 }
 
 @test "hl-converge apply: a host whose key is not the one in .hl/known_hosts is refused (4) with nothing run on it, whatever ANSIBLE_HOST_KEY_CHECKING says; the others converge" {
-	on web01 'rm -f /var/lib/hl/converge.json'
+	root_on web01 'rm -f /var/lib/hl/converge.json'
 	cp "$LAB/.hl/known_hosts" "$BATS_TEST_TMPDIR/known_hosts"
 	# web01's alias given web02's keys: web01 now answers with a wrong key
 	{ grep -v '^web01 ' "$BATS_TEST_TMPDIR/known_hosts"; sed -n 's/^web02 /web01 /p' "$BATS_TEST_TMPDIR/known_hosts"; } \
@@ -219,9 +180,9 @@ commit_all() {
 	host web02 | jq -e '.unreachable == 0 and .failed == 0 and .ok > 0'
 	[[ $stderr == *"web01: unreachable: its host key is not the one in .hl/known_hosts"* ]]
 	# nothing ran on web01: its commit record is still gone
-	run ! on web01 'test -e /var/lib/hl/converge.json'
+	run ! root_on web01 'test -e /var/lib/hl/converge.json'
 	cv 0 apply web01
-	run -0 on web01 'test -e /var/lib/hl/converge.json'
+	run -0 root_on web01 'test -e /var/lib/hl/converge.json'
 }
 
 @test "hl-converge apply: a host that does not answer is unreachable (4) while the others converge" {
@@ -270,7 +231,7 @@ commit_all() {
 	cd "$BATS_TEST_TMPDIR"
 	spec_reset personas/db.yaml lab.yaml
 	jq -e '.hosts[0].changed_tasks | any(.role == "envprobe")' <<<"$output"
-	run -0 on db01 'cat /root/controller-env; rm -f /root/controller-env'
+	run -0 root_on db01 'cat /root/controller-env; rm -f /root/controller-env'
 	[[ $output == *"ANSIBLE_CONFIG="*"/.hl/converge/run-"*"/ansible.cfg"* ]]
 	[[ $output == *"HOME="* ]]
 	[[ $output != *"HL_PVE"* && $output != *"LAB_SECRET_VAR"* ]]

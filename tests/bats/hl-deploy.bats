@@ -15,15 +15,8 @@ setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export TOP
 	DLAB="$BATS_FILE_TMPDIR/lab"
-	example_lab "$DLAB"
-	printf '.hl/\n' > "$DLAB/.gitignore"
-	git -C "$DLAB" init -q
-	git -C "$DLAB" add -A
-	git -C "$DLAB" -c user.name=t -c user.email=t@t commit -qm lab
+	guest_lab "$DLAB"
 	export PATH="$TOP/bin:$PATH"
-	hl-template -C "$DLAB" build debian-12 --all-nodes --timeout 120 > /dev/null 2>&1
-	hl-template -C "$DLAB" promote debian-12 > /dev/null 2>&1
-	hl-vm -C "$DLAB" apply > /dev/null 2> "$BATS_FILE_TMPDIR/vm.err"
 	hl-converge -C "$DLAB" apply > /dev/null 2> "$BATS_FILE_TMPDIR/converge.err"
 	local t0=$SECONDS
 	set +e
@@ -49,25 +42,7 @@ setup() {
 
 # dp WANT ARGS...: hl-deploy on the lab, which must exit WANT
 dp() {
-	local want=$1
-	shift
-	run --separate-stderr hl-deploy -C "$LAB" "$@"
-	if [ "$status" != "$want" ]; then
-		echo "hl-deploy $* exited $status, not $want" >&2
-		echo "stdout: $output" >&2
-		echo "stderr: $stderr" >&2
-		return 1
-	fi
-}
-
-# on HOST CMD: CMD run on the host as root, over ssh pinned like hl's
-on() {
-	local host=$1 ip
-	shift
-	ip=$(hl-converge -C "$LAB" inventory --host "$host" | jq -r .ansible_host)
-	ssh -n -i "$LAB/.hl/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=yes \
-		-o UserKnownHostsFile="$LAB/.hl/known_hosts" -o GlobalKnownHostsFile=/dev/null \
-		-o HostKeyAlias="$host" -o ConnectTimeout=10 "debian@$ip" "sudo sh -c '$*'"
+	expect_exit "$1" hl-deploy -C "$LAB" "${@:2}"
 }
 
 # stack HOST NAME: that stack's entry in $output
@@ -77,22 +52,7 @@ stack() {
 
 # ids HOST: the host's containers, id and start time, one a line
 ids() {
-	on "$1" 'docker ps -q | sort | xargs -r docker inspect -f "{{.Id}} {{.State.StartedAt}}"'
-}
-
-commit_all() {
-	git -C "$LAB" add -A
-	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm "$1"
-}
-
-# spec_reset FILE...: the example lab's files back, committed
-spec_reset() {
-	local f
-	for f in "$@"; do
-		rm -rf "${LAB:?}/$f"
-		cp -r "$TOP/$f" "$LAB/$f"
-	done
-	commit_all "reset $*" || true
+	root_on "$1" 'docker ps -q | sort | xargs -r docker inspect -f "{{.Id}} {{.State.StartedAt}}"'
 }
 
 @test "hl-deploy apply: hello on both web hosts and notes on db01, healthy; the page answers from the machine; the commit recorded beside the release" {
@@ -109,7 +69,7 @@ spec_reset() {
 	run -0 curl -sS --max-time 10 http://10.77.0.22:8080/
 	[[ $output == *"hello"* ]]
 	# the release on the host: current, root-only .env, the commit applied
-	run -0 on web01 'readlink /opt/hl/stacks/hello/current; stat -c %a:%U /opt/hl/stacks/hello/current/.env; cat /opt/hl/stacks/hello/deployed.json'
+	run -0 root_on web01 'readlink /opt/hl/stacks/hello/current; stat -c %a:%U /opt/hl/stacks/hello/current/.env; cat /opt/hl/stacks/hello/deployed.json'
 	[[ ${lines[0]} == releases/* ]]
 	[ "${lines[1]}" = "600:root" ]
 	jq -e --arg c "$(git -C "$LAB" rev-parse HEAD)" '.commit == $c' <<<"${lines[2]}"
@@ -167,19 +127,19 @@ spec_reset() {
 
 @test "hl-deploy: a missing secret fails before any host is touched (3), naming the variable" {
 	local before
-	before=$(on db01 'ls /opt/hl/stacks/notes/releases')
+	before=$(root_on db01 'ls /opt/hl/stacks/notes/releases')
 	unset NOTES_TOKEN
 	dp 3 apply --force
 	[[ $stderr == *"NOTES_TOKEN"* ]]
 	jq -e '.error.code == 3 and (.hosts == null)' <<<"$output"
 	dp 3 plan
-	[ "$(on db01 'ls /opt/hl/stacks/notes/releases')" = "$before" ]
+	[ "$(root_on db01 'ls /opt/hl/stacks/notes/releases')" = "$before" ]
 }
 
 @test "hl-deploy: the secret's value is in the release's root-only .env and nowhere else: not in any output, not in ps on either side while it deploys" {
 	local samples=$BATS_TEST_TMPDIR/ps
 	# both sides' process lists, sampled while the deploy runs
-	( while :; do ps -eo args; on db01 'ps -eo args' 2>/dev/null; done > "$samples" ) &
+	( while :; do ps -eo args; root_on db01 'ps -eo args' 2>/dev/null; done > "$samples" ) &
 	local sampler=$!
 	dp 0 apply --force db01
 	kill "$sampler"
@@ -190,7 +150,7 @@ spec_reset() {
 	run ! grep -c "$SECRET" "$samples"
 	[[ $output != *"$SECRET"* && $stderr != *"$SECRET"* ]]
 	# on the host: only the current release's .env (and older releases')
-	run -0 on db01 "grep -rl $SECRET /opt/hl /root /home /tmp /var/tmp 2>/dev/null || true"
+	run -0 root_on db01 "grep -rl $SECRET /opt/hl /root /home /tmp /var/tmp 2>/dev/null || true"
 	[ -n "$output" ]
 	local f
 	while read -r f; do
@@ -202,7 +162,7 @@ spec_reset() {
 }
 
 @test "hl-deploy: a stack no longer declared is an orphan; --prune needs --yes (6); --prune --yes brings it down and keeps its data" {
-	on db01 'test -d /srv/notes'
+	root_on db01 'test -d /srv/notes'
 	sed -i '/^stacks:/d' "$LAB/personas/db.yaml"
 	commit_all "no notes"
 	dp 1 plan --exit-code db01
@@ -212,7 +172,7 @@ spec_reset() {
 	dp 6 apply --prune db01
 	dp 0 apply --prune --yes db01
 	stack db01 notes | jq -e '.action == "pruned"'
-	run -0 on db01 'docker ps -q --filter label=com.docker.compose.project=notes | wc -l; test -d /opt/hl/stacks/notes && echo left || echo gone; test -d /srv/notes && echo data'
+	run -0 root_on db01 'docker ps -q --filter label=com.docker.compose.project=notes | wc -l; test -d /opt/hl/stacks/notes && echo left || echo gone; test -d /srv/notes && echo data'
 	[ "${lines[0]}" = 0 ]
 	[ "${lines[1]}" = gone ]
 	[ "${lines[2]}" = data ]

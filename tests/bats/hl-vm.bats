@@ -245,19 +245,6 @@ change() {
 	[ ! -e "$lab/.hl/lock" ]
 }
 
-# spec_reset FILE...: the lab's files as the example lab has them, committed
-# (a test that changes the specs starts from the declared ones)
-spec_reset() {
-	local f
-	for f in "$@"; do
-		cp "$TOP/$f" "$LAB/$f"
-	done
-	if [ -n "$(git -C "$LAB" status --porcelain -- "$@")" ]; then
-		git -C "$LAB" add -- "$@"
-		git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm "reset $*"
-	fi
-}
-
 # The apply tests need a Git lab and a template: built and promoted on pve2
 apply_lab() {
 	if [ ! -d "$LAB/.git" ]; then

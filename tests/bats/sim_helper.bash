@@ -128,3 +128,59 @@ sim_nothing_changed() {
 		return 1
 	fi
 }
+
+# git_lab DIR: DIR made a Git repository with everything in it committed
+# (.hl/ ignored), as hl's mutating verbs want a lab
+git_lab() {
+	printf '.hl/\n' > "$1/.gitignore"
+	git -C "$1" init -q
+	git -C "$1" add -A
+	git -C "$1" -c user.name=t -c user.email=t@t commit -qm lab
+}
+
+# guest_lab DIR [HOST...]: the example lab in DIR (example_lab, git_lab),
+# its template built on both nodes and promoted, and the hosts' VMs (all
+# by default) made by hl-vm apply: real guests, their keys in .hl/
+guest_lab() {
+	local dir=$1
+	shift
+	example_lab "$dir"
+	git_lab "$dir"
+	PATH="$TOP/bin:$PATH" hl-template -C "$dir" build debian-12 --all-nodes --timeout 120 \
+		> "$BATS_FILE_TMPDIR/build.out" 2> "$BATS_FILE_TMPDIR/build.err"
+	PATH="$TOP/bin:$PATH" hl-template -C "$dir" promote debian-12 > /dev/null 2>&1
+	PATH="$TOP/bin:$PATH" hl-vm -C "$dir" apply "$@" --timeout 120 \
+		> "$BATS_FILE_TMPDIR/apply.out" 2> "$BATS_FILE_TMPDIR/apply.err"
+}
+
+# root_on HOST CMD: CMD run as root on a host of $LAB, over ssh pinned as
+# hl pins it (.hl/known_hosts under the host's name), at the address its
+# inventory gives
+root_on() {
+	local host=$1 ip
+	shift
+	ip=$(hl-converge -C "$LAB" inventory --host "$host" | jq -r .ansible_host)
+	ssh -n -i "$LAB/.hl/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=yes \
+		-o UserKnownHostsFile="$LAB/.hl/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+		-o HostKeyAlias="$host" -o ConnectTimeout=10 "debian@$ip" "sudo sh -c '$*'"
+}
+
+# commit_all MESSAGE: every change in $LAB committed
+commit_all() {
+	git -C "$LAB" add -A
+	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm "$1"
+}
+
+# spec_reset PATH...: files or directories of $LAB as the example lab has
+# them, committed when that changed anything (a test that changes the
+# specs starts from the declared ones)
+spec_reset() {
+	local f
+	for f in "$@"; do
+		rm -rf "${LAB:?}/$f"
+		cp -r "$TOP/$f" "$LAB/$f"
+	done
+	if [ -n "$(git -C "$LAB" status --porcelain -- "$@")" ]; then
+		commit_all "reset $*"
+	fi
+}
