@@ -82,14 +82,14 @@ static jv
 host_vars(const struct hl_lab *lab, const struct hl_host *h,
     const char *key, jv *seen)
 {
-	jv hj, v, roles;
+	jv hj = hl_spec_host_json(lab, h), v, roles;
 	struct hl_reach r;
 
-	if (hl_reach(lab, h, &r) < 0) {
+	if (hl_reach(lab, h, hj, &r) < 0) {
 		hl_reach_free(&r);
+		jv_free(hj);
 		return jv_null();
 	}
-	hj = hl_spec_host_json(lab, h);
 	v = hl_json_get(jv_copy(hj), "vars");
 	if (jv_get_kind(v) != JV_KIND_OBJECT) {
 		jv_free(v);

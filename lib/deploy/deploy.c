@@ -241,7 +241,7 @@ one_host(size_t i, int forked, void *arg)
 	}
 	n = jv_array_length(jv_copy(stacks));
 	rels = calloc((size_t)n + 1, sizeof(*rels));
-	if (hl_reach(r->lab, h, &reach) < 0) {
+	if (hl_reach(r->lab, h, hj, &reach) < 0) {
 		code = hl_err_set(&e, HL_E_SSH, "%s: no address to reach it at "
 		    "(a DHCP host hl-vm has not seen running)", h->name);
 		goto fail;

@@ -9,10 +9,9 @@
 #include "state/reach.h"
 
 int
-hl_reach(const struct hl_lab *lab, const struct hl_host *h,
+hl_reach(const struct hl_lab *lab, const struct hl_host *h, jv hj,
     struct hl_reach *r)
 {
-	jv hj = hl_spec_host_json(lab, h);
 	const char *s = hl_json_get_str(hj, h->external ? "address" : "ip"),
 	    *user = hl_json_get_str(hj, "user");
 
@@ -28,7 +27,6 @@ hl_reach(const struct hl_lab *lab, const struct hl_host *h,
 		r->port = 22;
 	r->user = strdup(user ? user : "root");
 	r->identity = hl_lab_path(lab->root, ".hl/id_ed25519");
-	jv_free(hj);
 	r->ssh = (struct hl_ssh_host){ .root = lab->root, .alias = h->name,
 		.address = r->address, .port = r->port, .user = r->user,
 		.identity = r->identity };

@@ -8,6 +8,8 @@
 #ifndef HL_REACH_H
 #define HL_REACH_H
 
+#include <jv.h>
+
 #include "ssh/ssh.h"
 
 struct hl_lab;
@@ -21,9 +23,11 @@ struct hl_reach {
 	struct hl_ssh_host ssh;	/* the above, for hl_ssh_run */
 };
 
-/* Fill r for h; returns 0, or -1 when it has no address yet (r->address
- * NULL, the rest filled).  Free with hl_reach_free() either way. */
-int hl_reach(const struct hl_lab *lab, const struct hl_host *h,
+/* Fill r for h, whose configuration hj (hl_spec_host_json, borrowed) the
+ * caller has at hand; returns 0, or -1 when it has no address yet
+ * (r->address NULL, the rest filled).  Free with hl_reach_free() either
+ * way. */
+int hl_reach(const struct hl_lab *lab, const struct hl_host *h, jv hj,
     struct hl_reach *r);
 void hl_reach_free(struct hl_reach *r);
 
