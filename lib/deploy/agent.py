@@ -156,10 +156,11 @@ def switch(name, digest):
     os.rename(tmp, os.path.join(d, "current"))
 
 
-def up(cmd, name, digest, compose):
+def up(cmd, name, digest, compose, force=False):
     rel = os.path.join(ROOT, name, "releases", digest)
     return run(cmd + ["-p", name, "-f", compose, "up", "-d",
-                      "--remove-orphans"], cwd=rel)
+                      "--remove-orphans"] +
+               (["--force-recreate"] if force else []), cwd=rel)
 
 
 def prune_releases(name):
@@ -200,28 +201,30 @@ def verb_deploy(req, stream):
     rels = os.path.join(d, "releases")
     os.makedirs(rels, mode=0o700, exist_ok=True)
     os.chmod(ROOT, 0o700)
-    tmp = os.path.join(rels, digest + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.mkdir(tmp, 0o700)
-    with tarfile.open(fileobj=stream, mode="r|") as t:
-        for m in t:
-            if m.name.startswith("/") or ".." in m.name.split("/") or \
-                    not (m.isfile() or m.isdir()):
-                return {"error": "a release member that is not a plain "
-                        "file: %s" % m.name}
-            t.extract(m, tmp)
-    os.chmod(os.path.join(tmp, ".env"), 0o600)
     rel = os.path.join(rels, digest)
-    if os.path.isdir(rel):
-        shutil.rmtree(rel)
-    os.rename(tmp, rel)
+    # a release of this digest is this release: one that is there (that
+    # containers may have mounted) is kept as it is
+    if not os.path.isfile(os.path.join(rel, ".hl-release.json")):
+        tmp = rel + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(rel, ignore_errors=True)
+        os.mkdir(tmp, 0o700)
+        with tarfile.open(fileobj=stream, mode="r|") as t:
+            for m in t:
+                if m.name.startswith("/") or ".." in m.name.split("/") or \
+                        not (m.isfile() or m.isdir()):
+                    return {"error": "a release member that is not a "
+                            "plain file: %s" % m.name}
+                t.extract(m, tmp)
+        os.chmod(os.path.join(tmp, ".env"), 0o600)
+        os.rename(tmp, rel)
     os.utime(rel)
     previous = current(name)
     if previous == digest:
-        previous = req.get("previous_before")
+        previous = None
     switch(name, digest)
     t0 = time.monotonic()
-    rc, text = up(cmd, name, digest, req["compose"])
+    rc, text = up(cmd, name, digest, req["compose"], req.get("force"))
     conts, bad = gate(name, req.get("probes", []),
                       req.get("timeout", 60)) if rc == 0 else \
         (containers(name), ["compose up failed: " + text[-2000:]])

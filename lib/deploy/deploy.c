@@ -174,6 +174,8 @@ deploy(struct run *r, const struct hl_reach *reach, const char *name,
 	req = jv_object_set(req, jv_string("commit"), o->commit ?
 	    jv_string(o->commit) : jv_null());
 	req = jv_object_set(req, jv_string("dirty"), jv_bool(o->dirty));
+	/* --force over the same release: its containers made anew */
+	req = jv_object_set(req, jv_string("force"), jv_bool(o->force));
 	if (dp_agent(reach, "deploy", req, &rel->tar, rel->timeout * 2 + 600,
 	    &res, &e) < 0) {
 		*code = hl_exit_worse(*code, e.code);

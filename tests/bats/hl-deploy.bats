@@ -75,7 +75,7 @@ ids() {
 	jq -e --arg c "$(git -C "$LAB" rev-parse HEAD)" '.commit == $c' <<<"${lines[2]}"
 }
 
-@test "hl-deploy: a second apply touches nothing (same containers, same start times); plan says unchanged and --exit-code 0" {
+@test "hl-deploy: a second apply touches nothing (same containers, same start times); plan says unchanged and --exit-code 0; --force makes them anew" {
 	local before1 before2
 	before1=$(ids web01)
 	before2=$(ids db01)
@@ -85,6 +85,12 @@ ids() {
 	[ "$(ids db01)" = "$before2" ]
 	dp 0 plan --exit-code
 	jq -e '[.hosts[].stacks[].action] | unique == ["unchanged"]' <<<"$output"
+	# --force: the same release, its containers made anew, still serving
+	dp 0 apply --force web01
+	stack web01 hello | jq -e '.action == "deployed" and .healthy == true'
+	[ "$(ids web01)" != "$before1" ]
+	run -0 curl -sS --max-time 10 http://10.77.0.21:8080/
+	[[ $output == *"hello"* ]]
 }
 
 @test "hl-deploy: one file changed redeploys only that stack on its hosts; plan names the file first" {
