@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -119,9 +120,12 @@ dp_release(const struct hl_lab *lab, jv host, const char *stack,
 		struct stat st;
 		enum hl_file_status fs;
 
-		path = malloc(strlen(lab->root) + strlen(dir) +
-		    strlen(jv_string_value(f)) + 3);
-		sprintf(path, "%s/%s/%s", lab->root, dir, jv_string_value(f));
+		if (asprintf(&path, "%s/%s/%s", lab->root, dir,
+		    jv_string_value(f)) < 0) {
+			hl_err_set(e, HL_E_INTERNAL, "out of memory");
+			jv_free(f);
+			goto out;
+		}
 		fs = hl_file_read(path, FILE_MAX, &data, &len);
 		if (fs != HL_FILE_OK || stat(path, &st) < 0) {
 			hl_err_set(e, HL_E_LAB, "%s/%s %s", dir,
