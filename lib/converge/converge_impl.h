@@ -19,7 +19,7 @@ jv cv_hosts(const struct hl_lab *lab, const unsigned char *picked,
     jv *missing);
 
 /* {GROUP: [HOST...]} from hostvars (consumed). */
-jv cv_groups(const struct hl_lab *lab, jv hostvars);
+jv cv_groups(jv hostvars);
 
 /* The SSH options pinning host's key in .hl/known_hosts, as one string
  * for ansible_ssh_common_args. */
@@ -34,7 +34,6 @@ struct cv_events {
 					 * handler} */
 	jv version;			/* Ansible's, from hl's first task */
 	double t0;			/* the play's start (hl_clock) */
-	int stats;			/* the run reached its end */
 };
 
 /* A host's result before any event: every count 0. */

@@ -42,7 +42,6 @@ cv_events_init(struct cv_events *ev, jv names)
 	ev->task = jv_null();
 	ev->version = jv_null();
 	ev->t0 = hl_clock();
-	ev->stats = 0;
 }
 
 void
@@ -266,7 +265,6 @@ cv_event_line(void *ctx, const char *line, size_t len)
 				jv_free(name);
 			}
 		jv_free(hosts);
-	} else if (strcmp(event, "v2_playbook_on_stats") == 0)
-		ev->stats = 1;
+	}
 	jv_free(d);
 }

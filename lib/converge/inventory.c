@@ -184,7 +184,7 @@ cv_hosts(const struct hl_lab *lab, const unsigned char *picked,
 }
 
 jv
-cv_groups(const struct hl_lab *lab, jv hostvars)
+cv_groups(jv hostvars)
 {
 	jv groups = jv_object();
 
@@ -207,7 +207,6 @@ cv_groups(const struct hl_lab *lab, jv hostvars)
 		jv_free(v);
 	}
 	jv_free(hostvars);
-	(void)lab;
 	return groups;
 }
 
@@ -225,7 +224,7 @@ hl_cv_inventory(const struct hl_lab *lab, const unsigned char *picked,
 		jv_free(m);
 	}
 	jv_free(missing);
-	groups = cv_groups(lab, jv_copy(hostvars));
+	groups = cv_groups(jv_copy(hostvars));
 	doc = jv_object();
 	jv_object_foreach(groups, g, members) {
 		children = jv_array_append(children, jv_copy(g));

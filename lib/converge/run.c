@@ -124,7 +124,7 @@ write_inventory(struct run *r)
 	struct hl_buf b = { 0 };
 	int rc;
 
-	groups = cv_groups(r->lab, jv_copy(r->hostvars));
+	groups = cv_groups(jv_copy(r->hostvars));
 	jv_object_foreach(groups, g, m) {
 		jv members = jv_object();
 
