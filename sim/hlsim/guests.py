@@ -565,10 +565,21 @@ class Guests:
         return True
 
     def forget(self, vmid):
-        """A destroyed VM: its guest directory (mount point, console) goes."""
+        """A destroyed VM: its guest directory (mount point, console) goes.
+        The end of its console stays beside it as VMID.console.last, for
+        whoever asks why a VM that was removed never came up."""
         d = os.path.join(self.dir, str(vmid))
         _sweep_recorded(d)
         _umount(os.path.join(d, "root"))
+        try:
+            with open(os.path.join(d, "console.log"), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 65536))
+                tail = f.read()
+            with open(d + ".console.last", "wb") as f:
+                f.write(tail)
+        except OSError:
+            pass
         shutil.rmtree(d, ignore_errors=True)
         self.update_dns()
 

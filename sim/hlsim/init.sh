@@ -41,7 +41,8 @@ chmod 1777 /run/lock
 } > /run/utmp
 hostname -F /etc/hostname
 
-log() { echo "[hl-sim init] $*"; }
+# each line with the guest's uptime (its own clock: a time namespace)
+log() { read -r up _ < /proc/uptime; echo "[hl-sim init ${up}s] $*"; }
 step() { log "$*"; "$@" || log "$* exited $?"; }
 svc() { [ -x "/etc/init.d/$1" ] && step "/etc/init.d/$1" "$2"; }
 

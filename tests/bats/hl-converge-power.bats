@@ -210,7 +210,7 @@ host() {
 	[[ $output == *"Host key verification failed"* ]]
 	# shutdown needs no ssh; hl-vm apply starts it and reads its keys
 	cv 0 shutdown web01 --yes
-	run -0 hl-vm -C "$LAB" apply web01 --timeout 120
+	run -0 hl-vm -C "$LAB" apply web01 --timeout 300
 	run -0 on web01 hostname
 	[ "$output" = web01 ]
 	cv 0 reboot web01 --yes
@@ -252,7 +252,7 @@ host() {
 	cv 0 reboot web02 --yes
 	[ "$(host web02 | jq -r '.action + ": " + .reason')" = "skipped: not running" ]
 	# back for the tests after: hl-vm starts it as declared
-	run -0 hl-vm -C "$LAB" apply web02 --timeout 120
+	run -0 hl-vm -C "$LAB" apply web02 --timeout 300
 	running pve2 202
 	run -0 on web02 hostname
 }

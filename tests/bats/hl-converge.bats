@@ -24,7 +24,7 @@ setup_file() {
 	EOF
 	git_lab "$CLAB"
 	export PATH="$TOP/bin:$PATH"
-	hl-template -C "$CLAB" build debian-12 --all-nodes --timeout 120 > /dev/null 2>&1
+	hl-template -C "$CLAB" build debian-12 --all-nodes --timeout 300 > /dev/null 2>&1
 	hl-template -C "$CLAB" promote debian-12 > /dev/null 2>&1
 	hl-vm -C "$CLAB" apply > "$BATS_FILE_TMPDIR/vm.json" 2> "$BATS_FILE_TMPDIR/vm.err"
 	# the first converge, every host at once; its output is the tests'

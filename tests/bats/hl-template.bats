@@ -56,7 +56,7 @@ lab_state() {
 }
 
 @test "hl-template: build downloads, imports, prepares and templates, then records the artifact" {
-	tpl 0 build debian-12 --node pve1 --timeout 120
+	tpl 0 build debian-12 --node pve1 --timeout 300
 	jq -e '.templates[0] | .action == "built" and .node == "pve1" and .name == "debian-12"' <<<"$output"
 	a=$(jq -c '.templates[0].artifact' <<<"$output")
 	vmid=$(jq -r .vmid <<<"$a")
@@ -90,7 +90,7 @@ lab_state() {
 	tpl 0 build debian-12 --node pve1
 	jq -e '.templates[0].action == "exists" and .templates[0].artifact.vmid == 9000' <<<"$output"
 	[ "$(vms)" = "$before" ]
-	tpl 0 build debian-12 --node pve1 --force --timeout 120
+	tpl 0 build debian-12 --node pve1 --force --timeout 300
 	jq -e '.templates[0].action == "built" and .templates[0].artifact.vmid == 9001' <<<"$output"
 	# the import file was there already: no download task this time
 	jq -e '[.templates[0].artifact.upids[] | select(test(":download:"))] | length == 0' <<<"$output"
@@ -240,7 +240,7 @@ lab_state() {
 }
 
 @test "hl-template: kill -9 mid-build, then a re-run finishes with one template for the digest" {
-	hl-template -C "$LAB" build debian-12 --node pve2 --timeout 120 > /dev/null 2>&1 &
+	hl-template -C "$LAB" build debian-12 --node pve2 --timeout 300 > /dev/null 2>&1 &
 	pid=$!
 	for _ in $(seq 1 200); do
 		api GET /cluster/resources --get -d type=vm
@@ -249,7 +249,7 @@ lab_state() {
 	done
 	kill -9 "$pid"
 	wait "$pid" || true
-	tpl 0 build debian-12 --node pve2 --timeout 120
+	tpl 0 build debian-12 --node pve2 --timeout 300
 	jq -e '.templates[0].action == "built"' <<<"$output"
 	[[ $stderr == *"interrupted build of this definition: removing it"* ]]
 	api GET /cluster/resources --get -d type=vm
@@ -263,7 +263,7 @@ lab_state() {
 	cp -r "$LAB" "$copy"
 	sed -i 's/^vmids: {first: 9000, last: 9099}$/vmids: {first: 9050, last: 9099}/' "$copy/layers/L1/templates/debian-12.yaml"
 	# a build killed once its VM is made (tagged and marked)...
-	hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty --timeout 120 > /dev/null 2>&1 &
+	hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty --timeout 300 > /dev/null 2>&1 &
 	pid=$!
 	for _ in $(seq 1 600); do
 		api GET /cluster/resources --get -d type=vm
@@ -286,7 +286,7 @@ lab_state() {
 	# unlocked, the next run removes it and builds
 	api PUT "/nodes/pve2/qemu/$vmid/config" -d delete=lock -d skiplock=1
 	[ "$status" = 200 ]
-	run -0 --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty --timeout 120
+	run -0 --separate-stderr hl-template -C "$copy" build debian-12 --node pve2 --allow-dirty --timeout 300
 	[[ $stderr == *"VM $vmid is an interrupted build of this definition: removing it"* ]]
 	built=$(jq -r '.templates[0].artifact.vmid' <<<"$output")
 	api GET /cluster/resources --get -d type=vm
@@ -299,7 +299,7 @@ lab_state() {
 	need_just
 	cp "$TOP/justfile" "$LAB/"
 	cd "$LAB"
-	run --separate-stderr env PATH="$TOP/bin:$PATH" just bin="$TOP/bin" template debian-12 --all-nodes --timeout 120
+	run --separate-stderr env PATH="$TOP/bin:$PATH" just bin="$TOP/bin" template debian-12 --all-nodes --timeout 300
 	[ "$status" = 0 ]
 	jq -e '[.templates[] | .node] == ["pve1", "pve2"] and all(.templates[]; .action == "exists")' <<<"$output"
 	# the other L1 recipes: list, and gc that only lists without --yes
@@ -367,7 +367,7 @@ lab_state() {
 @test "hl-template: rollback goes back to the artifact before; with nothing older it refuses" {
 	tpl 1 rollback debian-12 --node pve2
 	[[ $stderr == *"no artifact of debian-12 on pve2 is older than"* ]]
-	tpl 0 build debian-12 --node pve1 --force --timeout 120
+	tpl 0 build debian-12 --node pve1 --force --timeout 300
 	newer=$(jq -r '.templates[0].artifact.id' <<<"$output")
 	git -C "$LAB" add layers && git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm "built"
 	tpl 0 promote debian-12 --node pve1

@@ -27,7 +27,7 @@ setup_file() {
 		cd "$VLAB"
 		printf '.hl/\n' > .gitignore
 		git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm lab
-		hl-template build debian-12 --node pve1 --timeout 120 > "$BATS_FILE_TMPDIR/build.out" 2>&1
+		hl-template build debian-12 --node pve1 --timeout 300 > "$BATS_FILE_TMPDIR/build.out" 2>&1
 		git add -A && git -c user.name=t -c user.email=t@t commit -qm built
 		hl-template promote debian-12 --node pve1 > /dev/null 2>&1
 	)
@@ -142,7 +142,7 @@ no_active_tasks() {
 	git -C "$LAB" checkout -q personas/web.yaml
 	# the happy path: exactly the saved plan's host, nothing else
 	vm 0 plan web01 -o "$BATS_TEST_TMPDIR/p.json"
-	vm 0 apply --plan "$BATS_TEST_TMPDIR/p.json" --timeout 120
+	vm 0 apply --plan "$BATS_TEST_TMPDIR/p.json" --timeout 300
 	jq -e '[.hosts[] | {name, action}] == [{"name": "web01", "action": "created"}]' <<<"$output"
 	in_service web01 201
 	# applied: the same plan now finds web01 changed (it exists)
@@ -171,7 +171,7 @@ no_active_tasks() {
 		"POST /api2/json/nodes/pve1/qemu/201/status/start" \
 		"GET /api2/json/nodes/pve1/qemu/201/agent/file-read"; do
 		count=$(requests | grep -c "^$point " || true)
-		hl-vm -C "$LAB" apply web01 --timeout 120 > "$BATS_TEST_TMPDIR/killed.out" 2>&1 &
+		hl-vm -C "$LAB" apply web01 --timeout 300 > "$BATS_TEST_TMPDIR/killed.out" 2>&1 &
 		local pid=$! n=0
 		until [ "$(requests | grep -c "^$point " || true)" -gt "$count" ]; do
 			sleep 0.05
@@ -187,7 +187,7 @@ no_active_tasks() {
 		flock -n "$LAB/.hl/lock" true
 		clones=$(requests | grep -c '^POST /api2/json/nodes/pve1/qemu/[0-9]*/clone ' || true)
 		starts=$(requests | grep -c '^POST /api2/json/nodes/pve1/qemu/201/status/start ' || true)
-		vm 0 apply web01 --timeout 120
+		vm 0 apply web01 --timeout 300
 		jq -e '.hosts[0] | .name == "web01" and (.action == "created")' <<<"$output"
 		in_service web01 201
 		# a clone or start still running was waited for, never sent again
@@ -219,7 +219,7 @@ no_active_tasks() {
 	# one run does it (retries and checks inside); should a host still
 	# fail under this much noise, the next run takes it up
 	for try in 1 2 3; do
-		run --separate-stderr hl-vm -C "$LAB" apply @many --timeout 120
+		run --separate-stderr hl-vm -C "$LAB" apply @many --timeout 300
 		first=${first:-$stderr}
 		[ "$status" = 0 ] && break
 	done

@@ -254,7 +254,7 @@ apply_lab() {
 		git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm lab
 	fi
 	if ! grep -q 'pve2:' "$LAB/layers/L1/channels.yaml" 2>/dev/null; then
-		run -0 hl-template -C "$LAB" build debian-12 --all-nodes --timeout 120
+		run -0 hl-template -C "$LAB" build debian-12 --all-nodes --timeout 300
 		git -C "$LAB" add -A
 		git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm built
 		run -0 hl-template -C "$LAB" promote debian-12
@@ -285,7 +285,7 @@ apply_lab() {
 	gone pve1 201
 	gone pve2 202
 	gone pve2 211
-	vm 0 apply web01 web02 db01 --timeout 120
+	vm 0 apply web01 web02 db01 --timeout 300
 	# the three at once (--parallel 4 by default): every clone began
 	# before the first VM was up
 	last_clone=$(grep -n ': cloning template' <<<"$stderr" | tail -1 | cut -d: -f1)
@@ -312,7 +312,7 @@ apply_lab() {
 	jq -e '.hosts[0] | .power == "running" and .ip == "10.77.0.22" and (.spec_commit | length) == 40
 		and .template_artifact == .channel_artifact' <<<"$output"
 	# a newly promoted template is drift to report, not a replacement
-	run -0 hl-template -C "$LAB" build debian-12 --node pve1 --force --timeout 120
+	run -0 hl-template -C "$LAB" build debian-12 --node pve1 --force --timeout 300
 	git -C "$LAB" add -A
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qm rebuilt
 	run -0 hl-template -C "$LAB" promote debian-12 --node pve1
@@ -336,7 +336,7 @@ apply_lab() {
 	# the lab's vendor-data is put where it is missing (earlier VMs left
 	# it on pve1: gone, so this apply puts it)
 	rm -f "$node_root"/srv/snippets-elsewhere/snippets/hl-demo-vendor-*.yaml
-	vm 0 apply web01 --timeout 120
+	vm 0 apply web01 --timeout 300
 	jq -e '.hosts[0].action == "created"' <<<"$output"
 	[[ $stderr == *"uploading the lab's vendor-data (apt proxy) to pve1:/srv/snippets-elsewhere/snippets/hl-demo-vendor-"* ]]
 	# the template's vendor-data and the VM's are where snip's path is,
@@ -398,7 +398,7 @@ apply_lab() {
 @test "hl-vm apply: an update in place; what needs a reboot waits for --reboot, then host keys are read again" {
 	apply_lab
 	# db01 as the example lab declares it, made or brought back
-	vm 0 apply db01 --reboot --timeout 120
+	vm 0 apply db01 --reboot --timeout 300
 	vm 0 plan --exit-code db01
 	# without --reboot: written to the config, pending for the reboot
 	sed -i 's/^memory: 2G$/memory: 3G/' "$LAB/personas/db.yaml"
@@ -430,7 +430,7 @@ apply_lab() {
 	jq -e '.hosts[0].changes | map(select(.pending) | .field) | sort == ["memory_mib", "user"]' <<<"$output"
 	jq -e '.hosts[0].changes[] | select(.field == "user") | .from == "debian" and .to == "dbadmin" and .rotates_host_keys' <<<"$output"
 	before=$(grep '^db01 ssh-ed25519' "$LAB/.hl/known_hosts")
-	vm 0 apply db01 --reboot --timeout 120
+	vm 0 apply db01 --reboot --timeout 300
 	jq -e '.hosts[0] | .action == "updated" and .reboot == "done"
 		and ([.changes[].field] | sort) == ["memory_mib", "user"]
 		and any(.changes[]; .field == "user" and .rotates_host_keys)' <<<"$output"
@@ -447,11 +447,11 @@ apply_lab() {
 @test "hl-vm apply --reboot: hosts applied in parallel reboot one at a time, each back before the next goes down" {
 	apply_lab
 	# both web hosts made and running as declared first
-	vm 0 apply @web --reboot --timeout 120
+	vm 0 apply @web --reboot --timeout 300
 	vm 0 plan --exit-code @web
 	sed -i 's/^memory: 1G$/memory: 2G/' "$LAB/personas/web.yaml"
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web: 2G"
-	vm 0 apply @web --reboot --timeout 120 --parallel 2 --progress=json
+	vm 0 apply @web --reboot --timeout 300 --parallel 2 --progress=json
 	jq -e '[.hosts[].reboot] == ["done", "done"]' <<<"$output" || {
 		echo "$output $stderr" >&2
 		false
@@ -473,7 +473,7 @@ ssh_to() {
 
 @test "hl-vm: a VM stopped behind hl's back is a power change; apply starts it, reads its host keys, and the next plan is noop; a simulator restart boots it again" {
 	apply_lab
-	vm 0 apply web01 --reboot --timeout 120
+	vm 0 apply web01 --reboot --timeout 300
 	vm 0 plan --exit-code web01
 	api POST /nodes/pve1/qemu/201/status/stop
 	wait_task "$(jq -r .data <<<"$output")" 30
@@ -482,7 +482,7 @@ ssh_to() {
 		"to": "running", "reboot_needed": false, "rotates_host_keys": false}]' <<<"$output"
 	# apply boots it as a create does: cloud-init waited for, keys read
 	sed -i '/^web01 /d' "$LAB/.hl/known_hosts"
-	vm 0 apply web01 --timeout 120
+	vm 0 apply web01 --timeout 300
 	jq -e '.hosts[0] | .action == "updated" and .power == "running" and .reboot == "not needed"
 		and [.changes[].field] == ["power"]' <<<"$output"
 	[[ $stderr == *"web01: starting VM 201 (declared power: running)"* ]]
@@ -511,7 +511,7 @@ ssh_to() {
 
 @test "hl-vm: power: stopped shuts a running VM down and keeps it off its node's boot; a create declared stopped is left stopped without host keys" {
 	apply_lab
-	vm 0 apply web02 --reboot --timeout 120
+	vm 0 apply web02 --reboot --timeout 300
 	vm 0 plan --exit-code web02
 	sed -i 's/^    vmid: 202$/    vmid: 202\n    power: stopped/' "$LAB/personas/web.yaml"
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web02: stopped"
@@ -519,7 +519,7 @@ ssh_to() {
 	jq -e '.hosts[0] | .action == "update" and ([.changes[] | {field, from, to}] | sort_by(.field)) == [
 		{"field": "onboot", "from": true, "to": false},
 		{"field": "power", "from": "running", "to": "stopped"}]' <<<"$output"
-	vm 0 apply web02 --timeout 120
+	vm 0 apply web02 --timeout 300
 	jq -e '.hosts[0] | .action == "updated" and .power == "stopped"' <<<"$output"
 	[[ $stderr == *"web02: shutting down VM 202 (declared power: stopped; stopped hard after 60 s)"* ]]
 	api GET /nodes/pve2/qemu/202/status/current
@@ -535,7 +535,7 @@ ssh_to() {
 	if grep -q '^web02 ' "$LAB/.hl/known_hosts"; then false; fi
 	vm 0 plan web02
 	jq -e '.hosts[0] | .action == "create" and .creates.power == "stopped"' <<<"$output"
-	vm 0 apply web02 --timeout 120
+	vm 0 apply web02 --timeout 300
 	jq -e '.hosts[0] | .action == "created" and .power == "stopped" and .ip == null' <<<"$output"
 	[[ $stderr == *"web02: VM 202 is made and left stopped"* ]]
 	api GET /nodes/pve2/qemu/202/status/current
@@ -547,7 +547,7 @@ ssh_to() {
 	# declared running again: started, its first boot waited for, keys read
 	sed -i '/^    power: stopped$/d' "$LAB/personas/web.yaml"
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web02: running"
-	vm 0 apply web02 --timeout 120
+	vm 0 apply web02 --timeout 300
 	jq -e '.hosts[0] | .action == "updated" and .power == "running"' <<<"$output"
 	ssh_to web02 debian 10.77.0.22
 	vm 0 plan --exit-code web02
@@ -589,7 +589,7 @@ ssh_to() {
 
 @test "hl-vm destroy: lists without --yes (6); with it stops and purges hl's VM and its known_hosts lines; a VM without the marker is refused" {
 	apply_lab
-	vm 0 apply db01 --timeout 120
+	vm 0 apply db01 --timeout 300
 	gone pve2 202
 	grep -q '^db01 ' "$LAB/.hl/known_hosts"
 	vm 6 destroy db01
@@ -625,7 +625,7 @@ vms_now() {
 	apply_lab
 	# db01 absent: a create; web01 as declared, then more memory: an update
 	gone pve2 211
-	vm 0 apply web01 --reboot --timeout 120
+	vm 0 apply web01 --reboot --timeout 300
 	sed -i 's/^memory: 1G$/memory: 3G/' "$LAB/personas/web.yaml"
 	git -C "$LAB" -c user.name=t -c user.email=t@t commit -qam "web: 3G"
 	before=$(vms_now)
@@ -667,7 +667,7 @@ vms_now() {
 	apply_lab
 	# web01 made by hl and running; web02 tagged for the lab by hand, with
 	# no marker; db01 absent
-	vm 0 apply web01 --timeout 120
+	vm 0 apply web01 --timeout 300
 	gone pve2 211
 	gone pve2 202
 	api POST /nodes/pve2/qemu -d vmid=202 -d name=web02 --data-urlencode "tags=hl-demo"

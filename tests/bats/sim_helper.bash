@@ -146,10 +146,10 @@ guest_lab() {
 	shift
 	example_lab "$dir"
 	git_lab "$dir"
-	PATH="$TOP/bin:$PATH" hl-template -C "$dir" build debian-12 --all-nodes --timeout 120 \
+	PATH="$TOP/bin:$PATH" hl-template -C "$dir" build debian-12 --all-nodes --timeout 300 \
 		> "$BATS_FILE_TMPDIR/build.out" 2> "$BATS_FILE_TMPDIR/build.err"
 	PATH="$TOP/bin:$PATH" hl-template -C "$dir" promote debian-12 > /dev/null 2>&1
-	PATH="$TOP/bin:$PATH" hl-vm -C "$dir" apply "$@" --timeout 120 \
+	PATH="$TOP/bin:$PATH" hl-vm -C "$dir" apply "$@" --timeout 300 \
 		> "$BATS_FILE_TMPDIR/apply.out" 2> "$BATS_FILE_TMPDIR/apply.err"
 }
 

@@ -87,8 +87,21 @@ expect_exit() {
 	run --separate-stderr "$@"
 	if [ "$status" != "$want" ]; then
 		echo "$1 exited $status, not $want: $output $stderr" >&2
+		sim_consoles >&2
 		return 1
 	fi
+}
+
+# sim_consoles: the end of each guest's console on $SIMLAB's simulator
+# (a removed VM's too: VMID.console.last), for a failure's report
+sim_consoles() {
+	local f
+	[ -n "${SIMLAB:-}" ] || return 0
+	for f in "$SIMLAB"/.hl/sim/guests/*/console.log "$SIMLAB"/.hl/sim/guests/*.console.last; do
+		[ -f "$f" ] || continue
+		echo "--- ${f#"$SIMLAB"/.hl/sim/guests/} (last 15 lines)"
+		tail -15 "$f"
+	done
 }
 
 # Fail (never skip) without just: CI installs it, so a missing just is a
