@@ -38,7 +38,7 @@ static const char usage[] =
 "\n"
 "options:\n"
 "      --exit-code      plan: exit 1 when anything would change\n"
-"      --parallel N     hosts at a time (4)\n"
+"      --parallel N     hosts at a time (8)\n"
 "      --force          apply: redeploy unchanged stacks too\n"
 "      --prune          apply: bring orphan stacks down (needs --yes); their\n"
 "                       volumes and data paths are kept\n"

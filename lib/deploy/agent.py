@@ -35,28 +35,51 @@ def compose_cmd():
     return None, None
 
 
-def containers(name):
+# Where the docker CLI looks for its plugins (docker compose is one).
+PLUGIN_DIRS = ["/root/.docker/cli-plugins", "/usr/local/lib/docker/cli-plugins",
+               "/usr/local/libexec/docker/cli-plugins",
+               "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins"]
+
+
+def compose_kind():
+    """What compose_cmd() would choose, without running anything: the
+    plugin docker compose would run, or docker-compose (plan's view)."""
+    if any(os.access(os.path.join(d, "docker-compose"), os.X_OK)
+           for d in PLUGIN_DIRS):
+        return "v2"
+    return "v1" if shutil.which("docker-compose") else None
+
+
+def projects(name=None):
+    """Every Compose project's containers (or name's only), by project:
+    one docker ps and one docker inspect, whatever their number."""
+    label = "com.docker.compose.project"
     rc, out = run(["docker", "ps", "-a", "-q", "--filter",
-                   "label=com.docker.compose.project=" + name])
+                   "label=" + label + ("=" + name if name else "")])
     ids = out.split() if rc == 0 else []
     if not ids:
-        return []
+        return {}
     rc, out = run(["docker", "inspect"] + ids)
     if rc != 0:
-        return []
-    found = []
+        return {}
+    found = {}
     for c in json.loads(out):
         st = c.get("State", {})
         labels = c.get("Config", {}).get("Labels") or {}
-        found.append({
+        found.setdefault(labels.get(label), []).append({
             "id": c.get("Id", "")[:12],
             "service": labels.get("com.docker.compose.service"),
             "state": st.get("Status"),
             "health": (st.get("Health") or {}).get("Status"),
             "started": st.get("StartedAt"),
         })
-    found.sort(key=lambda c: (c["service"] or "", c["id"]))
+    for conts in found.values():
+        conts.sort(key=lambda c: (c["service"] or "", c["id"]))
     return found
+
+
+def containers(name):
+    return projects(name).get(name, [])
 
 
 def probe(p, conts):
@@ -89,8 +112,9 @@ def probe(p, conts):
     return None
 
 
-def health(name, probes):
-    conts = containers(name)
+def health(name, probes, conts=None):
+    if conts is None:
+        conts = containers(name)
     bad = []
     if not conts:
         bad.append("no container")
@@ -175,20 +199,20 @@ def prune_releases(name):
 
 
 def verb_state(req):
-    cmd, kind = compose_cmd()
     names = set(req.get("stacks", {}))
     if os.path.isdir(ROOT):
         names |= set(n for n in os.listdir(ROOT)
                      if os.path.isdir(os.path.join(ROOT, n)))
+    every = projects()
     out = {}
     for n in sorted(names):
         cur = current(n)
         conts, bad = health(n, req.get("stacks", {}).get(n, {})
-                            .get("probes", []))
+                            .get("probes", []), every.get(n, []))
         out[n] = {"current": cur, "manifest": manifest(n, cur) if cur
                   else None, "containers": conts, "problems": bad,
                   "deployed": os.path.isdir(os.path.join(ROOT, n))}
-    return {"compose": kind, "stacks": out}
+    return {"compose": compose_kind(), "stacks": out}
 
 
 def verb_deploy(req, stream):

@@ -367,7 +367,7 @@ run_all(const struct hl_lab *lab, const unsigned char *picked,
 		if (!picked || picked[i])
 			r.hosts[n++] = &lab->hosts[i];
 	hosts = hl_fanout_collect(hl_fanout(n, o->parallel > 0 ? o->parallel :
-	    4, one_host, &r), &code, died, &r);
+	    8, one_host, &r), &code, died, &r);
 	free(r.hosts);
 	if (!apply && o->exit_code && code == 0)
 		jv_array_foreach(hosts, i, h) {

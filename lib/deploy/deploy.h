@@ -27,7 +27,7 @@ struct hl_dp_opts {
 	int force;		/* apply: redeploy unchanged stacks too */
 	int prune;		/* apply: bring orphans down (with yes) */
 	int yes;
-	int parallel;		/* hosts at a time (0: 4) */
+	int parallel;		/* hosts at a time (0: 8) */
 	const char *commit;	/* HEAD, recorded on the host */
 	int dirty;
 	const struct hl_progress *progress;

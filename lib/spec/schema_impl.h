@@ -82,6 +82,10 @@ jv hl_schema_c_stack(struct walk *w, const struct rule *r, jv v);
 jv hl_schema_c_env_name(struct walk *w, const struct rule *r, jv v);
 jv hl_schema_c_env_value(struct walk *w, const struct rule *r, jv v);
 
+/* A path that holds durable data (a host's or a stack's "data"): absolute,
+ * normalised, in no system tree and no directory every program shares. */
+jv hl_schema_c_data_path(struct walk *w, const struct rule *r, jv v);
+
 /* The keys of each file. */
 extern const struct rule hl_schema_lab[];
 extern const struct rule hl_schema_persona[];

@@ -122,6 +122,45 @@ c_enum(struct walk *w, const struct rule *r, jv v)
 	return jv_invalid();
 }
 
+static jv
+c_bool(struct walk *w, const struct rule *r, jv v)
+{
+	(void)r;
+	if (jv_get_kind(v) == JV_KIND_TRUE || jv_get_kind(v) == JV_KIND_FALSE)
+		return v;
+	hl_schema_err(w, w->pos, "must be true or false, not %s",
+	    hl_schema_kind(v));
+	jv_free(v);
+	return jv_invalid();
+}
+
+/*
+ * Where a host's restic repository is: sftp:HOST, on a host of the lab
+ * (a directory of its own there for each host), or an absolute path on
+ * the host itself.
+ */
+static jv
+c_repository(struct walk *w, const struct rule *r, jv v)
+{
+	const char *s;
+	char b[256];
+
+	(void)r;
+	if (!want_string(w, v, "a repository (sftp:HOST or /PATH)")) {
+		jv_free(v);
+		return jv_invalid();
+	}
+	s = jv_string_value(v);
+	if (strncmp(s, "sftp:", 5) == 0 ? hl_check_label(s + 5) :
+	    s[0] == '/' && s[1] && hl_check_path(s) && s[strlen(s) - 1] != '/')
+		return v;
+	hl_schema_err(w, w->pos, "%s is not a repository: sftp:HOST (a host "
+	    "of the lab) or an absolute path on each host",
+	    hl_schema_shown(w, s, b, sizeof(b)));
+	jv_free(v);
+	return jv_invalid();
+}
+
 /* A size with a unit, normalised to the rule's unit: min/max in it. */
 static jv
 size_in(struct walk *w, const struct rule *r, jv v, int shift,
@@ -300,6 +339,7 @@ c_template_ref(struct walk *w, const struct rule *r, jv v)
 
 static const char *const kinds[] = { "vm", "external", NULL };
 static const char *const powers[] = { "running", "stopped", NULL };
+static const char *const boot_modes[] = { "snapshot", "stop", NULL };
 static const char *const agents[] = { "builtin", "install", NULL };
 static const char *const algorithms[] = { "sha256", "sha512", NULL };
 static const char *const scsihws[] = { "virtio-scsi-single",
@@ -317,6 +357,8 @@ static const struct rule stack_item = { .key = "stacks",
 	.check = hl_schema_c_stack };
 static const struct rule env_item = { .key = "env", .flags = R_REF,
 	.check = hl_schema_c_env_value };
+static const struct rule data_item = { .key = "data",
+	.check = hl_schema_c_data_path };
 
 /*
  * The keys a host may set at every level.  Keep hl_schema_settings and
@@ -346,12 +388,14 @@ static const struct rule env_item = { .key = "env", .flags = R_REF,
 	  .check = hl_schema_c_var_name },				\
 	{ .key = "stacks", .kind = K_LIST, .sub = &stack_item },	\
 	{ .key = "env", .kind = K_DICT, .sub = &env_item,		\
-	  .check = hl_schema_c_env_name }
+	  .check = hl_schema_c_env_name },				\
+	{ .key = "data", .kind = K_LIST, .sub = &data_item },		\
+	{ .key = "boot_capture", .check = c_bool }
 
 const char *const hl_schema_settings[] = { "template", "node", "storage",
 	"bridge", "vlan", "pool", "cores", "memory", "disk", "tags", "gateway",
 	"dns", "search_domain", "user", "ssh_keys", "power", "roles", "vars",
-	"stacks", "env", NULL };
+	"stacks", "env", "data", "boot_capture", NULL };
 
 static const struct rule host_rules[] = {
 	SETTING_RULES,
@@ -420,6 +464,36 @@ static const struct rule mirror_rules[] = {
 static const struct rule mirror_item = { .key = "mirror", .kind = K_MAP,
 	.sub = mirror_rules };
 
+/* lab.yaml capture: restic for data, vzdump for boot disks */
+static const struct rule keep_rules[] = {
+	{ .key = "last", .check = hl_schema_c_int, .min = 0, .max = 100000 },
+	{ .key = "daily", .check = hl_schema_c_int, .min = 0, .max = 100000 },
+	{ .key = "weekly", .check = hl_schema_c_int, .min = 0, .max = 100000 },
+	{ .key = "monthly", .check = hl_schema_c_int, .min = 0,
+	  .max = 100000 },
+	{ 0 }
+};
+
+static const struct rule restic_rules[] = {
+	{ .key = "repository", .flags = R_REQ, .check = c_repository },
+	{ .key = "password_env", .flags = R_REQ, .check = hl_schema_c_env },
+	{ .key = "keep", .kind = K_MAP, .flags = R_REQ, .sub = keep_rules },
+	{ 0 }
+};
+
+static const struct rule boot_rules[] = {
+	{ .key = "storage", .flags = R_REQ, .check = c_storage },
+	{ .key = "mode", .check = c_enum, .choices = boot_modes },
+	{ .key = "keep", .check = hl_schema_c_int, .min = 1, .max = 1000 },
+	{ 0 }
+};
+
+static const struct rule capture_rules[] = {
+	{ .key = "restic", .kind = K_MAP, .sub = restic_rules },
+	{ .key = "boot", .kind = K_MAP, .sub = boot_rules },
+	{ 0 }
+};
+
 const struct rule hl_schema_lab[] = {
 	{ .key = "id", .flags = R_REQ, .check = c_ident },
 	{ .key = "pve", .kind = K_MAP, .flags = R_REQ, .sub = pve_rules },
@@ -429,6 +503,7 @@ const struct rule hl_schema_lab[] = {
 	{ .key = "mirror", .kind = K_DICT, .sub = &mirror_item,
 	  .check = c_url },
 	{ .key = "apt_proxy", .flags = R_REF, .check = c_url },
+	{ .key = "capture", .kind = K_MAP, .sub = capture_rules },
 	{ 0 }
 };
 

@@ -243,8 +243,8 @@ data_path_why(const char *s, const char **tree)
 	return NULL;
 }
 
-static jv
-c_data_path(struct walk *w, const struct rule *r, jv v)
+jv
+hl_schema_c_data_path(struct walk *w, const struct rule *r, jv v)
 {
 	const char *why, *tree;
 
@@ -262,8 +262,8 @@ c_data_path(struct walk *w, const struct rule *r, jv v)
 		    "data lives in a directory of its own, such as /srv/NAME "
 		    "or /var/lib/NAME", jv_string_value(v), why, tree);
 	else if (strncmp(why, "is a", 4) == 0)
-		hl_schema_err(w, w->pos, "data path '%.200s' %s: name the "
-		    "stack's own directory, such as /srv/NAME or "
+		hl_schema_err(w, w->pos, "data path '%.200s' %s: name a "
+		    "directory of its own, such as /srv/NAME or "
 		    "/var/lib/NAME", jv_string_value(v), why);
 	else
 		hl_schema_err(w, w->pos, "data path '%.200s' %s",
@@ -347,7 +347,7 @@ static const struct rule check_item = { .key = "health", .kind = K_MAP,
 	.sub = check_rules };
 static const struct rule secret_item = { .key = "secrets",
 	.check = c_secret };
-static const struct rule data_item = { .key = "data", .check = c_data_path };
+static const struct rule data_item = { .key = "data", .check = hl_schema_c_data_path };
 
 const struct rule hl_schema_stack[] = {
 	{ .key = "health", .kind = K_DICT, .sub = &check_item,

@@ -356,6 +356,7 @@ hl_spec_load(const char *root, struct hl_lab **out, struct hl_err *e)
 	if (pt) {
 		load_personas(&L, &defaults);
 		hl_rules_lab(&L, pt);
+		hl_rules_capture(&L, pt);
 	}
 	hl_rules_hosts(&L);
 	hl_rules_stacks(&L);

@@ -92,8 +92,8 @@ ordered_unique(jv arr)
 
 /*
  * Lay level l of a host's configuration over in: each key it sets replaces
- * the value below, except tags, roles and stacks, which accumulate (tags
- * sorted, roles and stacks in the order declared, lower levels first), and
+ * the value below, except tags, roles, stacks and data, which accumulate
+ * (tags sorted, the others in the order declared, lower levels first), and
  * vars and env, merged by variable name.  Where a value was set is looked up only when a problem
  * needs it (hl_spec_key_pos).
  */
@@ -121,7 +121,8 @@ hl_spec_overlay(struct hl_host_info *in, const struct layer *l,
 		if (jv_get_kind(v) == JV_KIND_NULL) {
 			jv_free(v);
 			v = jv_invalid();
-		} else if ((k == K_TAGS || k == K_ROLES || k == K_STACKS) &&
+		} else if ((k == K_TAGS || k == K_ROLES || k == K_STACKS ||
+		    k == K_DATA) &&
 		    jv_get_kind(in->val[k]) == JV_KIND_ARRAY &&
 		    jv_get_kind(v) == JV_KIND_ARRAY) {
 			v = jv_array_concat(jv_copy(in->val[k]), v);
@@ -132,7 +133,7 @@ hl_spec_overlay(struct hl_host_info *in, const struct layer *l,
 		}
 		if (k == K_TAGS && jv_get_kind(v) == JV_KIND_ARRAY)
 			v = hl_json_sorted_unique(v);
-		if ((k == K_ROLES || k == K_STACKS) &&
+		if ((k == K_ROLES || k == K_STACKS || k == K_DATA) &&
 		    jv_get_kind(v) == JV_KIND_ARRAY)
 			v = ordered_unique(v);
 		jv_free(in->val[k]);

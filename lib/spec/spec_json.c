@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 
+#include "core/json.h"
 #include "spec/spec.h"
 #include "spec/spec_impl.h"
 
@@ -55,6 +56,38 @@ or_null(jv v)
 	return jv_is_valid(v) ? v : jv_null();
 }
 
+/* own (a list, or invalid), then each stack's data paths, once each */
+static jv
+data_paths(const struct hl_lab *lab, jv own, jv stacks)
+{
+	jv out = jv_array(), seen = jv_object();
+	jv lists = JV_ARRAY(jv_is_valid(own) ? own : jv_array());
+
+	if (jv_get_kind(stacks) == JV_KIND_ARRAY)
+		jv_array_foreach(stacks, i, s) {
+			jv d = hl_json_get(hl_json_get(jv_copy(lab->stacks),
+			    jv_string_value(s)), "data");
+
+			lists = jv_array_append(lists, jv_get_kind(d) ==
+			    JV_KIND_ARRAY ? d : (jv_free(d), jv_array()));
+			jv_free(s);
+		}
+	jv_array_foreach(lists, i, l) {
+		jv_array_foreach(l, j, p) {
+			if (jv_get_kind(p) == JV_KIND_STRING &&
+			    !jv_object_has(jv_copy(seen), jv_copy(p))) {
+				seen = jv_object_set(seen, jv_copy(p), jv_true());
+				out = jv_array_append(out, p);
+			} else
+				jv_free(p);
+		}
+		jv_free(l);
+	}
+	jv_free(lists);
+	jv_free(seen);
+	return out;
+}
+
 jv
 hl_spec_host_json(const struct hl_lab *lab, const struct hl_host *h)
 {
@@ -90,6 +123,13 @@ hl_spec_host_json(const struct hl_lab *lab, const struct hl_host *h)
 		    k == K_SSH_KEYS || k == K_ROLES || k == K_STACKS)) {
 			jv_free(v);
 			v = jv_array();
+		}
+		/* the host's own data paths, then its stacks' */
+		if (k == K_DATA)
+			v = data_paths(lab, v, in->val[K_STACKS]);
+		if (!jv_is_valid(v) && k == K_BOOT_CAPTURE) {
+			jv_free(v);
+			v = jv_false();
 		}
 		if (!jv_is_valid(v) && (k == K_VARS || k == K_ENV)) {
 			jv_free(v);

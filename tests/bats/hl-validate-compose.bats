@@ -282,7 +282,7 @@ load stacks_helper
 	assert_error_at $f 15 "is in a system tree \\(/run\\)"
 	assert_error_at $f 16 "is in a system tree \\(/var/lib/docker\\)"
 	assert_error_at $f 17 "is in a system tree \\(/opt/hl\\)"
-	assert_error_at $f 18 "^data path '/var' is a directory every program shares: name the stack's own directory"
+	assert_error_at $f 18 "^data path '/var' is a directory every program shares: name a directory of its own"
 	assert_error_at $f 19 "^data path '/srv' is a directory every program shares"
 	assert_error_at $f 20 "^data path 'srv/web' is not an absolute path"
 	assert_error_at $f 21 "^data path '/srv//web2' is not normalised"

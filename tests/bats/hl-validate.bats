@@ -618,7 +618,7 @@ load test_helper
 	jq -e '.hosts == [{name: "nas01", persona: "nas", kind: "external",
 		address: "nas.home.arpa", port: 22, user: "debian", tags: ["storage"],
 		host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
-		roles: [], vars: {}, stacks: [], env: {},
+		roles: [], vars: {}, stacks: [], env: {}, data: [],
 		source: {file: "personas/nas.yaml", line: 3}}]' <<<"$output"
 }
 
