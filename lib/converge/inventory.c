@@ -12,6 +12,7 @@
 #include "spec/spec.h"
 #include "ssh/ssh.h"
 #include "state/reach.h"
+#include "state/restic.h"
 
 /* The public key lines of one file (validated by the spec: they parse). */
 static jv
@@ -77,6 +78,75 @@ cv_ssh_args(const char *root, const char *host)
 	return out;
 }
 
+/*
+ * hl_restic for a host that captures data (the restic role sets it up):
+ * the repository restic is given there and, for one on a NAS, how the
+ * host reaches it.  hl_restic_clients for the NAS (the restic_server
+ * role): each client's Unix user there and its public key's file.
+ */
+static jv
+restic_vars(const struct hl_lab *lab, const struct hl_host *h, jv hj, jv v)
+{
+	jv restic = jv_getpath(jv_copy(lab->spec), JV_ARRAY(
+	    jv_string("capture"), jv_string("restic")));
+	const char *repo = hl_json_get_str(restic, "repository");
+	struct hl_restic rs;
+
+	if (hl_restic_client(lab, h, hj, &rs)) {
+		jv out = jv_object_set(jv_object(), jv_string("repository"),
+		    jv_string(rs.repository)), nas = jv_null();
+
+		if (rs.nas) {
+			jv nj = hl_spec_host_json(lab, rs.nas);
+			struct hl_reach r;
+			char *kh = hl_lab_path(lab->root, ".hl/known_hosts");
+
+			nas = jv_object_set(jv_object(), jv_string("name"),
+			    jv_string(rs.nas->name));
+			if (hl_reach(lab, rs.nas, nj, &r) == 0)
+				nas = jv_object_set(nas, jv_string("address"),
+				    jv_string(r.address));
+			nas = jv_object_set(nas, jv_string("port"),
+			    jv_number(r.port));
+			hl_reach_free(&r);
+			nas = jv_object_set(nas, jv_string("user"),
+			    jv_string(rs.user));
+			nas = jv_object_set(nas, jv_string("key"),
+			    jv_string(rs.key));
+			nas = jv_object_set(nas, jv_string("known_hosts"),
+			    kh ? jv_string(kh) : jv_null());
+			free(kh);
+			jv_free(nj);
+		}
+		out = jv_object_set(out, jv_string("nas"), nas);
+		v = jv_object_set(v, jv_string("hl_restic"), out);
+	}
+	hl_restic_free(&rs);
+	if (repo && strncmp(repo, "sftp:", 5) == 0 &&
+	    strcmp(repo + 5, h->name) == 0) {
+		jv clients = jv_array();
+
+		for (size_t i = 0; i < lab->nhosts; i++) {
+			jv cj = hl_spec_host_json(lab, &lab->hosts[i]);
+			char *pub = NULL;
+
+			if (hl_restic_client(lab, &lab->hosts[i], cj, &rs) &&
+			    rs.nas == h && asprintf(&pub, "%s.pub", rs.key) > 0)
+				clients = jv_array_append(clients, JV_OBJECT(
+				    jv_string("name"),
+				    jv_string(lab->hosts[i].name),
+				    jv_string("user"), jv_string(rs.user),
+				    jv_string("key_pub"), jv_string(pub)));
+			free(pub);
+			hl_restic_free(&rs);
+			jv_free(cj);
+		}
+		v = jv_object_set(v, jv_string("hl_restic_clients"), clients);
+	}
+	jv_free(restic);
+	return v;
+}
+
 /* The vars Ansible gets for h, or null when it has no address. */
 static jv
 host_vars(const struct hl_lab *lab, const struct hl_host *h,
@@ -130,6 +200,7 @@ host_vars(const struct hl_lab *lab, const struct hl_host *h,
 		v = jv_object_set(v, jv_string("hl_authorized_keys"),
 		    authorized_keys(lab->root, hl_json_get(jv_copy(hj),
 		    "ssh_keys"), seen));
+	v = restic_vars(lab, h, hj, v);
 	jv_free(hj);
 	return v;
 }

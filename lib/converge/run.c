@@ -21,6 +21,7 @@
 #include "core/proc.h"
 #include "spec/spec.h"
 #include "ssh/known_hosts.h"
+#include "state/restic.h"
 #include "ssh/ssh.h"
 
 #define RUN_TIMEOUT 3600.0
@@ -288,6 +289,10 @@ prepare(struct run *r)
 	    mkdir(r->dir, 0700) < 0)
 		return hl_err_set(r->e, HL_E_INTERNAL, "%s: %s", r->dir,
 		    strerror(errno));
+	/* the keys capture's clients reach the NAS with: the restic role
+	 * installs them, and the NAS's restic_server authorises them */
+	if (hl_restic_keys(r->lab, r->e) < 0)
+		return -1;
 	if (write_cfg(r) < 0 || write_inventory(r) < 0 ||
 	    write_playbook(r) < 0)
 		return -1;
