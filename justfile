@@ -92,3 +92,15 @@ lab-down *ARGS:
 # Whether the simulator runs, as JSON {running, pid, endpoint, state}; exits 0 either way
 lab-status *ARGS:
     sim/hl-sim status "$@"
+
+# Capture: back up each host's data paths with restic (hosts whose data is authoritative)
+capture *ARGS:
+    {{bin}}/hl-capture data "$@"
+
+# Capture: put a host's latest snapshot (or --snapshot ID) back over its data paths (--yes over data it holds)
+restore +ARGS:
+    {{bin}}/hl-capture restore "$@"
+
+# Capture: each host's snapshots
+snapshots *ARGS:
+    {{bin}}/hl-capture list "$@"

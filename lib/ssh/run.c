@@ -130,6 +130,8 @@ hl_ssh_run_io(const struct hl_ssh_host *h, char *const remote_argv[],
 		hl_err_copy(e, &pe);
 	else if (rc == 255)
 		rc = ssh_failed(h, hl_buf_str(&err), e);
+	if (io->err && err.len)
+		hl_buf_add(io->err, err.s, err.len);
 	if (rc < 0 && rc != HL_SSH_BADKEY)
 		rc = HL_SSH_FAILED;
 	hl_buf_free(&cmd);

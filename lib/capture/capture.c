@@ -1,0 +1,499 @@
+/*
+ * hl-capture's verbs on each host (capture.h): data, init, restore, list.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "capture/capture.h"
+#include "capture/capture_impl.h"
+#include "core/clock.h"
+#include "core/fanout.h"
+#include "core/json.h"
+#include "core/exit.h"
+#include "spec/lab.h"
+#include "spec/spec.h"
+
+struct run {
+	const struct hl_lab *lab;
+	const struct hl_cp_opts *o;
+	const struct hl_host **hosts;
+};
+
+int
+hl_cp_password(const struct hl_lab *lab, const unsigned char *picked,
+    struct hl_err *e)
+{
+	for (size_t i = 0; i < lab->nhosts; i++) {
+		jv hj;
+		struct hl_restic r;
+		int rc = 0;
+
+		if (picked && !picked[i])
+			continue;
+		hj = hl_spec_host_json(lab, &lab->hosts[i]);
+		if (hl_restic_client(lab, &lab->hosts[i], hj, &r) &&
+		    getenv(r.password_env) == NULL)
+			rc = hl_err_set(e, HL_E_LAB, "host %s's repository "
+			    "needs its password in %s (lab.yaml "
+			    "capture.restic.password_env): it is not set",
+			    lab->hosts[i].name, r.password_env);
+		hl_restic_free(&r);
+		jv_free(hj);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Now, as restic and the marker write it: 2026-12-05T06:30:00Z. */
+static jv
+now_utc(void)
+{
+	char b[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return jv_string(b);
+}
+
+/* The paths in states (cp_paths) that hold data. */
+static jv
+holding(jv states)
+{
+	jv out = jv_array();
+
+	jv_object_foreach(states, k, v) {
+		if (strcmp(jv_string_value(v), "data") == 0)
+			out = jv_array_append(out, k);
+		else
+			jv_free(k);
+		jv_free(v);
+	}
+	return out;
+}
+
+/* restic backup's summary line from its --json output, or null. */
+static jv
+summary(const struct hl_buf *out)
+{
+	char *copy = strdup(hl_buf_str(out)), *line, *save = NULL;
+	jv found = jv_null();
+
+	for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		jv j = jv_parse(line);
+
+		if (jv_get_kind(j) == JV_KIND_OBJECT && hl_json_get_str(j,
+		    "message_type") && strcmp(hl_json_get_str(j,
+		    "message_type"), "summary") == 0) {
+			jv_free(found);
+			found = j;
+		} else
+			jv_free(j);
+	}
+	free(copy);
+	return found;
+}
+
+static int
+verb_data(struct run *r, struct cp_host *h, jv hj, jv *entry,
+    struct hl_err *e)
+{
+	jv marker, states, paths = hl_json_get(jv_copy(hj), "data"), present,
+	    sum;
+	struct hl_buf out = { 0 }, err = { 0 };
+	char *args[80], tags[4][300], why[300];
+	int n = 0, rc;
+	double t0 = hl_clock();
+
+	if (cp_marker_read(h, &marker, e) < 0) {
+		jv_free(paths);
+		return -1;
+	}
+	if (jv_get_kind(marker) != JV_KIND_OBJECT) {
+		jv_free(paths);
+		return hl_err_set(e, HL_E_REFUSED, "%s: its data is not known to "
+		    "be authoritative (no %s): a freshly made host's capture "
+		    "would make its empty data the newest snapshot. Restore "
+		    "it (hl-capture restore %s), or declare its data as it is "
+		    "authoritative (hl-capture init %s --yes)", h->name,
+		    CP_MARKER, h->name, h->name);
+	}
+	jv_free(marker);
+	if (cp_paths(h, paths, &states, e) < 0) {
+		jv_free(paths);
+		return -1;
+	}
+	present = jv_array();
+	jv_array_foreach(paths, i, p) {
+		const char *st = hl_json_get_str(states, jv_string_value(p));
+
+		if (st && strcmp(st, "missing") != 0)
+			present = jv_array_append(present, jv_copy(p));
+		else
+			*entry = jv_object_set(*entry, jv_string("missing"),
+			    jv_array_append(hl_json_get(jv_copy(*entry),
+			    "missing") , jv_copy(p)));
+		jv_free(p);
+	}
+	jv_free(states);
+	jv_free(paths);
+	if (jv_array_length(jv_copy(present)) == 0) {
+		jv_free(present);
+		return hl_err_set(e, HL_E_FAILED, "%s: none of its data paths "
+		    "exists on the host: nothing to capture", h->name);
+	}
+	snprintf(tags[0], sizeof(tags[0]), "host:%s", h->name);
+	snprintf(tags[1], sizeof(tags[1]), "persona:%s",
+	    hl_json_get_str(hj, "persona"));
+	snprintf(tags[2], sizeof(tags[2]), "commit:%s", r->o->commit ?
+	    r->o->commit : "none");
+	args[n++] = "--json";
+	args[n++] = "backup";
+	args[n++] = "--host";
+	args[n++] = (char *)h->name;
+	args[n++] = "--tag";
+	args[n++] = "hl";
+	for (int t = 0; t < 3; t++) {
+		args[n++] = "--tag";
+		args[n++] = tags[t];
+	}
+	jv_array_foreach(present, i, p) {
+		if (n < 78)
+			args[n++] = (char *)hl_json_str(p);
+		jv_free(p);	/* present keeps it */
+	}
+	args[n] = NULL;
+	hl_note(r->o->progress, HL_NOTE_PROGRESS, h->name, "restic backup of "
+	    "%d data paths", jv_array_length(jv_copy(present)));
+	rc = cp_restic(h, args, 1, &out, &err, 3600, e);
+	sum = rc == 0 ? summary(&out) : jv_null();
+	if (rc > 0 || (rc == 0 && jv_get_kind(sum) != JV_KIND_OBJECT)) {
+		hl_err_set(e, HL_E_FAILED, "%s: restic backup failed (exit %d): "
+		    "%s", h->name, rc, cp_why(&err, why, sizeof(why)));
+		rc = -1;
+	}
+	if (rc == 0) {
+		*entry = jv_object_set(*entry, jv_string("snapshot"),
+		    hl_json_get(jv_copy(sum), "snapshot_id"));
+		*entry = jv_object_set(*entry, jv_string("paths"),
+		    jv_copy(present));
+		*entry = jv_object_set(*entry, jv_string("files_new"),
+		    hl_json_get(jv_copy(sum), "files_new"));
+		*entry = jv_object_set(*entry, jv_string("files_changed"),
+		    hl_json_get(jv_copy(sum), "files_changed"));
+		*entry = jv_object_set(*entry, jv_string("files_unmodified"),
+		    hl_json_get(jv_copy(sum), "files_unmodified"));
+		*entry = jv_object_set(*entry, jv_string("bytes_added"),
+		    hl_json_get(jv_copy(sum), "data_added"));
+		*entry = jv_object_set(*entry, jv_string("duration_s"),
+		    jv_number((double)(long)((hl_clock() - t0) * 10 + 0.5) / 10));
+		hl_note(r->o->progress, HL_NOTE_PROGRESS, h->name, "snapshot %s",
+		    hl_json_get_str(sum, "snapshot_id"));
+	}
+	jv_free(sum);
+	jv_free(present);
+	hl_buf_free(&out);
+	hl_buf_free(&err);
+	return rc;
+}
+
+/* The host's snapshots, oldest first (restic snapshots --json), with
+ * only (an ID, "latest" or NULL: all). */
+static int
+snapshots(struct cp_host *h, const char *only, jv *list, struct hl_err *e)
+{
+	struct hl_buf out = { 0 }, err = { 0 };
+	char *args[] = { "--json", "snapshots", (char *)only, NULL }, why[300];
+	int rc = cp_restic(h, args, 0, &out, &err, 300, e);
+
+	*list = jv_null();
+	if (rc == 0) {
+		*list = jv_parse(hl_buf_str(&out));
+		if (jv_get_kind(*list) == JV_KIND_NULL) {
+			jv_free(*list);
+			*list = jv_array();
+		}
+		if (jv_get_kind(*list) != JV_KIND_ARRAY)
+			rc = hl_err_set(e, HL_E_FAILED, "%s: restic snapshots "
+			    "gave no JSON list", h->name);
+	} else if (rc > 0)
+		rc = hl_err_set(e, HL_E_FAILED, "%s: restic snapshots failed "
+		    "(exit %d): %s", h->name, rc, cp_why(&err, why,
+		    sizeof(why)));
+	if (rc < 0) {
+		jv_free(*list);
+		*list = jv_null();
+	}
+	hl_buf_free(&out);
+	hl_buf_free(&err);
+	return rc;
+}
+
+/* What list shows of a snapshot. */
+static jv
+shown(jv s)
+{
+	jv o = jv_object();
+	static const char *const keys[] = { "id", "short_id", "time", "paths",
+		"tags", NULL };
+
+	for (int i = 0; keys[i]; i++)
+		o = jv_object_set(o, jv_string(keys[i]), hl_json_get(jv_copy(s),
+		    keys[i]));
+	jv_free(s);
+	return o;
+}
+
+static int
+verb_list(struct cp_host *h, jv *entry, struct hl_err *e)
+{
+	jv list, out = jv_array();
+
+	if (snapshots(h, NULL, &list, e) < 0)
+		return -1;
+	jv_array_foreach(list, i, s)
+		out = jv_array_append(out, shown(s));
+	jv_free(list);
+	*entry = jv_object_set(*entry, jv_string("snapshots"), out);
+	return 0;
+}
+
+static int
+verb_init(struct run *r, struct cp_host *h, jv *entry, struct hl_err *e)
+{
+	struct hl_buf err = { 0 };
+	char *args[] = { "cat", "config", NULL }, why[300];
+	int rc;
+
+	if (!r->o->yes)
+		return hl_err_set(e, HL_E_REFUSED, "%s: init declares the data "
+		    "on the host authoritative as it is, so that hl-capture "
+		    "data captures it: add --yes (or restore a snapshot "
+		    "instead: hl-capture restore %s)", h->name, h->name);
+	/* the repository, made when it is not there yet */
+	rc = cp_restic(h, args, 1, NULL, &err, 300, e);
+	if (rc > 0)
+		hl_err_set(e, HL_E_FAILED, "%s: its repository cannot be read "
+		    "(exit %d): %s", h->name, rc, cp_why(&err, why,
+		    sizeof(why)));
+	hl_buf_free(&err);
+	if (rc != 0)
+		return -1;
+	if (cp_marker_write(h, JV_OBJECT(jv_string("authoritative"),
+	    jv_true(), jv_string("by"), jv_string("init"), jv_string("at"),
+	    now_utc()), e) < 0)
+		return -1;
+	*entry = jv_object_set(*entry, jv_string("action"),
+	    jv_string("initialised"));
+	hl_note(r->o->progress, HL_NOTE_PROGRESS, h->name, "its data is "
+	    "authoritative (init)");
+	return 0;
+}
+
+/* The data paths moved aside before a restore, put back after a
+ * failure, removed after a success. */
+#define ASIDE ".hl-restore-old"
+static const char aside_script[] =
+    "for p; do rm -rf \"$p" ASIDE "\"; "
+    "if [ -e \"$p\" ]; then mv \"$p\" \"$p" ASIDE "\"; fi; done";
+static const char back_script[] =
+    "for p; do if [ -e \"$p" ASIDE "\" ]; then rm -rf \"$p\"; "
+    "mv \"$p" ASIDE "\" \"$p\"; fi; done";
+static const char drop_script[] = "for p; do rm -rf \"$p" ASIDE "\"; done";
+
+static int
+verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
+    struct hl_err *e)
+{
+	const char *want = r->o->snapshot ? r->o->snapshot : "latest";
+	jv list, snap, paths, states, held;
+	struct hl_buf err = { 0 };
+	char *args[] = { "restore", NULL, "--target", "/", NULL }, why[300];
+	int rc;
+	double t0 = hl_clock();
+
+	if (snapshots(h, want, &list, e) < 0)
+		return -1;
+	if (jv_array_length(jv_copy(list)) == 0) {
+		jv_free(list);
+		return hl_err_set(e, HL_E_FAILED, "%s: no snapshot %s in its "
+		    "repository (hl-capture list %s)", h->name, want, h->name);
+	}
+	snap = jv_array_get(jv_copy(list), jv_array_length(jv_copy(list)) - 1);
+	jv_free(list);
+	/* what the snapshot holds, and what the specs declare now */
+	paths = hl_json_get(jv_copy(snap), "paths");
+	if (jv_get_kind(paths) != JV_KIND_ARRAY) {
+		jv_free(paths);
+		paths = jv_array();
+	}
+	{
+		jv declared = hl_json_get(jv_copy(hj), "data");
+
+		jv_array_foreach(declared, i, p) {
+			int have = 0;
+
+			jv_array_foreach(paths, j, q) {
+				have |= jv_equal(jv_copy(p), q);
+			}
+			if (!have)
+				paths = jv_array_append(paths, jv_copy(p));
+			jv_free(p);
+		}
+		jv_free(declared);
+	}
+	if (cp_paths(h, paths, &states, e) < 0)
+		goto fail;
+	held = holding(states);
+	jv_free(states);
+	*entry = jv_object_set(*entry, jv_string("snapshot"),
+	    hl_json_get(jv_copy(snap), "short_id"));
+	*entry = jv_object_set(*entry, jv_string("replaces"), jv_copy(held));
+	if (!r->o->yes && jv_array_length(jv_copy(held)) > 0) {
+		jv_free(held);
+		hl_err_set(e, HL_E_REFUSED, "%s already holds data that restore "
+		    "would replace (see replaces): add --yes", h->name);
+		goto fail;
+	}
+	jv_free(held);
+	hl_note(r->o->progress, HL_NOTE_PROGRESS, h->name, "restoring snapshot "
+	    "%s", hl_json_get_str(snap, "short_id"));
+	if (cp_sh(h, aside_script, paths, NULL, NULL, e) != 0)
+		goto fail;
+	args[1] = (char *)hl_json_get_str(snap, "id");
+	rc = cp_restic(h, args, 0, NULL, &err, 3600, e);
+	if (rc != 0) {
+		struct hl_err be = { 0 };
+
+		if (rc > 0)
+			hl_err_set(e, HL_E_FAILED, "%s: restic restore failed "
+			    "(exit %d): %s; the data it held is back", h->name,
+			    rc, cp_why(&err, why, sizeof(why)));
+		cp_sh(h, back_script, paths, NULL, NULL, &be);
+		goto fail;
+	}
+	cp_sh(h, drop_script, paths, NULL, NULL, e);
+	if (cp_marker_write(h, JV_OBJECT(jv_string("authoritative"),
+	    jv_true(), jv_string("by"), jv_string("restore"),
+	    jv_string("snapshot"), hl_json_get(jv_copy(snap), "id"),
+	    jv_string("at"), now_utc()), e) < 0)
+		goto fail;
+	*entry = jv_object_set(*entry, jv_string("action"),
+	    jv_string("restored"));
+	*entry = jv_object_set(*entry, jv_string("paths"), jv_copy(paths));
+	*entry = jv_object_set(*entry, jv_string("duration_s"),
+	    jv_number((double)(long)((hl_clock() - t0) * 10 + 0.5) / 10));
+	hl_buf_free(&err);
+	jv_free(paths);
+	jv_free(snap);
+	return 0;
+fail:
+	hl_buf_free(&err);
+	jv_free(paths);
+	jv_free(snap);
+	return -1;
+}
+
+static jv
+one_host(size_t i, int forked, void *arg)
+{
+	struct run *r = arg;
+	const struct hl_host *hh = r->hosts[i];
+	jv hj = hl_spec_host_json(r->lab, hh), entry = jv_object_set(
+	    jv_object(), jv_string("name"), jv_string(hh->name));
+	struct cp_host h = { .name = hh->name };
+	struct hl_err e = { 0 };
+	int rc = 0, code = 0;
+
+	(void)forked;
+	if (!hl_restic_client(r->lab, hh, hj, &h.restic)) {
+		entry = jv_object_set(entry, jv_string("action"),
+		    jv_string("none"));
+		entry = jv_object_set(entry, jv_string("reason"), jv_string(
+		    "it has no data paths to capture"));
+		goto done;
+	}
+	h.password = getenv(h.restic.password_env);
+	if (hl_reach(r->lab, hh, hj, &h.reach) < 0) {
+		rc = hl_err_set(&e, HL_E_SSH, "%s: no address to reach it at "
+		    "(a DHCP host hl-vm has not seen running)", hh->name);
+		goto done;
+	}
+	switch (r->o->verb) {
+	case HL_CP_DATA:
+		rc = verb_data(r, &h, hj, &entry, &e);
+		break;
+	case HL_CP_INIT:
+		rc = verb_init(r, &h, &entry, &e);
+		break;
+	case HL_CP_RESTORE:
+		rc = verb_restore(r, &h, hj, &entry, &e);
+		break;
+	case HL_CP_LIST:
+		rc = verb_list(&h, &entry, &e);
+		break;
+	}
+done:
+	if (rc < 0) {
+		size_t l = strlen(hh->name);
+
+		code = e.code;
+		/* the note names the host already */
+		hl_note(r->o->progress, HL_NOTE_ERROR, hh->name, "%s",
+		    strncmp(e.msg, hh->name, l) == 0 && e.msg[l] == ':' ?
+		    e.msg + l + 2 : e.msg);
+		entry = jv_object_set(entry, jv_string("error"), hl_json_err(&e));
+	}
+	entry = jv_object_set(entry, jv_string("code"), jv_number(code));
+	hl_reach_free(&h.reach);
+	hl_restic_free(&h.restic);
+	jv_free(hj);
+	return entry;
+}
+
+static jv
+died(size_t i, const char *how, void *arg)
+{
+	struct run *r = arg;
+
+	return JV_OBJECT(jv_string("name"), jv_string(r->hosts[i]->name),
+	    jv_string("error"), JV_OBJECT(jv_string("reason"),
+	    jv_string("failed"), jv_string("message"), jv_string(how)),
+	    jv_string("code"), jv_number(HL_EXIT_FAILED));
+}
+
+int
+hl_cp_run(const struct hl_lab *lab, const unsigned char *picked,
+    const struct hl_cp_opts *o, jv *res, struct hl_err *e)
+{
+	struct run r = { .lab = lab, .o = o };
+	size_t n = 0;
+	int code = 0;
+	jv hosts;
+
+	*res = jv_null();
+	if (hl_cp_password(lab, picked, e) < 0)
+		return e->code;
+	r.hosts = calloc(lab->nhosts + 1, sizeof(*r.hosts));
+	if (r.hosts == NULL)
+		return hl_err_set(e, HL_E_INTERNAL, "out of memory"), e->code;
+	for (size_t i = 0; i < lab->nhosts; i++)
+		if (!picked || picked[i])
+			r.hosts[n++] = &lab->hosts[i];
+	hosts = hl_fanout_collect(hl_fanout(n, o->parallel > 0 ? o->parallel :
+	    4, one_host, &r), &code, died, &r);
+	free(r.hosts);
+	*res = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	if (code > 1)
+		hl_err_set(e, code == HL_EXIT_REFUSED ? HL_E_REFUSED : code ==
+		    HL_EXIT_REMOTE ? HL_E_SSH : HL_E_FAILED, "%s",
+		    code == HL_EXIT_REFUSED ? "refused on a host (see its "
+		    "error)" : code == HL_EXIT_REMOTE ? "a host was not reached" :
+		    "failed on a host (see its error)");
+	return code;
+}

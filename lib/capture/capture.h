@@ -1,0 +1,56 @@
+/*
+ * Capture (hl-capture): each host's durable data kept with restic, run on
+ * the host over SSH, its repository where lab.yaml's capture.restic says
+ * (state/restic.h).  The repository password comes from the operator's
+ * environment and reaches only restic on the host, on its stdin
+ * (--password-file /dev/stdin): never an argument, a log or a file.
+ *
+ * The guard: a host's data is captured only when it is authoritative, a
+ * marker (/var/lib/hl/capture.json, root only) that restore or init
+ * writes; a freshly made host without it is refused, so its empty data
+ * never becomes the newest snapshot.  docs/hl-capture.md.
+ */
+#ifndef HL_CAPTURE_H
+#define HL_CAPTURE_H
+
+#include <jv.h>
+
+#include "core/err.h"
+#include "core/progress.h"
+
+struct hl_lab;
+
+enum hl_cp_verb { HL_CP_DATA, HL_CP_INIT, HL_CP_RESTORE, HL_CP_LIST };
+
+struct hl_cp_opts {
+	enum hl_cp_verb verb;
+	const char *snapshot;	/* restore: an ID, or NULL / "latest" */
+	int yes;		/* init, restore: do it */
+	int parallel;		/* hosts at a time (0: 4) */
+	const char *commit;	/* HEAD, a tag of each snapshot */
+	const struct hl_progress *progress;
+};
+
+/*
+ * The password each picked host that captures data needs, checked in the
+ * operator's environment before any host is touched: 0, or -1 with e
+ * (HL_E_LAB, naming the variable).
+ */
+int hl_cp_password(const struct hl_lab *lab, const unsigned char *picked,
+    struct hl_err *e);
+
+/*
+ * The verb on each picked host that captures data, hosts in parallel:
+ * {hosts: [{name, ...}]}, the exit status the worst of the hosts'.
+ *   data     restic backup of its data paths, tagged; refused (6) without
+ *            the marker;
+ *   init     the marker written, the data as it is authoritative (yes);
+ *   restore  the snapshot (o->snapshot) put back over the data paths,
+ *            then the marker; without yes, refused (6) when the host
+ *            already holds data;
+ *   list     its snapshots.
+ */
+int hl_cp_run(const struct hl_lab *lab, const unsigned char *picked,
+    const struct hl_cp_opts *o, jv *res, struct hl_err *e);
+
+#endif

@@ -1,0 +1,51 @@
+/* Internal to lib/capture: restic and the marker on a host. */
+#ifndef HL_CAPTURE_IMPL_H
+#define HL_CAPTURE_IMPL_H
+
+#include <jv.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "state/reach.h"
+#include "state/restic.h"
+
+/* Where the guard's marker lives on a host. */
+#define CP_MARKER "/var/lib/hl/capture.json"
+
+/* One host's session: how it is reached, its repository, the password. */
+struct cp_host {
+	const char *name;
+	struct hl_reach reach;
+	struct hl_restic restic;
+	const char *password;	/* the operator's environment's */
+};
+
+/*
+ * restic ARGS... (NULL-ended) as root on the host, with -r and the
+ * password on its stdin; its stdout into out, its stderr into err (both
+ * may be NULL).  A repository not yet made is made first when init_ok;
+ * a lock left by a run that is gone is removed (restic unlock removes
+ * only stale ones) and the command tried again.  Returns restic's exit
+ * status, or -1 with e when the host was not reached.
+ */
+int cp_restic(struct cp_host *h, char *const args[], int init_ok,
+    struct hl_buf *out, struct hl_buf *err, double timeout, struct hl_err *e);
+
+/* The marker on the host (null: none), or -1 with e. */
+int cp_marker_read(struct cp_host *h, jv *marker, struct hl_err *e);
+/* The marker written (consumed), root only, in one rename. */
+int cp_marker_write(struct cp_host *h, jv marker, struct hl_err *e);
+
+/* Each of paths (an array) on the host: "data" (a directory holding
+ * something), "empty" or "missing": {PATH: STATE}, or -1 with e. */
+int cp_paths(struct cp_host *h, jv paths, jv *states, struct hl_err *e);
+
+/* sh -c SCRIPT sh ARGS... as root on the host (ARGS an array of strings,
+ * borrowed); its exit status, or -1 with e. */
+int cp_sh(struct cp_host *h, const char *script, jv args,
+    const struct hl_buf *in, struct hl_buf *out, struct hl_err *e);
+
+/* The last line of err worth showing (restic's "Fatal: ..."). */
+const char *cp_why(const struct hl_buf *err, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * restic and the guard's marker on a host, over ssh (capture_impl.h).
+ * Every remote command is an argv hl_ssh_run_io quotes; the password is
+ * only ever restic's stdin.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/capture_impl.h"
+#include "core/json.h"
+#include "ssh/ssh.h"
+
+#define OUT_MAX (16u << 20)
+
+int
+cp_sh(struct cp_host *h, const char *script, jv args,
+    const struct hl_buf *in, struct hl_buf *out, struct hl_err *e)
+{
+	int n = jv_get_kind(args) == JV_KIND_ARRAY ?
+	    jv_array_length(jv_copy(args)) : 0, rc;
+	char **argv = calloc((size_t)n + 7, sizeof(*argv));
+	struct hl_buf err = { 0 };
+	struct hl_ssh_io io = { .in = in, .out = out, .out_cap = OUT_MAX,
+		.err = &err };
+
+	if (argv == NULL)
+		return hl_err_set(e, HL_E_INTERNAL, "out of memory");
+	argv[0] = "sudo";
+	argv[1] = "-n";
+	argv[2] = "sh";
+	argv[3] = "-c";
+	argv[4] = (char *)script;
+	argv[5] = "sh";
+	/* args (borrowed) holds the strings argv points into */
+	for (int i = 0; i < n; i++) {
+		jv a = jv_array_get(jv_copy(args), i);
+
+		argv[6 + i] = (char *)(hl_json_str(a) ? hl_json_str(a) : "");
+		jv_free(a);
+	}
+	rc = hl_ssh_run_io(&h->reach.ssh, argv, &io, 120, e);
+	if (rc > 0 && err.len) {
+		char why[300];
+
+		hl_err_set(e, HL_E_FAILED, "%s: %s", h->name, cp_why(&err, why,
+		    sizeof(why)));
+	}
+	hl_buf_free(&err);
+	free(argv);
+	return rc;
+}
+
+const char *
+cp_why(const struct hl_buf *err, char *buf, size_t len)
+{
+	const char *s = hl_buf_str(err), *fatal = NULL, *p;
+	size_t n;
+
+	for (p = s; (p = strstr(p, "Fatal: ")) != NULL; p++)
+		fatal = p;
+	if (fatal == NULL) {
+		/* the last non-empty line */
+		const char *end = s + strlen(s);
+
+		while (end > s && strchr("\r\n ", end[-1]))
+			end--;
+		for (fatal = end; fatal > s && fatal[-1] != '\n'; fatal--)
+			;
+		n = (size_t)(end - fatal);
+	} else
+		n = strcspn(fatal, "\r\n");
+	snprintf(buf, len, "%.*s", (int)n, fatal);
+	return buf[0] ? buf : "no message";
+}
+
+/* restic's words for a repository that is not there yet */
+static int
+no_repository(const struct hl_buf *err)
+{
+	const char *s = hl_buf_str(err);
+
+	return strstr(s, "Is there a repository at the following location?") ||
+	    strstr(s, "unable to open config file") ||
+	    strstr(s, "repository does not exist");
+}
+
+static int
+restic_once(struct cp_host *h, char *const args[], struct hl_buf *out,
+    struct hl_buf *err, double timeout, struct hl_err *e)
+{
+	char *argv[64];
+	struct hl_buf in = { 0 };
+	struct hl_ssh_io io = { .in = &in, .out = out, .out_cap = OUT_MAX,
+		.err = err };
+	int n = 0, rc;
+
+	argv[n++] = "sudo";
+	argv[n++] = "-n";
+	argv[n++] = "restic";
+	argv[n++] = "--no-cache";
+	argv[n++] = "-r";
+	argv[n++] = h->restic.repository;
+	argv[n++] = "--password-file";
+	argv[n++] = "/dev/stdin";
+	for (int i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	hl_buf_printf(&in, "%s\n", h->password);
+	rc = hl_ssh_run_io(&h->reach.ssh, argv, &io, timeout, e);
+	memset(in.s, 0, in.len);
+	hl_buf_free(&in);
+	return rc;
+}
+
+int
+cp_restic(struct cp_host *h, char *const args[], int init_ok,
+    struct hl_buf *out, struct hl_buf *err, double timeout, struct hl_err *e)
+{
+	struct hl_buf mine = { 0 };
+	int rc, tries;
+
+	if (err == NULL)
+		err = &mine;
+	for (tries = 0; tries < 3; tries++) {
+		char *init[] = { "init", NULL }, *unlock[] = { "unlock", NULL };
+		struct hl_buf ierr = { 0 };
+
+		hl_buf_truncate(err, 0);
+		if (out)
+			hl_buf_truncate(out, 0);
+		rc = restic_once(h, args, out, err, timeout, e);
+		if (rc <= 0)
+			break;
+		if (init_ok && no_repository(err)) {
+			rc = restic_once(h, init, NULL, &ierr, 120, e);
+			if (rc != 0) {
+				hl_buf_truncate(err, 0);
+				hl_buf_add(err, ierr.s, ierr.len);
+				hl_buf_free(&ierr);
+				break;
+			}
+			hl_buf_free(&ierr);
+			init_ok = 0;
+			continue;
+		}
+		if (strstr(hl_buf_str(err), "repository is already locked")) {
+			/* only locks whose process is gone go */
+			if (restic_once(h, unlock, NULL, &ierr, 120, e) != 0) {
+				hl_buf_free(&ierr);
+				break;
+			}
+			hl_buf_free(&ierr);
+			continue;
+		}
+		break;
+	}
+	hl_buf_free(&mine);
+	return rc;
+}
+
+int
+cp_marker_read(struct cp_host *h, jv *marker, struct hl_err *e)
+{
+	struct hl_buf out = { 0 };
+	int rc = cp_sh(h, "[ ! -f " CP_MARKER " ] || cat " CP_MARKER,
+	    jv_null(), NULL, &out, e);
+
+	*marker = jv_null();
+	if (rc != 0) {
+		hl_buf_free(&out);
+		if (rc > 0 && e->code == 0)
+			hl_err_set(e, HL_E_FAILED, "%s: cannot read %s",
+			    h->name, CP_MARKER);
+		return -1;
+	}
+	if (out.len) {
+		*marker = jv_parse(hl_buf_str(&out));
+		if (jv_get_kind(*marker) != JV_KIND_OBJECT) {
+			jv_free(*marker);
+			*marker = jv_null();
+			hl_buf_free(&out);
+			return hl_err_set(e, HL_E_FAILED, "%s: %s is not hl's "
+			    "marker (remove it, then hl-capture init or "
+			    "restore)", h->name, CP_MARKER);
+		}
+	}
+	hl_buf_free(&out);
+	return 0;
+}
+
+int
+cp_marker_write(struct cp_host *h, jv marker, struct hl_err *e)
+{
+	struct hl_buf in = { 0 };
+	jv text = jv_dump_string(marker, JV_PRINT_SORTED);
+	int rc;
+
+	hl_buf_printf(&in, "%s\n", jv_string_value(text));
+	jv_free(text);
+	rc = cp_sh(h, "umask 077 && mkdir -p /var/lib/hl && "
+	    "cat > " CP_MARKER ".new && mv -f " CP_MARKER ".new " CP_MARKER,
+	    jv_null(), &in, NULL, e);
+	hl_buf_free(&in);
+	if (rc > 0 && e->code == 0)
+		hl_err_set(e, HL_E_FAILED, "%s: cannot write %s", h->name,
+		    CP_MARKER);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+cp_paths(struct cp_host *h, jv paths, jv *states, struct hl_err *e)
+{
+	struct hl_buf out = { 0 };
+	char *line, *save = NULL;
+	int rc = cp_sh(h, "for p; do "
+	    "if [ -d \"$p\" ] && [ -n \"$(ls -A \"$p\")\" ]; then echo \"data $p\"; "
+	    "elif [ -e \"$p\" ]; then echo \"empty $p\"; "
+	    "else echo \"missing $p\"; fi; done", paths, NULL, &out, e);
+
+	*states = jv_object();
+	if (rc != 0) {
+		hl_buf_free(&out);
+		if (rc > 0 && e->code == 0)
+			hl_err_set(e, HL_E_FAILED, "%s: cannot look at its data "
+			    "paths", h->name);
+		return -1;
+	}
+	for (line = strtok_r(out.s ? out.s : (char []){ "" }, "\n", &save);
+	    line; line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(line, ' ');
+
+		if (sp == NULL)
+			continue;
+		*sp = '\0';
+		*states = jv_object_set(*states, jv_string(sp + 1),
+		    jv_string(line));
+	}
+	hl_buf_free(&out);
+	return 0;
+}
