@@ -6,6 +6,8 @@
  *   hl-capture init SELECTOR... --yes
  *   hl-capture restore SELECTOR... [--snapshot ID|latest] [--yes]
  *   hl-capture list [SELECTOR...]
+ *   hl-capture verify [SELECTOR...] [--subset PERCENT]
+ *   hl-capture forget [SELECTOR...] [--yes]
  *
  * One JSON document on stdout.  See docs/hl-capture.md.
  */
@@ -25,6 +27,8 @@ static const char usage[] =
 "       hl-capture init SELECTOR... --yes [options]\n"
 "       hl-capture restore SELECTOR... [--snapshot ID|latest] [--yes] [options]\n"
 "       hl-capture list [SELECTOR...] [options]\n"
+"       hl-capture verify [SELECTOR...] [--subset PERCENT] [options]\n"
+"       hl-capture forget [SELECTOR...] [--yes] [options]\n"
 "\n"
 "data     restic backup of each host's data paths (its own and its\n"
 "         stacks'), run on the host, tagged hl, host:, persona:, commit:;\n"
@@ -36,13 +40,20 @@ static const char usage[] =
 "         owners and modes included, then mark the data authoritative;\n"
 "         without --yes, refused (6) when the host already holds data\n"
 "list     each host's snapshots\n"
+"verify   restic check reading all of the repository's data (--subset:\n"
+"         that percent), then a restore drill of the latest snapshot into a\n"
+"         directory on the host, compared file by file (type, owner, mode,\n"
+"         size) with restic's list of it; exit 1 when either finds a fault\n"
+"forget   lab.yaml's capture.restic.keep applied, pruned: without --yes a\n"
+"         dry run that lists what would go (would_remove)\n"
 "\n"
 "SELECTOR: a host name, @TAG, persona:NAME or all (default: all, for data\n"
 "and list; init and restore need one)\n"
 "\n"
 "options:\n"
 "      --snapshot ID    restore: that snapshot (an ID, or latest)\n"
-"      --yes            init, restore: do it\n"
+"      --yes            init, restore, forget: do it\n"
+"      --subset PERCENT verify: read that percent of the data (1-100)\n"
 "      --parallel N     hosts at a time (4)\n"
 HL_RUN_OPTIONS_HELP
 "\n"
@@ -51,11 +62,12 @@ HL_RUN_OPTIONS_HELP
 "\n"
 HL_EXIT_TABLE;
 
-enum { OPT_SNAPSHOT = 0x200, OPT_YES, OPT_PARALLEL };
+enum { OPT_SNAPSHOT = 0x200, OPT_YES, OPT_PARALLEL, OPT_SUBSET };
 
 static const struct { const char *name; enum hl_cp_verb verb; } verbs[] = {
 	{ "data", HL_CP_DATA }, { "init", HL_CP_INIT },
-	{ "restore", HL_CP_RESTORE }, { "list", HL_CP_LIST }, { NULL, 0 } };
+	{ "restore", HL_CP_RESTORE }, { "list", HL_CP_LIST },
+	{ "verify", HL_CP_VERIFY }, { "forget", HL_CP_FORGET }, { NULL, 0 } };
 
 int
 main(int argc, char **argv)
@@ -64,6 +76,7 @@ main(int argc, char **argv)
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "parallel", required_argument, NULL, OPT_PARALLEL },
+		{ "subset", required_argument, NULL, OPT_SUBSET },
 		{ 0 } };
 	struct hl_cp_opts o = { 0 };
 	struct hl_run run;
@@ -90,7 +103,11 @@ main(int argc, char **argv)
 			o.snapshot = optarg;
 		} else if (opt == OPT_YES)
 			o.yes = 1;
-		else if (opt == OPT_PARALLEL) {
+		else if (opt == OPT_SUBSET) {
+			if (hl_num_int(optarg, 1, 100, &o.subset) < 0)
+				return hl_run_usage(&run, "--subset needs a "
+				    "percent from 1 to 100");
+		} else if (opt == OPT_PARALLEL) {
 			if (hl_num_int(optarg, 1, 64, &o.parallel) < 0)
 				return hl_run_usage(&run, "--parallel needs a "
 				    "number of hosts from 1 to 64");
@@ -98,19 +115,23 @@ main(int argc, char **argv)
 			return hl_run_usage(&run, "unknown option");
 	}
 	if (optind >= argc)
-		return hl_run_usage(&run, "missing verb (data, init, restore "
-		    "or list)");
+		return hl_run_usage(&run, "missing verb (data, init, restore, "
+		    "list, verify or forget)");
 	verb = argv[optind++];
 	for (v = 0; verbs[v].name && strcmp(verbs[v].name, verb) != 0; v++)
 		;
 	if (verbs[v].name == NULL)
 		return hl_run_usage(&run, "unknown verb '%s' (data, init, "
-		    "restore or list)", verb);
+		    "restore, list, verify or forget)", verb);
 	o.verb = verbs[v].verb;
 	if (o.snapshot && o.verb != HL_CP_RESTORE)
 		return hl_run_usage(&run, "--snapshot is for restore");
-	if (o.yes && o.verb != HL_CP_RESTORE && o.verb != HL_CP_INIT)
-		return hl_run_usage(&run, "--yes is for init and restore");
+	if (o.yes && o.verb != HL_CP_RESTORE && o.verb != HL_CP_INIT &&
+	    o.verb != HL_CP_FORGET)
+		return hl_run_usage(&run, "--yes is for init, restore and "
+		    "forget");
+	if (o.subset && o.verb != HL_CP_VERIFY)
+		return hl_run_usage(&run, "--subset is for verify");
 	if ((o.verb == HL_CP_RESTORE || o.verb == HL_CP_INIT) && optind >= argc)
 		return hl_run_usage(&run, "%s needs the hosts it is for (a "
 		    "SELECTOR)", verb);

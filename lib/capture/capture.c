@@ -10,8 +10,8 @@
 #include "capture/capture_impl.h"
 #include "core/clock.h"
 #include "core/fanout.h"
-#include "core/json.h"
 #include "core/exit.h"
+#include "core/json.h"
 #include "spec/lab.h"
 #include "spec/spec.h"
 
@@ -202,38 +202,6 @@ verb_data(struct run *r, struct cp_host *h, jv hj, jv *entry,
 	return rc;
 }
 
-/* The host's snapshots, oldest first (restic snapshots --json), with
- * only (an ID, "latest" or NULL: all). */
-static int
-snapshots(struct cp_host *h, const char *only, jv *list, struct hl_err *e)
-{
-	struct hl_buf out = { 0 }, err = { 0 };
-	char *args[] = { "--json", "snapshots", (char *)only, NULL }, why[300];
-	int rc = cp_restic(h, args, 0, &out, &err, 300, e);
-
-	*list = jv_null();
-	if (rc == 0) {
-		*list = jv_parse(hl_buf_str(&out));
-		if (jv_get_kind(*list) == JV_KIND_NULL) {
-			jv_free(*list);
-			*list = jv_array();
-		}
-		if (jv_get_kind(*list) != JV_KIND_ARRAY)
-			rc = hl_err_set(e, HL_E_FAILED, "%s: restic snapshots "
-			    "gave no JSON list", h->name);
-	} else if (rc > 0)
-		rc = hl_err_set(e, HL_E_FAILED, "%s: restic snapshots failed "
-		    "(exit %d): %s", h->name, rc, cp_why(&err, why,
-		    sizeof(why)));
-	if (rc < 0) {
-		jv_free(*list);
-		*list = jv_null();
-	}
-	hl_buf_free(&out);
-	hl_buf_free(&err);
-	return rc;
-}
-
 /* What list shows of a snapshot. */
 static jv
 shown(jv s)
@@ -254,7 +222,7 @@ verb_list(struct cp_host *h, jv *entry, struct hl_err *e)
 {
 	jv list, out = jv_array();
 
-	if (snapshots(h, NULL, &list, e) < 0)
+	if (cp_snapshots(h, NULL, &list, e) < 0)
 		return -1;
 	jv_array_foreach(list, i, s)
 		out = jv_array_append(out, shown(s));
@@ -317,7 +285,7 @@ verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
 	int rc;
 	double t0 = hl_clock();
 
-	if (snapshots(h, want, &list, e) < 0)
+	if (cp_snapshots(h, want, &list, e) < 0)
 		return -1;
 	if (jv_array_length(jv_copy(list)) == 0) {
 		jv_free(list);
@@ -437,6 +405,18 @@ one_host(size_t i, int forked, void *arg)
 	case HL_CP_LIST:
 		rc = verb_list(&h, &entry, &e);
 		break;
+	case HL_CP_VERIFY:
+		rc = cp_verify(&h, r->o->subset, &entry, &e);
+		break;
+	case HL_CP_FORGET: {
+		jv keep = jv_getpath(jv_copy(r->lab->spec), JV_ARRAY(
+		    jv_string("capture"), jv_string("restic"),
+		    jv_string("keep")));
+
+		rc = cp_forget(&h, keep, r->o->yes, &entry, &e);
+		jv_free(keep);
+		break;
+	}
 	}
 done:
 	if (rc < 0) {
@@ -479,6 +459,7 @@ hl_cp_run(const struct hl_lab *lab, const unsigned char *picked,
 	*res = jv_null();
 	if (hl_cp_password(lab, picked, e) < 0)
 		return e->code;
+
 	r.hosts = calloc(lab->nhosts + 1, sizeof(*r.hosts));
 	if (r.hosts == NULL)
 		return hl_err_set(e, HL_E_INTERNAL, "out of memory"), e->code;

@@ -20,12 +20,15 @@
 
 struct hl_lab;
 
-enum hl_cp_verb { HL_CP_DATA, HL_CP_INIT, HL_CP_RESTORE, HL_CP_LIST };
+enum hl_cp_verb { HL_CP_DATA, HL_CP_INIT, HL_CP_RESTORE, HL_CP_LIST,
+	HL_CP_VERIFY, HL_CP_FORGET };
 
 struct hl_cp_opts {
 	enum hl_cp_verb verb;
 	const char *snapshot;	/* restore: an ID, or NULL / "latest" */
-	int yes;		/* init, restore: do it */
+	int yes;		/* init, restore, forget: do it */
+	int subset;		/* verify: read this percent of the data
+				 * (0: all) */
 	int parallel;		/* hosts at a time (0: 4) */
 	const char *commit;	/* HEAD, a tag of each snapshot */
 	const struct hl_progress *progress;
@@ -48,7 +51,11 @@ int hl_cp_password(const struct hl_lab *lab, const unsigned char *picked,
  *   restore  the snapshot (o->snapshot) put back over the data paths,
  *            then the marker; without yes, refused (6) when the host
  *            already holds data;
- *   list     its snapshots.
+ *   list     its snapshots;
+ *   verify   restic check reading the data, and a restore drill of the
+ *            latest snapshot compared with restic's list of it (1 when
+ *            either finds a problem);
+ *   forget   the keep policy, pruned (a dry run without yes).
  */
 int hl_cp_run(const struct hl_lab *lab, const unsigned char *picked,
     const struct hl_cp_opts *o, jv *res, struct hl_err *e);

@@ -45,6 +45,22 @@ int cp_paths(struct cp_host *h, jv paths, jv *states, struct hl_err *e);
 int cp_sh(struct cp_host *h, const char *script, jv args,
     const struct hl_buf *in, struct hl_buf *out, struct hl_err *e);
 
+/* The host's snapshots, oldest first (restic snapshots --json), only
+ * the one named when only is an ID or "latest" (NULL: all). */
+int cp_snapshots(struct cp_host *h, const char *only, jv *list,
+    struct hl_err *e);
+
+/* verify (check.c): restic check, all data read (subset: that percent),
+ * then the restore drill; the entry gets check and drill.  -1 with e
+ * (HL_E_NO: damage or a mismatch found) when either fails. */
+int cp_verify(struct cp_host *h, int subset, jv *entry, struct hl_err *e);
+
+/* forget (check.c): the keep policy (lab.yaml capture.restic.keep) with
+ * prune; without yes a dry run.  The entry gets would_remove or removed,
+ * and kept (short IDs), from restic's JSON. */
+int cp_forget(struct cp_host *h, jv keep, int yes, jv *entry,
+    struct hl_err *e);
+
 /* The last line of err worth showing (restic's "Fatal: ..."). */
 const char *cp_why(const struct hl_buf *err, char *buf, size_t len);
 

@@ -239,3 +239,33 @@ cp_paths(struct cp_host *h, jv paths, jv *states, struct hl_err *e)
 	hl_buf_free(&out);
 	return 0;
 }
+
+int
+cp_snapshots(struct cp_host *h, const char *only, jv *list, struct hl_err *e)
+{
+	struct hl_buf out = { 0 }, err = { 0 };
+	char *args[] = { "--json", "snapshots", (char *)only, NULL }, why[300];
+	int rc = cp_restic(h, args, 0, &out, &err, 300, e);
+
+	*list = jv_null();
+	if (rc == 0) {
+		*list = jv_parse(hl_buf_str(&out));
+		if (jv_get_kind(*list) == JV_KIND_NULL) {
+			jv_free(*list);
+			*list = jv_array();
+		}
+		if (jv_get_kind(*list) != JV_KIND_ARRAY)
+			rc = hl_err_set(e, HL_E_FAILED, "%s: restic snapshots "
+			    "gave no JSON list", h->name);
+	} else if (rc > 0)
+		rc = hl_err_set(e, HL_E_FAILED, "%s: restic snapshots failed "
+		    "(exit %d): %s", h->name, rc, cp_why(&err, why,
+		    sizeof(why)));
+	if (rc < 0) {
+		jv_free(*list);
+		*list = jv_null();
+	}
+	hl_buf_free(&out);
+	hl_buf_free(&err);
+	return rc;
+}

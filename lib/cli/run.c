@@ -301,9 +301,17 @@ hl_run_lab(struct hl_run *r, char *const *sels, int nsels, unsigned flags,
 	if (hl_spec_load(root, lab, &e) < 0)
 		goto fail;
 	/* the token's variable, when lab.yaml names one, reaches no child
-	 * of any verb, whether it talks to Proxmox or not */
+	 * of any verb, whether it talks to Proxmox or not; */
 	token_env = hl_json_get(hl_json_get(jv_copy((*lab)->spec), "pve"),
 	    "token_env");
+	if (hl_json_str(token_env))
+		hl_child_env_drop(hl_json_str(token_env));
+	jv_free(token_env);
+	/* nor does the restic password's (hl-capture gives it to restic on
+	 * its stdin) */
+	token_env = jv_getpath(jv_copy((*lab)->spec), JV_ARRAY(
+	    jv_string("capture"), jv_string("restic"),
+	    jv_string("password_env")));
 	if (hl_json_str(token_env))
 		hl_child_env_drop(hl_json_str(token_env));
 	jv_free(token_env);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# hl-converge against real guests: the example lab's three hosts, made by
+# hl-converge against real guests: the example lab's four hosts, made by
 # hl-template and hl-vm on the simulator, converged once by setup_file with
-# the example roles (web: base, docker; db: base, docker, restic) through
+# the example roles (web: base, docker; db: base, docker, restic; nas:
+# base, restic_server) through
 # real Ansible.  Tests that break a host put it back.
 
 load test_helper
@@ -34,7 +35,7 @@ setup_file() {
 		2> "$BATS_FILE_TMPDIR/first.err"
 	echo $? > "$BATS_FILE_TMPDIR/first.rc"
 	set -e
-	echo "# cost: first converge of 3 hosts: $((SECONDS - t0)) s" >&3
+	echo "# cost: first converge of 4 hosts: $((SECONDS - t0)) s" >&3
 	export CLAB
 }
 
@@ -71,6 +72,7 @@ host() {
 	diff <(jq -S 'del(._meta, .all) | map_values(.hosts | sort)' <<<"$mine") \
 		<(jq -S 'del(._meta, .all, .ungrouped) | map_values(.hosts | sort)' <<<"$theirs")
 	jq -e '.persona_web.hosts == ["web01", "web02"] and .persona_db.hosts == ["db01"] and
+		.persona_nas.hosts == ["nas01"] and
 		(.node_pve2.hosts | sort) == ["db01", "web02"] and .tag_backup.hosts == ["db01"]' <<<"$mine"
 	# a host's connection is pinned to .hl/known_hosts under its name
 	jq -e --arg lab "$LAB" '._meta.hostvars.web01 |
@@ -116,10 +118,10 @@ host() {
 	[[ $stderr == *"web02: no address to reach it at"* ]]
 }
 
-@test "hl-converge apply: three hosts at once, each exactly its roles in order; the commit recorded on each host; a second run changes nothing" {
+@test "hl-converge apply: the lab's four hosts at once, each exactly its roles in order; the commit recorded on each host; a second run changes nothing" {
 	[ "$(cat "$BATS_FILE_TMPDIR/first.rc")" = 0 ] || { cat "$BATS_FILE_TMPDIR/first.err" >&2; false; }
 	output=$(cat "$BATS_FILE_TMPDIR/first.json")
-	jq -e '[.hosts[].name] == ["db01", "web01", "web02"] and
+	jq -e '[.hosts[].name] == ["db01", "nas01", "web01", "web02"] and
 		all(.hosts[]; .changed > 0 and .failed == 0 and .unreachable == 0 and .duration_s > 0) and
 		(.meta.ansible | test("^2\\.[0-9]+\\.[0-9]+$"))' <<<"$output"
 	# web hosts: base then docker, never restic; db01: base, docker, restic

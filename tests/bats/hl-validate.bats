@@ -88,7 +88,7 @@ load test_helper
 	example_lab
 	run -0 --separate-stderr hl-validate -C "$LAB" specs
 	jq -e '.ok and .errors == [] and .warnings == [] and
-		.hosts == ["db01", "web01", "web02"]' <<<"$output"
+		.hosts == ["db01", "nas01", "web01", "web02"]' <<<"$output"
 	run -0 --separate-stderr hl-validate -C "$LAB" show
 	diff -u "$TOP/tests/golden/show-example.json" <(jq -S 'del(.meta)' <<<"$output")
 }

@@ -87,7 +87,7 @@ change() {
 
 @test "hl-vm plan: nothing exists yet, so every host is a create; --exit-code says changes are pending" {
 	vm 0 plan
-	jq -e '[.hosts[] | .name] == ["db01", "web01", "web02"] and all(.hosts[]; .action == "create")' <<<"$output"
+	jq -e '[.hosts[] | .name] == ["db01", "nas01", "web01", "web02"] and all(.hosts[]; .action == "create")' <<<"$output"
 	# what a create will make is shown, not only that it will
 	jq -e '.hosts[] | select(.name == "web01") | .creates | .node == "pve1" and .vmid == 201 and
 		.template == "debian-12" and .channel == "stable" and .artifact == null and

@@ -138,13 +138,20 @@ git_lab() {
 	git -C "$1" -c user.name=t -c user.email=t@t commit -qm lab
 }
 
-# guest_lab DIR [HOST...]: the example lab in DIR (example_lab, git_lab),
-# its template built on both nodes and promoted, and the hosts' VMs (all
-# by default) made by hl-vm apply: real guests, their keys in .hl/
+# guest_lab DIR [HOST...]: the example lab in DIR (example_lab), then
+# guest_lab_up
 guest_lab() {
+	example_lab "$1"
+	guest_lab_up "$@"
+}
+
+# guest_lab_up DIR [HOST...]: the lab in DIR (an example_lab, changed as a
+# test wants) committed (git_lab), its template built on both nodes and
+# promoted, and the hosts' VMs (all by default) made by hl-vm apply: real
+# guests, their keys in .hl/
+guest_lab_up() {
 	local dir=$1
 	shift
-	example_lab "$dir"
 	git_lab "$dir"
 	PATH="$TOP/bin:$PATH" hl-template -C "$dir" build debian-12 --all-nodes --timeout 300 \
 		> "$BATS_FILE_TMPDIR/build.out" 2> "$BATS_FILE_TMPDIR/build.err"

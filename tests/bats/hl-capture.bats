@@ -1,0 +1,262 @@
+#!/usr/bin/env bats
+# hl-capture against real guests: the example lab's db01 (its data under
+# /srv/notes, the notes stack's data path) and nas01 (the repository host,
+# restic_server), plus app01, a second client whose repository db01 must
+# not reach; made by hl-vm and converged by hl-converge once by setup_file,
+# real restic over SFTP between them.
+
+load test_helper
+load sim_helper
+
+PASSWORD=restic-pw-7d41c09e
+
+setup_file() {
+	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	export TOP
+	KLAB="$BATS_FILE_TMPDIR/lab"
+	example_lab "$KLAB"
+	# a second client of the NAS, light: restic only
+	cat > "$KLAB/personas/app.yaml" <<-'EOF'
+	template: debian-12
+	cores: 1
+	memory: 512M
+	disk: 8G
+	roles: [restic]
+	data: [/srv/app]
+	hosts:
+	  app01:
+	    vmid: 231
+	    node: pve2
+	    ip: 10.77.0.51/24
+	EOF
+	guest_lab_up "$KLAB" db01 nas01 app01
+	export PATH="$TOP/bin:$PATH"
+	hl-converge -C "$KLAB" apply db01 nas01 app01 > "$BATS_FILE_TMPDIR/converge.json" \
+		2> "$BATS_FILE_TMPDIR/converge.err" || true
+	export KLAB
+}
+
+teardown_file() {
+	"$TOP/sim/hl-sim" stop --lab "$KLAB" 2>/dev/null || true
+}
+
+setup() {
+	common_setup
+	LAB=$KLAB
+	SIMLAB=$KLAB
+	sim_env
+	export HL_RESTIC_PASSWORD=$PASSWORD
+}
+
+# cp WANT ARGS...: hl-capture on the lab, which must exit WANT
+cp_() {
+	expect_exit "$1" hl-capture -C "$LAB" "${@:2}"
+}
+
+# the data db01 holds: files of several sizes, owners and modes
+seed_data() {
+	root_on db01 'mkdir -p /srv/notes/deep/er && cd /srv/notes &&
+		head -c 3000000 /dev/urandom > big.bin &&
+		for i in $(seq 1 40); do echo "note $i" > n$i.txt; done &&
+		echo secret-ish > deep/er/owned && chown 1234:5678 deep/er/owned &&
+		chmod 640 deep/er/owned && chmod 2750 deep && ln -sf n1.txt link'
+}
+
+# fingerprint HOST: every file under the host's data path: sha256, owner,
+# mode, name; one a line, sorted
+fingerprint() {
+	root_on "$1" 'cd /srv/notes && find . -printf "%p %U:%G %m %y\n" | sort &&
+		find . -type f -exec sha256sum {} + | sort'
+}
+
+@test "hl-capture: L3 set both ends up: db01 reaches its own repository on nas01 over SFTP only, pinned" {
+	jq -e 'all(.hosts[]; (.failed_tasks | length) == 0 and .unreachable == 0)' \
+		"$BATS_FILE_TMPDIR/converge.json" || { cat "$BATS_FILE_TMPDIR/converge.err" >&2; false; }
+	# the per-host keys hl made, root's own on the host
+	[ -f "$LAB/.hl/restic/db01" ] && [ -f "$LAB/.hl/restic/app01" ]
+	[ ! -e "$LAB/.hl/restic/nas01" ]
+	run -0 root_on db01 'stat -c "%a %U" /root/.ssh/hl-restic; echo pwd | sftp -b - hl-restic'
+	[ "${lines[0]}" = "600 root" ]
+	[[ $output == *"Remote working directory: /repo"* ]]
+	# no shell for the account, whatever is asked
+	run root_on db01 'ssh hl-restic id'
+	[[ $output == *"This service allows sftp connections only."* ]]
+	# the NAS's key is pinned from .hl/known_hosts, not trusted on first use
+	run -0 root_on db01 'cat /root/.ssh/hl-restic.known_hosts'
+	grep -q "^nas01 " <<<"$output"
+	[ "$(grep -c "^nas01 " "$LAB/.hl/known_hosts")" = "$(grep -c "^nas01 " <<<"$output")" ]
+}
+
+@test "hl-capture data: a fresh host is refused (6) until init --yes; then a tagged snapshot; list shows it" {
+	seed_data
+	cp_ 6 data db01
+	jq -e '.hosts[0].error.message | test("db01: its data is not known to be authoritative .*hl-capture init db01 --yes")' <<<"$output"
+	cp_ 6 init db01
+	[[ $stderr == *"add --yes"* ]]
+	# refused means untouched: no marker, no repository
+	run -0 root_on nas01 'ls -A /srv/restic/restic-db01/repo | wc -l'
+	[ "$output" = 0 ]
+	cp_ 0 init db01 --yes
+	jq -e '.hosts[0].action == "initialised"' <<<"$output"
+	# every host: db01 captured, app01 (not initialised) refused, the
+	# others have nothing to capture
+	cp_ 6 data
+	jq -e '.hosts[] | select(.name == "db01") | .files_new == 42 and .paths == ["/srv/notes"] and
+		(.snapshot | test("^[0-9a-f]{8}$")) and .bytes_added > 3000000' <<<"$output"
+	jq -e '.hosts[] | select(.name == "app01") | .error.reason == "refused"' <<<"$output"
+	jq -e '[.hosts[] | select(.name == "web01" or .name == "nas01") | .action] == ["none", "none"]' <<<"$output"
+	# unchanged: a new snapshot, nothing new in it
+	cp_ 0 data db01
+	jq -e '.hosts[0].files_unmodified == 42 and .hosts[0].files_new == 0' <<<"$output"
+	cp_ 0 list db01
+	jq -e --arg c "$(git -C "$LAB" rev-parse HEAD)" '.hosts[0].snapshots | length == 2 and
+		(.[0].tags | sort) == (["hl", "host:db01", "persona:db", "commit:\($c)"] | sort)' <<<"$output"
+}
+
+@test "hl-capture restore: over data, refused without --yes (6) and nothing changed; with it every file back, owners and modes too" {
+	before=$(fingerprint db01)
+	root_on db01 'echo changed > /srv/notes/n1.txt; rm /srv/notes/n2.txt; echo new > /srv/notes/extra'
+	changed=$(fingerprint db01)
+	cp_ 6 restore db01
+	jq -e '.hosts[0].replaces == ["/srv/notes"]' <<<"$output"
+	[ "$(fingerprint db01)" = "$changed" ]
+	cp_ 0 restore db01 --yes
+	jq -e '.hosts[0].action == "restored"' <<<"$output"
+	[ "$(fingerprint db01)" = "$before" ]
+	# nothing of the old data stays aside; the marker names the snapshot
+	run -0 root_on db01 'ls -d /srv/notes*; cat /var/lib/hl/capture.json'
+	[ "${lines[0]}" = /srv/notes ]
+	jq -e '.by == "restore" and (.snapshot | length) == 64' <<<"${lines[1]}"
+}
+
+@test "hl-capture: db01 destroyed and made anew (L2), converged (L3): capture refused, restore brings every file back byte-identical" {
+	before=$(fingerprint db01)
+	snap=$(hl-capture -C "$LAB" list db01 | jq -r '.hosts[0].snapshots[-1].short_id')
+	run -0 hl-vm -C "$LAB" destroy db01 --yes
+	run -0 --separate-stderr hl-vm -C "$LAB" apply db01 --timeout 300
+	run -0 --separate-stderr hl-converge -C "$LAB" apply db01
+	run -0 root_on db01 'ls -A /srv/notes 2>/dev/null | wc -l; test -e /var/lib/hl/capture.json && echo marker || echo none'
+	[ "${lines[1]}" = none ]
+	# the empty host never becomes the newest snapshot
+	cp_ 6 data db01
+	# a fresh host needs no --yes
+	cp_ 0 restore db01
+	jq -e --arg s "$snap" '.hosts[0].action == "restored" and .hosts[0].snapshot == $s' <<<"$output"
+	[ "$(fingerprint db01)" = "$before" ]
+	cp_ 0 data db01
+}
+
+@test "hl-capture: the password is in no output, no file on either side and no process list, while restic runs" {
+	local seen="$BATS_TEST_TMPDIR/seen" stop="$BATS_TEST_TMPDIR/stop"
+	root_on db01 'head -c 40000000 /dev/urandom > /srv/notes/large.bin'
+	# every process of the machine, the guests' too (their PIDs are
+	# visible here), sampled while it runs: no argument list holds the
+	# password, and no environment of ssh, sshd, sudo, sh or restic on
+	# either side (hl-capture's own has it: the operator gave it)
+	( while [ ! -e "$stop" ]; do
+		for p in /proc/[0-9]*; do
+			{ read -r comm < "$p/comm"; cmd=$(tr '\0' ' ' < "$p/cmdline"); } 2>/dev/null ||
+				continue
+			case $cmd in *restic*backup*) echo restic >> "$seen" ;; esac
+			case $cmd in *"$PASSWORD"*) echo "LEAK argv $p $comm" >> "$seen" ;; esac
+			case $comm in ssh|sshd|sudo|sh|restic)
+				env=$(tr '\0' '\n' < "$p/environ" 2>/dev/null) || env=
+				case $env in *"$PASSWORD"*) echo "LEAK env $p $comm" >> "$seen" ;; esac ;;
+			esac
+		done
+	done ) &
+	cp_ 0 data db01 --progress=json
+	touch "$stop"
+	wait
+	[[ $output$stderr != *"$PASSWORD"* ]]
+	grep -q '^restic$' "$seen"
+	run ! grep LEAK "$seen"
+	# no file: the guests' filesystems and the lab
+	run grep -rIl --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -e "$PASSWORD" \
+		"$LAB/.hl/sim/guests" "$LAB"
+	[ "$status" = 1 ]
+	[ -z "$output" ]
+	root_on db01 'rm /srv/notes/large.bin'
+	# an unset password touches nothing: exit 3, naming the variable
+	unset HL_RESTIC_PASSWORD
+	cp_ 3 data db01
+	[[ $stderr == *"HL_RESTIC_PASSWORD"* ]]
+}
+
+@test "hl-capture: a host reaches its own repository and no other host's on the NAS" {
+	root_on app01 'mkdir -p /srv/app && echo app > /srv/app/f'
+	cp_ 0 init app01 --yes
+	cp_ 0 data app01
+	# app01's key logs in as its own account only
+	run root_on app01 'ssh -F /dev/null -i /root/.ssh/hl-restic -o BatchMode=yes -o StrictHostKeyChecking=yes \
+		-o UserKnownHostsFile=/root/.ssh/hl-restic.known_hosts -o HostKeyAlias=nas01 \
+		restic-db01@$(sed -n "s/^ *HostName //p" /root/.ssh/config) -s sftp </dev/null'
+	[ "$status" -ne 0 ]
+	[[ $output == *"Permission denied"* ]]
+	# inside its chroot, db01's repository is not there to read
+	run root_on app01 'printf "ls /\nls /../restic-db01\nls /srv\n" | sftp -b - hl-restic'
+	[[ $output == *"/repo"* ]]
+	[[ $output != *"restic-db01"*"config"* ]]
+	run -0 root_on app01 'echo "cd /srv/restic/restic-db01" | sftp -b - hl-restic || echo refused'
+	[[ $output == *"refused"* || $output == *"No such file"* ]]
+	# restic pointed at the other repository's path fails
+	run root_on app01 "restic -r sftp:hl-restic:/../restic-db01/repo --password-file /dev/null snapshots"
+	[ "$status" -ne 0 ]
+}
+
+@test "hl-capture forget: the keep policy as a dry run lists what would go and removes nothing (from restic's JSON); --yes removes it" {
+	cp_ 0 data db01
+	cp_ 0 list db01
+	local n
+	n=$(jq '.hosts[0].snapshots | length' <<<"$output")
+	[ "$n" -ge 3 ]
+	sed -i 's/^    keep: .*/    keep: {last: 2}/' "$LAB/lab.yaml"
+	cp_ 0 forget db01
+	jq -e --argjson n "$n" '(.hosts[0].would_remove | length) == $n - 2 and (.hosts[0].kept | length) == 2' <<<"$output"
+	cp_ 0 list db01
+	jq -e --argjson n "$n" '.hosts[0].snapshots | length == $n' <<<"$output"
+	cp_ 0 forget db01 --yes
+	jq -e --argjson n "$n" '(.hosts[0].removed | length) == $n - 2' <<<"$output"
+	cp_ 0 list db01
+	jq -e '.hosts[0].snapshots | length == 2' <<<"$output"
+	spec_reset lab.yaml
+}
+
+@test "hl-capture verify: the data read and a restore drill pass; a corrupted pack on the NAS is exit 1 naming it" {
+	cp_ 0 verify db01
+	jq -e '.hosts[0] | .check.ok == true and .check.read_data == "100%" and
+		.drill.ok == true and .drill.files == 42 and .drill.mismatches == []' <<<"$output"
+	# the largest pack on the NAS, 64 bytes of it overwritten (a copy kept
+	# to put back)
+	pack=$(root_on nas01 'find /srv/restic/restic-db01/repo/data -type f -printf "%s %p\n" | sort -n | tail -1 | cut -d" " -f2')
+	[ -n "$pack" ]
+	root_on nas01 "cp -p $pack /root/pack.bak && dd if=/dev/urandom of=$pack bs=1 count=64 seek=1000 conv=notrunc 2>/dev/null"
+	cp_ 1 verify db01
+	jq -e '.hosts[0] | .check.ok == false and (.error.message | test("restic check found the repository damaged"))' <<<"$output"
+	root_on nas01 "cp -p /root/pack.bak $pack && rm /root/pack.bak"
+	cp_ 0 verify db01 --subset 50
+	jq -e '.hosts[0].check.read_data == "50%"' <<<"$output"
+}
+
+@test "hl-capture: usage errors and --help" {
+	cp_ 2 frobnicate
+	[[ $stderr == *"unknown verb 'frobnicate'"* ]]
+	cp_ 2 restore
+	[[ $stderr == *"restore needs the hosts it is for"* ]]
+	cp_ 2 data --yes
+	[[ $stderr == *"--yes is for init, restore and forget"* ]]
+	cp_ 2 data --subset 10
+	[[ $stderr == *"--subset is for verify"* ]]
+	for bad in 0 101 x ""; do
+		cp_ 2 verify --subset "$bad"
+		[[ $stderr == *"--subset needs a percent from 1 to 100"* ]]
+	done
+	cp_ 2 list --snapshot latest
+	[[ $stderr == *"--snapshot is for restore"* ]]
+	for bad in "" "xyz" "ABCDEF" "12 34"; do
+		cp_ 2 restore db01 --snapshot "$bad"
+		[[ $stderr == *"--snapshot needs a snapshot ID"* ]]
+	done
+	run -0 hl-capture --help
+	[[ $output == *"hl-capture restore SELECTOR..."* ]]
+}
