@@ -11,6 +11,17 @@
 #include "core/json.h"
 #include "spec/lab.h"
 
+/* o[key] as a number (borrows o); -1 when it is none. */
+static double
+num(jv o, const char *key)
+{
+	jv v = hl_json_get(jv_copy(o), key);
+	double d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : -1;
+
+	jv_free(v);
+	return d;
+}
+
 /* The lines of text, each a JSON value, that parse (restic ls --json). */
 static jv
 json_lines(const char *text)
@@ -73,8 +84,7 @@ compare(jv nodes, const char *tree, long *files, double *bytes)
 		const char *want = type == NULL ? "?" : strcmp(type, "file") == 0
 		    ? "f" : strcmp(type, "dir") == 0 ? "d" :
 		    strcmp(type, "symlink") == 0 ? "l" : "?";
-		int mode = (int)jv_number_value(hl_json_get(jv_copy(nd),
-		    "mode")) & 0777;
+		int mode = (int)((long long)num(nd, "mode") & 0777);
 
 		if (path == NULL || hl_json_get_str(nd, "struct_type") == NULL ||
 		    strcmp(hl_json_get_str(nd, "struct_type"), "node") != 0) {
@@ -85,25 +95,21 @@ compare(jv nodes, const char *tree, long *files, double *bytes)
 		else if (strcmp(hl_json_get_str(g, "type"), want) != 0)
 			bad = jv_array_append(bad, jv_string_fmt("%s: restored "
 			    "as another type", path));
-		else if (jv_number_value(hl_json_get(jv_copy(g), "uid")) !=
-		    jv_number_value(hl_json_get(jv_copy(nd), "uid")) ||
-		    jv_number_value(hl_json_get(jv_copy(g), "gid")) !=
-		    jv_number_value(hl_json_get(jv_copy(nd), "gid")))
+		else if (num(g, "uid") != num(nd, "uid") ||
+		    num(g, "gid") != num(nd, "gid"))
 			bad = jv_array_append(bad, jv_string_fmt("%s: owner "
 			    "differs", path));
-		else if (strcmp(want, "l") != 0 && (int)jv_number_value(
-		    hl_json_get(jv_copy(g), "mode")) != mode)
+		else if (strcmp(want, "l") != 0 &&
+		    (int)((long long)num(g, "mode") & 0777) != mode)
 			bad = jv_array_append(bad, jv_string_fmt("%s: mode "
 			    "differs", path));
-		else if (strcmp(want, "f") == 0 && jv_number_value(hl_json_get(
-		    jv_copy(g), "size")) != jv_number_value(hl_json_get(
-		    jv_copy(nd), "size")))
+		else if (strcmp(want, "f") == 0 && num(g, "size") !=
+		    num(nd, "size"))
 			bad = jv_array_append(bad, jv_string_fmt("%s: size "
 			    "differs", path));
 		else if (strcmp(want, "f") == 0) {
 			(*files)++;
-			*bytes += jv_number_value(hl_json_get(jv_copy(nd),
-			    "size"));
+			*bytes += num(nd, "size");
 		}
 		jv_free(g);
 		jv_free(nd);
