@@ -60,7 +60,7 @@ now_utc(void)
 	return jv_string(b);
 }
 
-/* The paths in states (cp_paths) that hold data. */
+/* The paths in states (cp_look) that hold data. */
 static jv
 holding(jv states)
 {
@@ -80,22 +80,18 @@ holding(jv states)
 static jv
 summary(const struct hl_buf *out)
 {
-	char *copy = strdup(hl_buf_str(out)), *line, *save = NULL;
-	jv found = jv_null();
+	jv lines = cp_json_lines(hl_buf_str(out)), found = jv_null();
 
-	for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
-	    line = strtok_r(NULL, "\n", &save)) {
-		jv j = jv_parse(line);
+	jv_array_foreach(lines, i, j) {
+		const char *t = hl_json_get_str(j, "message_type");
 
-		if (jv_get_kind(j) == JV_KIND_OBJECT && hl_json_get_str(j,
-		    "message_type") && strcmp(hl_json_get_str(j,
-		    "message_type"), "summary") == 0) {
+		if (t && strcmp(t, "summary") == 0) {
 			jv_free(found);
 			found = j;
 		} else
 			jv_free(j);
 	}
-	free(copy);
+	jv_free(lines);
 	return found;
 }
 
@@ -104,17 +100,20 @@ verb_data(struct run *r, struct cp_host *h, jv hj, jv *entry,
     struct hl_err *e)
 {
 	jv marker, states, paths = hl_json_get(jv_copy(hj), "data"), present,
-	    sum;
+	    missing, sum;
 	struct hl_buf out = { 0 }, err = { 0 };
-	char *args[80], tags[4][300], why[300];
+	char *args[80], tags[3][300], why[300];
 	int n = 0, rc;
 	double t0 = hl_clock();
 
-	if (cp_marker_read(h, &marker, e) < 0) {
+	if (cp_look(h, paths, &marker, &states, e) < 0) {
+		jv_free(marker);
+		jv_free(states);
 		jv_free(paths);
 		return -1;
 	}
 	if (jv_get_kind(marker) != JV_KIND_OBJECT) {
+		jv_free(states);
 		jv_free(paths);
 		return hl_err_set(e, HL_E_REFUSED, "%s: its data is not known to "
 		    "be authoritative (no %s): a freshly made host's capture "
@@ -124,22 +123,17 @@ verb_data(struct run *r, struct cp_host *h, jv hj, jv *entry,
 		    CP_MARKER, h->name, h->name);
 	}
 	jv_free(marker);
-	if (cp_paths(h, paths, &states, e) < 0) {
-		jv_free(paths);
-		return -1;
-	}
 	present = jv_array();
+	missing = jv_array();
 	jv_array_foreach(paths, i, p) {
 		const char *st = hl_json_get_str(states, jv_string_value(p));
 
 		if (st && strcmp(st, "missing") != 0)
-			present = jv_array_append(present, jv_copy(p));
+			present = jv_array_append(present, p);
 		else
-			*entry = jv_object_set(*entry, jv_string("missing"),
-			    jv_array_append(hl_json_get(jv_copy(*entry),
-			    "missing") , jv_copy(p)));
-		jv_free(p);
+			missing = jv_array_append(missing, p);
 	}
+	*entry = jv_object_set(*entry, jv_string("missing"), missing);
 	jv_free(states);
 	jv_free(paths);
 	if (jv_array_length(jv_copy(present)) == 0) {
@@ -169,7 +163,8 @@ verb_data(struct run *r, struct cp_host *h, jv hj, jv *entry,
 	}
 	args[n] = NULL;
 	hl_note(r->o->progress, HL_NOTE_PROGRESS, h->name, "restic backup of "
-	    "%d data paths", jv_array_length(jv_copy(present)));
+	    "%d data path%s", jv_array_length(jv_copy(present)),
+	    jv_array_length(jv_copy(present)) == 1 ? "" : "s");
 	rc = cp_restic(h, args, 1, &out, &err, 3600, e);
 	sum = rc == 0 ? summary(&out) : jv_null();
 	if (rc > 0 || (rc == 0 && jv_get_kind(sum) != JV_KIND_OBJECT)) {
@@ -315,8 +310,10 @@ verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
 		}
 		jv_free(declared);
 	}
-	if (cp_paths(h, paths, &states, e) < 0)
+	if (cp_look(h, paths, NULL, &states, e) < 0) {
+		jv_free(states);
 		goto fail;
+	}
 	held = holding(states);
 	jv_free(states);
 	*entry = jv_object_set(*entry, jv_string("snapshot"),
@@ -324,8 +321,8 @@ verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
 	*entry = jv_object_set(*entry, jv_string("replaces"), jv_copy(held));
 	if (!r->o->yes && jv_array_length(jv_copy(held)) > 0) {
 		jv_free(held);
-		hl_err_set(e, HL_E_REFUSED, "%s already holds data that restore "
-		    "would replace (see replaces): add --yes", h->name);
+		hl_err_set(e, HL_E_REFUSED, "%s: it already holds data that "
+		    "restore would replace (see replaces): add --yes", h->name);
 		goto fail;
 	}
 	jv_free(held);

@@ -31,14 +31,14 @@ struct cp_host {
 int cp_restic(struct cp_host *h, char *const args[], int init_ok,
     struct hl_buf *out, struct hl_buf *err, double timeout, struct hl_err *e);
 
-/* The marker on the host (null: none), or -1 with e. */
-int cp_marker_read(struct cp_host *h, jv *marker, struct hl_err *e);
 /* The marker written (consumed), root only, in one rename. */
 int cp_marker_write(struct cp_host *h, jv marker, struct hl_err *e);
 
-/* Each of paths (an array) on the host: "data" (a directory holding
- * something), "empty" or "missing": {PATH: STATE}, or -1 with e. */
-int cp_paths(struct cp_host *h, jv paths, jv *states, struct hl_err *e);
+/* In one call: the marker on the host (when marker is not NULL; null:
+ * none) and each of paths (an array): "data" (a directory holding
+ * something), "empty" or "missing", {PATH: STATE}; or -1 with e. */
+int cp_look(struct cp_host *h, jv paths, jv *marker, jv *states,
+    struct hl_err *e);
 
 /* sh -c SCRIPT sh ARGS... as root on the host (ARGS an array of strings,
  * borrowed); its exit status, or -1 with e. */
@@ -60,6 +60,10 @@ int cp_verify(struct cp_host *h, int subset, jv *entry, struct hl_err *e);
  * and kept (short IDs), from restic's JSON. */
 int cp_forget(struct cp_host *h, jv keep, int yes, jv *entry,
     struct hl_err *e);
+
+/* Each line of text that is a JSON object (restic's --json output, a
+ * value a line), in order. */
+jv cp_json_lines(const char *text);
 
 /* The last line of err worth showing (restic's "Fatal: ..."). */
 const char *cp_why(const struct hl_buf *err, char *buf, size_t len);

@@ -22,26 +22,6 @@ num(jv o, const char *key)
 	return d;
 }
 
-/* The lines of text, each a JSON value, that parse (restic ls --json). */
-static jv
-json_lines(const char *text)
-{
-	char *copy = strdup(text), *line, *save = NULL;
-	jv out = jv_array();
-
-	for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
-	    line = strtok_r(NULL, "\n", &save)) {
-		jv j = jv_parse(line);
-
-		if (jv_get_kind(j) == JV_KIND_OBJECT)
-			out = jv_array_append(out, j);
-		else
-			jv_free(j);
-	}
-	free(copy);
-	return out;
-}
-
 /*
  * The snapshot's files as restic lists them against the tree the drill
  * restored (lines "PATH\tTYPE\tSIZE\tUID\tGID\tMODE" under the target):
@@ -156,7 +136,7 @@ drill(struct cp_host *h, jv *out, struct hl_err *e)
 		cp_sh(h, "rm -rf \"$1\"", args, NULL, NULL, &re);
 	}
 	if (rc == 0) {
-		jv nodes = json_lines(hl_buf_str(&list));
+		jv nodes = cp_json_lines(hl_buf_str(&list));
 
 		bad = compare(nodes, hl_buf_str(&tree), &files, &bytes);
 		jv_free(nodes);

@@ -160,36 +160,6 @@ cp_restic(struct cp_host *h, char *const args[], int init_ok,
 }
 
 int
-cp_marker_read(struct cp_host *h, jv *marker, struct hl_err *e)
-{
-	struct hl_buf out = { 0 };
-	int rc = cp_sh(h, "[ ! -f " CP_MARKER " ] || cat " CP_MARKER,
-	    jv_null(), NULL, &out, e);
-
-	*marker = jv_null();
-	if (rc != 0) {
-		hl_buf_free(&out);
-		if (rc > 0 && e->code == 0)
-			hl_err_set(e, HL_E_FAILED, "%s: cannot read %s",
-			    h->name, CP_MARKER);
-		return -1;
-	}
-	if (out.len) {
-		*marker = jv_parse(hl_buf_str(&out));
-		if (jv_get_kind(*marker) != JV_KIND_OBJECT) {
-			jv_free(*marker);
-			*marker = jv_null();
-			hl_buf_free(&out);
-			return hl_err_set(e, HL_E_FAILED, "%s: %s is not hl's "
-			    "marker (remove it, then hl-capture init or "
-			    "restore)", h->name, CP_MARKER);
-		}
-	}
-	hl_buf_free(&out);
-	return 0;
-}
-
-int
 cp_marker_write(struct cp_host *h, jv marker, struct hl_err *e)
 {
 	struct hl_buf in = { 0 };
@@ -209,21 +179,26 @@ cp_marker_write(struct cp_host *h, jv marker, struct hl_err *e)
 }
 
 int
-cp_paths(struct cp_host *h, jv paths, jv *states, struct hl_err *e)
+cp_look(struct cp_host *h, jv paths, jv *marker, jv *states,
+    struct hl_err *e)
 {
 	struct hl_buf out = { 0 };
 	char *line, *save = NULL;
-	int rc = cp_sh(h, "for p; do "
+	int rc = cp_sh(h, "[ ! -f " CP_MARKER " ] || "
+	    "{ printf 'marker '; tr -d '\\n' < " CP_MARKER "; echo; }; "
+	    "for p; do "
 	    "if [ -d \"$p\" ] && [ -n \"$(ls -A \"$p\")\" ]; then echo \"data $p\"; "
 	    "elif [ -e \"$p\" ]; then echo \"empty $p\"; "
 	    "else echo \"missing $p\"; fi; done", paths, NULL, &out, e);
 
 	*states = jv_object();
+	if (marker)
+		*marker = jv_null();
 	if (rc != 0) {
 		hl_buf_free(&out);
 		if (rc > 0 && e->code == 0)
 			hl_err_set(e, HL_E_FAILED, "%s: cannot look at its data "
-			    "paths", h->name);
+			    "paths and %s", h->name, CP_MARKER);
 		return -1;
 	}
 	for (line = strtok_r(out.s ? out.s : (char []){ "" }, "\n", &save);
@@ -233,11 +208,23 @@ cp_paths(struct cp_host *h, jv paths, jv *states, struct hl_err *e)
 		if (sp == NULL)
 			continue;
 		*sp = '\0';
-		*states = jv_object_set(*states, jv_string(sp + 1),
-		    jv_string(line));
+		if (strcmp(line, "marker") != 0)
+			*states = jv_object_set(*states, jv_string(sp + 1),
+			    jv_string(line));
+		else if (marker) {
+			jv_free(*marker);
+			*marker = jv_parse(sp + 1);
+			if (jv_get_kind(*marker) != JV_KIND_OBJECT) {
+				jv_free(*marker);
+				*marker = jv_null();
+				rc = hl_err_set(e, HL_E_FAILED, "%s: %s is not "
+				    "hl's marker (remove it, then hl-capture "
+				    "init or restore)", h->name, CP_MARKER);
+			}
+		}
 	}
 	hl_buf_free(&out);
-	return 0;
+	return rc;
 }
 
 int
@@ -268,4 +255,23 @@ cp_snapshots(struct cp_host *h, const char *only, jv *list, struct hl_err *e)
 	hl_buf_free(&out);
 	hl_buf_free(&err);
 	return rc;
+}
+
+jv
+cp_json_lines(const char *text)
+{
+	char *copy = strdup(text), *line, *save = NULL;
+	jv out = jv_array();
+
+	for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		jv j = jv_parse(line);
+
+		if (jv_get_kind(j) == JV_KIND_OBJECT)
+			out = jv_array_append(out, j);
+		else
+			jv_free(j);
+	}
+	free(copy);
+	return out;
 }

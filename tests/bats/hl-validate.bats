@@ -100,7 +100,7 @@ load test_helper
 	jq -e '.ok and (.warnings | length) == 4' <<<"$output"
 	assert_warning_at lab.yaml 11 "'.hl/sim.env' does not exist yet"
 	assert_warning_at lab.yaml 22 "'.hl/sim-nodes.env' does not exist yet"
-	assert_warning_at lab.yaml 52 "'.hl/sim-mirror.env' does not exist yet"
+	assert_warning_at lab.yaml 61 "'.hl/sim-mirror.env' does not exist yet"
 	assert_warning_at lab.yaml 46 "'.hl/sim-net.env' does not exist yet"
 }
 
@@ -1030,7 +1030,7 @@ make_roles() {
 	ln -s "$TOP/bin" "$LAB/bin"
 	cd "$LAB"
 	run -0 --separate-stderr just validate
-	jq -e '.ok and .meta.lab == "demo" and (.hosts | length) == 3' <<<"$output"
+	jq -e '.ok and .meta.lab == "demo" and (.hosts | length) == 4' <<<"$output"
 	run -0 --separate-stderr just show @web
 	jq -e '[.hosts[].name] == ["web01", "web02"]' <<<"$output"
 	run -2 --separate-stderr just validate 'web01; touch pwned'
