@@ -2,6 +2,7 @@
  * Proof that a host's data restores (verify) and the retention policy
  * (forget): capture.h.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "capture/capture.h"
 #include "capture/capture_impl.h"
 #include "core/json.h"
+#include "core/num.h"
 #include "spec/lab.h"
 
 /* o[key] as a number (borrows o); -1 when it is none. */
@@ -37,6 +39,9 @@ compare(jv nodes, const char *tree, long *files, double *bytes)
 	for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
 	    line = strtok_r(NULL, "\n", &save)) {
 		char *f[6], *p = line;
+		double size;
+		long uid, gid;
+		unsigned long mode;
 		int n;
 
 		for (n = 0; n < 6 && p; n++) {
@@ -47,12 +52,16 @@ compare(jv nodes, const char *tree, long *files, double *bytes)
 		}
 		if (n < 6)
 			continue;
+		if (hl_num_double(f[2], &size) < 0 || hl_num_long(f[3], 0,
+		    LONG_MAX, &uid) < 0 || hl_num_long(f[4], 0, LONG_MAX,
+		    &gid) < 0 || hl_num_oct(f[5], 07777, &mode) < 0)
+			continue;	/* not find's line: not there, then */
 		got = jv_object_set(got, jv_string_fmt("/%s", f[0]),
 		    JV_OBJECT(jv_string("type"), jv_string(f[1]),
-		    jv_string("size"), jv_number(atof(f[2])),
-		    jv_string("uid"), jv_number(atof(f[3])),
-		    jv_string("gid"), jv_number(atof(f[4])),
-		    jv_string("mode"), jv_number(strtol(f[5], NULL, 8) & 0777)));
+		    jv_string("size"), jv_number(size),
+		    jv_string("uid"), jv_number((double)uid),
+		    jv_string("gid"), jv_number((double)gid),
+		    jv_string("mode"), jv_number((double)(mode & 0777))));
 	}
 	free(copy);
 	*files = 0;

@@ -87,3 +87,15 @@ hl_num_hex_n(const char *s, size_t n, unsigned long max, unsigned long *out)
 	*out = (unsigned long)v;
 	return 0;
 }
+
+int
+hl_num_oct(const char *s, unsigned long max, unsigned long *out)
+{
+	long v;
+
+	if (max > (unsigned long)0x7fffffffL ||
+	    parse_long(s, strlen(s), 8, 0, (long)max, &v) < 0)
+		return -1;
+	*out = (unsigned long)v;
+	return 0;
+}

@@ -29,4 +29,7 @@ int hl_num_long_n(const char *s, size_t n, long min, long max, long *out);
 int hl_num_hex_n(const char *s, size_t n, unsigned long max,
     unsigned long *out);
 
+/* An octal integer in [0, max] (a file mode, "2750"), the whole of s. */
+int hl_num_oct(const char *s, unsigned long max, unsigned long *out);
+
 #endif

@@ -107,8 +107,8 @@ struct hl_ssh_io {
 	const struct hl_buf *in;	/* NULL: none */
 	struct hl_buf *out;		/* may be NULL */
 	size_t out_cap;			/* 0: HL_PROC_CAP */
-	struct hl_buf *err;		/* the remote's stderr (and ssh's), up
-					 * to HL_PROC_CAP; may be NULL */
+	struct hl_buf *err;		/* what the remote and ssh wrote as
+					 * errors, up to HL_PROC_CAP; or NULL */
 };
 
 int hl_ssh_run_io(const struct hl_ssh_host *h, char *const remote_argv[],
