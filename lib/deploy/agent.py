@@ -17,9 +17,14 @@ KEEP = 3
 
 
 def run(argv, cwd=None, timeout=600):
-    p = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=timeout)
+    """argv's exit status and output; 127 when it is not installed (a
+    host without Docker: no stacks there)."""
+    try:
+        p = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+    except FileNotFoundError:
+        return 127, "%s: not installed" % argv[0]
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# hl-deploy against real guests: the example lab's three hosts made by
+# hl-deploy against real guests: the example lab's four hosts made by
 # hl-vm and converged by hl-converge (Docker from the docker role), then
 # the example stacks deployed once by setup_file: hello (busybox httpd,
 # from the simulator's registry mirror) on web01 and web02, notes (its
@@ -64,6 +64,8 @@ ids() {
 	stack web02 hello | jq -e '.action == "deployed" and .healthy == true'
 	stack db01 notes | jq -e '.action == "deployed" and .healthy == true'
 	jq -e '.hosts[] | select(.name == "db01") | [.stacks[].name] == ["notes"]' <<<"$output"
+	# nas01 runs no stack and has no Docker: nothing to do there, no error
+	jq -e '.hosts[] | select(.name == "nas01") | .stacks == [] and .error == null' <<<"$output"
 	run -0 curl -sS --max-time 10 http://10.77.0.21:8080/
 	[[ $output == *"hello"* ]]
 	run -0 curl -sS --max-time 10 http://10.77.0.22:8080/
