@@ -8,6 +8,9 @@
  *   hl-capture list [SELECTOR...]
  *   hl-capture verify [SELECTOR...] [--subset PERCENT]
  *   hl-capture forget [SELECTOR...] [--yes]
+ *   hl-capture boot [SELECTOR...]
+ *   hl-capture boot-list [SELECTOR...]
+ *   hl-capture boot-restore HOST [VOLID|latest] --yes
  *
  * One JSON document on stdout.  See docs/hl-capture.md.
  */
@@ -20,6 +23,7 @@
 #include "cli/run.h"
 #include "core/json.h"
 #include "core/num.h"
+#include "pve/pve.h"
 #include "spec/spec.h"
 
 static const char usage[] =
@@ -29,6 +33,9 @@ static const char usage[] =
 "       hl-capture list [SELECTOR...] [options]\n"
 "       hl-capture verify [SELECTOR...] [--subset PERCENT] [options]\n"
 "       hl-capture forget [SELECTOR...] [--yes] [options]\n"
+"       hl-capture boot [SELECTOR...] [options]\n"
+"       hl-capture boot-list [SELECTOR...] [options]\n"
+"       hl-capture boot-restore HOST [VOLID|latest] --yes [options]\n"
 "\n"
 "data     restic backup of each host's data paths (its own and its\n"
 "         stacks'), run on the host, tagged hl, host:, persona:, commit:;\n"
@@ -46,6 +53,11 @@ static const char usage[] =
 "         size) with restic's list of it; exit 1 when either finds a fault\n"
 "forget   lab.yaml's capture.restic.keep applied, pruned: without --yes a\n"
 "         dry run that lists what would go (would_remove)\n"
+"boot     the boot disk of each host with boot_capture, through vzdump to\n"
+"         lab.yaml's capture.boot storage; captures past its keep removed\n"
+"boot-list  each such host's boot captures, oldest first\n"
+"boot-restore  a capture (the latest by default) restored over the host's\n"
+"         VM (hl's: tag and marker), its vmid and MAC kept, started (--yes)\n"
 "\n"
 "SELECTOR: a host name, @TAG, persona:NAME or all (default: all, for data\n"
 "and list; init and restore need one)\n"
@@ -54,6 +66,7 @@ static const char usage[] =
 "      --snapshot ID    restore: that snapshot (an ID, or latest)\n"
 "      --yes            init, restore, forget: do it\n"
 "      --subset PERCENT verify: read that percent of the data (1-100)\n"
+"      --insecure       boot verbs: do not verify the endpoint's TLS\n"
 "      --parallel N     hosts at a time (4)\n"
 HL_RUN_OPTIONS_HELP
 "\n"
@@ -62,12 +75,15 @@ HL_RUN_OPTIONS_HELP
 "\n"
 HL_EXIT_TABLE;
 
-enum { OPT_SNAPSHOT = 0x200, OPT_YES, OPT_PARALLEL, OPT_SUBSET };
+enum { OPT_SNAPSHOT = 0x200, OPT_YES, OPT_PARALLEL, OPT_SUBSET,
+	OPT_INSECURE };
 
 static const struct { const char *name; enum hl_cp_verb verb; } verbs[] = {
 	{ "data", HL_CP_DATA }, { "init", HL_CP_INIT },
 	{ "restore", HL_CP_RESTORE }, { "list", HL_CP_LIST },
-	{ "verify", HL_CP_VERIFY }, { "forget", HL_CP_FORGET }, { NULL, 0 } };
+	{ "verify", HL_CP_VERIFY }, { "forget", HL_CP_FORGET },
+	{ "boot", HL_CP_BOOT }, { "boot-list", HL_CP_BOOT_LIST },
+	{ "boot-restore", HL_CP_BOOT_RESTORE }, { NULL, 0 } };
 
 int
 main(int argc, char **argv)
@@ -77,13 +93,15 @@ main(int argc, char **argv)
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "parallel", required_argument, NULL, OPT_PARALLEL },
 		{ "subset", required_argument, NULL, OPT_SUBSET },
+		{ "insecure", no_argument, NULL, OPT_INSECURE },
 		{ 0 } };
 	struct hl_cp_opts o = { 0 };
 	struct hl_run run;
 	struct hl_err e = { 0 };
 	struct hl_lab *lab = NULL;
 	unsigned char *picked = NULL;
-	int opt, code, v;
+	int opt, code, v, insecure = 0, boot;
+	struct hl_pve *p = NULL;
 	const char *verb;
 	jv res;
 
@@ -103,6 +121,8 @@ main(int argc, char **argv)
 			o.snapshot = optarg;
 		} else if (opt == OPT_YES)
 			o.yes = 1;
+		else if (opt == OPT_INSECURE)
+			insecure = 1;
 		else if (opt == OPT_SUBSET) {
 			if (hl_num_int(optarg, 1, 100, &o.subset) < 0)
 				return hl_run_usage(&run, "--subset needs a "
@@ -116,20 +136,41 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return hl_run_usage(&run, "missing verb (data, init, restore, "
-		    "list, verify or forget)");
+		    "list, verify, forget, boot, boot-list or boot-restore)");
 	verb = argv[optind++];
 	for (v = 0; verbs[v].name && strcmp(verbs[v].name, verb) != 0; v++)
 		;
 	if (verbs[v].name == NULL)
 		return hl_run_usage(&run, "unknown verb '%s' (data, init, "
-		    "restore, list, verify or forget)", verb);
+		    "restore, list, verify, forget, boot, boot-list or "
+		    "boot-restore)", verb);
 	o.verb = verbs[v].verb;
 	if (o.snapshot && o.verb != HL_CP_RESTORE)
 		return hl_run_usage(&run, "--snapshot is for restore");
+	boot = o.verb == HL_CP_BOOT || o.verb == HL_CP_BOOT_LIST ||
+	    o.verb == HL_CP_BOOT_RESTORE;
 	if (o.yes && o.verb != HL_CP_RESTORE && o.verb != HL_CP_INIT &&
-	    o.verb != HL_CP_FORGET)
-		return hl_run_usage(&run, "--yes is for init, restore and "
-		    "forget");
+	    o.verb != HL_CP_FORGET && o.verb != HL_CP_BOOT_RESTORE)
+		return hl_run_usage(&run, "--yes is for init, restore, forget "
+		    "and boot-restore");
+	if (insecure && !boot)
+		return hl_run_usage(&run, "--insecure is for the boot verbs");
+	if (o.verb == HL_CP_BOOT_RESTORE) {
+		/* HOST [VOLID|latest]: one host, by name */
+		if (optind >= argc || argc - optind > 2)
+			return hl_run_usage(&run, "boot-restore takes one host "
+			    "and, after it, a capture (VOLID or latest)");
+		if (argc - optind == 2) {
+			o.volid = argv[optind + 1];
+			if (strcmp(o.volid, "latest") != 0 &&
+			    strstr(o.volid, ":backup/") == NULL)
+				return hl_run_usage(&run, "'%s' is no capture: a "
+				    "VOLID as boot-list shows it "
+				    "(STORAGE:backup/vzdump-...) or latest",
+				    o.volid);
+			argc--;
+		}
+	}
 	if (o.subset && o.verb != HL_CP_VERIFY)
 		return hl_run_usage(&run, "--subset is for verify");
 	if ((o.verb == HL_CP_RESTORE || o.verb == HL_CP_INIT) && optind >= argc)
@@ -140,7 +181,15 @@ main(int argc, char **argv)
 	    &code) < 0)
 		goto done;
 	o.commit = hl_json_get_str(run.git, "commit");
-	code = hl_cp_run(lab, picked, &o, &res, &e);
+	if (boot) {
+		if (hl_pve_connect(&p, lab, insecure, &run.progress, &e) < 0) {
+			code = hl_run_fail(&run, &e);
+			goto done;
+		}
+		code = hl_cp_boot(p, lab, picked, &o, &res, &e);
+		hl_pve_close(p);
+	} else
+		code = hl_cp_run(lab, picked, &o, &res, &e);
 	if (code > 1 && jv_get_kind(res) == JV_KIND_OBJECT)
 		res = jv_object_set(res, jv_string("error"), hl_json_err(&e));
 	code = hl_run_result(&run, code, res, &e);

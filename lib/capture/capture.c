@@ -405,6 +405,8 @@ one_host(size_t i, int forked, void *arg)
 	case HL_CP_VERIFY:
 		rc = cp_verify(&h, r->o->subset, &entry, &e);
 		break;
+	default:	/* the boot verbs: hl_cp_boot */
+		break;
 	case HL_CP_FORGET: {
 		jv keep = jv_getpath(jv_copy(r->lab->spec), JV_ARRAY(
 		    jv_string("capture"), jv_string("restic"),

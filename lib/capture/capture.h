@@ -19,13 +19,16 @@
 #include "core/progress.h"
 
 struct hl_lab;
+struct hl_pve;
 
 enum hl_cp_verb { HL_CP_DATA, HL_CP_INIT, HL_CP_RESTORE, HL_CP_LIST,
-	HL_CP_VERIFY, HL_CP_FORGET };
+	HL_CP_VERIFY, HL_CP_FORGET, HL_CP_BOOT, HL_CP_BOOT_LIST,
+	HL_CP_BOOT_RESTORE };
 
 struct hl_cp_opts {
 	enum hl_cp_verb verb;
 	const char *snapshot;	/* restore: an ID, or NULL / "latest" */
+	const char *volid;	/* boot-restore: a capture, or NULL / "latest" */
 	int yes;		/* init, restore, forget: do it */
 	int subset;		/* verify: read this percent of the data
 				 * (0: all) */
@@ -59,5 +62,20 @@ int hl_cp_password(const struct hl_lab *lab, const unsigned char *picked,
  */
 int hl_cp_run(const struct hl_lab *lab, const unsigned char *picked,
     const struct hl_cp_opts *o, jv *res, struct hl_err *e);
+
+/*
+ * The boot-disk verbs (boot.c), through the Proxmox API, on each picked
+ * host with boot_capture (others: action none), its VM hl's by tag and
+ * marker:
+ *   boot          vzdump to lab.yaml's capture.boot storage ({volid,
+ *                 size, pruned: what went past keep});
+ *   boot-list     its captures there, oldest first;
+ *   boot-restore  the capture o->volid (latest by default) restored over
+ *                 the VM (yes), its vmid and MAC kept, started and waited
+ *                 for.
+ */
+int hl_cp_boot(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, const struct hl_cp_opts *o, jv *res,
+    struct hl_err *e);
 
 #endif

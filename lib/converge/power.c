@@ -64,45 +64,13 @@ vm_path(const struct target *x, char *out, size_t len, const char *rest)
 static int
 find_vm(struct target *x, const struct hl_lab *lab, jv vms, jv *vm)
 {
-	const char *labid = hl_json_str(lab->id);
-	jv found = jv_null(), conf = jv_null();
-	int foreign = 0, rc = 0;
-	char path[300];
+	int rc = hl_owner_find(x->p, vms, hl_json_str(lab->id), x->name, vm,
+	    x->e);
 
-	jv_array_foreach(vms, i, v) {
-		const char *name = hl_json_get_str(v, "name");
-
-		if (name && strcmp(name, x->name) == 0 &&
-		    hl_pve_get_num(v, "template", 0) == 0) {
-			if (hl_owner_tagged(hl_json_get_str(v, "tags"), labid) &&
-			    jv_get_kind(found) == JV_KIND_NULL) {
-				found = v;
-				continue;
-			}
-			foreign = (int)hl_pve_get_num(v, "vmid", 0);
-		}
-		jv_free(v);
+	if (jv_get_kind(*vm) == JV_KIND_OBJECT) {
+		x->node = hl_json_get_str(*vm, "node");
+		x->vmid = (int)hl_pve_get_num(*vm, "vmid", 0);
 	}
-	if (jv_get_kind(found) == JV_KIND_NULL) {
-		if (foreign)
-			return hl_err_set(x->e, HL_E_REFUSED, "%s: VM %d has "
-			    "its name but not the tag hl-%s: not hl's to touch",
-			    x->name, foreign, labid);
-		return hl_err_set(x->e, HL_E_FAILED, "%s: no VM of hl's for "
-		    "it (hl-vm apply makes it)", x->name);
-	}
-	x->node = hl_json_get_str(found, "node");
-	x->vmid = (int)hl_pve_get_num(found, "vmid", 0);
-	vm_path(x, path, sizeof(path), "/config");
-	if (x->node == NULL || hl_pve_get(x->p, path, &conf, x->e) < 0)
-		rc = x->node ? -1 : hl_err_set(x->e, HL_E_REPLY, "%s: VM %d "
-		    "without a node in /cluster/resources", x->name, x->vmid);
-	else if (!hl_owner_is(found, conf, labid, "host", x->name))
-		rc = hl_err_set(x->e, HL_E_REFUSED, "%s: VM %d has no marker "
-		    "of this lab and host: not hl's to touch", x->name,
-		    x->vmid);
-	jv_free(conf);
-	*vm = found;
 	return rc;
 }
 

@@ -1,6 +1,6 @@
 /*
  * What lab.yaml's capture block asks of the hosts, and what the hosts'
- * data asks of it: a key nothing would act on is an error.
+ * data and boot_capture ask of it: a key nothing would act on is an error.
  */
 #include <string.h>
 
@@ -21,6 +21,8 @@ hl_rules_capture(struct loader *L, struct hl_pos_table *pt)
 	struct hl_lab *lab = L->lab;
 	jv restic = jv_getpath(jv_copy(lab->spec), JV_ARRAY(
 	    jv_string("capture"), jv_string("restic")));
+	jv boot = jv_getpath(jv_copy(lab->spec), JV_ARRAY(
+	    jv_string("capture"), jv_string("boot")));
 	jv keep = hl_json_get(jv_copy(restic), "keep");
 	struct hl_pos at = { hl_pos_table_file(pt), 1, 1 };
 	const char *repo = hl_json_get_str(restic, "repository");
@@ -62,7 +64,15 @@ hl_rules_capture(struct loader *L, struct hl_pos_table *pt)
 			    "declares data paths, but nothing captures them: "
 			    "lab.yaml has no capture.restic",
 			    lab->hosts[i].name);
+		if (jv_get_kind(boot) != JV_KIND_OBJECT &&
+		    jv_get_kind(in->val[K_BOOT_CAPTURE]) == JV_KIND_TRUE)
+			hl_diag_add(&lab->diag, HL_DIAG_ERROR,
+			    hl_spec_key_pos(L, i, K_BOOT_CAPTURE), NULL, "host "
+			    "'%s' has boot_capture, but lab.yaml has no "
+			    "capture.boot (the storage its boot disk goes to)",
+			    lab->hosts[i].name);
 	}
 	jv_free(keep);
 	jv_free(restic);
+	jv_free(boot);
 }

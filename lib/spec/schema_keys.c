@@ -122,6 +122,18 @@ c_enum(struct walk *w, const struct rule *r, jv v)
 	return jv_invalid();
 }
 
+static jv
+c_bool(struct walk *w, const struct rule *r, jv v)
+{
+	(void)r;
+	if (jv_get_kind(v) == JV_KIND_TRUE || jv_get_kind(v) == JV_KIND_FALSE)
+		return v;
+	hl_schema_err(w, w->pos, "must be true or false, not %s",
+	    hl_schema_kind(v));
+	jv_free(v);
+	return jv_invalid();
+}
+
 /*
  * Where a host's restic repository is: sftp:HOST, on a host of the lab
  * (a directory of its own there for each host), or an absolute path on
@@ -327,6 +339,7 @@ c_template_ref(struct walk *w, const struct rule *r, jv v)
 
 static const char *const kinds[] = { "vm", "external", NULL };
 static const char *const powers[] = { "running", "stopped", NULL };
+static const char *const boot_modes[] = { "snapshot", "stop", NULL };
 static const char *const agents[] = { "builtin", "install", NULL };
 static const char *const algorithms[] = { "sha256", "sha512", NULL };
 static const char *const scsihws[] = { "virtio-scsi-single",
@@ -376,12 +389,13 @@ static const struct rule data_item = { .key = "data",
 	{ .key = "stacks", .kind = K_LIST, .sub = &stack_item },	\
 	{ .key = "env", .kind = K_DICT, .sub = &env_item,		\
 	  .check = hl_schema_c_env_name },				\
-	{ .key = "data", .kind = K_LIST, .sub = &data_item }
+	{ .key = "data", .kind = K_LIST, .sub = &data_item },		\
+	{ .key = "boot_capture", .check = c_bool }
 
 const char *const hl_schema_settings[] = { "template", "node", "storage",
 	"bridge", "vlan", "pool", "cores", "memory", "disk", "tags", "gateway",
 	"dns", "search_domain", "user", "ssh_keys", "power", "roles", "vars",
-	"stacks", "env", "data", NULL };
+	"stacks", "env", "data", "boot_capture", NULL };
 
 static const struct rule host_rules[] = {
 	SETTING_RULES,
@@ -450,7 +464,7 @@ static const struct rule mirror_rules[] = {
 static const struct rule mirror_item = { .key = "mirror", .kind = K_MAP,
 	.sub = mirror_rules };
 
-/* lab.yaml capture: restic for data */
+/* lab.yaml capture: restic for data, vzdump for boot disks */
 static const struct rule keep_rules[] = {
 	{ .key = "last", .check = hl_schema_c_int, .min = 0, .max = 100000 },
 	{ .key = "daily", .check = hl_schema_c_int, .min = 0, .max = 100000 },
@@ -467,8 +481,16 @@ static const struct rule restic_rules[] = {
 	{ 0 }
 };
 
+static const struct rule boot_rules[] = {
+	{ .key = "storage", .flags = R_REQ, .check = c_storage },
+	{ .key = "mode", .check = c_enum, .choices = boot_modes },
+	{ .key = "keep", .check = hl_schema_c_int, .min = 1, .max = 1000 },
+	{ 0 }
+};
+
 static const struct rule capture_rules[] = {
 	{ .key = "restic", .kind = K_MAP, .sub = restic_rules },
+	{ .key = "boot", .kind = K_MAP, .sub = boot_rules },
 	{ 0 }
 };
 

@@ -127,6 +127,10 @@ hl_spec_host_json(const struct hl_lab *lab, const struct hl_host *h)
 		/* the host's own data paths, then its stacks' */
 		if (k == K_DATA)
 			v = data_paths(lab, v, in->val[K_STACKS]);
+		if (!jv_is_valid(v) && k == K_BOOT_CAPTURE) {
+			jv_free(v);
+			v = jv_false();
+		}
 		if (!jv_is_valid(v) && (k == K_VARS || k == K_ENV)) {
 			jv_free(v);
 			v = jv_object();

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "pve/pve.h"
 #include "state/owner.h"
 
 void
@@ -86,4 +87,51 @@ hl_owner_is(jv vm, jv conf, const char *labid, const char *key,
 	free(lab);
 	free(got);
 	return yes;
+}
+
+int
+hl_owner_find(struct hl_pve *p, jv vms, const char *labid, const char *host,
+    jv *vm, struct hl_err *e)
+{
+	jv found = jv_null(), conf = jv_null();
+	const char *node;
+	int foreign = 0, rc = 0, vmid;
+	char path[300];
+
+	*vm = jv_null();
+	jv_array_foreach(vms, i, v) {
+		const char *name = hl_json_get_str(v, "name");
+
+		if (name && strcmp(name, host) == 0 &&
+		    hl_pve_get_num(v, "template", 0) == 0) {
+			if (hl_owner_tagged(hl_json_get_str(v, "tags"), labid) &&
+			    jv_get_kind(found) == JV_KIND_NULL) {
+				found = v;
+				continue;
+			}
+			foreign = (int)hl_pve_get_num(v, "vmid", 0);
+		}
+		jv_free(v);
+	}
+	if (jv_get_kind(found) == JV_KIND_NULL) {
+		if (foreign)
+			return hl_err_set(e, HL_E_REFUSED, "%s: VM %d has its "
+			    "name but not the tag hl-%s: not hl's to touch",
+			    host, foreign, labid);
+		return hl_err_set(e, HL_E_FAILED, "%s: no VM of hl's for it "
+		    "(hl-vm apply makes it)", host);
+	}
+	node = hl_json_get_str(found, "node");
+	vmid = (int)hl_pve_get_num(found, "vmid", 0);
+	snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/config",
+	    node ? node : "", vmid);
+	if (node == NULL || hl_pve_get(p, path, &conf, e) < 0)
+		rc = node ? -1 : hl_err_set(e, HL_E_REPLY, "%s: VM %d without "
+		    "a node in /cluster/resources", host, vmid);
+	else if (!hl_owner_is(found, conf, labid, "host", host))
+		rc = hl_err_set(e, HL_E_REFUSED, "%s: VM %d has no marker of "
+		    "this lab and host: not hl's to touch", host, vmid);
+	jv_free(conf);
+	*vm = found;
+	return rc;
 }

@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <jv.h>
 
+#include "core/err.h"
+
+struct hl_pve;
+
 /* "hl-<labid>" into out (len bytes). */
 void hl_owner_tag(const char *labid, char *out, size_t len);
 
@@ -40,5 +44,16 @@ char *hl_owner_get(const char *desc, const char *key);
  */
 int hl_owner_is(jv vm, jv conf, const char *labid, const char *key,
     const char *value);
+
+/*
+ * hl's VM for host among vms (GET /cluster/resources?type=vm, borrowed):
+ * named so, not a template, with the lab's tag, and (its config read) the
+ * marker of this lab and host.  *vm gets its resource entry (node, vmid)
+ * whenever one was found; the caller frees it.  Returns 0, or -1 with e:
+ * HL_E_FAILED when there is none, HL_E_REFUSED when the VM of that name
+ * is not hl's, or the config read's error.
+ */
+int hl_owner_find(struct hl_pve *p, jv vms, const char *labid,
+    const char *host, jv *vm, struct hl_err *e);
 
 #endif

@@ -23,12 +23,17 @@ setup_file() {
 	disk: 8G
 	roles: [restic]
 	data: [/srv/app]
+	boot_capture: true
 	hosts:
 	  app01:
 	    vmid: 231
 	    node: pve2
 	    ip: 10.77.0.51/24
 	EOF
+	# boot disks go to the nodes' local storage, two kept per host
+	sed -i 's/^    keep: {last: 7, daily: 7, weekly: 4}$/&\n  boot: {storage: local, mode: snapshot, keep: 2}/' \
+		"$KLAB/lab.yaml"
+	grep -q '^  boot: {storage: local' "$KLAB/lab.yaml"
 	guest_lab_up "$KLAB" db01 nas01 app01
 	export PATH="$TOP/bin:$PATH"
 	hl-converge -C "$KLAB" apply db01 nas01 app01 > "$BATS_FILE_TMPDIR/converge.json" \
@@ -238,13 +243,53 @@ fingerprint() {
 	jq -e '.hosts[0].check.read_data == "50%"' <<<"$output"
 }
 
+@test "hl-capture boot: app01's boot disk through vzdump, captures past keep removed; boot-restore puts the disk back over the VM, vmid and MAC kept" {
+	root_on app01 'echo before > /etc/hl-boot-probe'
+	api GET /nodes/pve2/qemu/231/config
+	local net0
+	net0=$(jq -r .data.net0 <<<"$output")
+	cp_ 0 boot
+	jq -e '.hosts[] | select(.name == "app01") | .action == "captured" and .vmid == 231 and
+		.node == "pve2" and (.volid | startswith("local:backup/vzdump-qemu-231-")) and .size > 0' <<<"$output"
+	jq -e '.hosts[] | select(.name == "db01") | .action == "none"' <<<"$output"
+	first=$(jq -r '.hosts[] | select(.name == "app01") | .volid' <<<"$output")
+	cp_ 0 boot app01
+	cp_ 0 boot app01
+	# keep: 2, so the first went
+	jq -e --arg f "$first" '.hosts[0].pruned == [$f]' <<<"$output"
+	cp_ 0 boot-list app01
+	jq -e --arg f "$first" '.hosts[0].captures | length == 2 and all(.[]; .volid != $f)' <<<"$output"
+	latest=$(jq -r '.hosts[0].captures[-1].volid' <<<"$output")
+	root_on app01 'echo after > /etc/hl-boot-probe'
+	cp_ 6 boot-restore app01
+	[[ $stderr == *"add --yes"* ]]
+	run -0 root_on app01 'cat /etc/hl-boot-probe'
+	[ "$output" = after ]
+	cp_ 0 boot-restore app01 --yes
+	jq -e --arg l "$latest" '.hosts[0].action == "restored" and .hosts[0].volid == $l' <<<"$output"
+	# the disk as captured; the same VM, reached with the same host key
+	run -0 root_on app01 'cat /etc/hl-boot-probe'
+	[ "$output" = before ]
+	api GET /nodes/pve2/qemu/231/config
+	[ "$(jq -r .data.net0 <<<"$output")" = "$net0" ]
+	# only a boot_capture host, only a capture of it
+	cp_ 6 boot-restore db01 --yes
+	jq -e '.hosts[0].error.message | test("not a boot_capture host")' <<<"$output"
+	cp_ 5 boot-restore app01 "local:backup/vzdump-qemu-999-2026_01_01-00_00_00.vma.zst" --yes
+	jq -e '.hosts[0].error.message | test("is not a boot capture of VM 231")' <<<"$output"
+	cp_ 2 boot-restore app01 nonsense
+	[[ $stderr == *"'nonsense' is no capture"* ]]
+}
+
 @test "hl-capture: usage errors and --help" {
 	cp_ 2 frobnicate
 	[[ $stderr == *"unknown verb 'frobnicate'"* ]]
 	cp_ 2 restore
 	[[ $stderr == *"restore needs the hosts it is for"* ]]
 	cp_ 2 data --yes
-	[[ $stderr == *"--yes is for init, restore and forget"* ]]
+	[[ $stderr == *"--yes is for init, restore, forget and boot-restore"* ]]
+	cp_ 2 data --insecure
+	[[ $stderr == *"--insecure is for the boot verbs"* ]]
 	cp_ 2 data --subset 10
 	[[ $stderr == *"--subset is for verify"* ]]
 	for bad in 0 101 x ""; do

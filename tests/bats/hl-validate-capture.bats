@@ -1,10 +1,12 @@
 #!/usr/bin/env bats
 # hl-validate: the capture keys.  lab.yaml's capture block (restic for
-# data) and a host's data paths (its own and its stacks', shown together).
+# data, vzdump for boot disks), a host's data paths (its own and its
+# stacks', shown together) and boot_capture.
 
 load stacks_helper
 
-# capture_lab: the base lab with a restic repository on app02
+# capture_lab: the base lab with a restic repository on app02 and a boot
+# storage
 capture_lab() {
 	base_lab
 	cat >> "$LAB/lab.yaml" <<-'EOF'
@@ -13,10 +15,14 @@ capture_lab() {
 	    repository: sftp:app02
 	    password_env: HL_RESTIC_PASSWORD
 	    keep: {last: 3, daily: 7}
+	  boot:
+	    storage: backup
+	    mode: snapshot
+	    keep: 2
 	EOF
 }
 
-@test "hl-validate: data paths accumulate (persona, host, then the stacks'), once each" {
+@test "hl-validate: data paths accumulate (persona, host, then the stacks'), once each; boot_capture defaults to false" {
 	capture_lab
 	make_stack db
 	mkdir -p "$LAB/layers/L4/stacks/db"
@@ -28,13 +34,13 @@ capture_lab() {
 	disk: 4G
 	data: [/srv/shared]
 	hosts:
-	  app01: {vmid: 301, data: [/var/lib/app, /srv/shared], stacks: [db]}
+	  app01: {vmid: 301, data: [/var/lib/app, /srv/shared], stacks: [db], boot_capture: true}
 	  app02: {vmid: 302}
 	EOF
 	run -0 --separate-stderr hl-validate -C "$LAB" show
-	jq -e '[.hosts[] | {name, data}] == [
-		{name: "app01", data: ["/srv/shared", "/var/lib/app", "/srv/db"]},
-		{name: "app02", data: ["/srv/shared"]}]' <<<"$output"
+	jq -e '[.hosts[] | {name, data, boot_capture}] == [
+		{name: "app01", data: ["/srv/shared", "/var/lib/app", "/srv/db"], boot_capture: true},
+		{name: "app02", data: ["/srv/shared"], boot_capture: false}]' <<<"$output"
 	run -0 --separate-stderr hl-validate -C "$LAB" specs
 	jq -e '.ok and .errors == []' <<<"$output"
 }
@@ -71,7 +77,7 @@ capture_lab() {
 	[ "$(jq -r '.errors[0].file' <<<"$output")" = personas/app.yaml ]
 }
 
-@test "hl-validate: data without capture.restic is an error where it is set; boot_capture is not a key yet" {
+@test "hl-validate: data without capture.restic, or boot_capture without capture.boot, is an error where it is set" {
 	base_lab
 	lab_file personas/app.yaml <<-'EOF'
 	template: deb
@@ -80,17 +86,16 @@ capture_lab() {
 	disk: 4G
 	data: [/srv/app]
 	hosts:
-	  app01: {vmid: 301}
-	  app02: {vmid: 302, boot_capture: true}
+	  app01: {vmid: 301, boot_capture: true}
+	  app02: {vmid: 302, boot_capture: false}
 	EOF
 	run -1 --separate-stderr hl-validate -C "$LAB" specs
 	assert_errors 3
-	jq -e '[.errors[] | "\(.file):\(.line): \(.message)"] | (
-		index("personas/app.yaml:5: host '"'"'app01'"'"' declares data paths, but nothing captures them: lab.yaml has no capture.restic") != null and
-		index("personas/app.yaml:5: host '"'"'app02'"'"' declares data paths, but nothing captures them: lab.yaml has no capture.restic") != null and
-		any(.[]; test("^personas/app.yaml:8: .*boot_capture")))' <<<"$output"
-	# the same lab with capture.restic, boot_capture gone, is clean
-	sed -i 's/, boot_capture: true//' "$LAB/personas/app.yaml"
+	jq -e '[.errors[] | "\(.file):\(.line): \(.message)"] == [
+		"personas/app.yaml:5: host '"'"'app01'"'"' declares data paths, but nothing captures them: lab.yaml has no capture.restic",
+		"personas/app.yaml:5: host '"'"'app02'"'"' declares data paths, but nothing captures them: lab.yaml has no capture.restic",
+		"personas/app.yaml:7: host '"'"'app01'"'"' has boot_capture, but lab.yaml has no capture.boot (the storage its boot disk goes to)"]' <<<"$output"
+	# the same lab with both blocks is clean
 	capture_lab_over
 }
 
@@ -106,7 +111,7 @@ capture_lab_over() {
 	jq -e '.ok and .errors == []' <<<"$output"
 }
 
-@test "hl-validate: lab.yaml capture: a repository host not in the lab, a bad repository, keep of nothing and unknown keys (boot: not yet) are refused" {
+@test "hl-validate: lab.yaml capture: a repository host not in the lab, a bad repository, keep of nothing, a bad mode and unknown keys are refused" {
 	base_lab
 	cat >> "$LAB/lab.yaml" <<-'EOF'
 	capture:
@@ -117,13 +122,15 @@ capture_lab_over() {
 	    compress: max
 	  boot:
 	    storage: backup
+	    mode: suspend
 	EOF
 	run -1 --separate-stderr hl-validate -C "$LAB" specs
 	assert_errors 4
 	jq -e '[.errors[] | "\(.line): \(.message)"] as $m | $m | (
 		any(test("^2[0-9]: repository host .nas09. is not a host of the lab$")) and
 		any(test("^2[0-9]: keep nothing would keep any snapshot")) and
-		any(test("compress")) and any(test("boot")))' <<<"$output"
+		any(test("compress")) and
+		any(test("suspend. is not one of: snapshot, stop")))' <<<"$output"
 	base_lab_again
 	for bad in "sftp:" "sftp:Bad_Host" "relative/path" "/srv/repo/" "s3:bucket" "/srv/../x"; do
 		sed -i "s|^    repository: .*|    repository: \"$bad\"|" "$LAB/lab.yaml"
@@ -142,4 +149,17 @@ capture_lab_over() {
 base_lab_again() {
 	rm -rf "$LAB"
 	capture_lab
+}
+
+@test "hl-validate: boot_capture is for VMs: an external host's is refused" {
+	capture_lab
+	cat >> "$LAB/personas/app.yaml" <<-'EOF'
+	  nas:
+	    kind: external
+	    address: 10.1.0.50
+	    host_key: "SHA256:n2exAQqI2DAZkwAiSfMso7AzIrbGE5qSkUof7RbOx24"
+	    boot_capture: true
+	EOF
+	run -1 --separate-stderr hl-validate -C "$LAB" specs
+	jq -e 'any(.errors[]; .message | test("boot_capture"))' <<<"$output"
 }

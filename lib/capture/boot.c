@@ -1,0 +1,321 @@
+/*
+ * Boot disks (capture.h): vzdump through the Proxmox API for the hosts
+ * with boot_capture (appliances no template rebuilds), to lab.yaml's
+ * capture.boot storage; the captures listed; one put back over the
+ * host's VM (hl's, by tag and marker), its vmid and MAC kept.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/capture.h"
+#include "core/clock.h"
+#include "core/exit.h"
+#include "core/json.h"
+#include "pve/pve.h"
+#include "spec/lab.h"
+#include "spec/spec.h"
+#include "state/owner.h"
+
+/* How long a VM may take to be back after a boot-restore. */
+#define BOOT_WAIT_S 300
+
+struct bctx {
+	struct hl_pve *p;
+	const struct hl_cp_opts *o;
+	const char *storage, *mode;
+	int keep;
+	const char *name, *node;
+	int vmid;
+	struct hl_err *e;
+};
+
+/* A task started by METHOD path, waited for. */
+static int
+task(struct bctx *x, const char *method, const char *path, jv params)
+{
+	jv upid;
+	int rc;
+
+	if (hl_pve_call(x->p, HL_PVE_ONCE, method, path, params, &upid, NULL,
+	    x->e) < 0) {
+		jv_free(upid);
+		return -1;
+	}
+	rc = jv_get_kind(upid) == JV_KIND_STRING ? hl_pve_task_wait(x->p,
+	    jv_string_value(upid), 0, x->name, x->e) : 0;
+	jv_free(upid);
+	return rc;
+}
+
+/* The VM's backups on the storage, oldest first: [{volid, size, ctime}]. */
+static int
+backups(struct bctx *x, jv *list)
+{
+	char path[400];
+	jv data, out = jv_array();
+
+	snprintf(path, sizeof(path), "/nodes/%s/storage/%s/content?"
+	    "content=backup&vmid=%d", x->node, x->storage, x->vmid);
+	*list = jv_null();
+	if (hl_pve_get(x->p, path, &data, x->e) < 0)
+		return -1;
+	if (jv_get_kind(data) == JV_KIND_ARRAY)
+		jv_array_foreach(data, i, b) {
+			if (hl_json_get_str(b, "volid"))
+				out = jv_array_append(out, JV_OBJECT(
+				    jv_string("volid"), hl_json_get(jv_copy(b),
+				    "volid"), jv_string("size"),
+				    hl_json_get(jv_copy(b), "size"),
+				    jv_string("ctime"), hl_json_get(jv_copy(b),
+				    "ctime")));
+			jv_free(b);
+		}
+	jv_free(data);
+	/* oldest first: sorted by ctime, then volid (whose name carries the
+	 * time too) */
+	{
+		jv keys = jv_array();
+
+		jv_array_foreach(out, i, b) {
+			keys = jv_array_append(keys, JV_ARRAY(hl_json_get(
+			    jv_copy(b), "ctime"), hl_json_get(jv_copy(b),
+			    "volid")));
+			jv_free(b);
+		}
+		*list = jv_sort(out, keys);
+	}
+	return 0;
+}
+
+/* boot: vzdump of the VM, then the captures past keep removed. */
+static int
+boot_one(struct bctx *x, jv *entry)
+{
+	char path[400];
+	jv params, list, last, pruned = jv_array();
+	double t0 = hl_clock();
+	int n;
+
+	hl_note(x->o->progress, HL_NOTE_PROGRESS, x->name, "vzdump of VM %d "
+	    "on %s to %s (%s)", x->vmid, x->node, x->storage, x->mode);
+	snprintf(path, sizeof(path), "/nodes/%s/vzdump", x->node);
+	params = JV_OBJECT(jv_string("vmid"), jv_number(x->vmid),
+	    jv_string("storage"), jv_string(x->storage), jv_string("mode"),
+	    jv_string(x->mode), jv_string("compress"), jv_string("zstd"));
+	if (task(x, "POST", path, params) < 0 || backups(x, &list) < 0)
+		return -1;
+	n = jv_array_length(jv_copy(list));
+	if (n == 0) {
+		jv_free(list);
+		return hl_err_set(x->e, HL_E_FAILED, "%s: vzdump ended, but %s "
+		    "holds no backup of VM %d", x->name, x->storage, x->vmid);
+	}
+	last = jv_array_get(jv_copy(list), n - 1);
+	*entry = jv_object_set(*entry, jv_string("volid"),
+	    hl_json_get(jv_copy(last), "volid"));
+	*entry = jv_object_set(*entry, jv_string("size"),
+	    hl_json_get(jv_copy(last), "size"));
+	jv_free(last);
+	/* the oldest beyond keep go */
+	for (int i = 0; i + x->keep < n; i++) {
+		jv b = jv_array_get(jv_copy(list), i);
+
+		snprintf(path, sizeof(path), "/nodes/%s/storage/%s/content/%s",
+		    x->node, x->storage, hl_json_get_str(b, "volid"));
+		if (hl_pve_call(x->p, HL_PVE_ONCE, "DELETE", path, jv_null(),
+		    &params, NULL, x->e) < 0) {
+			jv_free(params);
+			jv_free(b);
+			jv_free(list);
+			jv_free(pruned);
+			return -1;
+		}
+		jv_free(params);
+		pruned = jv_array_append(pruned, hl_json_get(b, "volid"));
+	}
+	jv_free(list);
+	*entry = jv_object_set(*entry, jv_string("pruned"), pruned);
+	*entry = jv_object_set(*entry, jv_string("action"),
+	    jv_string("captured"));
+	*entry = jv_object_set(*entry, jv_string("duration_s"),
+	    jv_number((double)(long)((hl_clock() - t0) * 10 + 0.5) / 10));
+	return 0;
+}
+
+/* boot-restore: the VM stopped, the capture restored over it (force: its
+ * vmid; its MAC as archived), started, and back (the agent answers). */
+static int
+restore_one(struct bctx *x, jv *entry)
+{
+	char path[400];
+	const char *volid = x->o->volid && strcmp(x->o->volid, "latest") != 0 ?
+	    x->o->volid : NULL;
+	jv list, pick = jv_null(), st;
+	double t0 = hl_clock();
+	int n, rc;
+
+	if (backups(x, &list) < 0)
+		return -1;
+	n = jv_array_length(jv_copy(list));
+	jv_array_foreach(list, i, b) {
+		if (volid == NULL ? i == n - 1 :
+		    strcmp(hl_json_get_str(b, "volid"), volid) == 0) {
+			jv_free(pick);
+			pick = b;
+		} else
+			jv_free(b);
+	}
+	jv_free(list);
+	if (jv_get_kind(pick) != JV_KIND_OBJECT) {
+		jv_free(pick);
+		return hl_err_set(x->e, HL_E_FAILED, "%s: %s is not a boot "
+		    "capture of VM %d on %s (hl-capture boot-list %s)", x->name,
+		    volid ? volid : "latest", x->vmid, x->storage, x->name);
+	}
+	*entry = jv_object_set(*entry, jv_string("volid"),
+	    hl_json_get(jv_copy(pick), "volid"));
+	if (!x->o->yes) {
+		jv_free(pick);
+		return hl_err_set(x->e, HL_E_REFUSED, "%s: boot-restore replaces "
+		    "VM %d's disks with the capture: add --yes", x->name,
+		    x->vmid);
+	}
+	snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/status/current",
+	    x->node, x->vmid);
+	rc = hl_pve_get(x->p, path, &st, x->e);
+	if (rc == 0 && strcmp(hl_json_get_str(st, "status") ?
+	    hl_json_get_str(st, "status") : "", "running") == 0) {
+		hl_note(x->o->progress, HL_NOTE_PROGRESS, x->name, "stopping VM "
+		    "%d", x->vmid);
+		snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/status/stop",
+		    x->node, x->vmid);
+		rc = task(x, "POST", path, jv_null());
+	}
+	jv_free(st);
+	if (rc == 0) {
+		hl_note(x->o->progress, HL_NOTE_PROGRESS, x->name, "restoring %s "
+		    "over VM %d", hl_json_get_str(pick, "volid"), x->vmid);
+		snprintf(path, sizeof(path), "/nodes/%s/qemu", x->node);
+		rc = task(x, "POST", path, JV_OBJECT(jv_string("vmid"),
+		    jv_number(x->vmid), jv_string("archive"),
+		    hl_json_get(jv_copy(pick), "volid"), jv_string("force"),
+		    jv_true()));
+	}
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/status/start",
+		    x->node, x->vmid);
+		rc = task(x, "POST", path, jv_null());
+	}
+	if (rc == 0) {
+		rc = hl_pve_wait_booted(x->p, x->node, x->vmid, BOOT_WAIT_S,
+		    x->e);
+		if (rc == 1)
+			rc = hl_err_set(x->e, HL_E_TIMEOUT, "%s: VM %d not back "
+			    "within %d s of its boot-restore", x->name, x->vmid,
+			    BOOT_WAIT_S);
+	}
+	jv_free(pick);
+	if (rc < 0)
+		return -1;
+	*entry = jv_object_set(*entry, jv_string("action"),
+	    jv_string("restored"));
+	*entry = jv_object_set(*entry, jv_string("duration_s"),
+	    jv_number((double)(long)((hl_clock() - t0) * 10 + 0.5) / 10));
+	hl_note(x->o->progress, HL_NOTE_PROGRESS, x->name, "VM %d is back",
+	    x->vmid);
+	return 0;
+}
+
+int
+hl_cp_boot(struct hl_pve *p, const struct hl_lab *lab,
+    const unsigned char *picked, const struct hl_cp_opts *o, jv *res,
+    struct hl_err *e)
+{
+	jv boot = jv_getpath(jv_copy(lab->spec), JV_ARRAY(jv_string("capture"),
+	    jv_string("boot"))), vms = jv_null(), hosts = jv_array();
+	struct bctx x = { .p = p, .o = o };
+	int code = 0;
+
+	*res = jv_null();
+	x.storage = hl_json_get_str(boot, "storage");
+	x.mode = hl_json_get_str(boot, "mode") ? hl_json_get_str(boot, "mode") :
+	    "snapshot";
+	x.keep = hl_json_get_kind(boot, "keep") == JV_KIND_NUMBER ?
+	    (int)jv_number_value(hl_json_get(jv_copy(boot), "keep")) : 3;
+	if (x.storage == NULL) {
+		jv_free(boot);
+		jv_free(hosts);
+		return hl_err_set(e, HL_E_LAB, "lab.yaml has no capture.boot: "
+		    "no storage for boot disks"), e->code;
+	}
+	if (hl_pve_vms(p, &vms, e) < 0) {
+		jv_free(boot);
+		jv_free(hosts);
+		return e->code;
+	}
+	for (size_t i = 0; i < lab->nhosts; i++) {
+		const struct hl_host *h = &lab->hosts[i];
+		jv hj, vm = jv_null(), entry;
+		struct hl_err he = { 0 };
+		int rc = 0;
+
+		if (picked && !picked[i])
+			continue;
+		hj = hl_spec_host_json(lab, h);
+		entry = jv_object_set(jv_object(), jv_string("name"),
+		    jv_string(h->name));
+		x.name = h->name;
+		x.e = &he;
+		if (hl_json_get_kind(hj, "boot_capture") != JV_KIND_TRUE) {
+			if (o->verb == HL_CP_BOOT_RESTORE)
+				rc = hl_err_set(&he, HL_E_REFUSED, "%s: not a "
+				    "boot_capture host", h->name);
+			else {
+				entry = jv_object_set(entry, jv_string("action"),
+				    jv_string("none"));
+				entry = jv_object_set(entry, jv_string("reason"),
+				    jv_string("its boot disk is not captured "
+				    "(boot_capture)"));
+			}
+		} else if ((rc = hl_owner_find(p, vms, hl_json_str(lab->id),
+		    h->name, &vm, &he)) == 0) {
+			x.node = hl_json_get_str(vm, "node");
+			x.vmid = (int)hl_pve_get_num(vm, "vmid", 0);
+			entry = jv_object_set(entry, jv_string("node"),
+			    jv_string(x.node));
+			entry = jv_object_set(entry, jv_string("vmid"),
+			    jv_number(x.vmid));
+			if (o->verb == HL_CP_BOOT)
+				rc = boot_one(&x, &entry);
+			else if (o->verb == HL_CP_BOOT_RESTORE)
+				rc = restore_one(&x, &entry);
+			else {
+				jv list;
+
+				rc = backups(&x, &list);
+				entry = jv_object_set(entry,
+				    jv_string("captures"), rc == 0 ? list :
+				    (jv_free(list), jv_array()));
+			}
+		}
+		if (rc < 0) {
+			hl_note(o->progress, HL_NOTE_ERROR, NULL, "%s", he.msg);
+			entry = jv_object_set(entry, jv_string("error"),
+			    hl_json_err(&he));
+			code = hl_exit_worse(code, he.code);
+		}
+		hosts = jv_array_append(hosts, entry);
+		jv_free(vm);
+		jv_free(hj);
+	}
+	jv_free(vms);
+	jv_free(boot);
+	*res = jv_object_set(jv_object(), jv_string("hosts"), hosts);
+	if (code > 1)
+		hl_err_set(e, code == HL_EXIT_REFUSED ? HL_E_REFUSED :
+		    HL_E_FAILED, "%s", code == HL_EXIT_REFUSED ? "refused on "
+		    "a host (see its error)" : "failed on a host (see its "
+		    "error)");
+	return code;
+}
