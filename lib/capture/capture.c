@@ -95,6 +95,70 @@ summary(const struct hl_buf *out)
 	return found;
 }
 
+/*
+ * The capture hooks of the host's stacks for when ("before", "after"),
+ * each run in its service's container, in the stacks' order.  Before
+ * stops at the first that fails; after runs them all.  Each goes into the
+ * entry's hooks.  Returns 0, or -1 with e (the first failure).
+ */
+static int
+hooks(struct run *r, struct cp_host *h, jv hj, const char *when, jv *entry,
+    struct hl_err *e)
+{
+	jv stacks = hl_json_get(jv_copy(hj), "stacks"), done;
+	int rc = 0, before = strcmp(when, "before") == 0;
+
+	done = hl_json_get(jv_copy(*entry), "hooks");
+	if (jv_get_kind(done) != JV_KIND_ARRAY) {
+		jv_free(done);
+		done = jv_array();
+	}
+	if (jv_get_kind(stacks) == JV_KIND_ARRAY)
+		jv_array_foreach(stacks, i, st) {
+			jv list = jv_getpath(jv_copy(r->lab->stacks), JV_ARRAY(
+			    jv_copy(st), jv_string("capture"), jv_string(when)));
+
+			if (jv_get_kind(list) == JV_KIND_ARRAY)
+				jv_array_foreach(list, j, hk) {
+					struct hl_err he = { 0 };
+					int hrc = -2;
+
+					if (rc == 0 || !before) {
+						hl_note(r->o->progress,
+						    HL_NOTE_PROGRESS, h->name,
+						    "%s: capture hook (%s) in "
+						    "%s", jv_string_value(st),
+						    when, hl_json_get_str(hk,
+						    "service"));
+						hrc = cp_hook(h, jv_string_value(
+						    st), hk, &he);
+					}
+					if (hrc != -2)
+						done = jv_array_append(done,
+						    JV_OBJECT(jv_string("stack"),
+						    jv_copy(st), jv_string("when"),
+						    jv_string(when),
+						    jv_string("service"),
+						    hl_json_get(jv_copy(hk),
+						    "service"), jv_string("ok"),
+						    jv_bool(hrc == 0)));
+					if (hrc != -2 && hrc != 0 && rc == 0)
+						rc = hl_err_set(e, HL_E_FAILED,
+						    "%s: %s: the capture hook "
+						    "%s in %s failed: %s",
+						    h->name, jv_string_value(st),
+						    when, hl_json_get_str(hk,
+						    "service"), he.msg);
+					jv_free(hk);
+				}
+			jv_free(list);
+			jv_free(st);
+		}
+	jv_free(stacks);
+	*entry = jv_object_set(*entry, jv_string("hooks"), done);
+	return rc;
+}
+
 static int
 verb_data(struct run *r, struct cp_host *h, jv hj, jv *entry,
     struct hl_err *e)
@@ -165,12 +229,27 @@ verb_data(struct run *r, struct cp_host *h, jv hj, jv *entry,
 	hl_note(r->o->progress, HL_NOTE_PROGRESS, h->name, "restic backup of "
 	    "%d data path%s", jv_array_length(jv_copy(present)),
 	    jv_array_length(jv_copy(present)) == 1 ? "" : "s");
-	rc = cp_restic(h, args, 1, &out, &err, 3600, e);
-	sum = rc == 0 ? summary(&out) : jv_null();
-	if (rc > 0 || (rc == 0 && jv_get_kind(sum) != JV_KIND_OBJECT)) {
-		hl_err_set(e, HL_E_FAILED, "%s: restic backup failed (exit %d): "
-		    "%s", h->name, rc, cp_why(&err, why, sizeof(why)));
-		rc = -1;
+	/* the stacks' hooks around the snapshot: a failing before stops
+	 * the capture; after always runs */
+	rc = hooks(r, h, hj, "before", entry, e);
+	if (rc == 0) {
+		rc = cp_restic(h, args, 1, &out, &err, 3600, e);
+		sum = rc == 0 ? summary(&out) : jv_null();
+		if (rc > 0 || (rc == 0 && jv_get_kind(sum) != JV_KIND_OBJECT)) {
+			hl_err_set(e, HL_E_FAILED, "%s: restic backup failed "
+			    "(exit %d): %s", h->name, rc, cp_why(&err, why,
+			    sizeof(why)));
+			rc = -1;
+		}
+	} else
+		sum = jv_null();
+	{
+		struct hl_err ae = { 0 };
+
+		if (hooks(r, h, hj, "after", entry, &ae) < 0 && rc == 0) {
+			hl_err_copy(e, &ae);
+			rc = -1;
+		}
 	}
 	if (rc == 0) {
 		*entry = jv_object_set(*entry, jv_string("snapshot"),

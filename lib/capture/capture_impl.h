@@ -65,6 +65,11 @@ int cp_forget(struct cp_host *h, jv keep, int yes, jv *entry,
  * value a line), in order. */
 jv cp_json_lines(const char *text);
 
+/* A capture hook ({service, command}, borrowed) of the stack run in its
+ * service's running container (docker exec).  Returns its exit status
+ * (0: done), or -1 with e; e says why when it is not 0. */
+int cp_hook(struct cp_host *h, const char *stack, jv hook, struct hl_err *e);
+
 /* The last line of err worth showing (restic's "Fatal: ..."). */
 const char *cp_why(const struct hl_buf *err, char *buf, size_t len);
 

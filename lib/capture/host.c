@@ -275,3 +275,34 @@ cp_json_lines(const char *text)
 	free(copy);
 	return out;
 }
+
+int
+cp_hook(struct cp_host *h, const char *stack, jv hook, struct hl_err *e)
+{
+	jv args = JV_ARRAY(jv_string(stack), hl_json_get(jv_copy(hook),
+	    "service")), cmd = hl_json_get(jv_copy(hook), "command");
+	int rc;
+
+	args = jv_array_concat(args, jv_get_kind(cmd) == JV_KIND_ARRAY ? cmd :
+	    (jv_free(cmd), jv_array()));
+	rc = cp_sh(h, "p=$1 s=$2; shift 2; "
+	    "c=$(docker ps -q --filter \"label=com.docker.compose.project=$p\" "
+	    "--filter \"label=com.docker.compose.service=$s\" | head -n 1); "
+	    "[ -n \"$c\" ] || { echo \"no running container of service $s "
+	    "(stack $p)\" >&2; exit 90; }; "
+	    "exec docker exec \"$c\" \"$@\"", args, NULL, NULL, e);
+	if (rc > 0 && e->code == 0)
+		hl_err_set(e, HL_E_FAILED, "exit %d", rc);
+	else if (rc > 0) {
+		/* cp_sh named the host: the caller does */
+		char msg[sizeof(e->msg) + 32];
+		size_t l = strlen(h->name);
+
+		snprintf(msg, sizeof(msg), "%s (exit %d)",
+		    strncmp(e->msg, h->name, l) == 0 && e->msg[l] == ':' ?
+		    e->msg + l + 2 : e->msg, rc);
+		hl_err_set(e, HL_E_FAILED, "%s", msg);
+	}
+	jv_free(args);
+	return rc;
+}

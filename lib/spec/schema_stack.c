@@ -349,11 +349,30 @@ static const struct rule secret_item = { .key = "secrets",
 	.check = c_secret };
 static const struct rule data_item = { .key = "data", .check = hl_schema_c_data_path };
 
+/* capture: {before: [HOOK...], after: [HOOK...]}, each hook a command run
+ * in a service's container around a capture of the host's data */
+static const struct rule hook_rules[] = {
+	{ .key = "service", .flags = R_REQ, .check = c_service },
+	{ .key = "command", .kind = K_LIST, .flags = R_REQ,
+	  .sub = &argument_item },
+	{ 0 }
+};
+
+static const struct rule hook_item = { .key = "hook", .kind = K_MAP,
+	.sub = hook_rules };
+
+static const struct rule hooks_rules[] = {
+	{ .key = "before", .kind = K_LIST, .sub = &hook_item },
+	{ .key = "after", .kind = K_LIST, .sub = &hook_item },
+	{ 0 }
+};
+
 const struct rule hl_schema_stack[] = {
 	{ .key = "health", .kind = K_DICT, .sub = &check_item,
 	  .check = c_service },
 	{ .key = "timeout", .check = hl_schema_c_int, .min = 1, .max = 3600 },
 	{ .key = "secrets", .kind = K_LIST, .sub = &secret_item },
 	{ .key = "data", .kind = K_LIST, .sub = &data_item },
+	{ .key = "capture", .kind = K_MAP, .sub = hooks_rules },
 	{ 0 }
 };

@@ -318,6 +318,64 @@ check_health(struct loader *L, struct hl_pos_table *pt, jv spec, jv services)
 	return out;
 }
 
+/*
+ * The capture hooks, {before: [...], after: [...]} (each [] when none):
+ * each hook's service in the Compose file (when services is an array), its
+ * command not empty.  A stack that declares hooks but no data path is
+ * refused: nothing would be captured around them.
+ */
+static jv
+check_hooks(struct loader *L, struct hl_pos_table *pt, jv spec, jv services,
+    jv data)
+{
+	jv cap = hl_json_get(jv_copy(spec), "capture"), out = jv_object();
+	static const char *const when[] = { "before", "after" };
+	struct hl_pos top = { hl_pos_table_file(pt), 1, 1 };
+	int any = 0;
+
+	for (int w = 0; w < 2; w++) {
+		jv hooks = hl_json_get(jv_copy(cap), when[w]), ok = jv_array();
+
+		if (jv_get_kind(hooks) == JV_KIND_ARRAY)
+			jv_array_foreach(hooks, i, hk) {
+				char path[64];
+				const char *svc = hl_json_get_str(hk, "service");
+				jv cmd = hl_json_get(jv_copy(hk), "command");
+
+				snprintf(path, sizeof(path), ".capture.%s[%d]",
+				    when[w], i);
+				if (svc && jv_get_kind(services) ==
+				    JV_KIND_ARRAY && !listed(services, svc)) {
+					strcat(path, ".service");
+					hl_diag_add(&L->lab->diag, HL_DIAG_ERROR,
+					    pos_of(pt, path, 0, top), path,
+					    "service '%s' is not in the Compose "
+					    "file", svc);
+				} else if (jv_get_kind(cmd) == JV_KIND_ARRAY &&
+				    jv_array_length(jv_copy(cmd)) == 0) {
+					strcat(path, ".command");
+					hl_diag_add(&L->lab->diag, HL_DIAG_ERROR,
+					    pos_of(pt, path, 0, top), path,
+					    "'command' is an empty list: it names "
+					    "the program to run and its arguments");
+				} else if (svc && jv_get_kind(cmd) ==
+				    JV_KIND_ARRAY)
+					ok = jv_array_append(ok, jv_copy(hk));
+				any = 1;
+				jv_free(cmd);
+				jv_free(hk);
+			}
+		jv_free(hooks);
+		out = jv_object_set(out, jv_string(when[w]), ok);
+	}
+	if (any && jv_array_length(jv_copy(data)) == 0)
+		hl_diag_add(&L->lab->diag, HL_DIAG_ERROR, pos_of(pt, ".capture",
+		    1, top), ".capture", "capture hooks, but no data path: "
+		    "nothing would be captured around them (add data)");
+	jv_free(cap);
+	return out;
+}
+
 /* arr without repeats, each first occurrence kept in place. */
 static jv
 first_each(jv arr)
@@ -346,7 +404,8 @@ load_stack(struct loader *L, const char *name)
 	char dir[PATH_MAX], rel[PATH_MAX + 32];
 	const char *compose;
 	int before = errors(lab);
-	jv files, spec = jv_null(), raw = jv_null(), doc, data, health, e;
+	jv files, spec = jv_null(), raw = jv_null(), doc, data, health, hooks,
+	    e;
 	jv timeout, secrets;
 
 	snprintf(dir, sizeof(dir), "%s/%s", STACKS_DIR, name);
@@ -394,6 +453,9 @@ load_stack(struct loader *L, const char *name)
 		jv_free(doc);
 	}
 	health = spt ? check_health(L, spt, spec, c.services) : jv_object();
+	hooks = spt ? check_hooks(L, spt, spec, c.services, data) :
+	    JV_OBJECT(jv_string("before"), jv_array(), jv_string("after"),
+	    jv_array());
 	L->stack_uses = jv_object_set(L->stack_uses, jv_string(name),
 	    JV_OBJECT(jv_string("file"), jv_string(compose ? rel : dir),
 	    jv_string("vars"), jv_copy(c.vars)));
@@ -416,6 +478,7 @@ load_stack(struct loader *L, const char *name)
 	}
 	e = jv_object_set(e, jv_string("secrets"), first_each(secrets));
 	e = jv_object_set(e, jv_string("data"), data);
+	e = jv_object_set(e, jv_string("capture"), hooks);
 	e = jv_object_set(e, jv_string("vars"), jv_keys(c.vars));
 	if (errors(lab) == before)
 		lab->stacks = jv_object_set(lab->stacks, jv_string(name), e);

@@ -224,7 +224,9 @@ fingerprint() {
 	jq -e --argjson n "$n" '(.hosts[0].removed | length) == $n - 2' <<<"$output"
 	cp_ 0 list db01
 	jq -e '.hosts[0].snapshots | length == 2' <<<"$output"
-	spec_reset lab.yaml
+	# the lab as setup_file made it (its boot block included)
+	sed -i 's/^    keep: {last: 2}$/    keep: {last: 7, daily: 7, weekly: 4}/' "$LAB/lab.yaml"
+	[ -z "$(git -C "$LAB" status --porcelain lab.yaml)" ]
 }
 
 @test "hl-capture verify: the data read and a restore drill pass; a corrupted pack on the NAS is exit 1 naming it" {
@@ -241,6 +243,44 @@ fingerprint() {
 	root_on nas01 "cp -p /root/pack.bak $pack && rm /root/pack.bak"
 	cp_ 0 verify db01 --subset 50
 	jq -e '.hosts[0].check.read_data == "50%"' <<<"$output"
+}
+
+@test "hl-capture data: the notes stack's hooks run in its container around the snapshot; a failing before fails the capture (5) and after runs anyway" {
+	NOTES_TOKEN=notes-token run -0 --separate-stderr hl-deploy -C "$LAB" apply db01
+	cp_ 0 data db01
+	jq -e '.hosts[0].hooks == [
+		{stack: "notes", when: "before", service: "notes", ok: true},
+		{stack: "notes", when: "after", service: "notes", ok: true}]' <<<"$output"
+	# the copy the before hook made is in the snapshot; after removed it
+	run -0 root_on db01 'test ! -e /srv/notes/notes.log.captured && echo removed'
+	[ "$output" = removed ]
+	run -0 root_on db01 "echo $PASSWORD | restic --no-cache -r sftp:hl-restic:/repo --password-file /dev/stdin ls latest"
+	[[ $output == *"/srv/notes/notes.log.captured"* ]]
+	cp_ 0 list db01
+	n=$(jq '.hosts[0].snapshots | length' <<<"$output")
+	# a before hook that fails: no snapshot, and the after hook still runs
+	cat > "$LAB/layers/L4/stacks/notes/stack.yaml.new" <<-'EOF'
+	health:
+	  notes:
+	    tcp: 8081
+	timeout: 60
+	secrets: [NOTES_TOKEN]
+	data: [/srv/notes]
+	capture:
+	  before:
+	    - {service: notes, command: [sh, -c, "echo flush refused >&2; exit 3"]}
+	  after:
+	    - {service: notes, command: [touch, /data/after-ran]}
+	EOF
+	mv "$LAB/layers/L4/stacks/notes/stack.yaml.new" "$LAB/layers/L4/stacks/notes/stack.yaml"
+	cp_ 5 data db01
+	jq -e '.hosts[0].error.message | test("notes: the capture hook before in notes failed: flush refused \\(exit 3\\)")' <<<"$output"
+	jq -e '[.hosts[0].hooks[] | {when, ok}] == [{when: "before", ok: false}, {when: "after", ok: true}]' <<<"$output"
+	run -0 root_on db01 'test -e /srv/notes/after-ran && rm /srv/notes/after-ran && echo ran'
+	[ "$output" = ran ]
+	cp_ 0 list db01
+	jq -e --argjson n "$n" '.hosts[0].snapshots | length == $n' <<<"$output"
+	git -C "$LAB" checkout -q layers/L4/stacks/notes/stack.yaml
 }
 
 @test "hl-capture boot: app01's boot disk through vzdump, captures past keep removed; boot-restore puts the disk back over the VM, vmid and MAC kept" {
