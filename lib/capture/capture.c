@@ -226,13 +226,14 @@ verb_data(struct run *r, struct cp_host *h, jv hj, jv *entry,
 		jv_free(p);	/* present keeps it */
 	}
 	args[n] = NULL;
-	hl_note(r->o->progress, HL_NOTE_PROGRESS, h->name, "restic backup of "
-	    "%d data path%s", jv_array_length(jv_copy(present)),
-	    jv_array_length(jv_copy(present)) == 1 ? "" : "s");
 	/* the stacks' hooks around the snapshot: a failing before stops
 	 * the capture; after always runs */
 	rc = hooks(r, h, hj, "before", entry, e);
 	if (rc == 0) {
+		hl_note(r->o->progress, HL_NOTE_PROGRESS, h->name, "restic "
+		    "backup of %d data path%s", jv_array_length(jv_copy(
+		    present)), jv_array_length(jv_copy(present)) == 1 ? "" :
+		    "s");
 		rc = cp_restic(h, args, 1, &out, &err, 3600, e);
 		sum = rc == 0 ? summary(&out) : jv_null();
 		if (rc > 0 || (rc == 0 && jv_get_kind(sum) != JV_KIND_OBJECT)) {
