@@ -211,7 +211,7 @@ load stacks_helper
 		services: ["back", "front"],
 		health: {front: {http: {port: 8080, path: "/", status: 200}}, back: {tcp: 5432}},
 		timeout: 60, secrets: ["D_VAR", "E_VAR"],
-		data: ["/srv/web", "/var/lib/web-logs"],
+		data: ["/srv/web", "/var/lib/web-logs"], capture: {before: [], after: []},
 		vars: ["A_VAR", "B_VAR", "C_VAR", "D_VAR", "E_VAR", "F_VAR", "G_VAR"]}}' <<<"$output"
 	# no stack.yaml: nothing to wait for but the default timeout
 	rm "$LAB/layers/L4/stacks/web/stack.yaml"
@@ -248,10 +248,12 @@ load stacks_helper
 		.vars == ["HELLO_GREETING"] and .secrets == [] and .data == []' <<<"$output"
 	jq -e '.stacks.notes | .services == ["notes"] and .data == ["/srv/notes"] and
 		.secrets == ["NOTES_TOKEN"] and .vars == ["NOTES_TOKEN"] and
-		.health == {notes: {tcp: 8081}}' <<<"$output"
+		.health == {notes: {tcp: 8081}} and
+		([.capture.before[].service, .capture.after[].service] == ["notes", "notes"])' <<<"$output"
 	run -0 --separate-stderr hl-validate -C "$LAB" show
 	jq -e '[.hosts[] | {name, stacks, env}] == [
 		{name: "db01", stacks: ["notes"], env: {}},
+		{name: "nas01", stacks: [], env: {}},
 		{name: "web01", stacks: ["hello"], env: {HELLO_GREETING: "hello from hl"}},
 		{name: "web02", stacks: ["hello"], env: {HELLO_GREETING: "hello from hl"}}]' <<<"$output"
 }
