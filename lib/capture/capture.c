@@ -133,6 +133,15 @@ hooks(struct run *r, struct cp_host *h, jv hj, const char *when, jv *entry,
 						hrc = cp_hook(h, jv_string_value(
 						    st), hk, &he);
 					}
+					/* no container running: no live writer
+					 * to quiesce, nothing to do */
+					if (hrc == CP_HOOK_NO_CONTAINER)
+						hl_note(r->o->progress,
+						    HL_NOTE_PROGRESS, h->name,
+						    "%s: no running container of %s:"
+						    " hook skipped",
+						    jv_string_value(st),
+						    hl_json_get_str(hk, "service"));
 					if (hrc != -2)
 						done = jv_array_append(done,
 						    JV_OBJECT(jv_string("stack"),
@@ -141,7 +150,13 @@ hooks(struct run *r, struct cp_host *h, jv hj, const char *when, jv *entry,
 						    jv_string("service"),
 						    hl_json_get(jv_copy(hk),
 						    "service"), jv_string("ok"),
-						    jv_bool(hrc == 0)));
+						    jv_bool(hrc == 0 || hrc ==
+						    CP_HOOK_NO_CONTAINER),
+						    jv_string("skipped"),
+						    jv_bool(hrc ==
+						    CP_HOOK_NO_CONTAINER)));
+					if (hrc == CP_HOOK_NO_CONTAINER)
+						hrc = 0;
 					if (hrc != -2 && hrc != 0 && rc == 0)
 						rc = hl_err_set(e, HL_E_FAILED,
 						    "%s: %s: the capture hook "

@@ -67,7 +67,9 @@ jv cp_json_lines(const char *text);
 
 /* A capture hook ({service, command}, borrowed) of the stack run in its
  * service's running container (docker exec).  Returns its exit status
- * (0: done), or -1 with e; e says why when it is not 0. */
+ * (0: done; CP_HOOK_NO_CONTAINER: no container of the service runs, so
+ * nothing was run), or -1 with e; e says why when it failed. */
+#define CP_HOOK_NO_CONTAINER 90
 int cp_hook(struct cp_host *h, const char *stack, jv hook, struct hl_err *e);
 
 /* The last line of err worth showing (restic's "Fatal: ..."). */

@@ -288,10 +288,11 @@ cp_hook(struct cp_host *h, const char *stack, jv hook, struct hl_err *e)
 	rc = cp_sh(h, "p=$1 s=$2; shift 2; "
 	    "c=$(docker ps -q --filter \"label=com.docker.compose.project=$p\" "
 	    "--filter \"label=com.docker.compose.service=$s\" | head -n 1); "
-	    "[ -n \"$c\" ] || { echo \"no running container of service $s "
-	    "(stack $p)\" >&2; exit 90; }; "
+	    "[ -n \"$c\" ] || exit 90; "
 	    "exec docker exec \"$c\" \"$@\"", args, NULL, NULL, e);
-	if (rc > 0 && e->code == 0)
+	if (rc == CP_HOOK_NO_CONTAINER)
+		;	/* the script's own code, nothing written: not a failure */
+	else if (rc > 0 && e->code == 0)
 		hl_err_set(e, HL_E_FAILED, "exit %d", rc);
 	else if (rc > 0) {
 		/* cp_sh named the host: the caller does */
