@@ -92,7 +92,7 @@ backups(struct bctx *x, jv *list)
 static int
 boot_one(struct bctx *x, jv *entry)
 {
-	char path[400];
+	char path[1100];
 	jv params, list, last, pruned = jv_array();
 	double t0 = hl_clock();
 	int n;
@@ -120,18 +120,22 @@ boot_one(struct bctx *x, jv *entry)
 	/* the oldest beyond keep go */
 	for (int i = 0; i + x->keep < n; i++) {
 		jv b = jv_array_get(jv_copy(list), i);
+		char vol[600];
 
+		if (hl_pve_segment(hl_json_get_str(b, "volid"), vol,
+		    sizeof(vol)) < 0) {
+			jv_free(b);
+			continue;	/* no volid of PVE's is that long */
+		}
 		snprintf(path, sizeof(path), "/nodes/%s/storage/%s/content/%s",
-		    x->node, x->storage, hl_json_get_str(b, "volid"));
-		if (hl_pve_call(x->p, HL_PVE_ONCE, "DELETE", path, jv_null(),
-		    &params, NULL, x->e) < 0) {
-			jv_free(params);
+		    x->node, x->storage, vol);
+		/* an imgdel task: waited for, so the list after it is true */
+		if (task(x, "DELETE", path, jv_null()) < 0) {
 			jv_free(b);
 			jv_free(list);
 			jv_free(pruned);
 			return -1;
 		}
-		jv_free(params);
 		pruned = jv_array_append(pruned, hl_json_get(b, "volid"));
 	}
 	jv_free(list);

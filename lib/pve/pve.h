@@ -108,6 +108,14 @@ int hl_pve_call(struct hl_pve *p, enum hl_pve_kind kind, const char *method,
  */
 int hl_pve_check_cluster(struct hl_pve *p, struct hl_err *e);
 
+/*
+ * s as one segment of an API path, into out (len bytes): every byte but
+ * letters, digits and -._~ percent-encoded, so a volume ID's ':' and '/'
+ * ("local:backup/vzdump-...") stay inside the segment.  -1 when out is too
+ * small.
+ */
+int hl_pve_segment(const char *s, char *out, size_t len);
+
 /* GET path: hl_pve_call(p, HL_PVE_READ, "GET", path, jv_null(), ...). */
 int hl_pve_get(struct hl_pve *p, const char *path, jv *data,
     struct hl_err *e);

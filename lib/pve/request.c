@@ -442,3 +442,29 @@ hl_pve_get(struct hl_pve *p, const char *path, jv *data, struct hl_err *e)
 	    e);
 }
 
+int
+hl_pve_segment(const char *s, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (isalnum(c) || strchr("-._~", c)) {
+			if (n + 1 >= len)
+				return -1;
+			out[n++] = (char)c;
+		} else {
+			if (n + 3 >= len)
+				return -1;
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	if (len == 0)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
