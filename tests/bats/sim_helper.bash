@@ -153,11 +153,14 @@ guest_lab_up() {
 	local dir=$1
 	shift
 	git_lab "$dir"
+	# a step that fails says why (its stderr, the guests' consoles)
 	PATH="$TOP/bin:$PATH" hl-template -C "$dir" build debian-12 --all-nodes --timeout 300 \
-		> "$BATS_FILE_TMPDIR/build.out" 2> "$BATS_FILE_TMPDIR/build.err"
+		> "$BATS_FILE_TMPDIR/build.out" 2> "$BATS_FILE_TMPDIR/build.err" ||
+		{ tail -20 "$BATS_FILE_TMPDIR/build.err" >&2; SIMLAB=$dir sim_consoles >&2; return 1; }
 	PATH="$TOP/bin:$PATH" hl-template -C "$dir" promote debian-12 > /dev/null 2>&1
 	PATH="$TOP/bin:$PATH" hl-vm -C "$dir" apply "$@" --timeout 300 \
-		> "$BATS_FILE_TMPDIR/apply.out" 2> "$BATS_FILE_TMPDIR/apply.err"
+		> "$BATS_FILE_TMPDIR/apply.out" 2> "$BATS_FILE_TMPDIR/apply.err" ||
+		{ tail -20 "$BATS_FILE_TMPDIR/apply.err" >&2; SIMLAB=$dir sim_consoles >&2; return 1; }
 }
 
 # root_on HOST CMD: CMD run as root on a host of $LAB, over ssh pinned as
