@@ -353,16 +353,32 @@ verb_init(struct run *r, struct cp_host *h, jv *entry, struct hl_err *e)
 	return 0;
 }
 
-/* The data paths moved aside before a restore, put back after a
- * failure, removed after a success. */
-#define ASIDE ".hl-restore-old"
+/*
+ * Before a restore, each data path's old data goes aside: a directory's
+ * contents into PATH.hl-restore-was (the directory itself stays, so a
+ * container that mounts it sees what the restore writes there), anything
+ * else whole to PATH.hl-restore-old.  Put back when the restore fails,
+ * removed once it is done.
+ */
+#define WAS ".hl-restore-was"
+#define OLD ".hl-restore-old"
 static const char aside_script[] =
-    "for p; do rm -rf \"$p" ASIDE "\"; "
-    "if [ -e \"$p\" ]; then mv \"$p\" \"$p" ASIDE "\"; fi; done";
+    "set -e; for p; do rm -rf \"$p" WAS "\" \"$p" OLD "\"; "
+    "if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then "
+    "mkdir -m 700 \"$p" WAS "\"; "
+    "find \"$p\" -mindepth 1 -maxdepth 1 -exec mv -t \"$p" WAS "\" {} +; "
+    "elif [ -e \"$p\" ] || [ -L \"$p\" ]; then mv \"$p\" \"$p" OLD "\"; "
+    "fi; done";
 static const char back_script[] =
-    "for p; do if [ -e \"$p" ASIDE "\" ]; then rm -rf \"$p\"; "
-    "mv \"$p" ASIDE "\" \"$p\"; fi; done";
-static const char drop_script[] = "for p; do rm -rf \"$p" ASIDE "\"; done";
+    "for p; do "
+    "if [ -d \"$p" WAS "\" ]; then mkdir -p \"$p\"; "
+    "find \"$p\" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; "
+    "find \"$p" WAS "\" -mindepth 1 -maxdepth 1 -exec mv -t \"$p\" {} +; "
+    "rmdir \"$p" WAS "\"; "
+    "elif [ -e \"$p" OLD "\" ] || [ -L \"$p" OLD "\" ]; then "
+    "rm -rf \"$p\"; mv \"$p" OLD "\" \"$p\"; fi; done";
+static const char drop_script[] =
+    "for p; do rm -rf \"$p" WAS "\" \"$p" OLD "\"; done";
 
 static int
 verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
@@ -423,8 +439,16 @@ verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
 	jv_free(held);
 	hl_note(r->o->progress, HL_NOTE_PROGRESS, h->name, "restoring snapshot "
 	    "%s", hl_json_get_str(snap, "short_id"));
-	if (cp_sh(h, aside_script, paths, NULL, NULL, e) != 0)
+	if (cp_sh(h, aside_script, paths, NULL, NULL, e) != 0) {
+		struct hl_err be = { 0 };
+
+		if (e->code == 0)
+			hl_err_set(e, HL_E_FAILED, "%s: its data could not be "
+			    "moved aside for the restore; what was moved is "
+			    "back", h->name);
+		cp_sh(h, back_script, paths, NULL, NULL, &be);
 		goto fail;
+	}
 	args[1] = (char *)hl_json_get_str(snap, "id");
 	rc = cp_restic(h, args, 0, NULL, &err, 3600, e);
 	if (rc != 0) {
