@@ -248,7 +248,7 @@ fingerprint() {
 	jq -e '.hosts[0].check.read_data == "50%"' <<<"$output"
 }
 
-@test "hl-capture data: the notes stack's hooks run in its container around the snapshot; a failing before fails the capture (5) and after runs anyway" {
+@test "hl-capture data: the notes stack's hooks run in its container around the snapshot; a failing before fails the capture (5) and after runs anyway; a restore under it keeps it healthy" {
 	NOTES_TOKEN=notes-token run -0 --separate-stderr hl-deploy -C "$LAB" apply db01
 	cp_ 0 data db01
 	jq -e '.hosts[0].hooks == [
@@ -284,6 +284,13 @@ fingerprint() {
 	cp_ 0 list db01
 	jq -e --argjson n "$n" '.hosts[0].snapshots | length == $n' <<<"$output"
 	git -C "$LAB" checkout -q layers/L4/stacks/notes/stack.yaml
+	# a restore under the running stack: /srv/notes stays the directory its
+	# container mounts, so the stack is still healthy with the data back
+	root_on db01 'echo scribble > /srv/notes/notes.log'
+	cp_ 0 restore db01 --yes
+	run -0 root_on db01 'docker exec notes_notes_1 head -1 /data/notes.log'
+	[[ $output == started* ]]
+	NOTES_TOKEN=notes-token run -0 --separate-stderr hl-deploy -C "$LAB" plan db01 --exit-code
 }
 
 @test "hl-capture boot: app01's boot disk through vzdump, captures past keep removed; boot-restore puts the disk back over the VM, vmid and MAC kept" {
