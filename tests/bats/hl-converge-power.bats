@@ -261,15 +261,16 @@ host() {
 	local fp
 	ssh-keygen -q -t ed25519 -N '' -f "$BATS_TEST_TMPDIR/nas"
 	fp=$(ssh-keygen -lf "$BATS_TEST_TMPDIR/nas.pub" | cut -d' ' -f2)
-	printf 'hosts:\n  nas01:\n    kind: external\n    address: 10.77.0.60\n    host_key: %s\n    user: admin\n' \
-		"$fp" > "$LAB/personas/nas.yaml"
-	cv 6 reboot nas01 --yes --allow-dirty
-	host nas01 | jq -e '.action == "failed" and .error.reason == "refused" and .node == null and
-		.error.message == "nas01: an external host: hl-converge reboots and shuts down VMs through Proxmox only"'
-	cv 6 shutdown nas01 web01 --yes --allow-dirty --dry-run
-	host nas01 | jq -e '.action == "failed" and .error.code == 6'
+	printf 'hosts:\n  ext01:\n    kind: external\n    address: 10.77.0.60\n    host_key: %s\n    user: admin\n' \
+		"$fp" > "$LAB/personas/ext.yaml"
+	cv 6 reboot ext01 --yes --allow-dirty
+	host ext01 | jq -e '.action == "failed" and .error.reason == "refused" and .node == null and
+		.error.message == "ext01: an external host: hl-converge reboots and shuts down VMs through Proxmox only"'
+	cv 6 shutdown ext01 web01 --yes --allow-dirty --dry-run
+	host ext01 | jq -e '.action == "failed" and .error.code == 6'
 	[ "$(host web01 | jq -r .action)" = would_shut_down ]
-	rm "$LAB/personas/nas.yaml"
+	rm "$LAB/personas/ext.yaml"
+	[ -z "$(git -C "$LAB" status --porcelain)" ]
 	# db01 has no VM yet
 	sim_mark
 	cv 5 reboot db01 --yes
