@@ -15,7 +15,7 @@ setup_file() {
 	{
 		printf 'template: debian-12\ncores: 1\nmemory: 512M\ndisk: 8G\ntags: [many]\n\nhosts:\n'
 		for n in 1 2 3 4 5; do
-			printf '  m%d:\n    vmid: 30%d\n    node: pve1\n    ip: 10.77.0.4%d/24\n' "$n" "$n" "$n"
+			printf '  m%d:\n    vmid: 30%d\n    node: pve1\n    ip: 10.77.0.7%d/24\n' "$n" "$n" "$n"
 		done
 	} > "$VLAB/personas/many.yaml"
 	export VLAB
