@@ -27,6 +27,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
@@ -203,11 +204,22 @@ def _cgroup_plan(tag, vmid):
     return plan
 
 
+# VMs start in threads of their own: two starts making the simulator's
+# cgroup at once must not both mkdir it, nor one use it before the other
+# has given it its cpuset
+_cgroup_lock = threading.Lock()
+
+
 def _make_cgroup(d):
     """mkdir -p, each new cpuset given its parent's cpus and mems."""
+    with _cgroup_lock:
+        _make_cgroup_locked(d)
+
+
+def _make_cgroup_locked(d):
     parent = os.path.dirname(d)
     if not os.path.isdir(parent):
-        _make_cgroup(parent)
+        _make_cgroup_locked(parent)
     if os.path.isdir(d):
         return
     os.mkdir(d)
