@@ -2,15 +2,25 @@
 
 import os
 import socket
+import tempfile
 
 
 def write_private(path, text):
     """Write text to path atomically, mode 0600 (the .hl/*.env files and
     the state hold secrets or what pins trust)."""
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)
+    # a temporary name of its own: two writers never share one
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".",
+                               dir=os.path.dirname(path) or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def kept_port(path, port=None):

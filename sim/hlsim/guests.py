@@ -351,6 +351,9 @@ class Guests:
         self.net = net
         self.dir = os.path.join(sim.state_dir, "guests")
         self.running = {}
+        # VMs start in threads of their own: the DNS names are read and
+        # written by one at a time, so the last file written is the newest
+        self.dns_lock = threading.Lock()
 
     def stale(self):
         stale(self.sim.state_dir)
@@ -359,6 +362,10 @@ class Guests:
         """The lab's hosts in the gateway's DNS: each VM's name (and its
         FQDN, as cloud-init sets it) at its ipconfigN address or DHCP
         lease, whether it runs or not."""
+        with self.dns_lock:
+            self._update_dns()
+
+    def _update_dns(self):
         st = self.sim.state
         entries = []
         with st.lock:
