@@ -47,6 +47,11 @@ $(B)/deploy_agent.h: lib/deploy/agent.py
 	@mkdir -p $(B)
 	sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
 $(B)/lib/deploy/agent.o: $(B)/deploy_agent.h
+# hl-capture's checksums on a host, the same way (lib/capture/sums.c).
+$(B)/capture_sums.h: lib/capture/sums.py
+	@mkdir -p $(B)
+	sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
+$(B)/lib/capture/sums.o: $(B)/capture_sums.h
 
 $(B)/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)

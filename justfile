@@ -104,3 +104,7 @@ restore +ARGS:
 # Capture: each host's snapshots
 snapshots *ARGS:
     {{bin}}/hl-capture list "$@"
+
+# Capture: prove each host's data restores: restic check reading the data, and a restore drill checked against the snapshot's checksums
+verify *ARGS:
+    {{bin}}/hl-capture verify "$@"

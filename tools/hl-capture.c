@@ -9,6 +9,7 @@
  *   hl-capture verify [SELECTOR...] [--subset PERCENT]
  *   hl-capture forget [SELECTOR...] [--yes]
  *   hl-capture boot [SELECTOR...]
+ *   hl-capture boot --as-template NAME HOST [VOLID|latest]
  *   hl-capture boot-list [SELECTOR...]
  *   hl-capture boot-restore HOST [VOLID|latest] --yes
  *
@@ -25,6 +26,7 @@
 #include "core/num.h"
 #include "pve/pve.h"
 #include "spec/spec.h"
+#include "version.h"
 
 static const char usage[] =
 "usage: hl-capture data [SELECTOR...] [options]\n"
@@ -34,6 +36,7 @@ static const char usage[] =
 "       hl-capture verify [SELECTOR...] [--subset PERCENT] [options]\n"
 "       hl-capture forget [SELECTOR...] [--yes] [options]\n"
 "       hl-capture boot [SELECTOR...] [options]\n"
+"       hl-capture boot --as-template NAME HOST [VOLID|latest] [options]\n"
 "       hl-capture boot-list [SELECTOR...] [options]\n"
 "       hl-capture boot-restore HOST [VOLID|latest] --yes [options]\n"
 "\n"
@@ -54,7 +57,10 @@ static const char usage[] =
 "forget   lab.yaml's capture.restic.keep applied, pruned: without --yes a\n"
 "         dry run that lists what would go (would_remove)\n"
 "boot     the boot disk of each host with boot_capture, through vzdump to\n"
-"         lab.yaml's capture.boot storage; captures past its keep removed\n"
+"         lab.yaml's capture.boot storage; captures past its keep removed.\n"
+"         With --as-template NAME: no vzdump; HOST's capture (the latest by\n"
+"         default) becomes an artifact of template NAME (its definition's\n"
+"         source: {boot_capture: HOST}), promotable like a built one\n"
 "boot-list  each such host's boot captures, oldest first\n"
 "boot-restore  a capture (the latest by default) restored over the host's\n"
 "         VM (hl's: tag and marker), its vmid and MAC kept, started (--yes)\n"
@@ -64,6 +70,7 @@ static const char usage[] =
 "\n"
 "options:\n"
 "      --snapshot ID    restore: that snapshot (an ID, or latest)\n"
+"      --as-template NAME  boot: make template NAME of a capture\n"
 "      --yes            init, restore, forget: do it\n"
 "      --subset PERCENT verify: read that percent of the data (1-100)\n"
 "      --insecure       boot verbs: do not verify the endpoint's TLS\n"
@@ -76,7 +83,7 @@ HL_RUN_OPTIONS_HELP
 HL_EXIT_TABLE;
 
 enum { OPT_SNAPSHOT = 0x200, OPT_YES, OPT_PARALLEL, OPT_SUBSET,
-	OPT_INSECURE };
+	OPT_INSECURE, OPT_AS_TEMPLATE };
 
 static const struct { const char *name; enum hl_cp_verb verb; } verbs[] = {
 	{ "data", HL_CP_DATA }, { "init", HL_CP_INIT },
@@ -94,6 +101,7 @@ main(int argc, char **argv)
 		{ "parallel", required_argument, NULL, OPT_PARALLEL },
 		{ "subset", required_argument, NULL, OPT_SUBSET },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "as-template", required_argument, NULL, OPT_AS_TEMPLATE },
 		{ 0 } };
 	struct hl_cp_opts o = { 0 };
 	struct hl_run run;
@@ -123,6 +131,8 @@ main(int argc, char **argv)
 			o.yes = 1;
 		else if (opt == OPT_INSECURE)
 			insecure = 1;
+		else if (opt == OPT_AS_TEMPLATE)
+			o.as_template = optarg;
 		else if (opt == OPT_SUBSET) {
 			if (hl_num_int(optarg, 1, 100, &o.subset) < 0)
 				return hl_run_usage(&run, "--subset needs a "
@@ -155,11 +165,20 @@ main(int argc, char **argv)
 		    "and boot-restore");
 	if (insecure && !boot)
 		return hl_run_usage(&run, "--insecure is for the boot verbs");
-	if (o.verb == HL_CP_BOOT_RESTORE) {
+	if (o.as_template && o.verb != HL_CP_BOOT)
+		return hl_run_usage(&run, "--as-template is for boot");
+	if (o.verb == HL_CP_BOOT_RESTORE || o.as_template) {
 		/* HOST [VOLID|latest]: one host, by name */
+		const char *what = o.as_template ? "boot --as-template" :
+		    "boot-restore";
+
 		if (optind >= argc || argc - optind > 2)
-			return hl_run_usage(&run, "boot-restore takes one host "
-			    "and, after it, a capture (VOLID or latest)");
+			return hl_run_usage(&run, "%s takes one host and, after "
+			    "it, a capture (VOLID or latest)", what);
+		if (strchr(argv[optind], '@') || strchr(argv[optind], ':') ||
+		    strcmp(argv[optind], "all") == 0)
+			return hl_run_usage(&run, "%s takes one host by its "
+			    "name, not '%s'", what, argv[optind]);
 		if (argc - optind == 2) {
 			o.volid = argv[optind + 1];
 			if (strcmp(o.volid, "latest") != 0 &&
@@ -181,6 +200,7 @@ main(int argc, char **argv)
 	    &code) < 0)
 		goto done;
 	o.commit = hl_json_get_str(run.git, "commit");
+	o.version = HL_VERSION;
 	if (boot) {
 		if (hl_pve_connect(&p, lab, insecure, &run.progress, &e) < 0) {
 			code = hl_run_fail(&run, &e);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "capture/capture.h"
 #include "core/clock.h"
@@ -16,6 +17,7 @@
 #include "spec/lab.h"
 #include "spec/spec.h"
 #include "state/owner.h"
+#include "state/registry.h"
 
 /* How long a VM may take to be back after a boot-restore. */
 #define BOOT_WAIT_S 300
@@ -147,36 +149,220 @@ boot_one(struct bctx *x, jv *entry)
 	return 0;
 }
 
-/* boot-restore: the VM stopped, the capture restored over it (force: its
- * vmid; its MAC as archived), started, and back (the agent answers). */
+/* The capture o->volid names (the latest when NULL or "latest"): {volid,
+ * size, ctime}; or -1 with x->e. */
 static int
-restore_one(struct bctx *x, jv *entry)
+pick_capture(struct bctx *x, jv *pick)
 {
-	char path[400];
 	const char *volid = x->o->volid && strcmp(x->o->volid, "latest") != 0 ?
 	    x->o->volid : NULL;
-	jv list, pick = jv_null(), st;
-	double t0 = hl_clock();
-	int n, rc;
+	jv list;
+	int n;
 
+	*pick = jv_null();
 	if (backups(x, &list) < 0)
 		return -1;
 	n = jv_array_length(jv_copy(list));
 	jv_array_foreach(list, i, b) {
 		if (volid == NULL ? i == n - 1 :
 		    strcmp(hl_json_get_str(b, "volid"), volid) == 0) {
-			jv_free(pick);
-			pick = b;
+			jv_free(*pick);
+			*pick = b;
 		} else
 			jv_free(b);
 	}
 	jv_free(list);
-	if (jv_get_kind(pick) != JV_KIND_OBJECT) {
-		jv_free(pick);
+	if (jv_get_kind(*pick) != JV_KIND_OBJECT) {
+		jv_free(*pick);
+		*pick = jv_null();
 		return hl_err_set(x->e, HL_E_FAILED, "%s: %s is not a boot "
 		    "capture of VM %d on %s (hl-capture boot-list %s)", x->name,
 		    volid ? volid : "latest", x->vmid, x->storage, x->name);
 	}
+	return 0;
+}
+
+/* The first vmid of the definition's range that no VM of the cluster
+ * (vms, borrowed) holds; 0 when every one is taken. */
+static int
+free_vmid(jv def, jv vms)
+{
+	jv r = hl_json_get(jv_copy(def), "vmids");
+	int first = (int)hl_pve_get_num(r, "first", 0),
+	    last = (int)hl_pve_get_num(r, "last", -1), found = 0;
+
+	jv_free(r);
+	for (int id = first; id > 0 && id <= last && !found; id++) {
+		int used = 0;
+
+		jv_array_foreach(vms, i, vm) {
+			used |= (int)hl_pve_get_num(vm, "vmid", 0) == id;
+			jv_free(vm);
+		}
+		if (!used)
+			found = id;
+	}
+	return found;
+}
+
+/*
+ * boot --as-template NAME: the capture restored to a new VM of NAME's
+ * vmid range (unique: MACs and ids its own), marked and tagged as an hl
+ * template, converted to a template, and recorded as an artifact of NAME
+ * on the node, as hl-template build records one: promotable like any
+ * other.  What a failure left is removed.
+ */
+static int
+template_one(struct bctx *x, const struct hl_lab *lab, jv vms, jv *entry)
+{
+	const char *name = x->o->as_template;
+	jv def = hl_json_get(jv_copy(lab->templates), name), pick, a, defaults;
+	const char *src = NULL;
+	char path[400], digest[65], id[32], buf[1024], tag[300], when[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	double t0 = hl_clock();
+	int vmid = 0, rc = -1;
+
+	if (jv_get_kind(def) == JV_KIND_OBJECT) {
+		jv b = jv_getpath(jv_copy(def), JV_ARRAY(jv_string("source"),
+		    jv_string("boot_capture")));
+
+		src = jv_get_kind(b) == JV_KIND_STRING &&
+		    strcmp(jv_string_value(b), x->name) == 0 ? x->name : NULL;
+		jv_free(b);
+	}
+	if (src == NULL) {
+		jv_free(def);
+		return hl_err_set(x->e, HL_E_LAB, "%s: no template definition "
+		    "made from its boot capture: layers/L1/templates/%s.yaml "
+		    "with source: {boot_capture: %s}", x->name, name, x->name);
+	}
+	if (pick_capture(x, &pick) < 0) {
+		jv_free(def);
+		return -1;
+	}
+	*entry = jv_object_set(*entry, jv_string("volid"),
+	    hl_json_get(jv_copy(pick), "volid"));
+	vmid = free_vmid(def, vms);
+	if (vmid == 0) {
+		hl_err_set(x->e, HL_E_FAILED, "template %s: every vmid of its "
+		    "range is taken", name);
+		goto out;
+	}
+	hl_registry_digest(lab, name, digest);
+	hl_registry_new_id(id, sizeof(id));
+	defaults = hl_json_get(jv_copy(lab->spec), "defaults");
+	{
+		jv d = jv_getpath(jv_copy(def), JV_ARRAY(jv_string("storage"),
+		    jv_string("disk")));
+		jv params = JV_OBJECT(jv_string("vmid"), jv_number(vmid),
+		    jv_string("archive"), hl_json_get(jv_copy(pick), "volid"),
+		    jv_string("unique"), jv_true());
+
+		if (jv_get_kind(d) == JV_KIND_STRING)
+			params = jv_object_set(params, jv_string("storage"), d);
+		else
+			jv_free(d);
+		if (hl_json_get_str(defaults, "pool"))
+			params = jv_object_set(params, jv_string("pool"),
+			    hl_json_get(jv_copy(defaults), "pool"));
+		hl_note(x->o->progress, HL_NOTE_PROGRESS, x->name, "restoring "
+		    "%s to VM %d, for template %s", hl_json_get_str(pick,
+		    "volid"), vmid, name);
+		snprintf(path, sizeof(path), "/nodes/%s/qemu", x->node);
+		rc = task(x, "POST", path, params);
+	}
+	jv_free(defaults);
+	if (rc < 0) {
+		vmid = 0;	/* a failed restore leaves no VM */
+		goto out;
+	}
+	/* hl's template from now on: its tag and marker, not the host's */
+	hl_owner_tag(hl_json_str(lab->id), tag, sizeof(tag));
+	hl_owner_marker(buf, sizeof(buf), hl_json_str(lab->id), "template",
+	    name, "digest", digest, "artifact", id, (char *)NULL);
+	snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/config", x->node,
+	    vmid);
+	{
+		char vname[64];
+		jv data;
+
+		snprintf(vname, sizeof(vname), "%s-%.8s", name, digest);
+		rc = hl_pve_call(x->p, HL_PVE_ONCE, "PUT", path, JV_OBJECT(
+		    jv_string("name"), jv_string(vname), jv_string("tags"),
+		    jv_string_fmt("%s;hl-template", tag),
+		    jv_string("description"), jv_string(buf),
+		    jv_string("delete"), jv_string("onboot")), &data, NULL,
+		    x->e);
+		jv_free(data);
+	}
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "/nodes/%s/qemu/%d/template",
+		    x->node, vmid);
+		rc = task(x, "POST", path, jv_object());
+	}
+	if (rc < 0)
+		goto out;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	a = JV_OBJECT(jv_string("id"), jv_string(id), jv_string("template"),
+	    jv_string(name), jv_string("node"), jv_string(x->node),
+	    jv_string("vmid"), jv_number(vmid), jv_string("digest"),
+	    jv_string(digest), jv_string("source"), JV_OBJECT(
+	    jv_string("boot_capture"), JV_OBJECT(jv_string("host"),
+	    jv_string(x->name), jv_string("volid"), hl_json_get(jv_copy(pick),
+	    "volid"))), jv_string("created_at"), jv_string(when));
+	a = jv_object_set(a, jv_string("storage"), jv_getpath(jv_copy(def),
+	    JV_ARRAY(jv_string("storage"), jv_string("disk"))));
+	a = jv_object_set(a, jv_string("spec_commit"), x->o->commit ?
+	    jv_string(x->o->commit) : jv_null());
+	a = jv_object_set(a, jv_string("tool_version"), jv_string(
+	    x->o->version ? x->o->version : ""));
+	rc = hl_registry_write(lab, a, x->e);
+	if (rc == 0) {
+		*entry = jv_object_set(*entry, jv_string("action"),
+		    jv_string("template"));
+		*entry = jv_object_set(*entry, jv_string("template"),
+		    jv_string(name));
+		*entry = jv_object_set(*entry, jv_string("artifact"), a);
+		*entry = jv_object_set(*entry, jv_string("duration_s"),
+		    jv_number((double)(long)((hl_clock() - t0) * 10 + 0.5) /
+		    10));
+		hl_note(x->o->progress, HL_NOTE_PROGRESS, x->name, "template %s: "
+		    "artifact %s on %s (VM %d); hl-template promote %s makes "
+		    "hosts use it", name, id, x->node, vmid, name);
+	} else
+		jv_free(a);
+out:
+	if (rc < 0 && vmid > 0) {
+		/* what this made goes: the VM restored from the capture */
+		struct hl_err de = { 0 };
+		struct hl_err *keep = x->e;
+
+		x->e = &de;
+		snprintf(path, sizeof(path), "/nodes/%s/qemu/%d?purge=1",
+		    x->node, vmid);
+		task(x, "DELETE", path, jv_null());
+		x->e = keep;
+	}
+	jv_free(pick);
+	jv_free(def);
+	return rc < 0 ? -1 : 0;
+}
+
+/* boot-restore: the VM stopped, the capture restored over it (force: its
+ * vmid; its MAC as archived), started, and back (the agent answers). */
+static int
+restore_one(struct bctx *x, jv *entry)
+{
+	char path[400];
+	jv pick, st;
+	double t0 = hl_clock();
+	int rc;
+
+	if (pick_capture(x, &pick) < 0)
+		return -1;
 	*entry = jv_object_set(*entry, jv_string("volid"),
 	    hl_json_get(jv_copy(pick), "volid"));
 	if (!x->o->yes) {
@@ -272,7 +458,7 @@ hl_cp_boot(struct hl_pve *p, const struct hl_lab *lab,
 		x.name = h->name;
 		x.e = &he;
 		if (hl_json_get_kind(hj, "boot_capture") != JV_KIND_TRUE) {
-			if (o->verb == HL_CP_BOOT_RESTORE)
+			if (o->verb == HL_CP_BOOT_RESTORE || o->as_template)
 				rc = hl_err_set(&he, HL_E_REFUSED, "%s: not a "
 				    "boot_capture host", h->name);
 			else {
@@ -282,6 +468,18 @@ hl_cp_boot(struct hl_pve *p, const struct hl_lab *lab,
 				    jv_string("its boot disk is not captured "
 				    "(boot_capture)"));
 			}
+		} else if (o->verb == HL_CP_BOOT && o->as_template) {
+			/* the captures of the host's vmid on its node, whether
+			 * its VM is there or not */
+			x.node = hl_json_get_str(hj, "node");
+			x.vmid = (int)hl_pve_get_num(hj, "vmid", 0);
+			entry = jv_object_set(entry, jv_string("node"),
+			    jv_string(x.node ? x.node : ""));
+			entry = jv_object_set(entry, jv_string("vmid"),
+			    jv_number(x.vmid));
+			rc = x.node && x.vmid > 0 ? template_one(&x, lab, vms,
+			    &entry) : hl_err_set(&he, HL_E_LAB, "%s: no node "
+			    "and vmid in its specs", h->name);
 		} else if ((rc = hl_owner_find(p, vms, hl_json_str(lab->id),
 		    h->name, &vm, &he)) == 0) {
 			x.node = hl_json_get_str(vm, "node");

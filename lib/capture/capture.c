@@ -76,6 +76,36 @@ holding(jv states)
 	return out;
 }
 
+/* Whether the array paths (borrowed) holds p. */
+static int
+has(jv paths, const char *p)
+{
+	int found = 0;
+
+	jv_array_foreach(paths, i, q) {
+		found |= hl_json_str(q) && strcmp(hl_json_str(q), p) == 0;
+		jv_free(q);
+	}
+	return found;
+}
+
+/* The array paths (consumed) without p. */
+static jv
+without(jv paths, const char *p)
+{
+	jv out = jv_array();
+
+	if (jv_get_kind(paths) == JV_KIND_ARRAY)
+		jv_array_foreach(paths, i, q) {
+			if (hl_json_str(q) && strcmp(hl_json_str(q), p) == 0)
+				jv_free(q);
+			else
+				out = jv_array_append(out, q);
+		}
+	jv_free(paths);
+	return out;
+}
+
 /* restic backup's summary line from its --json output, or null. */
 static jv
 summary(const struct hl_buf *out)
@@ -236,14 +266,22 @@ verb_data(struct run *r, struct cp_host *h, jv hj, jv *entry,
 		args[n++] = tags[t];
 	}
 	jv_array_foreach(present, i, p) {
-		if (n < 78)
+		if (n < 77)
 			args[n++] = (char *)hl_json_str(p);
 		jv_free(p);	/* present keeps it */
 	}
+	/* the snapshot holds the checksums of what it holds */
+	args[n++] = CP_SUMS_DIR;
 	args[n] = NULL;
 	/* the stacks' hooks around the snapshot: a failing before stops
 	 * the capture; after always runs */
 	rc = hooks(r, h, hj, "before", entry, e);
+	if (rc == 0) {
+		jv sums;
+
+		rc = cp_sums(h, "write", present, 3600, &sums, e);
+		*entry = jv_object_set(*entry, jv_string("checksums"), sums);
+	}
 	if (rc == 0) {
 		hl_note(r->o->progress, HL_NOTE_PROGRESS, h->name, "restic "
 		    "backup of %d data path%s", jv_array_length(jv_copy(
@@ -303,6 +341,15 @@ shown(jv s)
 	for (int i = 0; keys[i]; i++)
 		o = jv_object_set(o, jv_string(keys[i]), hl_json_get(jv_copy(s),
 		    keys[i]));
+	/* the data paths: the checksums are hl's */
+	{
+		jv p = hl_json_get(jv_copy(s), "paths");
+
+		o = jv_object_set(o, jv_string("checksums"), jv_bool(
+		    jv_get_kind(p) == JV_KIND_ARRAY && has(p, CP_SUMS_DIR)));
+		o = jv_object_set(o, jv_string("paths"), without(p,
+		    CP_SUMS_DIR));
+	}
 	jv_free(s);
 	return o;
 }
@@ -388,7 +435,7 @@ verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
 	jv list, snap, paths, states, held;
 	struct hl_buf err = { 0 };
 	char *args[] = { "restore", NULL, "--target", "/", NULL }, why[300];
-	int rc;
+	int rc, sums = 0;
 	double t0 = hl_clock();
 
 	if (cp_snapshots(h, want, &list, e) < 0)
@@ -425,7 +472,7 @@ verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
 		jv_free(states);
 		goto fail;
 	}
-	held = holding(states);
+	held = without(holding(states), CP_SUMS_DIR);
 	jv_free(states);
 	*entry = jv_object_set(*entry, jv_string("snapshot"),
 	    hl_json_get(jv_copy(snap), "short_id"));
@@ -451,16 +498,32 @@ verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
 	}
 	args[1] = (char *)hl_json_get_str(snap, "id");
 	rc = cp_restic(h, args, 0, NULL, &err, 3600, e);
+	if (rc > 0)
+		hl_err_set(e, HL_E_FAILED, "%s: restic restore failed (exit "
+		    "%d): %s; the data it held is back", h->name, rc,
+		    cp_why(&err, why, sizeof(why)));
+	/* what was restored, against the checksums the snapshot holds
+	 * (snapshots older than hl's checksums hold none) */
+	if (rc == 0 && (sums = has(paths, CP_SUMS_DIR))) {
+		jv v;
+
+		rc = cp_sums(h, "check", JV_ARRAY(jv_string("/")), 3600, &v, e);
+		if (rc == 0 && (hl_json_get_kind(v, "manifest") != JV_KIND_TRUE ||
+		    hl_json_get_kind(v, "mismatches") != JV_KIND_ARRAY ||
+		    jv_array_length(hl_json_get(jv_copy(v), "mismatches")) > 0))
+			rc = hl_err_set(e, HL_E_FAILED, "%s: what restic "
+			    "restored does not match the snapshot's checksums "
+			    "(see verified); the data it held is back",
+			    h->name);
+		*entry = jv_object_set(*entry, jv_string("verified"), v);
+	}
 	if (rc != 0) {
 		struct hl_err be = { 0 };
 
-		if (rc > 0)
-			hl_err_set(e, HL_E_FAILED, "%s: restic restore failed "
-			    "(exit %d): %s; the data it held is back", h->name,
-			    rc, cp_why(&err, why, sizeof(why)));
 		cp_sh(h, back_script, paths, NULL, NULL, &be);
 		goto fail;
 	}
+	*entry = jv_object_set(*entry, jv_string("checksums"), jv_bool(sums));
 	cp_sh(h, drop_script, paths, NULL, NULL, e);
 	if (cp_marker_write(h, JV_OBJECT(jv_string("authoritative"),
 	    jv_true(), jv_string("by"), jv_string("restore"),
@@ -469,7 +532,8 @@ verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
 		goto fail;
 	*entry = jv_object_set(*entry, jv_string("action"),
 	    jv_string("restored"));
-	*entry = jv_object_set(*entry, jv_string("paths"), jv_copy(paths));
+	*entry = jv_object_set(*entry, jv_string("paths"), without(jv_copy(
+	    paths), CP_SUMS_DIR));
 	*entry = jv_object_set(*entry, jv_string("duration_s"),
 	    jv_number((double)(long)((hl_clock() - t0) * 10 + 0.5) / 10));
 	hl_buf_free(&err);

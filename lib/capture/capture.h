@@ -28,7 +28,10 @@ enum hl_cp_verb { HL_CP_DATA, HL_CP_INIT, HL_CP_RESTORE, HL_CP_LIST,
 struct hl_cp_opts {
 	enum hl_cp_verb verb;
 	const char *snapshot;	/* restore: an ID, or NULL / "latest" */
-	const char *volid;	/* boot-restore: a capture, or NULL / "latest" */
+	const char *volid;	/* boot-restore, boot --as-template: a
+				 * capture, or NULL / "latest" */
+	const char *as_template; /* boot: make that template of the capture */
+	const char *version;	/* the tool's, in an artifact */
 	int yes;		/* init, restore, forget: do it */
 	int subset;		/* verify: read this percent of the data
 				 * (0: all) */
@@ -68,7 +71,10 @@ int hl_cp_run(const struct hl_lab *lab, const unsigned char *picked,
  * host with boot_capture (others: action none), its VM hl's by tag and
  * marker:
  *   boot          vzdump to lab.yaml's capture.boot storage ({volid,
- *                 size, pruned: what went past keep});
+ *                 size, pruned: what went past keep}); with as_template,
+ *                 no vzdump: the capture o->volid (latest by default)
+ *                 becomes a template of that name and its artifact (the
+ *                 definition's source.boot_capture names the host);
  *   boot-list     its captures there, oldest first;
  *   boot-restore  the capture o->volid (latest by default) restored over
  *                 the VM (yes), its vmid and MAC kept, started and waited

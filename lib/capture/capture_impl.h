@@ -12,6 +12,10 @@
 /* Where the guard's marker lives on a host. */
 #define CP_MARKER "/var/lib/hl/capture.json"
 
+/* The directory of the checksum manifest each snapshot holds beside the
+ * data (sums.py's MANIFEST is in it). */
+#define CP_SUMS_DIR "/var/lib/hl/capture"
+
 /* One host's session: how it is reached, its repository, the password. */
 struct cp_host {
 	const char *name;
@@ -60,6 +64,16 @@ int cp_verify(struct cp_host *h, int subset, jv *entry, struct hl_err *e);
  * and kept (short IDs), from restic's JSON. */
 int cp_forget(struct cp_host *h, jv keep, int yes, jv *entry,
     struct hl_err *e);
+
+/*
+ * sums.py VERB ARGS... (an array of strings, borrowed) as root on the
+ * host: "write" with the data paths makes the checksum manifest; "check"
+ * with a root hashes again what the manifest there names.  *res is its
+ * answer (see sums.py); -1 with e when it failed or the host was not
+ * reached.
+ */
+int cp_sums(struct cp_host *h, const char *verb, jv args, double timeout,
+    jv *res, struct hl_err *e);
 
 /* Each line of text that is a JSON object (restic's --json output, a
  * value a line), in order. */

@@ -108,14 +108,16 @@ compare(jv nodes, const char *tree, long *files, double *bytes)
 }
 
 /* The drill: the latest snapshot restored into a directory of its own on
- * the host (root only, removed after), compared with restic's list. */
+ * the host (root only, removed after), compared with restic's list (type,
+ * owner, mode, size) and with the checksums the snapshot holds (content;
+ * sums.py). */
 static int
 drill(struct cp_host *h, jv *out, struct hl_err *e)
 {
 	struct hl_buf dir = { 0 }, tree = { 0 }, list = { 0 }, err = { 0 };
 	char *ls[] = { "--json", "ls", "latest", NULL },
 	    *rs[] = { "restore", "latest", "--target", NULL, NULL }, why[300];
-	jv args, bad;
+	jv args, bad, sums = jv_null();
 	long files = 0;
 	double bytes = 0;
 	int rc;
@@ -138,6 +140,9 @@ drill(struct cp_host *h, jv *out, struct hl_err *e)
 	    "-printf '%P\\t%y\\t%s\\t%U\\t%G\\t%m\\n'", args, NULL, &tree,
 	    e) != 0)
 		rc = -1;
+	/* the content, against the checksums the snapshot holds */
+	if (rc == 0 && cp_sums(h, "check", args, 3600, &sums, e) < 0)
+		rc = -1;
 	/* the drill's directory goes whatever happened */
 	{
 		struct hl_err re = { 0 };
@@ -149,16 +154,27 @@ drill(struct cp_host *h, jv *out, struct hl_err *e)
 
 		bad = compare(nodes, hl_buf_str(&tree), &files, &bytes);
 		jv_free(nodes);
+		{
+			jv m = hl_json_get(jv_copy(sums), "mismatches");
+
+			if (jv_get_kind(m) == JV_KIND_ARRAY)
+				bad = jv_array_concat(bad, m);
+			else
+				jv_free(m);
+		}
 		*out = JV_OBJECT(jv_string("ok"), jv_bool(jv_array_length(
 		    jv_copy(bad)) == 0), jv_string("files"),
 		    jv_number((double)files), jv_string("bytes"),
-		    jv_number(bytes), jv_string("mismatches"), bad);
+		    jv_number(bytes), jv_string("checksums"), sums,
+		    jv_string("mismatches"), bad);
+		sums = jv_null();
 		if (!hl_json_get_kind(*out, "ok") ||
 		    hl_json_get_kind(*out, "ok") != JV_KIND_TRUE)
 			rc = hl_err_set(e, HL_E_NO, "%s: the restore drill "
 			    "does not match the snapshot (see drill)", h->name);
 	}
 	jv_free(args);
+	jv_free(sums);
 	hl_buf_free(&dir);
 	hl_buf_free(&tree);
 	hl_buf_free(&list);

@@ -2,6 +2,7 @@
  * What lab.yaml's capture block asks of the hosts, and what the hosts'
  * data and boot_capture ask of it: a key nothing would act on is an error.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -71,6 +72,41 @@ hl_rules_capture(struct loader *L, struct hl_pos_table *pt)
 			    "'%s' has boot_capture, but lab.yaml has no "
 			    "capture.boot (the storage its boot disk goes to)",
 			    lab->hosts[i].name);
+	}
+	/* a template made from a boot capture: of a host whose boot disk
+	 * is captured */
+	jv_object_foreach(lab->templates, name, t) {
+		const char *tpl = jv_string_value(name), *src;
+		jv b = jv_getpath(jv_copy(t), JV_ARRAY(jv_string("source"),
+		    jv_string("boot_capture")));
+		size_t i;
+
+		src = jv_get_kind(b) == JV_KIND_STRING ? jv_string_value(b) :
+		    NULL;
+		for (i = 0; src && i < lab->nhosts; i++)
+			if (strcmp(lab->hosts[i].name, src) == 0)
+				break;
+		if (src && (i == lab->nhosts || jv_get_kind(lab->hosts[i].info->
+		    val[K_BOOT_CAPTURE]) != JV_KIND_TRUE)) {
+			char rel[300];
+			struct hl_pos tat = { NULL, 0, 0 };
+
+			snprintf(rel, sizeof(rel), "layers/L1/templates/%s.yaml",
+			    tpl);
+			for (size_t f = 0; f < lab->nfiles; f++)
+				if (strcmp(hl_pos_table_file(lab->files[f]),
+				    rel) == 0)
+					hl_pos_get(lab->files[f],
+					    ".source.boot_capture", NULL, &tat);
+			hl_diag_add(&lab->diag, HL_DIAG_ERROR, tat,
+			    ".source.boot_capture", i == lab->nhosts ? "'%s' "
+			    "is not a host of the lab" : "host '%s' has no "
+			    "boot_capture: its boot disk is never captured",
+			    src);
+		}
+		jv_free(b);
+		jv_free(name);
+		jv_free(t);
 	}
 	jv_free(keep);
 	jv_free(restic);

@@ -446,25 +446,83 @@ walk_value(struct walk *w, const struct rule *r, jv v)
 	}
 }
 
-/* A template source names exactly one of checksum and checksum_file. */
+/* An error at path in the document (the document when path has no
+ * position). */
 static void
-check_one_checksum(struct walk *w, jv doc)
+err_at(struct walk *w, const char *path, const char *msg)
 {
-	jv src;
 	struct hl_pos at;
 
-	if (jv_get_kind(doc) != JV_KIND_OBJECT)
+	if (hl_pos_get(w->pt, path, &at, NULL) < 0)
+		at = w->pos;
+	hl_diag_add(w->c->diag, HL_DIAG_ERROR, at, path, "%s", msg);
+}
+
+/* Whether doc has the member at path ("a" or "a.b"). */
+static int
+has(jv doc, const char *a, const char *b)
+{
+	jv v = jv_getpath(jv_copy(doc), b ? JV_ARRAY(jv_string(a),
+	    jv_string(b)) : JV_ARRAY(jv_string(a)));
+	int k = jv_is_valid(v) && jv_get_kind(v) != JV_KIND_NULL;
+
+	jv_free(v);
+	return k;
+}
+
+/*
+ * A template's source is a cloud image (url, with exactly one of checksum
+ * and checksum_file; hl-template builds it, and needs agent and an import
+ * storage) or a host's captured boot disk (boot_capture: hl-capture boot
+ * --as-template makes it, the VM as captured, so the build's keys have
+ * nothing to do).
+ */
+static void
+check_source(struct walk *w, jv doc)
+{
+	/* (storage.snippets serves the clones too: their vendor-data) */
+	static const char *const build_only[][2] = { { "agent", NULL },
+		{ "vm", NULL }, { "storage", "import" },
+		{ "source", "checksum" }, { "source", "checksum_file" } };
+	int url, capture;
+
+	if (jv_get_kind(doc) != JV_KIND_OBJECT || !has(doc, "source", NULL))
 		return;
-	src = jv_object_get(jv_copy(doc), jv_string("source"));
-	if (jv_get_kind(src) == JV_KIND_OBJECT &&
-	    jv_object_has(jv_copy(src), jv_string("checksum")) ==
-	    jv_object_has(jv_copy(src), jv_string("checksum_file"))) {
-		if (hl_pos_get(w->pt, ".source", &at, NULL) < 0)
-			at = w->pos;
-		hl_diag_add(w->c->diag, HL_DIAG_ERROR, at, ".source",
-		    "give exactly one of 'checksum' and 'checksum_file'");
+	url = has(doc, "source", "url");
+	capture = has(doc, "source", "boot_capture");
+	if (url == capture) {
+		err_at(w, ".source", "give exactly one of 'url' (a cloud "
+		    "image) and 'boot_capture' (a host's captured boot disk)");
+		return;
 	}
-	jv_free(src);
+	if (capture) {
+		for (size_t i = 0; i < sizeof(build_only) /
+		    sizeof(build_only[0]); i++) {
+			char path[64], msg[200];
+
+			if (!has(doc, build_only[i][0], build_only[i][1]))
+				continue;
+			snprintf(path, sizeof(path), ".%s%s%s", build_only[i][0],
+			    build_only[i][1] ? "." : "", build_only[i][1] ?
+			    build_only[i][1] : "");
+			snprintf(msg, sizeof(msg), "'%s' is for a template "
+			    "built from a url: one made from a boot capture is "
+			    "the VM as it was captured", path + 1);
+			err_at(w, path, msg);
+		}
+		return;
+	}
+	if (has(doc, "source", "checksum") == has(doc, "source",
+	    "checksum_file"))
+		err_at(w, ".source", "give exactly one of 'checksum' and "
+		    "'checksum_file'");
+	if (!has(doc, "agent", NULL))
+		err_at(w, "", "missing required key 'agent' (builtin or "
+		    "install): a template built from a url says how its guest "
+		    "agent comes");
+	if (has(doc, "storage", NULL) && !has(doc, "storage", "import"))
+		err_at(w, ".storage", "missing required key 'import': the storage "
+		    "the url's image is downloaded to");
 }
 
 jv
@@ -484,7 +542,7 @@ hl_schema_check(struct hl_schema_ctx *c, enum hl_schema_doc kind, jv doc,
 	if (hl_pos_get(pt, "", &w.kpos, &w.pos) < 0)
 		w.pos = w.kpos = (struct hl_pos){ hl_pos_table_file(pt), 1, 1 };
 	if (kind == HL_SCHEMA_TEMPLATE)
-		check_one_checksum(&w, doc);
+		check_source(&w, doc);
 	out = walk_map(&w, roots[kind], doc);
 	hl_buf_free(&w.path);
 	return out;

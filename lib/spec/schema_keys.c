@@ -514,10 +514,14 @@ static const struct rule checksum_file_rules[] = {
 	{ 0 }
 };
 
+/* url (a cloud image, built by hl-template) or boot_capture (a host's
+ * captured boot disk, made a template by hl-capture): schema.c's
+ * check_source says which keys go with which. */
 static const struct rule source_rules[] = {
-	{ .key = "url", .flags = R_REQ, .check = c_url },
+	{ .key = "url", .check = c_url },
 	{ .key = "checksum", .check = c_checksum },
 	{ .key = "checksum_file", .kind = K_MAP, .sub = checksum_file_rules },
+	{ .key = "boot_capture", .check = c_host_name },
 	{ 0 }
 };
 
@@ -539,14 +543,14 @@ static const struct rule vm_rules[] = {
 
 static const struct rule tstorage_rules[] = {
 	{ .key = "disk", .flags = R_REQ, .check = c_storage },
-	{ .key = "import", .flags = R_REQ, .check = c_storage },
+	{ .key = "import", .check = c_storage },
 	{ .key = "snippets", .check = c_storage },
 	{ 0 }
 };
 
 const struct rule hl_schema_template[] = {
 	{ .key = "source", .kind = K_MAP, .flags = R_REQ, .sub = source_rules },
-	{ .key = "agent", .flags = R_REQ, .check = c_enum, .choices = agents },
+	{ .key = "agent", .check = c_enum, .choices = agents },
 	{ .key = "vmids", .kind = K_MAP, .flags = R_REQ, .sub = vmids_rules },
 	{ .key = "vm", .kind = K_MAP, .sub = vm_rules },
 	{ .key = "storage", .kind = K_MAP, .flags = R_REQ,

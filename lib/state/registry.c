@@ -3,12 +3,19 @@
  * layers/L1/, read for every layer.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "core/buf.h"
 #include "core/diag.h"
+#include "core/file.h"
 #include "core/json.h"
 #include "core/pos.h"
 #include "spec/yamldoc.h"
@@ -183,4 +190,68 @@ hl_registry_host_artifact(jv channels, jv h, const char *node)
 	    hl_json_get_str(tpl, "channel"), node) : NULL;
 	jv_free(tpl);
 	return out;
+}
+
+void
+hl_registry_digest(const struct hl_lab *lab, const char *name, char *out)
+{
+	jv def = hl_json_get(jv_copy(lab->templates), name);
+	jv s = jv_dump_string(def, JV_PRINT_SORTED);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0, i;
+
+	EVP_Digest(jv_string_value(s), (size_t)jv_string_length_bytes(
+	    jv_copy(s)), md, &n, EVP_sha256(), NULL);
+	for (i = 0; i < n && i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	out[64] = '\0';
+	jv_free(s);
+}
+
+void
+hl_registry_new_id(char *out, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+/* mkdir -p, 0755. */
+static int
+mkdirs(char *p)
+{
+	for (size_t i = 1; p[i]; i++)
+		if (p[i] == '/') {
+			p[i] = '\0';
+			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+				return -1;
+			p[i] = '/';
+		}
+	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int
+hl_registry_write(const struct hl_lab *lab, jv a, struct hl_err *e)
+{
+	char dir[4096], path[4200];
+	struct hl_buf text = { 0 };
+	jv s;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/layers/L1/artifacts/%s/%s", lab->root,
+	    hl_json_get_str(a, "template"), hl_json_get_str(a, "node"));
+	snprintf(path, sizeof(path), "%s/%s.json", dir, hl_json_get_str(a,
+	    "id"));
+	if (mkdirs(dir) < 0)
+		return hl_err_set(e, HL_E_INTERNAL, "%s: %s", dir,
+		    strerror(errno));
+	s = jv_dump_string(jv_copy(a), JV_PRINT_SORTED | JV_PRINT_PRETTY |
+	    JV_PRINT_SPACE1);
+	hl_buf_printf(&text, "%s\n", jv_string_value(s));
+	jv_free(s);
+	rc = hl_file_write(path, &text, 0644, e);
+	hl_buf_free(&text);
+	return rc;
 }

@@ -6,8 +6,11 @@
 #ifndef HL_REGISTRY_H
 #define HL_REGISTRY_H
 
+#include <stddef.h>
+
 #include <jv.h>
 
+#include "core/err.h"
 #include "spec/spec.h"
 
 /* Every artifact of name on node (or every node when NULL), oldest first:
@@ -32,5 +35,18 @@ char *hl_registry_channel_artifact(jv channels, const char *name,
  * the host's own node), or NULL (malloc'ed).  h is a host's configuration
  * as hl_spec_host_json gives it; both borrowed. */
 char *hl_registry_host_artifact(jv channels, jv h, const char *node);
+
+/* The definition's digest: SHA-256 of its normalised JSON (64 hex and a
+ * NUL in out). */
+void hl_registry_digest(const struct hl_lab *lab, const char *name,
+    char *out);
+
+/* A new artifact's id: now, UTC, YYYYmmddTHHMMSSZ. */
+void hl_registry_new_id(char *out, size_t len);
+
+/* The artifact a (borrowed: its template, node and id name the file)
+ * written to layers/L1/artifacts/TEMPLATE/NODE/ID.json, its directories
+ * made; 0, or -1 with e. */
+int hl_registry_write(const struct hl_lab *lab, jv a, struct hl_err *e);
 
 #endif

@@ -9,31 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "core/buf.h"
 #include "core/file.h"
 #include "core/json.h"
 #include "ssh/ssh.h"
 #include "state/owner.h"
+#include "state/registry.h"
 #include "template/template.h"
 #include "template/template_impl.h"
-
-void
-hl_tpl_digest(const struct hl_lab *lab, const char *name, char *out)
-{
-	jv def = hl_json_get(jv_copy(lab->templates), name);
-	jv s = jv_dump_string(def, JV_PRINT_SORTED);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0, i;
-
-	EVP_Digest(jv_string_value(s), (size_t)jv_string_length_bytes(
-	    jv_copy(s)), md, &n, EVP_sha256(), NULL);
-	for (i = 0; i < n && i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	out[64] = '\0';
-	jv_free(s);
-}
 
 /* ---- calls -------------------------------------------------------------- */
 
@@ -258,16 +241,6 @@ pick_vmid(struct build *b, int from)
 	    "its range %.0f-%.0f is taken", b->name, first, last);
 }
 
-void
-tb_now_id(char *out, size_t len)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, len, "%Y%m%dT%H%M%SZ", &tm);
-}
-
 static int
 create(struct build *b)
 {
@@ -332,13 +305,10 @@ create(struct build *b)
 static int
 write_artifact(struct build *b, jv *out)
 {
-	char dir[4096], path[4200], when[32];
+	char when[32];
 	time_t t = time(NULL);
 	struct tm tm;
-	struct hl_buf text = { 0 };
 	jv a = jv_object();
-	jv s;
-	int rc = 0;
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -358,26 +328,12 @@ write_artifact(struct build *b, jv *out)
 	    jv_string(b->o->commit) : jv_null());
 	a = jv_object_set(a, jv_string("tool_version"),
 	    jv_string(b->o->version ? b->o->version : ""));
-	snprintf(dir, sizeof(dir), "%s/layers/L1/artifacts/%s/%s",
-	    b->lab->root, b->name, b->node);
-	snprintf(path, sizeof(path), "%s/%s.json", dir, b->id);
-	if (tb_mkdirs(dir) < 0) {
+	if (hl_registry_write(b->lab, a, b->e) < 0) {
 		jv_free(a);
-		return hl_err_set(b->e, HL_E_INTERNAL, "%s: %s", dir,
-		    strerror(errno));
+		return -1;
 	}
-	s = jv_dump_string(jv_copy(a), JV_PRINT_SORTED | JV_PRINT_PRETTY |
-	    JV_PRINT_SPACE1);
-	hl_buf_printf(&text, "%s\n", jv_string_value(s));
-	jv_free(s);
-	rc = hl_file_write(path, &text, 0644, b->e);
-	if (rc < 0) {
-		jv_free(a);
-	} else {
-		*out = a;
-	}
-	hl_buf_free(&text);
-	return rc;
+	*out = a;
+	return 0;
 }
 
 int
@@ -443,8 +399,21 @@ hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 		    "(layers/L1/templates/%s.yaml)", name, name);
 		goto out;
 	}
-	hl_tpl_digest(lab, name, b.digest);
-	tb_now_id(b.id, sizeof(b.id));
+	{
+		jv cap = jv_getpath(jv_copy(b.def), JV_ARRAY(jv_string(
+		    "source"), jv_string("boot_capture")));
+
+		if (jv_get_kind(cap) == JV_KIND_STRING)
+			hl_err_set(e, HL_E_REFUSED, "template %s is made from "
+			    "%s's boot capture, not built: hl-capture boot "
+			    "--as-template %s %s", name, jv_string_value(cap),
+			    name, jv_string_value(cap));
+		jv_free(cap);
+		if (e->code)
+			goto out;
+	}
+	hl_registry_digest(lab, name, b.digest);
+	hl_registry_new_id(b.id, sizeof(b.id));
 	st = hl_json_get(jv_copy(b.def), "storage");
 	disk = hl_json_get_str(st, "disk");
 	snprintf(b.disk_storage, sizeof(b.disk_storage), "%s", disk ? disk : "");

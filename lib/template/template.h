@@ -60,9 +60,6 @@ int hl_tpl_nodes(const struct hl_lab *lab, const char *name, const char *node,
 int hl_tpl_build_nodes(struct hl_pve *p, const struct hl_lab *lab,
     const char *name, jv nodes, const struct hl_tpl_opts *o, jv *result);
 
-/* The definition's digest: SHA-256 of its normalised JSON (64 hex). */
-void hl_tpl_digest(const struct hl_lab *lab, const char *name, char *out);
-
 /* hl-template list: *doc {templates: [{name, artifacts: [{..., exists,
  * clones}], channels}]}; returns the exit status, with e on failure. */
 int hl_tpl_list(struct hl_pve *p, const struct hl_lab *lab, const char *only,

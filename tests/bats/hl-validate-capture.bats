@@ -163,3 +163,65 @@ base_lab_again() {
 	run -1 --separate-stderr hl-validate -C "$LAB" specs
 	jq -e 'any(.errors[]; .message | test("boot_capture"))' <<<"$output"
 }
+
+@test "hl-validate: a template made from a boot capture names a boot_capture host, and none of the keys of a build from a url" {
+	capture_lab
+	lab_file personas/app.yaml <<-'EOF2'
+	template: deb
+	cores: 1
+	memory: 512M
+	disk: 4G
+	hosts:
+	  app01: {vmid: 301, boot_capture: true}
+	  app02: {vmid: 302}
+	EOF2
+	lab_file layers/L1/templates/appliance.yaml <<-'EOF2'
+	source: {boot_capture: app01}
+	vmids: {first: 9200, last: 9209}
+	storage: {disk: local-lvm}
+	EOF2
+	run -0 --separate-stderr hl-validate -C "$LAB" specs
+	jq -e '.ok and .errors == []' <<<"$output"
+	# a host that is not there, one whose boot disk is not captured
+	lab_file layers/L1/templates/nohost.yaml <<-'EOF2'
+	source: {boot_capture: app09}
+	vmids: {first: 9300, last: 9309}
+	storage: {disk: local-lvm}
+	EOF2
+	lab_file layers/L1/templates/notcaptured.yaml <<-'EOF2'
+	source:
+	  boot_capture: app02
+	vmids: {first: 9400, last: 9409}
+	storage: {disk: local-lvm}
+	EOF2
+	# a build's keys beside a boot capture; both sources; neither
+	lab_file layers/L1/templates/mixed.yaml <<-'EOF2'
+	source:
+	  boot_capture: app01
+	  checksum: sha256:0000000000000000000000000000000000000000000000000000000000000000
+	agent: install
+	vmids: {first: 9500, last: 9509}
+	vm: {cores: 2}
+	storage: {disk: local-lvm, import: local}
+	EOF2
+	lab_file layers/L1/templates/both.yaml <<-'EOF2'
+	source: {boot_capture: app01, url: "https://example.org/x.qcow2"}
+	vmids: {first: 9600, last: 9609}
+	storage: {disk: local-lvm}
+	EOF2
+	lab_file layers/L1/templates/neither.yaml <<-'EOF2'
+	source: {}
+	vmids: {first: 9700, last: 9709}
+	storage: {disk: local-lvm}
+	EOF2
+	run -1 --separate-stderr hl-validate -C "$LAB" specs
+	assert_error_at layers/L1/templates/nohost.yaml 1 "'app09' is not a host of the lab"
+	assert_error_at layers/L1/templates/notcaptured.yaml 2 "host 'app02' has no boot_capture: its boot disk is never captured"
+	assert_error_at layers/L1/templates/mixed.yaml 3 "'source.checksum' is for a template built from a url"
+	assert_error_at layers/L1/templates/mixed.yaml 4 "'agent' is for a template built from a url"
+	assert_error_at layers/L1/templates/mixed.yaml 6 "'vm' is for a template built from a url"
+	assert_error_at layers/L1/templates/mixed.yaml 7 "'storage.import' is for a template built from a url"
+	assert_error_at layers/L1/templates/both.yaml 1 "give exactly one of 'url' .a cloud image. and 'boot_capture'"
+	assert_error_at layers/L1/templates/neither.yaml 1 "give exactly one of 'url' .a cloud image. and 'boot_capture'"
+	assert_errors 8
+}
