@@ -208,8 +208,18 @@ main(int argc, char **argv)
 		}
 		code = hl_cp_boot(p, lab, picked, &o, &res, &e);
 		hl_pve_close(p);
-	} else
+	} else {
+		/* what status shows and drift reads: .hl/hosts/HOST.json */
+		static const char *const keep[] = { "snapshot", "action",
+			"paths", NULL };
+		const char *section = o.verb == HL_CP_DATA ? "capture" :
+		    o.verb == HL_CP_RESTORE || o.verb == HL_CP_INIT ? "restore" :
+		    o.verb == HL_CP_VERIFY ? "verify" : NULL;
+
 		code = hl_cp_run(lab, picked, &o, &res, &e);
+		if (section)
+			hl_run_record(&run, lab, section, res, keep, 0);
+	}
 	if (code > 1 && jv_get_kind(res) == JV_KIND_OBJECT)
 		res = jv_object_set(res, jv_string("error"), hl_json_err(&e));
 	code = hl_run_result(&run, code, res, &e);

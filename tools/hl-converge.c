@@ -192,6 +192,9 @@ converge(struct hl_run *run, const struct args *a, struct hl_lab *lab,
 		res = jv_object_set(res, jv_string("error"), hl_json_err(&e));
 		hl_note(&run->progress, HL_NOTE_ERROR, NULL, "%s", e.msg);
 	}
+	if (o.mode == HL_CV_APPLY)
+		hl_run_record(run, lab, "L3", res, (const char *const []){
+		    "changed", "failed", "unreachable", NULL }, 0);
 	return hl_run_result(run, code, res, &e);
 }
 

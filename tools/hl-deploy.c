@@ -144,6 +144,8 @@ main(int argc, char **argv)
 		res = jv_object_set(res, jv_string("error"), hl_json_err(&e));
 		hl_note(&run.progress, HL_NOTE_ERROR, NULL, "%s", e.msg);
 	}
+	if (apply && !dry)
+		hl_run_record(&run, lab, "L4", res, NULL, 0);
 	code = hl_run_result(&run, code, res, &e);
 done:
 	free(picked);

@@ -5,6 +5,7 @@
  *   hl-validate specs [SELECTOR...]   every problem in one run
  *   hl-validate show [SELECTOR...]    the configuration later layers use
  *   hl-validate runway [SELECTOR...]  is the hypervisor ready for them?
+ *   hl-validate drift [SELECTOR...]   which layers each host needs again
  *
  * One JSON document on stdout; problems also on stderr as FILE:LINE:COL.
  * Exit status: 0 valid (runway: nothing failed), 1 any spec problem (YAML
@@ -16,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/exit.h"
 #include "core/json.h"
 #include "pve/pve.h"
 #include "cli/run.h"
+#include "drift/drift.h"
 #include "runway/runway.h"
 #include "spec/select.h"
 #include "spec/spec.h"
@@ -29,6 +32,7 @@ static const char usage[] =
 "usage: hl-validate specs [SELECTOR...] [options]\n"
 "       hl-validate show [SELECTOR...] [options]\n"
 "       hl-validate runway [SELECTOR...] [--insecure] [options]\n"
+"       hl-validate drift [SELECTOR...] [--live] [--exit-code] [options]\n"
 "\n"
 "specs  check lab.yaml, personas/ and layers/: YAML, unknown\n"
 "       keys, types and ranges, required keys, references, lab-wide\n"
@@ -39,11 +43,18 @@ static const char usage[] =
 "       endpoint, TLS identity, token, version, cluster, privileges,\n"
 "       nodes, storages, bridges, templates, vmids, node SSH, local\n"
 "       tools; prints {ok, checks, facts, meta}\n"
+"drift  per host, the commit each layer (L2, L3, L4) last applied against\n"
+"       HEAD, and the files changed since that the host's layer reads:\n"
+"       {head, hosts: [{name, layers: {L2: {applied, files, keys, action},\n"
+"       ...}, rebuild_suggested}], meta}; from Git and .hl/hosts/ alone\n"
 "\n"
 "SELECTOR: a host name, @TAG, persona:NAME or all (default: all)\n"
 "\n"
 "options:\n"
 "      --insecure       runway: do not verify the endpoint's TLS identity\n"
+"      --live           drift: also ask hl-vm plan, hl-converge check and\n"
+"                       hl-deploy plan for the hosts\n"
+"      --exit-code      drift: exit 1 when a host needs any layer\n"
 HL_RUN_OPTIONS_HELP
 "\n"
 "environment: HL_PVE_ENDPOINT, HL_PVE_CAFILE, HL_PVE_FINGERPRINT override\n"
@@ -108,13 +119,52 @@ runway(struct hl_run *run, const struct hl_lab *lab,
 	return doc;
 }
 
+/* drift; the directory of this binary is where --live finds the others. */
+static jv
+drift(struct hl_run *run, const struct hl_lab *lab,
+    const unsigned char *picked, int live, int exit_code, const char *argv0,
+    int *code)
+{
+	struct hl_drift_opts o = { .live = live, .progress = &run->progress };
+	struct hl_err e = { 0 };
+	char self[4096], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	jv doc;
+
+	if (n > 0)
+		self[n] = '\0';
+	else
+		snprintf(self, sizeof(self), "%s", argv0);
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		snprintf(self, sizeof(self), ".");
+	o.bindir = self;
+	o.head = hl_json_get_str(run->git, "commit");
+	if (o.head == NULL) {
+		hl_err_set(&e, HL_E_LAB, "drift needs the lab in Git, with a "
+		    "commit");
+		*code = e.code;
+		return hl_run_error_doc(run, &e);
+	}
+	*code = hl_drift(lab, picked, &o, &doc, &e);
+	if (*code > 1)
+		return hl_run_error_doc(run, &e);
+	if (!exit_code)
+		*code = HL_EXIT_OK;
+	return doc;
+}
+
 int
 main(int argc, char **argv)
 {
-	enum { OPT_INSECURE = 0x200 };
+	enum { OPT_INSECURE = 0x200, OPT_LIVE, OPT_EXIT_CODE };
 	static const struct option longopts[] = { HL_RUN_LONGOPTS,
-		{ "insecure", no_argument, NULL, OPT_INSECURE }, { 0 } };
-	int insecure = 0;
+		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "live", no_argument, NULL, OPT_LIVE },
+		{ "exit-code", no_argument, NULL, OPT_EXIT_CODE }, { 0 } };
+	int insecure = 0, live = 0, exit_code = 0;
 	struct hl_run run;
 	struct hl_lab *lab = NULL;
 	unsigned char *picked = NULL;
@@ -132,17 +182,25 @@ main(int argc, char **argv)
 			insecure = 1;
 			continue;
 		}
+		if (opt == OPT_LIVE || opt == OPT_EXIT_CODE) {
+			*(opt == OPT_LIVE ? &live : &exit_code) = 1;
+			continue;
+		}
 		return hl_run_usage(&run, "unknown option");
 	}
 	if (optind >= argc)
-		return hl_run_usage(&run, "missing verb (specs, show or runway)");
+		return hl_run_usage(&run, "missing verb (specs, show, runway "
+		    "or drift)");
 	verb = argv[optind++];
 	if (strcmp(verb, "specs") != 0 && strcmp(verb, "show") != 0 &&
-	    strcmp(verb, "runway") != 0)
-		return hl_run_usage(&run, "unknown verb '%s' (specs, show or "
-		    "runway)", verb);
+	    strcmp(verb, "runway") != 0 && strcmp(verb, "drift") != 0)
+		return hl_run_usage(&run, "unknown verb '%s' (specs, show, "
+		    "runway or drift)", verb);
 	if (insecure && strcmp(verb, "runway") != 0)
 		return hl_run_usage(&run, "--insecure is for runway only");
+	if ((live || exit_code) && strcmp(verb, "drift") != 0)
+		return hl_run_usage(&run, "--%s is for drift only", live ?
+		    "live" : "exit-code");
 	sels = argv + optind;
 	nsels = argc - optind;
 
@@ -155,6 +213,8 @@ main(int argc, char **argv)
 
 	if (strcmp(verb, "runway") == 0 && code == HL_EXIT_OK) {
 		doc = runway(&run, lab, picked, insecure, &code);
+	} else if (strcmp(verb, "drift") == 0 && code == HL_EXIT_OK) {
+		doc = drift(&run, lab, picked, live, exit_code, argv[0], &code);
 	} else if (strcmp(verb, "specs") == 0) {
 		doc = jv_object_set(jv_object(), jv_string("ok"),
 		    jv_bool(code == HL_EXIT_OK));

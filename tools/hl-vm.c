@@ -95,6 +95,9 @@ main(int argc, char **argv)
 		{ "plan", required_argument, NULL, OPT_PLAN },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ 0 } };
+	/* what .hl/hosts/HOST.json keeps of a run (hl_run_record) */
+	static const char *const keep[] = { "action", NULL },
+	    *const layers[] = { "L2", "L3", "L4", NULL };
 	struct hl_vm_opts vo = { 0 };
 	struct hl_vm_plan_opts po = { 0 };
 	const char *plan_file = NULL;
@@ -193,11 +196,17 @@ main(int argc, char **argv)
 			 * also gets it as a diff */
 			if (jv_is_valid(doc) && hl_run_human(&run))
 				hl_run_plan_text(stderr, doc);
-		} else if (strcmp(verb, "apply") == 0)
+		} else if (strcmp(verb, "apply") == 0) {
 			code = hl_vm_apply(p, lab, picked, &vo, &doc, &e);
-		else if (strcmp(verb, "destroy") == 0)
+			if (!vo.dry_run)
+				hl_run_record(&run, lab, "L2", doc, keep, 0);
+		} else if (strcmp(verb, "destroy") == 0) {
 			code = hl_vm_destroy(p, lab, picked, &vo, &doc, &e);
-		else
+			/* a host without its VM has nothing applied */
+			for (int l = 0; vo.yes && !vo.dry_run && layers[l]; l++)
+				hl_run_record(&run, lab, layers[l], doc, keep,
+				    1);
+		} else
 			code = hl_vm_status(p, lab, picked, vo.commit, &doc,
 			    &e);
 		code = hl_run_result(&run, code, doc, &e);

@@ -128,6 +128,18 @@ int hl_run_lab(struct hl_run *r, char *const *sels, int nsels, unsigned flags,
  */
 int hl_run_result(struct hl_run *r, int code, jv result, const struct hl_err *e);
 
+/*
+ * What the verb did to each host of result (borrowed: its hosts[], each
+ * with name) into .hl/hosts/HOST.json's section (state/hostrec.h): ok
+ * (no error, no nonzero code, failed or unreachable), when, the tool, the
+ * lab's commit, and the entry's members named in keep (NULL-ended; may be
+ * NULL).  clear: a host that went well has nothing of the section applied
+ * any more (its VM destroyed).  A record that cannot be written is a
+ * warning, not a failure of the verb.
+ */
+void hl_run_record(struct hl_run *r, const struct hl_lab *lab,
+    const char *section, jv result, const char *const keep[], int clear);
+
 /* A failure document {error: {message, code, reason}} printed with
  * hl_run_finish, and the message on stderr; returns e's exit status. */
 int hl_run_fail(struct hl_run *r, const struct hl_err *e);

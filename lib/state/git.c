@@ -299,3 +299,132 @@ done:
 	git_libgit2_shutdown();
 	return rc;
 }
+
+/*
+ * The repository holding root, and root's place in it ("" at its top,
+ * else "sub/dir/"), into *prefix (the caller frees it).  -1 with e.
+ */
+static int
+open_lab(const char *root, git_repository **repo, struct hl_buf *prefix,
+    struct hl_err *e)
+{
+	const char *workdir;
+	size_t wlen;
+
+	*repo = NULL;
+	if (git_repository_open_ext(repo, root, 0, NULL) < 0 ||
+	    (workdir = git_repository_workdir(*repo)) == NULL)
+		return hl_err_set(e, HL_E_LAB, "the lab is not in a Git "
+		    "repository: %s", git_reason());
+	wlen = strlen(workdir);
+	if (strncmp(root, workdir, wlen - 1) == 0 && strlen(root) >= wlen)
+		hl_buf_printf(prefix, "%s/", root + wlen);
+	hl_buf_adds(prefix, "");
+	return 0;
+}
+
+/* The tree of the lab (prefix: its place) at commit hex; -1 with e. */
+static int
+lab_tree(git_repository *repo, const char *hex, const char *prefix,
+    git_tree **tree, struct hl_err *e)
+{
+	git_object *obj = NULL;
+	git_tree *top = NULL;
+	git_tree_entry *ent = NULL;
+	int rc = -1;
+
+	*tree = NULL;
+	if (git_revparse_single(&obj, repo, hex) < 0 ||
+	    git_object_peel((git_object **)&top, obj, GIT_OBJECT_TREE) < 0) {
+		hl_err_set(e, HL_E_LAB, "commit %s is not in the lab's "
+		    "repository: %s", hex, git_reason());
+		goto done;
+	}
+	if (prefix[0] == '\0') {
+		*tree = top;
+		top = NULL;
+		rc = 0;
+		goto done;
+	}
+	if (git_tree_entry_bypath(&ent, top, prefix) < 0 ||
+	    git_tree_lookup(tree, repo, git_tree_entry_id(ent)) < 0) {
+		hl_err_set(e, HL_E_LAB, "commit %s has no %s", hex, prefix);
+		goto done;
+	}
+	rc = 0;
+done:
+	git_tree_entry_free(ent);
+	git_tree_free(top);
+	git_object_free(obj);
+	return rc;
+}
+
+jv
+hl_git_changed(const char *root, const char *from, struct hl_err *e)
+{
+	git_repository *repo = NULL;
+	git_tree *a = NULL, *b = NULL;
+	git_diff *diff = NULL;
+	struct hl_buf prefix = { 0 };
+	jv out = jv_invalid();
+
+	git_libgit2_init();
+	if (open_lab(root, &repo, &prefix, e) < 0 ||
+	    lab_tree(repo, from, hl_buf_str(&prefix), &a, e) < 0 ||
+	    lab_tree(repo, "HEAD", hl_buf_str(&prefix), &b, e) < 0)
+		goto done;
+	if (git_diff_tree_to_tree(&diff, repo, a, b, NULL) < 0) {
+		hl_err_set(e, HL_E_LAB, "cannot compare %s with HEAD: %s",
+		    from, git_reason());
+		goto done;
+	}
+	out = jv_array();
+	for (size_t i = 0; i < git_diff_num_deltas(diff); i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+
+		out = jv_array_append(out, jv_string(d->new_file.path));
+		if (strcmp(d->old_file.path, d->new_file.path) != 0)
+			out = jv_array_append(out, jv_string(d->old_file.path));
+	}
+	out = jv_sort(out, jv_copy(out));
+done:
+	git_diff_free(diff);
+	git_tree_free(a);
+	git_tree_free(b);
+	git_repository_free(repo);
+	hl_buf_free(&prefix);
+	git_libgit2_shutdown();
+	return out;
+}
+
+int
+hl_git_export(const char *root, const char *commit, const char *dir,
+    struct hl_err *e)
+{
+	git_repository *repo = NULL;
+	git_tree *tree = NULL;
+	git_checkout_options co;
+	struct hl_buf prefix = { 0 };
+	int rc = -1;
+
+	git_libgit2_init();
+	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+	co.checkout_strategy = GIT_CHECKOUT_FORCE |
+	    GIT_CHECKOUT_DONT_UPDATE_INDEX;
+	co.target_directory = dir;
+	if (open_lab(root, &repo, &prefix, e) < 0 ||
+	    lab_tree(repo, commit, hl_buf_str(&prefix), &tree, e) < 0)
+		goto done;
+	if (git_checkout_tree(repo, (git_object *)tree, &co) < 0) {
+		hl_err_set(e, HL_E_LAB, "cannot write the lab at %s into %s: "
+		    "%s", commit, dir, git_reason());
+		goto done;
+	}
+	rc = 0;
+done:
+	git_tree_free(tree);
+	git_repository_free(repo);
+	hl_buf_free(&prefix);
+	git_libgit2_shutdown();
+	return rc;
+}

@@ -48,4 +48,19 @@ int hl_git_can_commit(const char *root, struct hl_err *e);
 int hl_git_committed(const char *root, const char *const *paths,
     const char **first, struct hl_err *e);
 
+/*
+ * The lab's files (paths relative to root) that differ between commit
+ * from (a hex id or a name Git knows) and HEAD, sorted; a rename gives
+ * both names.  jv_invalid() with e when either commit cannot be read.
+ */
+jv hl_git_changed(const char *root, const char *from, struct hl_err *e);
+
+/*
+ * The lab's files at commit (root's directory in it) written into dir,
+ * which exists: what the specs were then, to load beside today's.  The
+ * repository's index and work tree are not touched.  0, or -1 with e.
+ */
+int hl_git_export(const char *root, const char *commit, const char *dir,
+    struct hl_err *e);
+
 #endif
