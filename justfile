@@ -8,10 +8,31 @@ set dotenv-required := false
 set positional-arguments := true
 
 bin := justfile_directory() / "bin"
+scripts := justfile_directory() / "scripts"
 
 # Install packages and just, build, make the example lab's key pair
 setup:
-    scripts/setup
+    {{scripts}}/setup
+
+# The whole lab from nothing (or what is missing of it): simulator, runway, templates, VMs, OS, data, stacks, verified; again: changes nothing
+up:
+    {{scripts}}/up
+
+# One host made anew as one resumable, verified transaction: capture, destroy, apply, converge, restore, deploy, verify (snapshot=ID to restore that one)
+rebuild HOST *SNAPSHOT:
+    {{scripts}}/rebuild "$@"
+
+# One row per host across the layers: VM, template, last converge and deploy, newest snapshot, last verify
+status *SELECTORS:
+    @{{scripts}}/status "$@"
+
+# Which layers each host needs since the commit it last applied (--live: ask the hosts too)
+drift *ARGS:
+    {{bin}}/hl-validate drift "$@"
+
+# Run exactly the layers drift names, for exactly the hosts that need them
+sync *SELECTORS:
+    {{scripts}}/sync "$@"
 
 # Check the specs (all hosts, or the given selectors)
 validate *SELECTORS:
@@ -58,7 +79,7 @@ destroy +ARGS:
     {{bin}}/hl-vm destroy "$@"
 
 # L2: each VM's existence, node, power, address and provenance
-status *SELECTORS:
+vm-status *SELECTORS:
     {{bin}}/hl-vm status "$@"
 
 # L3: converge each host's OS with Ansible, its roles from the specs (all hosts, or the given selectors)
@@ -83,15 +104,15 @@ test:
 
 # Start the Proxmox VE simulator in the background; writes .hl/sim.env (--state DIR, --port N, --config FILE)
 lab-up *ARGS:
-    sim/hl-sim start "$@"
+    {{justfile_directory()}}/sim/hl-sim start "$@"
 
 # Stop the simulator; nothing of it keeps running (--state DIR for one started so)
 lab-down *ARGS:
-    sim/hl-sim stop "$@"
+    {{justfile_directory()}}/sim/hl-sim stop "$@"
 
 # Whether the simulator runs, as JSON {running, pid, endpoint, state}; exits 0 either way
 lab-status *ARGS:
-    sim/hl-sim status "$@"
+    {{justfile_directory()}}/sim/hl-sim status "$@"
 
 # Capture: back up each host's data paths with restic (hosts whose data is authoritative)
 capture *ARGS:

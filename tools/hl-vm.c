@@ -97,7 +97,7 @@ main(int argc, char **argv)
 		{ 0 } };
 	/* what .hl/hosts/HOST.json keeps of a run (hl_run_record) */
 	static const char *const keep[] = { "action", NULL },
-	    *const layers[] = { "L2", "L3", "L4", NULL };
+	    *const layers[] = { "L2", "L3", "L4", "restore", NULL };
 	struct hl_vm_opts vo = { 0 };
 	struct hl_vm_plan_opts po = { 0 };
 	const char *plan_file = NULL;

@@ -44,6 +44,12 @@ int cp_marker_write(struct cp_host *h, jv marker, struct hl_err *e);
 int cp_look(struct cp_host *h, jv paths, jv *marker, jv *states,
     struct hl_err *e);
 
+/* The remote argv "sudo -n INTERP -c SCRIPT ARG0 ARGS..." (ARGS an array
+ * of strings, borrowed: the argv points into it), NULL-ended, malloc'ed
+ * (the caller frees the array only); NULL when out of memory. */
+char **cp_argv(const char *interp, const char *script, const char *arg0,
+    jv args);
+
 /* sh -c SCRIPT sh ARGS... as root on the host (ARGS an array of strings,
  * borrowed); its exit status, or -1 with e. */
 int cp_sh(struct cp_host *h, const char *script, jv args,

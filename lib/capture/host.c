@@ -13,25 +13,21 @@
 
 #define OUT_MAX (16u << 20)
 
-int
-cp_sh(struct cp_host *h, const char *script, jv args,
-    const struct hl_buf *in, struct hl_buf *out, struct hl_err *e)
+char **
+cp_argv(const char *interp, const char *script, const char *arg0, jv args)
 {
 	int n = jv_get_kind(args) == JV_KIND_ARRAY ?
-	    jv_array_length(jv_copy(args)) : 0, rc;
+	    jv_array_length(jv_copy(args)) : 0;
 	char **argv = calloc((size_t)n + 7, sizeof(*argv));
-	struct hl_buf err = { 0 };
-	struct hl_ssh_io io = { .in = in, .out = out, .out_cap = OUT_MAX,
-		.err = &err };
 
 	if (argv == NULL)
-		return hl_err_set(e, HL_E_INTERNAL, "out of memory");
+		return NULL;
 	argv[0] = "sudo";
 	argv[1] = "-n";
-	argv[2] = "sh";
+	argv[2] = (char *)interp;
 	argv[3] = "-c";
 	argv[4] = (char *)script;
-	argv[5] = "sh";
+	argv[5] = (char *)arg0;
 	/* args (borrowed) holds the strings argv points into */
 	for (int i = 0; i < n; i++) {
 		jv a = jv_array_get(jv_copy(args), i);
@@ -39,6 +35,21 @@ cp_sh(struct cp_host *h, const char *script, jv args,
 		argv[6 + i] = (char *)(hl_json_str(a) ? hl_json_str(a) : "");
 		jv_free(a);
 	}
+	return argv;
+}
+
+int
+cp_sh(struct cp_host *h, const char *script, jv args,
+    const struct hl_buf *in, struct hl_buf *out, struct hl_err *e)
+{
+	char **argv = cp_argv("sh", script, "sh", args);
+	struct hl_buf err = { 0 };
+	struct hl_ssh_io io = { .in = in, .out = out, .out_cap = OUT_MAX,
+		.err = &err };
+	int rc;
+
+	if (argv == NULL)
+		return hl_err_set(e, HL_E_INTERNAL, "out of memory");
 	rc = hl_ssh_run_io(&h->reach.ssh, argv, &io, 120, e);
 	if (rc > 0 && err.len) {
 		char why[300];

@@ -17,29 +17,16 @@ int
 cp_sums(struct cp_host *h, const char *verb, jv args, double timeout,
     jv *res, struct hl_err *e)
 {
-	int n = jv_array_length(jv_copy(args)), rc;
-	char **argv = calloc((size_t)n + 7, sizeof(*argv));
+	char **argv = cp_argv("python3", sums, verb, args);
 	struct hl_buf out = { 0 }, err = { 0 };
 	struct hl_ssh_io io = { .out = &out, .err = &err };
 	const char *last;
 	char why[300];
+	int rc;
 
 	*res = jv_null();
 	if (argv == NULL)
 		return hl_err_set(e, HL_E_INTERNAL, "out of memory");
-	argv[0] = "sudo";
-	argv[1] = "-n";
-	argv[2] = "python3";
-	argv[3] = "-c";
-	argv[4] = (char *)sums;
-	argv[5] = (char *)verb;
-	/* args (borrowed) holds the strings argv points into */
-	for (int i = 0; i < n; i++) {
-		jv a = jv_array_get(jv_copy(args), i);
-
-		argv[6 + i] = (char *)(hl_json_str(a) ? hl_json_str(a) : "");
-		jv_free(a);
-	}
 	rc = hl_ssh_run_io(&h->reach.ssh, argv, &io, timeout, e);
 	free(argv);
 	if (rc < 0)

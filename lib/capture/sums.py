@@ -6,7 +6,8 @@ answer is one JSON document on stdout.
                  into MANIFEST, which the snapshot then holds beside the
                  data.  A file is read again only when its size, mtime,
                  ctime or inode changed since the last write (CACHE), so
-                 a capture of quiet data reads none of it.
+                 a capture of quiet data reads none of it, and writes
+                 neither.
                  {"files": N, "bytes": N, "hashed": N}
   check ROOT     Every file the manifest under ROOT names (ROOT is / after
                  a restore, the drill's directory in verify), hashed where
@@ -23,7 +24,9 @@ import stat
 import sys
 
 MANIFEST = "/var/lib/hl/capture/manifest.json"
-CACHE = "/var/lib/hl/capture-sums.json"
+# not beside the manifest's directory: a change there would be a change of
+# /var/lib/hl, which the snapshot holds as the manifest's parent
+CACHE = "/var/cache/hl/capture-sums.json"
 
 
 def sha256(path):
@@ -100,7 +103,8 @@ def write(paths):
         same = False
     if not same:        # an unchanged manifest is unchanged in the snapshot
         dump(MANIFEST, doc)
-    dump(CACHE, fresh)
+    if fresh != cache:
+        dump(CACHE, fresh)
     return {"files": len(out), "bytes": total, "hashed": hashed}
 
 

@@ -146,3 +146,22 @@ fail:
 	return hl_err_set(e, HL_E_INTERNAL, "%s: cannot write: %s", path,
 	    strerror(saved));
 }
+
+int
+hl_file_mkdirs(const char *dir, int mode)
+{
+	char p[4096];
+
+	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (size_t i = 1; p[i]; i++)
+		if (p[i] == '/') {
+			p[i] = '\0';
+			if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST)
+				return -1;
+			p[i] = '/';
+		}
+	return mkdir(p, (mode_t)mode) < 0 && errno != EEXIST ? -1 : 0;
+}

@@ -39,4 +39,8 @@ const char *hl_file_strerror(enum hl_file_status st, int err);
 int hl_file_write(const char *path, const struct hl_buf *data, int mode,
     struct hl_err *e);
 
+/* mkdir -p dir, each directory made with mode (less the umask): 0, or -1
+ * with errno. */
+int hl_file_mkdirs(const char *dir, int mode);
+
 #endif

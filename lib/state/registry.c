@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -218,20 +217,6 @@ hl_registry_new_id(char *out, size_t len)
 	strftime(out, len, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-/* mkdir -p, 0755. */
-static int
-mkdirs(char *p)
-{
-	for (size_t i = 1; p[i]; i++)
-		if (p[i] == '/') {
-			p[i] = '\0';
-			if (mkdir(p, 0755) < 0 && errno != EEXIST)
-				return -1;
-			p[i] = '/';
-		}
-	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 int
 hl_registry_write(const struct hl_lab *lab, jv a, struct hl_err *e)
 {
@@ -244,7 +229,7 @@ hl_registry_write(const struct hl_lab *lab, jv a, struct hl_err *e)
 	    hl_json_get_str(a, "template"), hl_json_get_str(a, "node"));
 	snprintf(path, sizeof(path), "%s/%s.json", dir, hl_json_get_str(a,
 	    "id"));
-	if (mkdirs(dir) < 0)
+	if (hl_file_mkdirs(dir, 0755) < 0)
 		return hl_err_set(e, HL_E_INTERNAL, "%s: %s", dir,
 		    strerror(errno));
 	s = jv_dump_string(jv_copy(a), JV_PRINT_SORTED | JV_PRINT_PRETTY |

@@ -336,23 +336,6 @@ write_artifact(struct build *b, jv *out)
 	return 0;
 }
 
-int
-tb_mkdirs(const char *dir)
-{
-	char p[4096];
-	size_t i;
-
-	snprintf(p, sizeof(p), "%s", dir);
-	for (i = 1; p[i]; i++)
-		if (p[i] == '/') {
-			p[i] = '\0';
-			if (mkdir(p, 0755) < 0 && errno != EEXIST)
-				return -1;
-			p[i] = '/';
-		}
-	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 /*
  * A dry run's end: the vmid the create would take, the cluster checked as
  * the create would check it, and what the build would do.  Nothing made,

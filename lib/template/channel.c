@@ -31,7 +31,7 @@ write_channels(const struct hl_lab *lab, jv channels, struct hl_err *e)
 	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s/layers/L1", lab->root);
-	tb_mkdirs(path);
+	hl_file_mkdirs(path, 0755);
 	snprintf(path, sizeof(path), "%s/%s", lab->root, CHANNELS);
 	hl_buf_printf(&f, "# Written by hl-template (promote, rollback, gc): "
 	    "the artifact each\n# channel of each template points to, per "

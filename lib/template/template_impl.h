@@ -33,7 +33,6 @@ int tb_task(struct build *b, const char *method, const char *path, jv params,
     double timeout);
 void tb_vm_path(struct build *b, char *out, size_t len, const char *rest);
 void tb_discard(struct build *b);
-int tb_mkdirs(const char *dir);
 
 /* 1 when this digest is built on the node (*artifact set), 0 when not
  * (an interrupted build's VM removed first), -1 on error (one still

@@ -37,9 +37,11 @@ vm_options(struct host *x, int with_mac, const char *mac)
 	o = jv_object_set(o, jv_string("memory"), hl_json_get(jv_copy(want),
 	    "memory_mib"));
 	hl_buf_adds(&b, "virtio");
-	if (with_mac && (mac || hl_json_get_str(want, "mac")))
-		hl_buf_printf(&b, "=%s", mac ? mac : hl_json_get_str(want,
-		    "mac"));
+	/* a declared MAC wins; else the one the VM has (mac) stays */
+	if (hl_json_get_str(want, "mac"))
+		mac = hl_json_get_str(want, "mac");
+	if (with_mac && mac)
+		hl_buf_printf(&b, "=%s", mac);
 	hl_buf_printf(&b, ",bridge=%s", br ? br : "vmbr0");
 	if (vlan > 0)
 		hl_buf_printf(&b, ",tag=%.0f", vlan);

@@ -93,7 +93,9 @@ jv vm_failed(const struct hl_progress *progress, const char *name,
 /* The description marker of x's VM (state=creating until in service). */
 void vm_description(struct host *x, const char *artifact, int creating,
     char *out, size_t len);
-/* The VM's configuration from the specs, as PVE's options. */
+/* The VM's configuration from the specs, as PVE's options; net0's MAC
+ * (with_mac) the declared one, else mac (the VM's own: NULL, PVE picks
+ * one). */
 jv vm_options(struct host *x, int with_mac, const char *mac);
 /* Until cloud-init finished, seen through the agent. */
 int vm_wait_booted(struct host *x);

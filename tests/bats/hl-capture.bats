@@ -259,7 +259,7 @@ fingerprint() {
 	# silent damage, as the host's checksum cache shows it: n3.txt known
 	# by other bytes than it holds, its size, times and inode unchanged
 	root_on db01 'python3 -c "
-import json; p = \"/var/lib/hl/capture-sums.json\"; c = json.load(open(p))
+import json; p = \"/var/cache/hl/capture-sums.json\"; c = json.load(open(p))
 c[\"/srv/notes/n3.txt\"][4] = \"0\" * 64; json.dump(c, open(p, \"w\"))"'
 	cp_ 0 data db01
 	jq -e '.hosts[0].checksums.hashed == 0' <<<"$output"
@@ -276,7 +276,7 @@ c[\"/srv/notes/n3.txt\"][4] = \"0\" * 64; json.dump(c, open(p, \"w\"))"'
 	[ "$(root_on db01 'cat /var/lib/hl/capture.json; ls -d /srv/notes*')" = "$marker
 /srv/notes" ]
 	# without the cache every file is read again: the newest snapshot is sound
-	root_on db01 'rm /var/lib/hl/capture-sums.json'
+	root_on db01 'rm /var/cache/hl/capture-sums.json'
 	cp_ 0 data db01
 	jq -e '.hosts[0].checksums.hashed == 42' <<<"$output"
 	cp_ 0 verify db01
