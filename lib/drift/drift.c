@@ -197,8 +197,9 @@ layer_since(struct ctx *c, struct then *t, int li, jv now, jv was,
 	jv_object_foreach(all, k, v) {
 		jv a = hl_json_get(jv_copy(now), jv_string_value(k)),
 		    b = hl_json_get(jv_copy(was), jv_string_value(k));
+		int same = jv_equal(a, b);	/* consumes both */
 
-		if ((key_layers(jv_string_value(k)) & bit) && !jv_equal(a, b)) {
+		if ((key_layers(jv_string_value(k)) & bit) && !same) {
 			keys = jv_array_append(keys, jv_copy(k));
 			keyed = 1;
 		}
