@@ -10,6 +10,13 @@
 # at its end.  The tools print progress on stderr, which goes to the
 # operator as it comes.
 
+# -h, --help: the script's own header comment, as its usage
+case ${1:-} in
+-h | --help)
+	sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0 ;;
+esac
+
 # The lab, found as the tools find it: $HL_LAB, else the nearest directory
 # upwards holding lab.yaml.
 bin=${HL_BIN:-$root/bin}
