@@ -505,9 +505,10 @@ verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
 	/* what was restored, against the checksums the snapshot holds
 	 * (snapshots older than hl's checksums hold none) */
 	if (rc == 0 && (sums = has(paths, CP_SUMS_DIR))) {
-		jv v;
+		jv v, root = JV_ARRAY(jv_string("/"));
 
-		rc = cp_sums(h, "check", JV_ARRAY(jv_string("/")), 3600, &v, e);
+		rc = cp_sums(h, "check", root, 3600, &v, e);
+		jv_free(root);
 		if (rc == 0 && (hl_json_get_kind(v, "manifest") != JV_KIND_TRUE ||
 		    hl_json_get_kind(v, "mismatches") != JV_KIND_ARRAY ||
 		    jv_array_length(hl_json_get(jv_copy(v), "mismatches")) > 0))
