@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "capture/capture.h"
 #include "core/clock.h"
@@ -219,8 +218,6 @@ template_one(struct bctx *x, const struct hl_lab *lab, jv vms, jv *entry)
 	jv def = hl_json_get(jv_copy(lab->templates), name), pick, a, defaults;
 	const char *src = NULL;
 	char path[400], digest[65], id[32], buf[1024], tag[300], when[32];
-	time_t t = time(NULL);
-	struct tm tm;
 	double t0 = hl_clock();
 	int vmid = 0, rc = -1;
 
@@ -304,8 +301,7 @@ template_one(struct bctx *x, const struct hl_lab *lab, jv vms, jv *entry)
 	}
 	if (rc < 0)
 		goto out;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	hl_clock_utc(when, sizeof(when));
 	a = JV_OBJECT(jv_string("id"), jv_string(id), jv_string("template"),
 	    jv_string(name), jv_string("node"), jv_string(x->node),
 	    jv_string("vmid"), jv_number(vmid), jv_string("digest"),

@@ -47,19 +47,6 @@ hl_cp_password(const struct hl_lab *lab, const unsigned char *picked,
 	return 0;
 }
 
-/* Now, as restic and the marker write it: 2026-12-05T06:30:00Z. */
-static jv
-now_utc(void)
-{
-	char b[32];
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return jv_string(b);
-}
-
 /* The paths in states (cp_look) that hold data. */
 static jv
 holding(jv states)
@@ -391,7 +378,7 @@ verb_init(struct run *r, struct cp_host *h, jv *entry, struct hl_err *e)
 		return -1;
 	if (cp_marker_write(h, JV_OBJECT(jv_string("authoritative"),
 	    jv_true(), jv_string("by"), jv_string("init"), jv_string("at"),
-	    now_utc()), e) < 0)
+	    jv_string(hl_clock_utc((char [32]){ 0 }, 32))), e) < 0)
 		return -1;
 	*entry = jv_object_set(*entry, jv_string("action"),
 	    jv_string("initialised"));
@@ -529,7 +516,7 @@ verb_restore(struct run *r, struct cp_host *h, jv hj, jv *entry,
 	if (cp_marker_write(h, JV_OBJECT(jv_string("authoritative"),
 	    jv_true(), jv_string("by"), jv_string("restore"),
 	    jv_string("snapshot"), hl_json_get(jv_copy(snap), "id"),
-	    jv_string("at"), now_utc()), e) < 0)
+	    jv_string("at"), jv_string(hl_clock_utc((char [32]){ 0 }, 32))), e) < 0)
 		goto fail;
 	*entry = jv_object_set(*entry, jv_string("action"),
 	    jv_string("restored"));

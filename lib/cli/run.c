@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/exit.h"
 #include "core/json.h"
 #include "core/lock.h"
@@ -274,15 +275,13 @@ hl_run_record(struct hl_run *r, const struct hl_lab *lab, const char *section,
 {
 	jv hosts = hl_json_get(jv_copy(result), "hosts");
 	char at[32];
-	time_t t = time(NULL);
-	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	hl_clock_utc(at, sizeof(at));
 	if (jv_get_kind(hosts) == JV_KIND_ARRAY)
 		jv_array_foreach(hosts, i, h) {
 			const char *name = hl_json_get_str(h, "name");
-			jv rec = JV_OBJECT(jv_string("ok"), jv_bool(entry_ok(h)),
+			int ok = entry_ok(h);
+			jv rec = JV_OBJECT(jv_string("ok"), jv_bool(ok),
 			    jv_string("at"), jv_string(at), jv_string("tool"),
 			    jv_string(r->tool), jv_string("commit"),
 			    hl_json_get(jv_copy(r->git), "commit"),
@@ -297,7 +296,7 @@ hl_run_record(struct hl_run *r, const struct hl_lab *lab, const char *section,
 					    keep[k]), hl_json_get(jv_copy(h),
 					    keep[k]));
 			if (name && hl_hostrec_update(lab, name, section, rec,
-			    clear && entry_ok(h), &e) < 0)
+			    clear && ok, &e) < 0)
 				hl_note(&r->progress, HL_NOTE_WARNING, name,
 				    "%s", e.msg);
 			else if (name == NULL)

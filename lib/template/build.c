@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/file.h"
 #include "core/json.h"
 #include "ssh/ssh.h"
@@ -306,12 +307,9 @@ static int
 write_artifact(struct build *b, jv *out)
 {
 	char when[32];
-	time_t t = time(NULL);
-	struct tm tm;
 	jv a = jv_object();
 
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	hl_clock_utc(when, sizeof(when));
 	a = jv_object_set(a, jv_string("id"), jv_string(b->id));
 	a = jv_object_set(a, jv_string("template"), jv_string(b->name));
 	a = jv_object_set(a, jv_string("node"), jv_string(b->node));
