@@ -2,8 +2,8 @@
  * hl-converge: L3, each host's OS converged by Ansible from the specs.
  *
  *   hl-converge inventory [SELECTOR...] [--list | --host NAME]
- *   hl-converge apply [SELECTOR...] [--parallel N] [--dry-run]
- *   hl-converge check [SELECTOR...] [--exit-code] [--parallel N]
+ *   hl-converge apply [SELECTOR...] [--parallel N] [--tags T] [--dry-run]
+ *   hl-converge check [SELECTOR...] [--exit-code] [--parallel N] [--tags T]
  *   hl-converge reboot SELECTOR... [--only-if-needed] [--yes | --dry-run]
  *   hl-converge shutdown SELECTOR... [--yes | --dry-run]
  *
@@ -25,8 +25,10 @@
 
 static const char usage[] =
 "usage: hl-converge inventory [SELECTOR...] [--list | --host NAME] [options]\n"
-"       hl-converge apply [SELECTOR...] [--parallel N] [--dry-run] [options]\n"
-"       hl-converge check [SELECTOR...] [--exit-code] [--parallel N] [options]\n"
+"       hl-converge apply [SELECTOR...] [--parallel N] [--tags T,...]\n"
+"                         [--dry-run] [options]\n"
+"       hl-converge check [SELECTOR...] [--exit-code] [--parallel N]\n"
+"                         [--tags T,...] [options]\n"
 "       hl-converge reboot SELECTOR... [--only-if-needed] [--timeout S]\n"
 "                          [--yes | --dry-run] [options]\n"
 "       hl-converge shutdown SELECTOR... [--yes | --dry-run] [options]\n"
@@ -58,6 +60,9 @@ static const char usage[] =
 "      --list           inventory: Ansible's --list document, nothing more\n"
 "      --host NAME      inventory: Ansible's --host document for NAME\n"
 "      --parallel N     apply, check: hosts at a time (Ansible's forks, 8)\n"
+"      --tags T,...     apply, check: only the roles' tasks with one of these\n"
+"                       Ansible tags; a part of each host converged, so\n"
+"                       no commit is recorded, on the host or in .hl/hosts\n"
 "      --exit-code      check: exit 1 when any host drifted\n"
 "      --allow-dirty    apply, reboot, shutdown: go on with uncommitted\n"
 "                       spec changes\n"
@@ -75,14 +80,31 @@ HL_RUN_OPTIONS_HELP
 HL_EXIT_TABLE;
 
 enum { OPT_LIST = 0x200, OPT_HOST, OPT_PARALLEL, OPT_EXIT_CODE, OPT_DIRTY,
-	OPT_DRY_RUN, OPT_ONLY, OPT_TIMEOUT, OPT_YES, OPT_INSECURE };
+	OPT_DRY_RUN, OPT_ONLY, OPT_TIMEOUT, OPT_YES, OPT_INSECURE, OPT_TAGS };
 
 struct args {
 	const char *verb;
 	int list, exit_code, dirty, dry_run, only, yes, insecure, forks;
-	const char *host;
+	const char *host, *tags;
 	double timeout;
 };
+
+/* --tags: Ansible tag names, comma-separated. */
+static int
+tags_ok(const char *s)
+{
+	size_t n;
+
+	for (;;) {
+		n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_-.");
+		if (n == 0 || (s[n] != ',' && s[n] != '\0'))
+			return 0;
+		if (s[n] == '\0')
+			return 1;
+		s += n + 1;
+	}
+}
 
 /* The verb's own options, checked against the verb. */
 static int
@@ -104,6 +126,8 @@ check_args(struct hl_run *run, const struct args *a, int nsels)
 		return hl_run_usage(run, "--host takes no selectors");
 	if (a->forks && !apply && !check)
 		return hl_run_usage(run, "--parallel is for apply and check");
+	if (a->tags && !apply && !check)
+		return hl_run_usage(run, "--tags is for apply and check");
 	if (a->exit_code && !check)
 		return hl_run_usage(run, "--exit-code is for check");
 	if (a->dirty && !apply && !power)
@@ -164,7 +188,7 @@ converge(struct hl_run *run, const struct args *a, struct hl_lab *lab,
     unsigned char *picked)
 {
 	struct hl_cv_opts o = { .forks = a->forks, .exit_code = a->exit_code,
-		.progress = &run->progress };
+		.tags = a->tags, .progress = &run->progress };
 	struct hl_err e = { 0 };
 	jv res, meta;
 	int code;
@@ -181,6 +205,9 @@ converge(struct hl_run *run, const struct args *a, struct hl_lab *lab,
 		return hl_run_result(run, code, res, &e);
 	meta = jv_object_set(jv_object(), jv_string("ansible"),
 	    hl_json_get(jv_copy(res), "ansible"));
+	if (a->tags)
+		meta = jv_object_set(meta, jv_string("tags"),
+		    jv_string_split(jv_string(a->tags), jv_string(",")));
 	res = jv_object_set(jv_object_delete(res, jv_string("ansible")),
 	    jv_string("meta"), meta);
 	if (a->dry_run) {
@@ -192,7 +219,8 @@ converge(struct hl_run *run, const struct args *a, struct hl_lab *lab,
 		res = jv_object_set(res, jv_string("error"), hl_json_err(&e));
 		hl_note(&run->progress, HL_NOTE_ERROR, NULL, "%s", e.msg);
 	}
-	if (o.mode == HL_CV_APPLY)
+	/* a part of each host's roles converges nothing whole */
+	if (o.mode == HL_CV_APPLY && a->tags == NULL)
 		hl_run_record(run, lab, "L3", res, (const char *const []){
 		    "changed", "failed", "unreachable", NULL }, 0);
 	return hl_run_result(run, code, res, &e);
@@ -236,6 +264,7 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "yes", no_argument, NULL, OPT_YES },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "tags", required_argument, NULL, OPT_TAGS },
 		{ 0 } };
 	struct args a = { 0 };
 	struct hl_run run;
@@ -264,7 +293,13 @@ main(int argc, char **argv)
 			a.yes = 1;
 		else if (opt == OPT_INSECURE)
 			a.insecure = 1;
-		else if (opt == OPT_PARALLEL) {
+		else if (opt == OPT_TAGS) {
+			if (!tags_ok(optarg))
+				return hl_run_usage(&run, "--tags needs Ansible "
+				    "tag names, comma-separated (letters, "
+				    "digits, '_', '-', '.')");
+			a.tags = optarg;
+		} else if (opt == OPT_PARALLEL) {
 			if (hl_num_int(optarg, 1, 64, &a.forks) < 0)
 				return hl_run_usage(&run, "--parallel needs a "
 				    "number of hosts from 1 to 64");

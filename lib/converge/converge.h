@@ -41,6 +41,9 @@ struct hl_cv_opts {
 	enum hl_cv_mode mode;
 	int forks;			/* 0: 8 */
 	int exit_code;			/* check: 1 when anything drifted */
+	const char *tags;		/* NULL, or Ansible's --tags: only the
+					 * roles' tasks so tagged run, and
+					 * nothing is recorded on the host */
 	const char *commit;		/* HEAD, recorded on each host */
 	int dirty;			/* the specs have uncommitted changes */
 	const struct hl_progress *progress;

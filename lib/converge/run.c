@@ -155,10 +155,20 @@ task(const char *name, const char *module, jv args)
 	    jv_string(name)), jv_string(module), args);
 }
 
+/* t tagged always: run whatever --tags says. */
+static jv
+always(jv t)
+{
+	return jv_object_set(t, jv_string("tags"), jv_array_append(jv_array(),
+	    jv_string("always")));
+}
+
 /*
  * The play: hl's version task, each host's roles in its order (a host
  * includes only its own), its handlers flushed, then the commit recorded
- * on the host (not in check mode).  JSON is YAML: no quoting to get
+ * on the host (not in check mode, nor when --tags runs part of the
+ * roles).  hl's tasks and the role includes are tagged always: --tags
+ * picks among the roles' own tasks.  JSON is YAML: no quoting to get
  * wrong.  Tasks named "hl: ..." are hl's, not counted.
  */
 static int
@@ -173,16 +183,16 @@ write_playbook(struct run *r)
 	    jv_object_set(jv_object(), jv_string("msg"),
 	    jv_string("{{ ansible_version.full }}")));
 	t = jv_object_set(t, jv_string("run_once"), jv_true());
-	tasks = jv_array_append(tasks, t);
+	tasks = jv_array_append(tasks, always(t));
 	t = task("roles", "ansible.builtin.include_role", jv_object_set(
 	    jv_object(), jv_string("name"), jv_string("{{ hl_role }}")));
 	t = jv_object_set(t, jv_string("loop"), jv_string("{{ hl_roles }}"));
 	t = jv_object_set(t, jv_string("loop_control"), jv_object_set(
 	    jv_object(), jv_string("loop_var"), jv_string("hl_role")));
-	tasks = jv_array_append(tasks, t);
-	tasks = jv_array_append(tasks, task("hl: handlers", "ansible.builtin."
-	    "meta", jv_string("flush_handlers")));
-	if (r->o->mode == HL_CV_APPLY) {
+	tasks = jv_array_append(tasks, always(t));
+	tasks = jv_array_append(tasks, always(task("hl: handlers",
+	    "ansible.builtin.meta", jv_string("flush_handlers"))));
+	if (r->o->mode == HL_CV_APPLY && r->o->tags == NULL) {
 		t = task("hl: state directory", "ansible.builtin.file",
 		    jv_parse("{\"path\": \"/var/lib/hl\", \"state\": "
 		    "\"directory\", \"owner\": \"root\", \"group\": \"root\", "
@@ -351,7 +361,7 @@ hl_cv_run(const struct hl_lab *lab, const unsigned char *picked,
 	/* Ansible refuses to run without a UTF-8 locale */
 	char *set[] = { cfg, "ANSIBLE_NOCOLOR=1", "LC_ALL=C.UTF-8",
 		"LANG=C.UTF-8", NULL };
-	char *argv[12];
+	char *argv[16];
 	struct cv_events ev = { .check = o->mode == HL_CV_CHECK,
 		.progress = o->progress };
 	struct hl_buf err = { 0 };
@@ -377,6 +387,10 @@ hl_cv_run(const struct hl_lab *lab, const unsigned char *picked,
 	if (ev.check) {
 		argv[n++] = "--check";
 		argv[n++] = "--diff";
+	}
+	if (o->tags) {
+		argv[n++] = "--tags";
+		argv[n++] = (char *)o->tags;
 	}
 	argv[n++] = r.playbook;
 	argv[n] = NULL;

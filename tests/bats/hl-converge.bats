@@ -169,6 +169,34 @@ host() {
 	cv 0 check --exit-code web02
 }
 
+@test "hl-converge apply --tags: only the roles' tasks so tagged run (check too); nothing is recorded for a part of a host; a whole apply repairs the rest" {
+	root_on web01 'echo "PasswordAuthentication yes" >> /etc/ssh/sshd_config.d/50-hl.conf; echo Etc/Elsewhere > /etc/timezone'
+	run -0 root_on web01 'stat -c %Y /var/lib/hl/converge.json'
+	local mark=$output
+	cp "$LAB/.hl/hosts/web01.json" "$BATS_TEST_TMPDIR/record"
+	cv 0 apply web01 --tags sshd
+	jq -e '.meta.tags == ["sshd"] and .hosts[0].changed > 0 and
+		all(.hosts[0].changed_tasks[]; .role == "base" and (.task | test("sshd")))' <<<"$output"
+	# sshd is repaired, the timezone is not: its tasks did not run
+	run ! root_on web01 'grep -q "PasswordAuthentication yes" /etc/ssh/sshd_config.d/50-hl.conf'
+	run -0 root_on web01 'cat /etc/timezone; stat -c %Y /var/lib/hl/converge.json'
+	[ "${lines[0]}" = Etc/Elsewhere ]
+	[ "${lines[1]}" = "$mark" ]
+	cmp "$LAB/.hl/hosts/web01.json" "$BATS_TEST_TMPDIR/record"
+	# check narrows the same way: sshd has no drift, the timezone has
+	cv 0 check web01 --tags sshd,docker --exit-code
+	jq -e '.hosts[0].drift == [] and .meta.tags == ["sshd", "docker"]' <<<"$output"
+	cv 1 check web01 --tags timezone --exit-code
+	jq -e '[.hosts[0].drift[].task] | length > 0 and all(test("timezone"))' <<<"$output"
+	cv 2 apply web01 --tags 'sshd;reboot'
+	[[ $stderr == *"--tags needs Ansible tag names"* ]]
+	cv 2 reboot web01 --tags sshd
+	cv 0 apply web01
+	run -0 root_on web01 'cat /etc/timezone'
+	[ "$output" != Etc/Elsewhere ]
+	cv 0 check web01 --exit-code
+}
+
 @test "hl-converge apply: a host whose key is not the one in .hl/known_hosts is refused (4) with nothing run on it, whatever ANSIBLE_HOST_KEY_CHECKING says; the others converge" {
 	root_on web01 'rm -f /var/lib/hl/converge.json'
 	cp "$LAB/.hl/known_hosts" "$BATS_TEST_TMPDIR/known_hosts"
@@ -282,7 +310,7 @@ host() {
 	[[ $stderr == *"uncommitted"* ]]
 	spec_reset personas/web.yaml
 	run -0 hl-converge --help
-	for o in --list --host --parallel --exit-code --allow-dirty --dry-run --only-if-needed --timeout --yes; do
+	for o in --list --host --parallel --tags --exit-code --allow-dirty --dry-run --only-if-needed --timeout --yes; do
 		[[ $output == *"$o "* ]]
 	done
 }
