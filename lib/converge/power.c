@@ -8,11 +8,13 @@
  * alone.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "converge/converge_impl.h"
 #include "core/clock.h"
+#include "core/fanout.h"
 #include "core/json.h"
 #include "pve/pve.h"
 #include "spec/spec.h"
@@ -297,66 +299,191 @@ one_host(struct target *x, const struct hl_lab *lab, const struct hl_host *h,
 	return rc;
 }
 
+/* One run: what each host's job needs. */
+struct run {
+	struct hl_pve *p;
+	const struct hl_lab *lab;
+	const struct hl_cv_power_opts *o;
+	jv hostvars, vms;		/* borrowed */
+	int act;
+	const size_t *batch;		/* job -> host index */
+	const char *batch_name;		/* NULL: a host on its own */
+};
+
+/* A host's entry before anything was done: {name, batch, away_s, node,
+ * vmid}. */
+static jv
+entry_new(const char *name, const char *batch)
+{
+	return JV_OBJECT(jv_string("name"), jv_string(name),
+	    jv_string("batch"), batch ? jv_string(batch) : jv_null(),
+	    jv_string("away_s"), jv_null(), jv_string("node"), jv_null(),
+	    jv_string("vmid"), jv_null());
+}
+
+/* entry (consumed) with its action, reason (and error when failed). */
+static jv
+entry_end(jv entry, const char *action, const char *reason,
+    const struct hl_err *he)
+{
+	if (he)
+		entry = jv_object_set(entry, jv_string("error"),
+		    hl_json_err(he));
+	entry = jv_object_set(entry, jv_string("action"), jv_string(action));
+	return jv_object_set(entry, jv_string("reason"), jv_string(reason));
+}
+
+/*
+ * One host's job: its entry, with "code" its exit status and "stop" true
+ * when a failure may have left it down (the batches after it wait).
+ */
+static jv
+power_host(size_t job, int forked, void *arg)
+{
+	const struct run *r = arg;
+	const struct hl_host *h = &r->lab->hosts[r->batch[job]];
+	struct hl_err he = { 0 };
+	jv hv = hl_json_get(jv_copy(r->hostvars), h->name), entry;
+	struct target x = { r->p, r->o, h->name, NULL, 0, { r->lab->root,
+	    h->name, hl_json_get_str(hv, "ansible_host"), 22,
+	    hl_json_get_str(hv, "ansible_user"),
+	    hl_json_get_str(hv, "ansible_ssh_private_key_file") }, &he };
+	const char *action = "skipped", *reason = "";
+	int rc = forked ? hl_pve_forked(r->p, &he) : 0, stop = 0;
+
+	entry = entry_new(h->name, r->batch_name);
+	if (rc == 0)
+		rc = one_host(&x, r->lab, h, r->vms, r->act, &action, &reason,
+		    &entry);
+	if (rc < 0) {
+		hl_note(r->o->progress, HL_NOTE_ERROR, NULL, "%s", he.msg);
+		/* a host that may be down stops the rest */
+		stop = r->act && he.reason != HL_E_REFUSED;
+	}
+	entry = entry_end(entry, rc < 0 ? "failed" : action, rc < 0 ? he.msg :
+	    reason, rc < 0 ? &he : NULL);
+	entry = jv_object_set(entry, jv_string("code"), jv_number(rc < 0 ?
+	    he.code : HL_EXIT_OK));
+	entry = jv_object_set(entry, jv_string("stop"), jv_bool(stop));
+	jv_free(hv);
+	return entry;
+}
+
+/* A job whose process died: its host failed, and may be down. */
+static jv
+power_died(size_t job, const char *how, void *arg)
+{
+	const struct run *r = arg;
+	const char *name = r->lab->hosts[r->batch[job]].name;
+	struct hl_err he = { 0 };
+
+	hl_err_set(&he, HL_E_INTERNAL, "%s: the process handling it %s",
+	    name, how);
+	hl_note(r->o->progress, HL_NOTE_ERROR, NULL, "%s", he.msg);
+	return jv_object_set(jv_object_set(entry_end(entry_new(name,
+	    r->batch_name), "failed", he.msg, &he), jv_string("code"),
+	    jv_number(he.code)), jv_string("stop"), jv_true());
+}
+
+/*
+ * The picked hosts from index i on that go with host i: i itself, and
+ * with a reboot_batch the later picked hosts declaring the same one
+ * (taken[] marks them).  Returns how many went into batch[].
+ */
+static size_t
+batch_of(const struct hl_lab *lab, const unsigned char *picked,
+    unsigned char *taken, size_t i, const char *name, size_t *batch)
+{
+	size_t n = 0, j;
+
+	batch[n++] = i;
+	taken[i] = 1;
+	for (j = i + 1; name && j < lab->nhosts; j++) {
+		jv hj;
+
+		if (!picked[j] || taken[j])
+			continue;
+		hj = hl_spec_host_json(lab, &lab->hosts[j]);
+		if (hl_json_get_str(hj, "reboot_batch") &&
+		    strcmp(hl_json_get_str(hj, "reboot_batch"), name) == 0) {
+			batch[n++] = j;
+			taken[j] = 1;
+		}
+		jv_free(hj);
+	}
+	return n;
+}
+
 int
 hl_cv_power(struct hl_pve *p, const struct hl_lab *lab,
     const unsigned char *picked, const struct hl_cv_power_opts *o, jv *res,
     struct hl_err *e)
 {
-	int act = o->yes && !o->dry_run, code = HL_EXIT_OK, would = 0;
-	jv vms = jv_null(), missing = jv_null(), hostvars, hosts = jv_array();
+	struct run r = { p, lab, o, jv_null(), jv_null(), o->yes &&
+	    !o->dry_run, NULL, NULL };
+	int code = HL_EXIT_OK, would = 0;
+	jv missing = jv_null(), hosts = jv_array();
+	unsigned char *taken = calloc(lab->nhosts + 1, 1);
+	size_t *batch = calloc(lab->nhosts + 1, sizeof(*batch));
 	char failed[200] = "";
 	size_t i;
 
 	*res = jv_null();
-	hostvars = cv_hosts(lab, picked, &missing);
-	if (hl_pve_vms(p, &vms, e) < 0) {
+	r.hostvars = cv_hosts(lab, picked, &missing);
+	if (taken == NULL || batch == NULL) {
+		hl_err_set(e, HL_E_INTERNAL, "out of memory");
 		code = e->code;
 		goto out;
 	}
+	if (hl_pve_vms(p, &r.vms, e) < 0) {
+		code = e->code;
+		goto out;
+	}
+	r.batch = batch;
 	for (i = 0; i < lab->nhosts; i++) {
-		const struct hl_host *h = &lab->hosts[i];
-		struct hl_err he = { 0 };
-		jv hv = hl_json_get(jv_copy(hostvars), h->name), entry;
-		struct target x = { p, o, h->name, NULL, 0, { lab->root,
-		    h->name, hl_json_get_str(hv, "ansible_host"), 22,
-		    hl_json_get_str(hv, "ansible_user"),
-		    hl_json_get_str(hv, "ansible_ssh_private_key_file") }, &he };
-		const char *action = "skipped", *reason = "";
-		char why[300];
+		jv hj, done;
+		size_t n, k;
+		int c;
 
-		if (!picked[i]) {
-			jv_free(hv);
+		if (!picked[i] || taken[i])
 			continue;
-		}
-		entry = jv_object_set(jv_object(), jv_string("name"),
-		    jv_string(h->name));
-		entry = jv_object_set(entry, jv_string("away_s"), jv_null());
-		entry = jv_object_set(entry, jv_string("node"), jv_null());
-		entry = jv_object_set(entry, jv_string("vmid"), jv_null());
+		hj = hl_spec_host_json(lab, &lab->hosts[i]);
+		r.batch_name = hl_json_get_str(hj, "reboot_batch");
+		n = batch_of(lab, picked, taken, i, r.batch_name, batch);
 		if (failed[0]) {
+			char why[300];
+
 			snprintf(why, sizeof(why), "not reached: %s failed "
 			    "first", failed);
-			reason = why;
-		} else if (one_host(&x, lab, h, vms, act, &action, &reason,
-		    &entry) < 0) {
-			hl_note(o->progress, HL_NOTE_ERROR, NULL, "%s", he.msg);
-			action = "failed";
-			reason = he.msg;
-			entry = jv_object_set(entry, jv_string("error"),
-			    hl_json_err(&he));
-			code = hl_exit_worse(code, he.code);
-			/* a host that may be down stops the rest */
-			if (act && he.reason != HL_E_REFUSED)
-				snprintf(failed, sizeof(failed), "%s", h->name);
-		} else if (strncmp(action, "would_", 6) == 0) {
-			would = 1;
+			for (k = 0; k < n; k++)
+				hosts = jv_array_append(hosts, entry_end(
+				    entry_new(lab->hosts[batch[k]].name,
+				    r.batch_name), "skipped", why, NULL));
+			jv_free(hj);
+			continue;
 		}
-		entry = jv_object_set(entry, jv_string("action"),
-		    jv_string(action));
-		entry = jv_object_set(entry, jv_string("reason"),
-		    jv_string(reason));
-		hosts = jv_array_append(hosts, entry);
-		jv_free(hv);
+		if (n > 1 && r.act)
+			hl_note(o->progress, HL_NOTE_PROGRESS, NULL, "batch %s: "
+			    "%zu hosts at once", r.batch_name, n);
+		/* a batch's hosts at once; a listing needs no processes */
+		done = hl_fanout_collect(hl_fanout(n, r.act ? (int)n : 1,
+		    power_host, &r), &c, power_died, &r);
+		code = hl_exit_worse(code, c);
+		jv_array_foreach(done, j, x) {
+			(void)j;
+			const char *action = hl_json_get_str(x, "action");
+
+			if (action && strncmp(action, "would_", 6) == 0)
+				would = 1;
+			if (hl_json_get_kind(x, "stop") == JV_KIND_TRUE &&
+			    !failed[0])
+				snprintf(failed, sizeof(failed), "%s",
+				    hl_json_get_str(x, "name"));
+			hosts = jv_array_append(hosts, jv_object_delete(x,
+			    jv_string("stop")));
+		}
+		jv_free(done);
+		jv_free(hj);
 	}
 	/* a dry run refuses another cluster where the real run would */
 	if (o->dry_run && would && hl_pve_check_cluster(p, e) < 0) {
@@ -374,9 +501,11 @@ hl_cv_power(struct hl_pve *p, const struct hl_lab *lab,
 		*res = jv_object_set(*res, jv_string("dry_run"), jv_true());
 	hosts = jv_null();
 out:
+	free(taken);
+	free(batch);
 	jv_free(hosts);
-	jv_free(vms);
+	jv_free(r.vms);
 	jv_free(missing);
-	jv_free(hostvars);
+	jv_free(r.hostvars);
 	return code;
 }

@@ -28,7 +28,7 @@ key_layers(const char *k)
 {
 	static const struct { const char *key; int layers; } map[] = {
 		{ "name", 0 }, { "source", 0 }, { "kind", 0 }, { "data", 0 },
-		{ "boot_capture", 0 }, { "roles", 2 }, { "vars", 2 },
+		{ "boot_capture", 0 }, { "reboot_batch", 0 }, { "roles", 2 }, { "vars", 2 },
 		{ "persona", 2 }, { "tags", 3 }, { "stacks", 4 }, { "env", 4 },
 		{ NULL, 0 } };
 

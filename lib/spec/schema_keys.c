@@ -390,12 +390,13 @@ static const struct rule data_item = { .key = "data",
 	{ .key = "env", .kind = K_DICT, .sub = &env_item,		\
 	  .check = hl_schema_c_env_name },				\
 	{ .key = "data", .kind = K_LIST, .sub = &data_item },		\
-	{ .key = "boot_capture", .check = c_bool }
+	{ .key = "boot_capture", .check = c_bool },			\
+	{ .key = "reboot_batch", .check = c_ident }
 
 const char *const hl_schema_settings[] = { "template", "node", "storage",
 	"bridge", "vlan", "pool", "cores", "memory", "disk", "tags", "gateway",
 	"dns", "search_domain", "user", "ssh_keys", "power", "roles", "vars",
-	"stacks", "env", "data", "boot_capture", NULL };
+	"stacks", "env", "data", "boot_capture", "reboot_batch", NULL };
 
 static const struct rule host_rules[] = {
 	SETTING_RULES,

@@ -23,7 +23,7 @@ enum key {
 	K_TEMPLATE, K_NODE, K_STORAGE, K_BRIDGE, K_VLAN, K_POOL, K_CORES,
 	K_MEMORY, K_DISK, K_TAGS, K_GATEWAY, K_DNS, K_SEARCH, K_USER,
 	K_SSH_KEYS, K_POWER, K_ROLES, K_VARS, K_STACKS, K_ENV, K_DATA,
-	K_BOOT_CAPTURE,
+	K_BOOT_CAPTURE, K_REBOOT_BATCH,
 	N_SETTINGS,
 	K_KIND = N_SETTINGS, K_VMID, K_IP, K_MAC, K_ADDRESS, K_PORT, K_HOST_KEY,
 	N_KEYS
@@ -36,7 +36,7 @@ static const unsigned long long vm_only = (1ull << K_TEMPLATE) |
 	(1ull << K_MEMORY) | (1ull << K_DISK) | (1ull << K_GATEWAY) |
 	(1ull << K_DNS) | (1ull << K_SEARCH) | (1ull << K_SSH_KEYS) |
 	(1ull << K_POWER) | (1ull << K_VMID) | (1ull << K_IP) | (1ull << K_MAC) |
-	(1ull << K_BOOT_CAPTURE);
+	(1ull << K_BOOT_CAPTURE) | (1ull << K_REBOOT_BATCH);
 static const unsigned long long external_only = (1ull << K_ADDRESS) |
 	(1ull << K_PORT) | (1ull << K_HOST_KEY);
 

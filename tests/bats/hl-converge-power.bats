@@ -298,3 +298,36 @@ host() {
 	api DELETE /nodes/pve2/qemu/211
 	wait_task "$(jq -r .data <<<"$output")"
 }
+
+@test "hl-converge reboot: the hosts of one reboot_batch are rebooted together, each back on ssh with its known key; a batch after a failure is not touched" {
+	printf 'reboot_batch: pair\n' >> "$LAB/personas/web.yaml"
+	commit_all "web: one reboot batch"
+	cv 6 reboot @web
+	jq -e '[.hosts[] | {name, batch, action}] == [
+		{"name": "web01", "batch": "pair", "action": "would_reboot"},
+		{"name": "web02", "batch": "pair", "action": "would_reboot"}]' <<<"$output"
+	# db01 (no VM) goes first by name and fails: the batch after it waits
+	sim_mark
+	cv 5 reboot db01 @web --yes
+	jq -e '[.hosts[] | {name, action}] == [{"name": "db01", "action": "failed"},
+		{"name": "web01", "action": "skipped"}, {"name": "web02", "action": "skipped"}] and
+		.hosts[0].batch == null and .hosts[1].reason == "not reached: db01 failed first"' <<<"$output"
+	[ "$(reboots_since 201)" = 0 ]
+	[ "$(reboots_since 202)" = 0 ]
+	# each reboot task held 15 s by the simulator: one host at a time would
+	# ask for web02's reboot only after web01's had ended
+	faults '{"task_ms": 15000}'
+	sim_mark
+	cv 0 reboot @web --yes
+	faults '{}'
+	jq -e 'all(.hosts[]; .action == "rebooted" and .batch == "pair" and .away_s >= 15) and
+		.hosts[0].requested_at < .hosts[1].back_at and .hosts[1].requested_at < .hosts[0].back_at' <<<"$output"
+	[ "$(reboots_since 201)" = 1 ]
+	[ "$(reboots_since 202)" = 1 ]
+	[[ $stderr == *"batch pair: 2 hosts at once"* ]]
+	run -0 on web01 hostname
+	[ "$output" = web01 ]
+	run -0 on web02 hostname
+	[ "$output" = web02 ]
+	spec_reset personas/web.yaml
+}

@@ -655,6 +655,35 @@ load test_helper
 	jq -e '.hosts[0].power == "running"' <<<"$output"
 }
 
+@test "hl-validate: reboot_batch is a name at any level, a host's over its persona's, null by default, and not for an external host" {
+	base_lab
+	sed -i 's/^disk: 4G$/disk: 4G\nreboot_batch: Front_End/' "$LAB/personas/app.yaml"
+	lab_file personas/nas.yaml <<-'EOF'
+	hosts:
+	  nas01:
+	    kind: external
+	    address: nas.home.arpa
+	    host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"
+	    reboot_batch: nas
+	EOF
+	validate 1
+	assert_error_at personas/app.yaml 5 "'Front_End' is not a name of"
+	assert_error_at personas/nas.yaml 6 "'reboot_batch' does not apply to a host of kind external"
+	assert_errors 2
+	rm -r "$LAB"
+	base_lab
+	sed -i 's/^disk: 4G$/disk: 4G\nreboot_batch: front/' "$LAB/personas/app.yaml"
+	sed -i 's/^  app02:$/  app02:\n    reboot_batch: back_2/' "$LAB/personas/app.yaml"
+	validate 0
+	run -0 --separate-stderr hl-validate -C "$LAB" show app01 app02
+	jq -e '[.hosts[] | {name, reboot_batch}] == [{name: "app01", reboot_batch: "front"},
+		{name: "app02", reboot_batch: "back_2"}]' <<<"$output"
+	rm -r "$LAB"
+	base_lab
+	run -0 --separate-stderr hl-validate -C "$LAB" show app01
+	jq -e '.hosts[0].reboot_batch == null' <<<"$output"
+}
+
 # --- roles and vars (L3) -------------------------------------------------
 
 # The roles NAME... in $LAB, each with the one file a role must have.
