@@ -56,7 +56,8 @@ int cp_sh(struct cp_host *h, const char *script, jv args,
     const struct hl_buf *in, struct hl_buf *out, struct hl_err *e);
 
 /* The host's snapshots, oldest first (restic snapshots --json), only
- * the one named when only is an ID or "latest" (NULL: all). */
+ * the one named when only is an ID or "latest" (NULL: all); a repository
+ * no capture has made yet holds none: []. */
 int cp_snapshots(struct cp_host *h, const char *only, jv *list,
     struct hl_err *e);
 
@@ -92,7 +93,11 @@ jv cp_json_lines(const char *text);
 #define CP_HOOK_NO_CONTAINER 90
 int cp_hook(struct cp_host *h, const char *stack, jv hook, struct hl_err *e);
 
-/* The last line of err worth showing (restic's "Fatal: ..."). */
+/* restic's stderr err says the repository is not there yet. */
+int cp_no_repository(const struct hl_buf *err);
+
+/* The last line of err worth showing (restic's "Fatal: ..."), or what a
+ * repository not made yet means, in words. */
 const char *cp_why(const struct hl_buf *err, char *buf, size_t len);
 
 #endif

@@ -200,7 +200,10 @@ cp_verify(struct cp_host *h, int subset, jv *entry, struct hl_err *e)
 	    jv_string("ok"), jv_bool(rc == 0), jv_string("read_data"),
 	    jv_string(subset > 0 && subset < 100 ? pct + 19 : "100%")));
 	if (rc != 0) {
-		if (rc > 0)
+		if (rc > 0 && cp_no_repository(&err))
+			hl_err_set(e, HL_E_FAILED, "%s: nothing to verify: %s",
+			    h->name, cp_why(&err, why, sizeof(why)));
+		else if (rc > 0)
 			hl_err_set(e, HL_E_NO, "%s: restic check found the "
 			    "repository damaged (exit %d): %s", h->name, rc,
 			    cp_why(&err, why, sizeof(why)));

@@ -62,11 +62,27 @@ cp_sh(struct cp_host *h, const char *script, jv args,
 	return rc;
 }
 
+int
+cp_no_repository(const struct hl_buf *err)
+{
+	const char *s = hl_buf_str(err);
+
+	return strstr(s, "Is there a repository at the following location?") ||
+	    strstr(s, "unable to open config file") ||
+	    strstr(s, "repository does not exist");
+}
+
 const char *
 cp_why(const struct hl_buf *err, char *buf, size_t len)
 {
 	const char *s = hl_buf_str(err), *fatal = NULL, *p;
 	size_t n;
+
+	if (cp_no_repository(err)) {
+		snprintf(buf, len, "its repository is not there yet: nothing "
+		    "was captured from it (hl-capture data or init makes it)");
+		return buf;
+	}
 
 	for (p = s; (p = strstr(p, "Fatal: ")) != NULL; p++)
 		fatal = p;
@@ -83,17 +99,6 @@ cp_why(const struct hl_buf *err, char *buf, size_t len)
 		n = strcspn(fatal, "\r\n");
 	snprintf(buf, len, "%.*s", (int)n, fatal);
 	return buf[0] ? buf : "no message";
-}
-
-/* restic's words for a repository that is not there yet */
-static int
-no_repository(const struct hl_buf *err)
-{
-	const char *s = hl_buf_str(err);
-
-	return strstr(s, "Is there a repository at the following location?") ||
-	    strstr(s, "unable to open config file") ||
-	    strstr(s, "repository does not exist");
 }
 
 static int
@@ -143,7 +148,7 @@ cp_restic(struct cp_host *h, char *const args[], int init_ok,
 		rc = restic_once(h, args, out, err, timeout, e);
 		if (rc <= 0)
 			break;
-		if (init_ok && no_repository(err)) {
+		if (init_ok && cp_no_repository(err)) {
 			rc = restic_once(h, init, NULL, &ierr, 120, e);
 			if (rc != 0) {
 				hl_buf_truncate(err, 0);
@@ -255,6 +260,10 @@ cp_snapshots(struct cp_host *h, const char *only, jv *list, struct hl_err *e)
 		if (jv_get_kind(*list) != JV_KIND_ARRAY)
 			rc = hl_err_set(e, HL_E_FAILED, "%s: restic snapshots "
 			    "gave no JSON list", h->name);
+	} else if (rc > 0 && cp_no_repository(&err)) {
+		/* the first capture makes it: until then there is none */
+		*list = jv_array();
+		rc = 0;
 	} else if (rc > 0)
 		rc = hl_err_set(e, HL_E_FAILED, "%s: restic snapshots failed "
 		    "(exit %d): %s", h->name, rc, cp_why(&err, why,

@@ -81,19 +81,23 @@ struct hl_pve;
 /*
  * Reboot the picked hosts' VMs through Proxmox (POST .../status/reboot),
  * one at a time in name order, or shut them down (.../status/shutdown,
- * stopped by PVE after 60 s).  Only a VM hl made for the host (tag and
+ * stopped by PVE after 60 s).  The hosts declaring one reboot_batch go
+ * together, each in a forked process of its own: the batch is one step
+ * of the order, at its first host's place.  Only a VM hl made for the host (tag and
  * marker) is touched; an external host, or a VM of its name that is not
  * hl's, is refused (6).  A reboot needs the host to answer ssh with its
  * key in .hl/known_hosts first (with only_if_needed: to say it has
  * /var/run/reboot-required), and is done once the reboot task ended, the
  * host answers ssh with that key again and the VM's uptime began after
  * the request; a host that fails (another host key: 4; no answer within
- * the timeout: 5) stops the run, the hosts after it are skipped.  Without
+ * the timeout: 5) stops the run, the hosts after it (and its batch) are
+ * skipped.  Without
  * yes (or with dry_run) nothing changes: the hosts are listed as
  * would_reboot or would_shut_down, and without dry_run the status is 6
  * when any would be.
  *
- * *res is {hosts: [{name, node, vmid, action, reason, away_s}], dry_run?};
+ * *res is {hosts: [{name, batch, node, vmid, action, reason, away_s}],
+ * dry_run?}, the hosts in the order they were handled;
  * action "rebooted", "shut_down", "skipped", "would_reboot",
  * "would_shut_down" or "failed" (with error: {message, code, reason});
  * a rebooted host also has requested_at and back_at (UTC, ms) and away_s

@@ -101,6 +101,12 @@ fingerprint() {
 	# refused means untouched: no marker, no repository
 	run -0 root_on nas01 'ls -A /srv/restic/restic-db01/repo | wc -l'
 	[ "$output" = 0 ]
+	# no repository yet: list has no snapshots, verify has nothing to
+	# check (5, not damage), said in words rather than restic's
+	cp_ 0 list db01
+	jq -e '.hosts[0].snapshots == []' <<<"$output"
+	cp_ 5 verify db01
+	jq -e '.hosts[0].error.message == "db01: nothing to verify: its repository is not there yet: nothing was captured from it (hl-capture data or init makes it)"' <<<"$output"
 	cp_ 0 init db01 --yes
 	jq -e '.hosts[0].action == "initialised"' <<<"$output"
 	# every host: db01 captured, app01 (not initialised) refused, the
