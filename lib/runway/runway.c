@@ -44,6 +44,9 @@ static const char *const tnode_privs[] = { "Sys.Audit", "Sys.AccessNetwork",
 	NULL };
 static const char *const bridge_privs[] = { "SDN.Use", NULL };
 static const char *const root_privs[] = { "Sys.Audit", NULL };
+/* boot_capture hosts: vzdump of the VM, its archive on capture.boot's
+ * storage (boot-restore writes the VM back with the VM privileges) */
+static const char *const boot_vm_privs[] = { "VM.Backup", NULL };
 
 void
 rw_add(struct rw *c, const char *id, const char *status, jv data,
@@ -112,6 +115,9 @@ hl_runway_privileges(const struct hl_lab *lab, const unsigned char *picked,
     int major)
 {
 	jv hosts = vm_hosts(lab, picked), need = jv_object();
+	jv boot = hl_json_get(hl_json_get(jv_copy(lab->spec), "capture"),
+	    "boot");
+	const char *bst = hl_json_get_str(boot, "storage");
 	char path[512];
 
 	need = privs_add(need, "/", root_privs);
@@ -127,6 +133,13 @@ hl_runway_privileges(const struct hl_lab *lab, const unsigned char *picked,
 		else
 			snprintf(path, sizeof(path), "/vms");
 		need = privs_add(need, path, major == 8 ? vm_privs8 : vm_privs);
+		if (hl_json_get_kind(h, "boot_capture") == JV_KIND_TRUE) {
+			need = privs_add(need, path, boot_vm_privs);
+			if (bst) {
+				snprintf(path, sizeof(path), "/storage/%s", bst);
+				need = privs_add(need, path, disk_privs);
+			}
+		}
 		if (node) {
 			snprintf(path, sizeof(path), "/nodes/%s", node);
 			need = privs_add(need, path, jv_is_valid(def) &&
@@ -169,6 +182,7 @@ hl_runway_privileges(const struct hl_lab *lab, const unsigned char *picked,
 		jv_free(h);
 	}
 	jv_free(hosts);
+	jv_free(boot);
 	return need;
 }
 

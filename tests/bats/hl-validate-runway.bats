@@ -122,6 +122,21 @@ edit_lab() {
 	if jq -e '.checks[] | select(.id == "privileges") | .message | test("Datastore.Allocate[ ,]")' <<<"$output"; then false; fi
 }
 
+@test "runway: boot_capture hosts need VM.Backup on their VMs' path and Datastore.AllocateSpace on capture.boot's storage; the docs' role has them" {
+	# without boot_capture nothing asks for VM.Backup
+	runway 0
+	jq -e '.checks[] | select(.id == "privileges") | .data["/pool/hl-demo"] | index("VM.Backup") == null' <<<"$output"
+	edit_lab personas/web.yaml 's/^hosts:$/boot_capture: true\nhosts:/'
+	sed -i 's/^    keep: {last: 7, daily: 7, weekly: 4}$/&\n  boot: {storage: local}/' "$LAB/lab.yaml"
+	grep -q '^  boot: {storage: local}$' "$LAB/lab.yaml"
+	HL_PVE_TOKEN="hl@pve!ops=$(secret 'hl@pve!ops')" runway 0
+	check privileges ok "every privilege"
+	jq -e '.checks[] | select(.id == "privileges") | (.data["/pool/hl-demo"] | index("VM.Backup") != null) and
+		(.data["/storage/local"] | index("Datastore.AllocateSpace") != null)' <<<"$output"
+	HL_PVE_TOKEN="hl@pve!audit=$(secret 'hl@pve!audit')" runway 1
+	check privileges fail "VM.Backup"
+}
+
 @test "runway: a token lacking a privilege fails naming it and the path" {
 	HL_PVE_TOKEN="hl@pve!audit=$(secret 'hl@pve!audit')" runway 1
 	check privileges fail "lacks VM.Allocate, .* on /pool/hl-demo"
