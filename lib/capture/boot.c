@@ -181,29 +181,6 @@ pick_capture(struct bctx *x, jv *pick)
 	return 0;
 }
 
-/* The first vmid of the definition's range that no VM of the cluster
- * (vms, borrowed) holds; 0 when every one is taken. */
-static int
-free_vmid(jv def, jv vms)
-{
-	jv r = hl_json_get(jv_copy(def), "vmids");
-	int first = (int)hl_pve_get_num(r, "first", 0),
-	    last = (int)hl_pve_get_num(r, "last", -1), found = 0;
-
-	jv_free(r);
-	for (int id = first; id > 0 && id <= last && !found; id++) {
-		int used = 0;
-
-		jv_array_foreach(vms, i, vm) {
-			used |= (int)hl_pve_get_num(vm, "vmid", 0) == id;
-			jv_free(vm);
-		}
-		if (!used)
-			found = id;
-	}
-	return found;
-}
-
 /*
  * boot --as-template NAME: the capture restored to a new VM of NAME's
  * vmid range (unique: MACs and ids its own), marked and tagged as an hl
@@ -212,12 +189,12 @@ free_vmid(jv def, jv vms)
  * other.  What a failure left is removed.
  */
 static int
-template_one(struct bctx *x, const struct hl_lab *lab, jv vms, jv *entry)
+template_one(struct bctx *x, const struct hl_lab *lab, jv *entry)
 {
 	const char *name = x->o->as_template;
 	jv def = hl_json_get(jv_copy(lab->templates), name), pick, a, defaults;
 	const char *src = NULL;
-	char path[400], digest[65], id[32], buf[1024], tag[300], when[32];
+	char path[400], digest[65], id[32], buf[1024], tag[300];
 	double t0 = hl_clock();
 	int vmid = 0, rc = -1;
 
@@ -241,11 +218,19 @@ template_one(struct bctx *x, const struct hl_lab *lab, jv vms, jv *entry)
 	}
 	*entry = jv_object_set(*entry, jv_string("volid"),
 	    hl_json_get(jv_copy(pick), "volid"));
-	vmid = free_vmid(def, vms);
-	if (vmid == 0) {
-		hl_err_set(x->e, HL_E_FAILED, "template %s: every vmid of its "
-		    "range is taken", name);
-		goto out;
+	{
+		jv r = hl_json_get(jv_copy(def), "vmids");
+		int first = (int)hl_pve_get_num(r, "first", 0),
+		    last = (int)hl_pve_get_num(r, "last", -1);
+
+		int got = hl_pve_free_vmid(x->p, first, last, &vmid, x->e);
+
+		jv_free(r);
+		if (got > 0)
+			hl_err_set(x->e, HL_E_FAILED, "template %s: every vmid "
+			    "of its range %d-%d is taken", name, first, last);
+		if (got != 0)
+			goto out;	/* rc -1, no VM made */
 	}
 	hl_registry_digest(lab, name, digest);
 	hl_registry_new_id(id, sizeof(id));
@@ -301,20 +286,19 @@ template_one(struct bctx *x, const struct hl_lab *lab, jv vms, jv *entry)
 	}
 	if (rc < 0)
 		goto out;
-	hl_clock_utc(when, sizeof(when));
-	a = JV_OBJECT(jv_string("id"), jv_string(id), jv_string("template"),
-	    jv_string(name), jv_string("node"), jv_string(x->node),
-	    jv_string("vmid"), jv_number(vmid), jv_string("digest"),
-	    jv_string(digest), jv_string("source"), JV_OBJECT(
-	    jv_string("boot_capture"), JV_OBJECT(jv_string("host"),
-	    jv_string(x->name), jv_string("volid"), hl_json_get(jv_copy(pick),
-	    "volid"))), jv_string("created_at"), jv_string(when));
-	a = jv_object_set(a, jv_string("storage"), jv_getpath(jv_copy(def),
-	    JV_ARRAY(jv_string("storage"), jv_string("disk"))));
-	a = jv_object_set(a, jv_string("spec_commit"), x->o->commit ?
-	    jv_string(x->o->commit) : jv_null());
-	a = jv_object_set(a, jv_string("tool_version"), jv_string(
-	    x->o->version ? x->o->version : ""));
+	{
+		jv st = jv_getpath(jv_copy(def), JV_ARRAY(jv_string("storage"),
+		    jv_string("disk")));
+		struct hl_registry_made m = { id, name, x->node, digest,
+			jv_get_kind(st) == JV_KIND_STRING ? jv_string_value(st) :
+			NULL, vmid, x->o->commit, x->o->version };
+
+		a = hl_registry_artifact_new(&m, JV_OBJECT(
+		    jv_string("boot_capture"), JV_OBJECT(jv_string("host"),
+		    jv_string(x->name), jv_string("volid"),
+		    hl_json_get(jv_copy(pick), "volid"))));
+		jv_free(st);
+	}
 	rc = hl_registry_write(lab, a, x->e);
 	if (rc == 0) {
 		*entry = jv_object_set(*entry, jv_string("action"),
@@ -473,7 +457,7 @@ hl_cp_boot(struct hl_pve *p, const struct hl_lab *lab,
 			    jv_string(x.node ? x.node : ""));
 			entry = jv_object_set(entry, jv_string("vmid"),
 			    jv_number(x.vmid));
-			rc = x.node && x.vmid > 0 ? template_one(&x, lab, vms,
+			rc = x.node && x.vmid > 0 ? template_one(&x, lab,
 			    &entry) : hl_err_set(&he, HL_E_LAB, "%s: no node "
 			    "and vmid in its specs", h->name);
 		} else if ((rc = hl_owner_find(p, vms, hl_json_str(lab->id),

@@ -192,3 +192,30 @@ hl_pve_vms(struct hl_pve *p, jv *vms, struct hl_err *e)
 		    "not a list");
 	return 0;
 }
+
+int
+hl_pve_free_vmid(struct hl_pve *p, int first, int last, int *vmid,
+    struct hl_err *e)
+{
+	for (int v = first; v > 0 && v <= last; v++) {
+		char path[64];
+		struct hl_err ve = { 0 };
+		int status = 0;
+		jv d;
+
+		snprintf(path, sizeof(path), "/cluster/nextid?vmid=%d", v);
+		if (hl_pve_call(p, HL_PVE_READ, "GET", path, jv_null(), &d,
+		    &status, &ve) == 0) {
+			jv_free(d);
+			*vmid = v;
+			return 0;
+		}
+		jv_free(d);
+		/* 400: "VM N already exists" */
+		if (status != 400) {
+			hl_err_copy(e, &ve);
+			return -1;
+		}
+	}
+	return 1;
+}

@@ -147,6 +147,14 @@ int hl_pve_get_map(struct hl_pve *p, jv keys, jv paths, jv *out,
 int hl_pve_vms(struct hl_pve *p, jv *vms, struct hl_err *e);
 
 /*
+ * The first vmid from first to last that PVE says is free (GET
+ * /cluster/nextid?vmid=N answers 400 for one a VM or container holds)
+ * into *vmid: 0; 1 when every one is taken; -1 with e when a call fails.
+ */
+int hl_pve_free_vmid(struct hl_pve *p, int first, int last, int *vmid,
+    struct hl_err *e);
+
+/*
  * In a child process after fork(): new connections, the parent's left
  * untouched.  The child should then leave with _exit(), not hl_pve_close.
  */

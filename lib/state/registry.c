@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/diag.h"
 #include "core/file.h"
 #include "core/json.h"
@@ -215,6 +216,25 @@ hl_registry_new_id(char *out, size_t len)
 
 	gmtime_r(&t, &tm);
 	strftime(out, len, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+jv
+hl_registry_artifact_new(const struct hl_registry_made *m, jv source)
+{
+	char when[32];
+	jv a;
+
+	hl_clock_utc(when, sizeof(when));
+	a = JV_OBJECT(jv_string("id"), jv_string(m->id),
+	    jv_string("template"), jv_string(m->template), jv_string("node"),
+	    jv_string(m->node), jv_string("vmid"), jv_number(m->vmid),
+	    jv_string("digest"), jv_string(m->digest), jv_string("source"),
+	    source, jv_string("storage"), m->storage ? jv_string(m->storage) :
+	    jv_null(), jv_string("created_at"), jv_string(when),
+	    jv_string("spec_commit"), m->commit ? jv_string(m->commit) :
+	    jv_null());
+	return jv_object_set(a, jv_string("tool_version"),
+	    jv_string(m->version ? m->version : ""));
 }
 
 int

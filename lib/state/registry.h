@@ -44,6 +44,17 @@ void hl_registry_digest(const struct hl_lab *lab, const char *name,
 /* A new artifact's id: now, UTC, YYYYmmddTHHMMSSZ. */
 void hl_registry_new_id(char *out, size_t len);
 
+/* What every artifact records, however its template was made: {id,
+ * template, node, vmid, digest, source (consumed), storage, created_at
+ * (now), spec_commit (null when commit is), tool_version}; the maker adds
+ * its own fields. */
+struct hl_registry_made {
+	const char *id, *template, *node, *digest, *storage;
+	int vmid;
+	const char *commit, *version;
+};
+jv hl_registry_artifact_new(const struct hl_registry_made *m, jv source);
+
 /* The artifact a (borrowed: its template, node and id name the file)
  * written to layers/L1/artifacts/TEMPLATE/NODE/ID.json, its directories
  * made; 0, or -1 with e. */

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "core/buf.h"
-#include "core/clock.h"
 #include "core/file.h"
 #include "core/json.h"
 #include "ssh/ssh.h"
@@ -208,38 +207,19 @@ fetch(struct build *b)
 }
 
 /* The first vmid of the definition's range nothing holds. */
-/* The first free vmid of the definition's range from `from` on. */
 static int
-pick_vmid(struct build *b, int from)
+pick_vmid(struct build *b)
 {
 	jv r = hl_json_get(jv_copy(b->def), "vmids");
-	double first = 0, last = -1;
-	int v;
+	int first = (int)hl_pve_get_num(r, "first", 0),
+	    last = (int)hl_pve_get_num(r, "last", -1), rc;
 
-	first = hl_pve_get_num(r, "first", 0);
-	last = hl_pve_get_num(r, "last", -1);
 	jv_free(r);
-	for (v = from > (int)first ? from : (int)first; v <= (int)last; v++) {
-		char path[64];
-		jv d;
-		int status = 0;
-		struct hl_err e2;
-
-		snprintf(path, sizeof(path), "/cluster/nextid?vmid=%d", v);
-		if (hl_pve_call(b->p, HL_PVE_READ, "GET", path, jv_null(), &d,
-		    &status, &e2) == 0) {
-			jv_free(d);
-			b->vmid = v;
-			return 0;
-		}
-		jv_free(d);
-		if (status != 400) {
-			*b->e = e2;
-			return -1;
-		}
-	}
-	return hl_err_set(b->e, HL_E_FAILED, "template %s: every vmid of "
-	    "its range %.0f-%.0f is taken", b->name, first, last);
+	rc = hl_pve_free_vmid(b->p, first, last, &b->vmid, b->e);
+	if (rc > 0)
+		return hl_err_set(b->e, HL_E_FAILED, "template %s: every vmid "
+		    "of its range %d-%d is taken", b->name, first, last);
+	return rc;
 }
 
 static int
@@ -306,26 +286,14 @@ create(struct build *b)
 static int
 write_artifact(struct build *b, jv *out)
 {
-	char when[32];
-	jv a = jv_object();
+	struct hl_registry_made m = { b->id, b->name, b->node, b->digest,
+		b->disk_storage, b->vmid, b->o->commit, b->o->version };
+	jv a = hl_registry_artifact_new(&m, jv_copy(b->source));
 
-	hl_clock_utc(when, sizeof(when));
-	a = jv_object_set(a, jv_string("id"), jv_string(b->id));
-	a = jv_object_set(a, jv_string("template"), jv_string(b->name));
-	a = jv_object_set(a, jv_string("node"), jv_string(b->node));
-	a = jv_object_set(a, jv_string("vmid"), jv_number(b->vmid));
-	a = jv_object_set(a, jv_string("digest"), jv_string(b->digest));
-	a = jv_object_set(a, jv_string("source"), jv_copy(b->source));
 	a = jv_object_set(a, jv_string("mirrored"), jv_copy(b->mirrored));
-	a = jv_object_set(a, jv_string("storage"), jv_string(b->disk_storage));
 	a = jv_object_set(a, jv_string("import_volume"),
 	    jv_string(b->import_vol));
 	a = jv_object_set(a, jv_string("upids"), jv_copy(b->upids));
-	a = jv_object_set(a, jv_string("created_at"), jv_string(when));
-	a = jv_object_set(a, jv_string("spec_commit"), b->o->commit ?
-	    jv_string(b->o->commit) : jv_null());
-	a = jv_object_set(a, jv_string("tool_version"),
-	    jv_string(b->o->version ? b->o->version : ""));
 	if (hl_registry_write(b->lab, a, b->e) < 0) {
 		jv_free(a);
 		return -1;
@@ -345,7 +313,7 @@ would_build(struct build *b, jv *out)
 	jv src = jv_get_kind(b->mirrored) == JV_KIND_OBJECT ? b->mirrored :
 	    b->source;
 
-	if (pick_vmid(b, 0) < 0 || hl_pve_check_cluster(b->p, b->e) < 0)
+	if (pick_vmid(b) < 0 || hl_pve_check_cluster(b->p, b->e) < 0)
 		return -1;
 	tb_log(b, "would create VM %d from %s and make it a template",
 	    b->vmid, b->import_vol);
@@ -371,7 +339,7 @@ hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 	    .mirrored = jv_null() };
 	jv artifact = jv_null(), st;
 	const char *agent, *disk;
-	int rc = -1, done, from;
+	int rc = -1, done, tries;
 
 	*out = jv_null();
 	b.def = hl_json_get(jv_copy(lab->templates), name);
@@ -429,15 +397,14 @@ hl_tpl_build(struct hl_pve *p, const struct hl_lab *lab, const char *name,
 		goto out;
 	}
 	/* a vmid another build took meanwhile (nodes build at once): the
-	 * next free one */
-	for (from = 0;;) {
-		if (pick_vmid(&b, from) < 0)
+	 * next free one, as PVE sees it then */
+	for (tries = 0;; tries++) {
+		if (pick_vmid(&b) < 0)
 			goto fail;
 		if (create(&b) == 0)
 			break;
-		if (e->reason != HL_E_EXISTS)
+		if (e->reason != HL_E_EXISTS || tries == 20)
 			goto fail;
-		from = -b.vmid + 1;
 		b.vmid = 0;
 	}
 	if (agent && strcmp(agent, "install") == 0 && tb_prepare(&b) < 0)
