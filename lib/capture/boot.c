@@ -35,18 +35,8 @@ struct bctx {
 static int
 task(struct bctx *x, const char *method, const char *path, jv params)
 {
-	jv upid;
-	int rc;
-
-	if (hl_pve_call(x->p, HL_PVE_ONCE, method, path, params, &upid, NULL,
-	    x->e) < 0) {
-		jv_free(upid);
-		return -1;
-	}
-	rc = jv_get_kind(upid) == JV_KIND_STRING ? hl_pve_task_wait(x->p,
-	    jv_string_value(upid), 0, x->name, x->e) : 0;
-	jv_free(upid);
-	return rc;
+	return hl_pve_run_task(x->p, method, path, params, 0, x->name, NULL,
+	    x->e);
 }
 
 /* The VM's backups on the storage, oldest first: [{volid, size, ctime}]. */

@@ -178,17 +178,12 @@ reboot(struct target *x, jv *entry)
 		secs++;
 	t0 = hl_clock();
 	vm_path(x, path, sizeof(path), "/status/reboot");
-	/* the clean shutdown inside the reboot gets the whole budget */
-	if (hl_pve_call(x->p, HL_PVE_ONCE, "POST", path, jv_object_set(
-	    jv_object(), jv_string("timeout"), jv_number(secs)), &upid,
-	    NULL, x->e) < 0) {
-		jv_free(upid);
-		return -1;
-	}
-	/* the task ends once the VM went down (PVE starts it again then,
-	 * or already has): no ssh check can pass against the old boot */
-	rc = jv_get_kind(upid) == JV_KIND_STRING ? hl_pve_task_wait(x->p,
-	    jv_string_value(upid), limit, x->name, x->e) : 0;
+	/* the clean shutdown inside the reboot gets the whole budget; the
+	 * task ends once the VM went down (PVE starts it again then, or
+	 * already has): no ssh check can pass against the old boot */
+	rc = hl_pve_run_task(x->p, "POST", path, jv_object_set(jv_object(),
+	    jv_string("timeout"), jv_number(secs)), limit, x->name, &upid,
+	    x->e);
 	if (rc < 0 && x->e->reason == HL_E_TIMEOUT)
 		hl_err_set(x->e, HL_E_TIMEOUT, "%s: VM %d did not go down within "
 		    "%.0f s (task %s)", x->name, x->vmid, limit,
@@ -223,8 +218,7 @@ shut_down(struct target *x)
 {
 	char path[300], st[32];
 	double uptime;
-	jv upid, params;
-	int rc;
+	jv params;
 
 	hl_note(x->o->progress, HL_NOTE_PROGRESS, x->name, "shutting down VM "
 	    "%d on %s (stopped hard after %d s)", x->vmid, x->node,
@@ -233,15 +227,8 @@ shut_down(struct target *x)
 	    jv_string("forceStop"), jv_true()), jv_string("timeout"),
 	    jv_number(CV_SHUTDOWN_TIMEOUT));
 	vm_path(x, path, sizeof(path), "/status/shutdown");
-	if (hl_pve_call(x->p, HL_PVE_ONCE, "POST", path, params, &upid, NULL,
-	    x->e) < 0) {
-		jv_free(upid);
-		return -1;
-	}
-	rc = jv_get_kind(upid) == JV_KIND_STRING ? hl_pve_task_wait(x->p,
-	    jv_string_value(upid), 0, x->name, x->e) : 0;
-	jv_free(upid);
-	if (rc < 0 || vm_status(x, st, sizeof(st), &uptime) < 0)
+	if (hl_pve_run_task(x->p, "POST", path, params, 0, x->name, NULL,
+	    x->e) < 0 || vm_status(x, st, sizeof(st), &uptime) < 0)
 		return -1;
 	if (strcmp(st, "stopped") != 0)
 		return hl_err_set(x->e, HL_E_FAILED, "%s: VM %d is %s after its "

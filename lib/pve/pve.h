@@ -191,6 +191,16 @@ int hl_pve_wait_unlocked(struct hl_pve *p, const char *node, int vmid,
 int hl_pve_task_wait(struct hl_pve *p, const char *upid, double timeout_s,
     const char *subject, struct hl_err *e);
 
+/*
+ * METHOD path sent once (params consumed, HL_PVE_ONCE), and the task it
+ * started waited for as hl_pve_task_wait does; a reply that is no UPID
+ * (PVE 8.4's resize answers null) is done at once.  *upid (when not NULL)
+ * gets the UPID, or null.  Returns 0, or -1 with e.
+ */
+int hl_pve_run_task(struct hl_pve *p, const char *method, const char *path,
+    jv params, double timeout_s, const char *subject, jv *upid,
+    struct hl_err *e);
+
 /* The default timeout of a task type ("qmclone": 1800 s, ...). */
 double hl_pve_task_timeout(const char *upid);
 

@@ -250,3 +250,27 @@ hl_pve_wait_unlocked(struct hl_pve *p, const char *node, int vmid,
 		hl_sleep(hl_clock() - t0 + 1 > timeout_s ? 0.2 : 1);
 	}
 }
+
+int
+hl_pve_run_task(struct hl_pve *p, const char *method, const char *path,
+    jv params, double timeout_s, const char *subject, jv *upid,
+    struct hl_err *e)
+{
+	jv u;
+	int rc;
+
+	if (upid)
+		*upid = jv_null();
+	if (hl_pve_call(p, HL_PVE_ONCE, method, path, params, &u, NULL,
+	    e) < 0) {
+		jv_free(u);
+		return -1;
+	}
+	rc = jv_get_kind(u) == JV_KIND_STRING ? hl_pve_task_wait(p,
+	    jv_string_value(u), timeout_s, subject, e) : 0;
+	if (upid && jv_get_kind(u) == JV_KIND_STRING)
+		*upid = u;
+	else
+		jv_free(u);
+	return rc;
+}

@@ -39,25 +39,15 @@ tb_task(struct build *b, const char *method, const char *path, jv params,
     double timeout)
 {
 	jv upid;
+	int rc = hl_pve_run_task(b->p, method, path, params, timeout,
+	    b->o->progress ? b->name : NULL, &upid, b->e);
 
-	if (hl_pve_call(b->p, HL_PVE_ONCE, method, path, params, &upid, NULL,
-	    b->e) < 0) {
+	/* the artifact lists every task that made it */
+	if (jv_get_kind(upid) == JV_KIND_STRING)
+		b->upids = jv_array_append(b->upids, upid);
+	else
 		jv_free(upid);
-		return -1;
-	}
-	if (jv_get_kind(upid) != JV_KIND_STRING) {
-		jv_free(upid);
-		/* 8.4's resize answers null: done */
-		return 0;
-	}
-	b->upids = jv_array_append(b->upids, jv_copy(upid));
-	if (hl_pve_task_wait(b->p, jv_string_value(upid), timeout,
-	    b->o->progress ? b->name : NULL, b->e) < 0) {
-		jv_free(upid);
-		return -1;
-	}
-	jv_free(upid);
-	return 0;
+	return rc;
 }
 
 /* Path helpers: "/nodes/NODE/qemu/VMID/..." */
