@@ -54,6 +54,11 @@ char **cp_argv(const char *interp, const char *script, const char *arg0,
  * borrowed); its exit status, or -1 with e. */
 int cp_sh(struct cp_host *h, const char *script, jv args,
     const struct hl_buf *in, struct hl_buf *out, struct hl_err *e);
+/* How long cp_sh waits (seconds); cp_sh_within: timeout. */
+#define CP_SH_TIMEOUT 120
+int cp_sh_within(struct cp_host *h, const char *script, jv args,
+    const struct hl_buf *in, struct hl_buf *out, double timeout,
+    struct hl_err *e);
 
 /* The host's snapshots, oldest first (restic snapshots --json), only
  * the one named when only is an ID or "latest" (NULL: all); a repository

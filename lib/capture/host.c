@@ -9,6 +9,7 @@
 
 #include "capture/capture_impl.h"
 #include "core/json.h"
+#include "spec/spec.h"
 #include "ssh/ssh.h"
 
 #define OUT_MAX (16u << 20)
@@ -42,6 +43,14 @@ int
 cp_sh(struct cp_host *h, const char *script, jv args,
     const struct hl_buf *in, struct hl_buf *out, struct hl_err *e)
 {
+	return cp_sh_within(h, script, args, in, out, CP_SH_TIMEOUT, e);
+}
+
+int
+cp_sh_within(struct cp_host *h, const char *script, jv args,
+    const struct hl_buf *in, struct hl_buf *out, double timeout,
+    struct hl_err *e)
+{
 	char **argv = cp_argv("sh", script, "sh", args);
 	struct hl_buf err = { 0 };
 	struct hl_ssh_io io = { .in = in, .out = out, .out_cap = OUT_MAX,
@@ -50,7 +59,7 @@ cp_sh(struct cp_host *h, const char *script, jv args,
 
 	if (argv == NULL)
 		return hl_err_set(e, HL_E_INTERNAL, "out of memory");
-	rc = hl_ssh_run_io(&h->reach.ssh, argv, &io, 120, e);
+	rc = hl_ssh_run_io(&h->reach.ssh, argv, &io, timeout, e);
 	if (rc > 0 && err.len) {
 		char why[300];
 
@@ -299,17 +308,25 @@ cp_json_lines(const char *text)
 int
 cp_hook(struct cp_host *h, const char *stack, jv hook, struct hl_err *e)
 {
+	jv t = hl_json_get(jv_copy(hook), "timeout");
+	int secs = jv_get_kind(t) == JV_KIND_NUMBER ? (int)jv_number_value(t) :
+	    HL_HOOK_TIMEOUT, rc;
 	jv args = JV_ARRAY(jv_string(stack), hl_json_get(jv_copy(hook),
-	    "service")), cmd = hl_json_get(jv_copy(hook), "command");
-	int rc;
+	    "service"), jv_string_fmt("%d", secs)),
+	    cmd = hl_json_get(jv_copy(hook), "command");
 
+	jv_free(t);
 	args = jv_array_concat(args, jv_get_kind(cmd) == JV_KIND_ARRAY ? cmd :
 	    (jv_free(cmd), jv_array()));
-	rc = cp_sh(h, "p=$1 s=$2; shift 2; "
+	/* the host's timeout ends the wait (124) and says so; ssh's own,
+	 * later, only a host that stopped answering */
+	rc = cp_sh_within(h, "p=$1 s=$2 t=$3; shift 3; "
 	    "c=$(docker ps -q --filter \"label=com.docker.compose.project=$p\" "
 	    "--filter \"label=com.docker.compose.service=$s\" | head -n 1); "
 	    "[ -n \"$c\" ] || exit 90; "
-	    "exec docker exec \"$c\" \"$@\"", args, NULL, NULL, e);
+	    "timeout -k 5 \"$t\" docker exec \"$c\" \"$@\"; rc=$?; "
+	    "[ $rc -ne 124 ] || echo \"did not finish within $t s\" >&2; "
+	    "exit $rc", args, NULL, NULL, secs + 30, e);
 	if (rc == CP_HOOK_NO_CONTAINER)
 		;	/* the script's own code, nothing written: not a failure */
 	else if (rc > 0 && e->code == 0)

@@ -355,6 +355,8 @@ static const struct rule hook_rules[] = {
 	{ .key = "service", .flags = R_REQ, .check = c_service },
 	{ .key = "command", .kind = K_LIST, .flags = R_REQ,
 	  .sub = &argument_item },
+	{ .key = "timeout", .check = hl_schema_c_int, .min = 1,
+	  .max = 86400 },
 	{ 0 }
 };
 

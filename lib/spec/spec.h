@@ -46,6 +46,9 @@ struct hl_lab {
 	struct hl_spec_keys *keys;
 };
 
+/* A capture hook's time to finish when stack.yaml gives none (seconds). */
+#define HL_HOOK_TIMEOUT 120
+
 /*
  * lab->stacks: each directory of layers/L4/stacks/ without a problem of its
  * own, used by a host or not (docs/spec.md, "Stacks"), as
@@ -64,6 +67,10 @@ struct hl_lab {
  *    "secrets": ["NAME", ...], variables taken from the operator's
  *                      environment at deploy time, in declared order
  *    "data": ["/srv/NAME", ...], the host paths holding durable data
+ *    "capture": {"before": [HOOK...], "after": [HOOK...]},
+ *                  HOOK {"service", "command": ["ARG", ...], "timeout":
+ *                  seconds (HL_HOOK_TIMEOUT unless stack.yaml says)}:
+ *                  run in the service's container around a capture
  *    "vars": ["NAME", ...]}  every variable the Compose file uses, sorted
  *
  * "health" has the services stack.yaml names ({} when none), "secrets"

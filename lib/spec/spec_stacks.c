@@ -321,7 +321,7 @@ check_health(struct loader *L, struct hl_pos_table *pt, jv spec, jv services)
 /*
  * The capture hooks, {before: [...], after: [...]} (each [] when none):
  * each hook's service in the Compose file (when services is an array), its
- * command not empty.  A stack that declares hooks but no data path is
+ * command not empty, its timeout HL_HOOK_TIMEOUT unless it says.  A stack that declares hooks but no data path is
  * refused: nothing would be captured around them.
  */
 static jv
@@ -360,7 +360,12 @@ check_hooks(struct loader *L, struct hl_pos_table *pt, jv spec, jv services,
 					    "the program to run and its arguments");
 				} else if (svc && jv_get_kind(cmd) ==
 				    JV_KIND_ARRAY)
-					ok = jv_array_append(ok, jv_copy(hk));
+					ok = jv_array_append(ok,
+					    hl_json_get_kind(hk, "timeout") ==
+					    JV_KIND_NUMBER ? jv_copy(hk) :
+					    jv_object_set(jv_copy(hk),
+					    jv_string("timeout"),
+					    jv_number(HL_HOOK_TIMEOUT)));
 				any = 1;
 				jv_free(cmd);
 				jv_free(hk);

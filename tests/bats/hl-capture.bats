@@ -323,6 +323,15 @@ c[\"/srv/notes/n3.txt\"][4] = \"0\" * 64; json.dump(c, open(p, \"w\"))"'
 	[ "$output" = ran ]
 	cp_ 0 list db01
 	jq -e --argjson n "$n" '.hosts[0].snapshots | length == $n' <<<"$output"
+	# a before hook that outlasts its timeout fails the same way, in time
+	sed -i 's/^    - {service: notes, command: \[sh, -c, "echo flush refused >&2; exit 3"\]}$/    - {service: notes, command: [sleep, "600"], timeout: 2}/' \
+		"$LAB/layers/L4/stacks/notes/stack.yaml"
+	grep -q 'timeout: 2}$' "$LAB/layers/L4/stacks/notes/stack.yaml"
+	cp_ 5 data db01
+	jq -e '.hosts[0].error.message | test("notes: the capture hook before in notes failed: did not finish within 2 s \\(exit 124\\)")' <<<"$output"
+	jq -e '[.hosts[0].hooks[] | {when, ok}] == [{when: "before", ok: false}, {when: "after", ok: true}]' <<<"$output"
+	cp_ 0 list db01
+	jq -e --argjson n "$n" '.hosts[0].snapshots | length == $n' <<<"$output"
 	git -C "$LAB" checkout -q layers/L4/stacks/notes/stack.yaml
 	# a restore under the running stack: /srv/notes stays the directory its
 	# container mounts, so the stack is still healthy with the data back

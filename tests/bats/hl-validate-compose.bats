@@ -191,6 +191,27 @@ load stacks_helper
 	assert_errors 10
 }
 
+@test "hl-validate: a capture hook's timeout is 1 to 86400 seconds, 120 unless it says" {
+	base_lab
+	persona_stacks '[web]'
+	make_stack web
+	lab_file layers/L4/stacks/web/stack.yaml <<-'EOF'
+	data: [/srv/web]
+	capture:
+	  before:
+	    - {service: app, command: [sync], timeout: 0}
+	  after:
+	    - {service: app, command: [sync], timeout: 3600}
+	EOF
+	stacks_json
+	assert_error_at layers/L4/stacks/web/stack.yaml 4 "'timeout' must be an integer from 1 to 86400"
+	sed -i 's/, timeout: 0}$/}/' "$LAB/layers/L4/stacks/web/stack.yaml"
+	stacks_json
+	jq -e '.errors == [] and .stacks.web.capture == {
+		before: [{service: "app", command: ["sync"], timeout: 120}],
+		after: [{service: "app", command: ["sync"], timeout: 3600}]}' <<<"$output"
+}
+
 @test "hl-validate: a health check is exactly one of http, tcp and command; a command is a non-empty list of strings" {
 	base_lab
 	persona_stacks '[web]'

@@ -249,7 +249,8 @@ load stacks_helper
 	jq -e '.stacks.notes | .services == ["notes"] and .data == ["/srv/notes"] and
 		.secrets == ["NOTES_TOKEN"] and .vars == ["NOTES_TOKEN"] and
 		.health == {notes: {tcp: 8081}} and
-		([.capture.before[].service, .capture.after[].service] == ["notes", "notes"])' <<<"$output"
+		([.capture.before[].service, .capture.after[].service] == ["notes", "notes"]) and
+		([.capture.before[].timeout, .capture.after[].timeout] == [120, 120])' <<<"$output"
 	run -0 --separate-stderr hl-validate -C "$LAB" show
 	jq -e '[.hosts[] | {name, stacks, env}] == [
 		{name: "db01", stacks: ["notes"], env: {}},
