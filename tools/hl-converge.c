@@ -5,7 +5,7 @@
  *   hl-converge apply [SELECTOR...] [--parallel N] [--tags T] [--dry-run]
  *   hl-converge check [SELECTOR...] [--exit-code] [--parallel N] [--tags T]
  *   hl-converge reboot SELECTOR... [--only-if-needed] [--yes | --dry-run]
- *   hl-converge shutdown SELECTOR... [--yes | --dry-run]
+ *   hl-converge shutdown SELECTOR... [--timeout S] [--yes | --dry-run]
  *
  * One JSON document on stdout (--list and --host: Ansible's inventory
  * protocol, as Ansible reads it).  See docs/hl-converge.md.
@@ -31,7 +31,8 @@ static const char usage[] =
 "                         [--tags T,...] [options]\n"
 "       hl-converge reboot SELECTOR... [--only-if-needed] [--timeout S]\n"
 "                          [--yes | --dry-run] [options]\n"
-"       hl-converge shutdown SELECTOR... [--yes | --dry-run] [options]\n"
+"       hl-converge shutdown SELECTOR... [--timeout S] [--yes | --dry-run]\n"
+"                            [options]\n"
 "\n"
 "inventory  the Ansible inventory of the selected hosts, from the specs:\n"
 "           groups persona_NAME, tag_NAME, node_NAME; per host its address,\n"
@@ -50,8 +51,8 @@ static const char usage[] =
 "           that fails stops the rest; without --yes, list them (exit\n"
 "           6 when any would be rebooted); prints {hosts, meta}\n"
 "shutdown   shut the hosts' VMs down through Proxmox, in the same order\n"
-"           and batches (stopped hard after 60 s); without --yes, list\n"
-"           them (exit 6 when any runs)\n"
+"           and batches (stopped hard after --timeout); without --yes,\n"
+"           list them (exit 6 when any runs)\n"
 "           (both refuse external hosts and VMs that are not hl's: 6)\n"
 "\n"
 "SELECTOR: a host name, @TAG, persona:NAME or all (default: all; reboot\n"
@@ -72,7 +73,8 @@ static const char usage[] =
 "                       be done, no --yes needed\n"
 "      --only-if-needed reboot: only hosts with /var/run/reboot-required\n"
 "      --timeout S      reboot: wait at most S seconds for each host to\n"
-"                       answer SSH again (600)\n"
+"                       answer SSH again (600); shutdown: the seconds a\n"
+"                       clean shutdown gets before Proxmox stops the VM (60)\n"
 "      --yes            reboot, shutdown: do it\n"
 "      --insecure       reboot, shutdown: do not verify the endpoint's TLS\n"
 "                       identity\n"
@@ -137,9 +139,10 @@ check_args(struct hl_run *run, const struct args *a, int nsels)
 	if (a->dry_run && !apply && !power)
 		return hl_run_usage(run, "--dry-run is for apply, reboot and "
 		    "shutdown");
-	if ((a->only || a->timeout) && !reboot)
-		return hl_run_usage(run, "--only-if-needed and --timeout are "
-		    "for reboot");
+	if (a->only && !reboot)
+		return hl_run_usage(run, "--only-if-needed is for reboot");
+	if (a->timeout && !power)
+		return hl_run_usage(run, "--timeout is for reboot and shutdown");
 	if ((a->yes || a->insecure) && !power)
 		return hl_run_usage(run, "--yes and --insecure are for reboot "
 		    "and shutdown");

@@ -72,7 +72,9 @@ struct hl_cv_power_opts {
 	int dry_run;			/* what would be done, exit 0 */
 	int only_if_needed;		/* reboot: /var/run/reboot-required */
 	double timeout;			/* reboot, per host: back on ssh
-					 * (0: 600 s) */
+					 * (0: 600 s); shutdown: the clean
+					 * shutdown's time before PVE stops
+					 * the VM (0: 60 s) */
 	const struct hl_progress *progress;
 };
 
@@ -81,7 +83,7 @@ struct hl_pve;
 /*
  * Reboot the picked hosts' VMs through Proxmox (POST .../status/reboot),
  * one at a time in name order, or shut them down (.../status/shutdown,
- * stopped by PVE after 60 s).  The hosts declaring one reboot_batch go
+ * stopped by PVE after the timeout, 60 s by default).  The hosts declaring one reboot_batch go
  * together, each in a forked process of its own: the batch is one step
  * of the order, at its first host's place.  Only a VM hl made for the host (tag and
  * marker) is touched; an external host, or a VM of its name that is not

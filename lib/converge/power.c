@@ -23,7 +23,8 @@
 
 /* How long a host gets to answer ssh after its reboot (--timeout). */
 #define CV_REBOOT_TIMEOUT 600
-/* How long a clean shutdown gets before PVE stops the VM (seconds). */
+/* How long a clean shutdown gets before PVE stops the VM (seconds;
+ * shutdown's --timeout). */
 #define CV_SHUTDOWN_TIMEOUT 60
 
 /* One host being rebooted or shut down. */
@@ -212,23 +213,27 @@ reboot(struct target *x, jv *entry)
 	return 0;
 }
 
-/* Shut x's VM down: cleanly, stopped by PVE after CV_SHUTDOWN_TIMEOUT. */
+/* Shut x's VM down: cleanly, stopped by PVE after --timeout seconds
+ * (CV_SHUTDOWN_TIMEOUT). */
 static int
 shut_down(struct target *x)
 {
 	char path[300], st[32];
 	double uptime;
+	int secs = x->o->timeout > 0 ? (int)x->o->timeout : CV_SHUTDOWN_TIMEOUT;
 	jv params;
 
+	if (secs < x->o->timeout)
+		secs++;
 	hl_note(x->o->progress, HL_NOTE_PROGRESS, x->name, "shutting down VM "
-	    "%d on %s (stopped hard after %d s)", x->vmid, x->node,
-	    CV_SHUTDOWN_TIMEOUT);
+	    "%d on %s (stopped hard after %d s)", x->vmid, x->node, secs);
 	params = jv_object_set(jv_object_set(jv_object(),
 	    jv_string("forceStop"), jv_true()), jv_string("timeout"),
-	    jv_number(CV_SHUTDOWN_TIMEOUT));
+	    jv_number(secs));
 	vm_path(x, path, sizeof(path), "/status/shutdown");
-	if (hl_pve_run_task(x->p, "POST", path, params, 0, x->name, NULL,
-	    x->e) < 0 || vm_status(x, st, sizeof(st), &uptime) < 0)
+	/* the task ends when the VM is off, the hard stop's time included */
+	if (hl_pve_run_task(x->p, "POST", path, params, secs + 60, x->name,
+	    NULL, x->e) < 0 || vm_status(x, st, sizeof(st), &uptime) < 0)
 		return -1;
 	if (strcmp(st, "stopped") != 0)
 		return hl_err_set(x->e, HL_E_FAILED, "%s: VM %d is %s after its "

@@ -73,14 +73,15 @@ host() {
 	jq -c --arg n "$1" '.hosts[] | select(.name == $n)' <<<"$output"
 }
 
-@test "hl-converge reboot, shutdown: usage: selectors are needed; --timeout and --only-if-needed are for reboot" {
+@test "hl-converge reboot, shutdown: usage: selectors are needed; --only-if-needed is for reboot, --timeout for reboot and shutdown" {
 	cv 2 reboot
 	[[ $stderr == *"reboot needs selectors (all, to mean all)"* ]]
 	[ "$output" = "" ]
 	cv 2 shutdown --yes
-	cv 2 shutdown web01 --timeout 5
-	[[ $stderr == *"--only-if-needed and --timeout are for reboot"* ]]
 	cv 2 shutdown web01 --only-if-needed
+	[[ $stderr == *"--only-if-needed is for reboot"* ]]
+	cv 2 apply web01 --timeout 5
+	[[ $stderr == *"--timeout is for reboot and shutdown"* ]]
 	cv 2 reboot web01 --timeout 0
 	[[ $stderr == *"--timeout needs a number of seconds above 0"* ]]
 	cv 2 apply --yes
@@ -242,8 +243,9 @@ host() {
 	cv 6 shutdown web02
 	[ "$(host web02 | jq -r .action)" = would_shut_down ]
 	sim_nothing_changed reads
-	cv 0 shutdown web02 --yes
+	cv 0 shutdown web02 --yes --timeout 30
 	[ "$(host web02 | jq -r '.action + ": " + .reason')" = "shut_down: requested" ]
+	[[ $stderr == *"web02: shutting down VM 202 on pve2 (stopped hard after 30 s)"* ]]
 	api GET /nodes/pve2/qemu/202/status/current
 	jq -e '.data.status == "stopped"' <<<"$output"
 	[[ $stderr == *"web02: VM 202 is stopped"* ]]
