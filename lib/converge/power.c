@@ -378,31 +378,49 @@ power_died(size_t job, const char *how, void *arg)
 }
 
 /*
+ * Each picked host's reboot_batch, read once: [NAME or null] by host
+ * index (null for the hosts not picked).
+ */
+static jv
+batch_names(const struct hl_lab *lab, const unsigned char *picked)
+{
+	jv out = jv_array();
+
+	for (size_t i = 0; i < lab->nhosts; i++) {
+		jv hj = picked[i] ? hl_spec_host_json(lab, &lab->hosts[i]) :
+		    jv_null();
+		jv b = hl_json_get(jv_copy(hj), "reboot_batch");
+
+		out = jv_array_append(out, jv_get_kind(b) == JV_KIND_STRING ?
+		    b : (jv_free(b), jv_null()));
+		jv_free(hj);
+	}
+	return out;
+}
+
+/*
  * The picked hosts from index i on that go with host i: i itself, and
- * with a reboot_batch the later picked hosts declaring the same one
- * (taken[] marks them).  Returns how many went into batch[].
+ * with a reboot_batch (names, borrowed) the later picked hosts declaring
+ * the same one (taken[] marks them).  Returns how many went into batch[].
  */
 static size_t
 batch_of(const struct hl_lab *lab, const unsigned char *picked,
-    unsigned char *taken, size_t i, const char *name, size_t *batch)
+    unsigned char *taken, size_t i, jv names, size_t *batch)
 {
+	jv name = jv_array_get(jv_copy(names), (int)i);
 	size_t n = 0, j;
 
 	batch[n++] = i;
 	taken[i] = 1;
-	for (j = i + 1; name && j < lab->nhosts; j++) {
-		jv hj;
-
-		if (!picked[j] || taken[j])
-			continue;
-		hj = hl_spec_host_json(lab, &lab->hosts[j]);
-		if (hl_json_get_str(hj, "reboot_batch") &&
-		    strcmp(hl_json_get_str(hj, "reboot_batch"), name) == 0) {
+	for (j = i + 1; jv_get_kind(name) == JV_KIND_STRING &&
+	    j < lab->nhosts; j++) {
+		if (picked[j] && !taken[j] && jv_equal(jv_copy(name),
+		    jv_array_get(jv_copy(names), (int)j))) {
 			batch[n++] = j;
 			taken[j] = 1;
 		}
-		jv_free(hj);
 	}
+	jv_free(name);
 	return n;
 }
 
@@ -414,7 +432,8 @@ hl_cv_power(struct hl_pve *p, const struct hl_lab *lab,
 	struct run r = { p, lab, o, jv_null(), jv_null(), o->yes &&
 	    !o->dry_run, NULL, NULL };
 	int code = HL_EXIT_OK, would = 0;
-	jv missing = jv_null(), hosts = jv_array();
+	jv missing = jv_null(), hosts = jv_array(),
+	    names = batch_names(lab, picked);
 	unsigned char *taken = calloc(lab->nhosts + 1, 1);
 	size_t *batch = calloc(lab->nhosts + 1, sizeof(*batch));
 	char failed[200] = "";
@@ -433,15 +452,16 @@ hl_cv_power(struct hl_pve *p, const struct hl_lab *lab,
 	}
 	r.batch = batch;
 	for (i = 0; i < lab->nhosts; i++) {
-		jv hj, done;
+		jv bn, done;
 		size_t n, k;
 		int c;
 
 		if (!picked[i] || taken[i])
 			continue;
-		hj = hl_spec_host_json(lab, &lab->hosts[i]);
-		r.batch_name = hl_json_get_str(hj, "reboot_batch");
-		n = batch_of(lab, picked, taken, i, r.batch_name, batch);
+		bn = jv_array_get(jv_copy(names), (int)i);
+		r.batch_name = jv_get_kind(bn) == JV_KIND_STRING ?
+		    jv_string_value(bn) : NULL;
+		n = batch_of(lab, picked, taken, i, names, batch);
 		if (failed[0]) {
 			char why[300];
 
@@ -451,7 +471,7 @@ hl_cv_power(struct hl_pve *p, const struct hl_lab *lab,
 				hosts = jv_array_append(hosts, entry_end(
 				    entry_new(lab->hosts[batch[k]].name,
 				    r.batch_name), "skipped", why, NULL));
-			jv_free(hj);
+			jv_free(bn);
 			continue;
 		}
 		if (n > 1 && r.act)
@@ -475,7 +495,7 @@ hl_cv_power(struct hl_pve *p, const struct hl_lab *lab,
 			    jv_string("stop")));
 		}
 		jv_free(done);
-		jv_free(hj);
+		jv_free(bn);
 	}
 	/* a dry run refuses another cluster where the real run would */
 	if (o->dry_run && would && hl_pve_check_cluster(p, e) < 0) {
@@ -493,6 +513,7 @@ hl_cv_power(struct hl_pve *p, const struct hl_lab *lab,
 		*res = jv_object_set(*res, jv_string("dry_run"), jv_true());
 	hosts = jv_null();
 out:
+	jv_free(names);
 	free(taken);
 	free(batch);
 	jv_free(hosts);
